@@ -1,1 +1,31 @@
+"""kanlab: Kolmogorov-Arnold Networks on PyTorch."""
 
+from importlib.metadata import PackageNotFoundError, version
+
+from . import data, grids, lstsq, splines
+from .errors import GridWarning, InputError, KanlabError
+from .layer import KANLinear
+from .model import KAN, LayerTrace
+from .train import History, TrainState, fit
+
+try:
+    __version__ = version("kanlab")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "KAN",
+    "GridWarning",
+    "History",
+    "LayerTrace",
+    "TrainState",
+    "data",
+    "fit",
+    "lstsq",
+    "InputError",
+    "KANLinear",
+    "KanlabError",
+    "__version__",
+    "grids",
+    "splines",
+]

@@ -100,13 +100,41 @@ def n_basis(knots: torch.Tensor, k: int) -> int:
     return knots.shape[-1] - k - 1
 
 
-def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """``num / den`` with ``x / 0 := 0`` (only ever met where ``num`` is multiplied by zero)."""
-    zero = den == 0
-    return torch.where(zero, torch.zeros_like(num), num / torch.where(zero, torch.ones_like(den), den))
+def _knot_table(knots: torch.Tensor, k: int) -> torch.Tensor:
+    """Knots and reciprocal knot spans, interleaved for one gather per point.
+
+    Row ``i`` of the result holds, for each knot index ``j``, ``[t_j, 1/(t_{j+1}-t_j), ...,
+    1/(t_{j+k}-t_j)]`` with ``1/0 := 0`` (and 0 past the end).
+
+    Shape: ``(in, n_knots) -> (in, n_knots · (k + 1))``.
+    """
+    cols = [knots]
+    for q in range(1, k + 1):
+        span = knots[:, q:] - knots[:, :-q]  # (in, n_knots - q)
+        inv = torch.where(span > 0, 1.0 / span, torch.zeros_like(span))
+        cols.append(torch.nn.functional.pad(inv, (0, q)))
+    return torch.stack(cols, dim=-1).reshape(knots.shape[0], -1)
 
 
-def _locate(x: torch.Tensor, knots: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+_PATTERNS: dict[int, torch.Tensor] = {}
+
+
+def _window_pattern(k: int) -> torch.Tensor:
+    """Offsets into :func:`_knot_table`'s rows, relative to ``m·(k + 1)``.
+
+    First ``2k + 2`` entries: ``t_{m+s}``, ``s = -k..k+1``. Then for ``q = 1..k`` the ``q``
+    reciprocal spans ``1/(t_{i+q} - t_i)`` of ``i = m-q+1..m``.
+    """
+    if k not in _PATTERNS:
+        c = k + 1
+        offs = [s * c for s in range(-k, k + 2)]
+        for q in range(1, k + 1):
+            offs += [(1 - q + j) * c + q for j in range(q)]
+        _PATTERNS[k] = torch.tensor(offs, dtype=torch.long)
+    return _PATTERNS[k]
+
+
+def _locate(x: torch.Tensor, knots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Knot interval index ``m`` of each ``x`` and whether ``x`` lies within the knots at all.
 
     ``m`` is clamped to the first and last non-degenerate intervals, so the right end point of a
@@ -114,80 +142,80 @@ def _locate(x: torch.Tensor, knots: torch.Tensor, k: int) -> tuple[torch.Tensor,
 
     Shapes: x ``(B, in)``, knots ``(in, n_knots)`` -> m ``(B, in)`` int64, inside ``(B, in)`` bool.
     """
-    n_knots = knots.shape[1]
     # searchsorted wants the sorted dimension last and matching leading dims: work input-major.
     xt = x.transpose(0, 1).contiguous()  # (in, B)
     m = torch.searchsorted(knots, xt, right=True) - 1  # (in, B)
-    lo = torch.searchsorted(knots, knots[:, :1].contiguous(), right=True) - 1  # (in, 1) first real interval
-    hi = torch.searchsorted(knots, knots[:, -1:].contiguous(), right=False) - 1  # (in, 1) last real interval
-    inside = (xt >= knots[:, :1]) & (xt <= knots[:, -1:])  # (in, B)
-    m = torch.maximum(torch.minimum(m, hi), lo)
-    del n_knots
+    first, last = knots[:, :1], knots[:, -1:]  # (in, 1)
+    lo = (knots <= first).sum(1, keepdim=True) - 1  # (in, 1) first real interval
+    hi = (knots < last).sum(1, keepdim=True) - 1  # (in, 1) last real interval
+    m = torch.clamp(m, min=lo, max=hi)
+    inside = (xt >= first) & (xt <= last)  # (in, B)
     return m.transpose(0, 1), inside.transpose(0, 1)
 
 
-def _local_triangle(
-    x: torch.Tensor, window: torch.Tensor, k: int, derivative: int
-) -> torch.Tensor:
-    """The ``k + 1`` nonzero values of the ``derivative``-th derivative of the degree-``k`` basis.
+def _triangle(
+    x: torch.Tensor, window: torch.Tensor, k: int, derivatives: tuple[int, ...]
+) -> list[torch.Tensor]:
+    """de Boor's triangle on local knots: the ``k + 1`` nonzero values of each derivative order.
 
-    ``window[..., s + k]`` holds knot ``t_{m+s}`` for ``s = -k, ..., k + 1``. Returns values of
-    ``B_{m-k+r}`` for ``r = 0..k``.
+    ``window`` is the gathered :func:`_window_pattern`. Returns, for each order ``d`` asked,
+    values of ``d``-th derivatives of ``B_{m-k+r}``, ``r = 0..k``: ``(B, in, k + 1)``.
 
-    Shapes: x ``(B, in)``, window ``(B, in, 2k + 2)`` -> ``(B, in, k + 1)``.
+    Shapes: x ``(B, in)``, window ``(B, in, 2k + 2 + k(k+1)/2)``.
     """
-    if derivative > k:
-        return x.new_zeros(x.shape + (k + 1,))
     xe = x.unsqueeze(-1)  # (B, in, 1)
-    vals = torch.ones_like(xe)  # degree 0: B_m = 1 on its interval
-    base_degree = k - derivative
+    dist = xe - window[..., : 2 * k + 2]  # (B, in, 2k + 2): x - t_{m+s}, s = -k..k+1
+    inv_start = [2 * k + 2 + q * (q - 1) // 2 for q in range(k + 2)]
+    pad = torch.nn.functional.pad
+    vals = torch.ones_like(xe)  # degree 0: B_{m,0} = 1
+    out: dict[int, torch.Tensor] = {}
     for q in range(1, k + 1):
-        # functions i = m - q + r, r = 0..q; padded lower-degree values P[r] = B_{i, q-1}
-        zero = torch.zeros_like(xe)
-        padded = torch.cat([zero, vals, zero], dim=-1)  # (B, in, q + 2)
-        t_i = window[..., k - q : k + 1]  # (B, in, q + 1)
-        t_iq = window[..., k : k + q + 1]
-        t_i1 = window[..., k - q + 1 : k + 2]
-        t_iq1 = window[..., k + 1 : k + q + 2]
-        left, right = padded[..., :-1], padded[..., 1:]
-        if q <= base_degree:  # de Boor: values one degree up
-            vals = _safe_div((xe - t_i) * left, t_iq - t_i) + _safe_div(
-                (t_iq1 - xe) * right, t_iq1 - t_i1
-            )
-        else:  # derivative lift
-            vals = q * (_safe_div(left, t_iq - t_i) - _safe_div(right, t_iq1 - t_i1))
-    return vals
+        # previous level: functions i = m-q+1..m of degree q-1 (q values); A = P_i / (t_{i+q}-t_i)
+        a = window[..., inv_start[q] : inv_start[q] + q] * vals  # (B, in, q)
+        for d in derivatives:  # derivative lifts from this level up to degree k
+            if q == k - d + 1 and d > 0:
+                der = a
+                for qq in range(q, k + 1):
+                    if qq > q:
+                        der = window[..., inv_start[qq] : inv_start[qq] + qq] * der
+                    der = qq * (pad(der, (1, 0)) - pad(der, (0, 1)))
+                out[d] = der
+        # de Boor: B_{i,q} = (x - t_i) A_i + (t_{i+q+1} - x) A_{i+1}, i = m-q..m
+        vals = pad(a * dist[..., k - q + 1 : k + 1], (1, 0)) - pad(
+            a * dist[..., k + 1 : k + q + 1], (0, 1)
+        )
+    out[0] = vals
+    return [out.get(d, torch.zeros_like(vals)) for d in derivatives]
 
 
 def local_basis(
-    x: torch.Tensor, knots: torch.Tensor, k: int, derivative: int = 0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Nonzero basis values at each ``x`` and where they go.
+    x: torch.Tensor, knots: torch.Tensor, k: int, derivatives: tuple[int, ...] = (0,)
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Nonzero basis values (and derivatives) at each ``x`` and where they go.
 
     Args:
         x: inputs, shape ``(B, in)``.
         knots: nondecreasing knot vectors, shape ``(in, n_knots)``.
         k: spline degree (order), ``k >= 0``.
-        derivative: order of the derivative (0 for values).
+        derivatives: derivative orders wanted (0 for values).
 
     Returns:
-        ``(values, index, valid)``: ``values`` ``(B, in, k + 1)`` are the values of basis
-        functions ``index`` ``(B, in, k + 1)`` (clamped into ``[0, n_basis)``); ``valid``
-        ``(B, in, k + 1)`` is False where the function index falls outside the basis or ``x``
-        lies outside the knots (those values are zero).
+        ``(values, index)``: for each order asked, ``(B, in, k + 1)`` values of basis functions
+        ``index`` ``(B, in, k + 1)`` (clamped into ``[0, n_basis)``). Values of functions that
+        do not exist (index outside the basis) or of ``x`` outside the knots are zero.
     """
     n_knots = knots.shape[1]
     nb = n_knots - k - 1
-    m, inside = _locate(x, knots, k)  # (B, in)
-    offsets = torch.arange(-k, k + 2, device=x.device)  # (2k + 2,)
-    win_idx = (m.unsqueeze(-1) + offsets).clamp(0, n_knots - 1)  # (B, in, 2k + 2)
-    # gather local knots: knots (in, n_knots) -> window (B, in, 2k + 2)
-    window = torch.gather(knots.unsqueeze(0).expand(x.shape[0], -1, -1), 2, win_idx)
-    vals = _local_triangle(x, window, k, derivative)  # (B, in, k + 1)
-    index = m.unsqueeze(-1) - k + torch.arange(k + 1, device=x.device)  # (B, in, k + 1)
+    m, inside = _locate(x, knots)  # (B, in)
+    table = _knot_table(knots, k)  # (in, n_knots (k + 1))
+    pattern = _window_pattern(k).to(x.device)
+    idx = (m.unsqueeze(-1) * (k + 1) + pattern).clamp_(0, table.shape[1] - 1)  # (B, in, P)
+    window = torch.gather(table.unsqueeze(0).expand(x.shape[0], -1, -1), 2, idx)
+    vals = _triangle(x, window, k, derivatives)  # [(B, in, k + 1)]
+    index = m.unsqueeze(-1) + torch.arange(-k, 1, device=x.device)  # (B, in, k + 1)
     valid = (index >= 0) & (index < nb) & inside.unsqueeze(-1)
-    vals = torch.where(valid, vals, torch.zeros_like(vals))
-    return vals, index.clamp(0, nb - 1), valid
+    vals = [v * valid for v in vals]
+    return vals, index.clamp_(0, nb - 1)
 
 
 class _LocalValues(torch.autograd.Function):
@@ -195,7 +223,7 @@ class _LocalValues(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, knots, k, derivative):  # type: ignore[override]
-        vals, _, _ = local_basis(x, knots, k, derivative)
+        (vals,), _ = local_basis(x, knots, k, (derivative,))
         ctx.save_for_backward(x, knots)
         ctx.k, ctx.derivative = k, derivative
         return vals
@@ -208,26 +236,32 @@ class _LocalValues(torch.autograd.Function):
 
 
 class _DenseBasis(torch.autograd.Function):
-    """Dense basis ``(B, in, n_basis)``; saves only ``x`` for backward (memory near the floor)."""
+    """Dense basis ``(B, in, n_basis)`` from the local values.
+
+    Saves the ``k + 1`` local derivative values and their positions (less memory than the
+    dense basis) so that backward is one gather. Under ``create_graph=True`` backward is built
+    from differentiable pieces instead, so that higher derivatives work.
+    """
 
     @staticmethod
     def forward(ctx, x, knots, k, derivative):  # type: ignore[override]
-        vals, index, _ = local_basis(x, knots, k, derivative)
+        (vals, dvals), index = local_basis(x, knots, k, (derivative, derivative + 1))
         nb = n_basis(knots, k)
         dense = x.new_zeros(x.shape + (nb,)).scatter_add_(-1, index, vals)
-        ctx.save_for_backward(x, knots)
+        ctx.save_for_backward(x, knots, dvals, index)
         ctx.k, ctx.derivative = k, derivative
         return dense
 
     @staticmethod
     def backward(ctx, grad_dense):  # type: ignore[override]
-        x, knots = ctx.saved_tensors
+        x, knots, dvals, index = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
             return None, None, None, None
-        with torch.no_grad():
-            _, index, valid = local_basis(x, knots, ctx.k, ctx.derivative)
-        dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1)  # (B, in, k + 1)
-        g = grad_dense.gather(-1, index) * valid  # (B, in, k + 1)
+        if torch.is_grad_enabled():  # create_graph=True: keep the graph differentiable in x
+            dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1)
+            with torch.no_grad():
+                _, index = local_basis(x, knots, ctx.k, (ctx.derivative,))
+        g = grad_dense.gather(-1, index)  # (B, in, k + 1)
         return (g * dvals).sum(-1), None, None, None
 
 

@@ -1,0 +1,69 @@
+"""Checks at public entry points: each raises an :class:`InputError` that says what arrived."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+import torch
+
+from .errors import InputError
+
+__all__ = [
+    "check_choice",
+    "check_finite",
+    "check_features",
+    "check_nonnegative_int",
+    "check_positive_int",
+    "check_range",
+]
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{name} must be a positive integer; got {value!r}")
+    return value
+
+
+def check_nonnegative_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{name} must be a non-negative integer; got {value!r}")
+    return value
+
+
+def check_range(name: str, value: object) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a pair (low, high); got {value!r}") from None
+    if not lo < hi:
+        raise InputError(f"{name} must satisfy low < high; got {value!r}")
+    return lo, hi
+
+
+def check_choice(name: str, value: str, choices: Iterable[str]) -> str:
+    choices = list(choices)
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"unknown {name} {value!r}; expected one of {choices}{hint}")
+    return value
+
+
+def check_finite(name: str, t: torch.Tensor) -> None:
+    if t.is_floating_point() or t.is_complex():
+        bad = ~torch.isfinite(t)
+        if bool(bad.any()):
+            where = tuple(int(i) for i in bad.nonzero()[0])
+            raise InputError(
+                f"{name} contains {int(bad.sum())} NaN or inf value(s), the first at index {where}"
+            )
+
+
+def check_features(name: str, x: torch.Tensor, in_features: int) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
+    if x.dim() < 1 or x.shape[-1] != in_features:
+        raise InputError(f"{name} has shape {tuple(x.shape)}; expected (..., {in_features})")
+    if not x.is_floating_point():
+        raise InputError(f"{name} must be a floating-point tensor; got dtype {x.dtype}")

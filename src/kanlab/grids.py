@@ -1,0 +1,175 @@
+"""Where the knots go: grid strategies behind one small interface.
+
+A strategy maps a batch of a layer's inputs to new grid points ``(in, G + 1)``; the layer then
+builds its knot vector (extended or clamped) and refits its coefficients so that its function is
+kept (:mod:`kanlab.lstsq`). Strategies are looked up by name in :data:`GRID_STRATEGIES`, or passed
+as instances; new ones subclass :class:`GridStrategy`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from ._validation import check_choice
+from .errors import GridWarning, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+__all__ = [
+    "GRID_STRATEGIES",
+    "GridStrategy",
+    "QuantileGrid",
+    "UniformGrid",
+    "get_grid_strategy",
+    "make_increasing",
+    "min_samples_for_grid",
+]
+
+
+def min_samples_for_grid(grid_size: int) -> int:
+    """Fewest samples a data-driven grid of ``grid_size`` intervals is placed from: ``G + 1``."""
+    return grid_size + 1
+
+
+def make_increasing(grid: torch.Tensor, rel_gap: float = 1e-4) -> torch.Tensor:
+    """Push grid points apart so that every interval is at least ``rel_gap`` of the span.
+
+    ``g'_j = max(g_j, g'_{j-1} + gap)``, computed as a cumulative maximum. Shape ``(in, G + 1)``.
+    """
+    n = grid.shape[1]
+    span = (grid[:, -1:] - grid[:, :1]).clamp_min(0)  # (in, 1)
+    gap = rel_gap * span / max(n - 1, 1)  # (in, 1)
+    steps = torch.arange(n, device=grid.device, dtype=grid.dtype)  # (G + 1,)
+    return torch.cummax(grid - steps * gap, dim=1).values + steps * gap
+
+
+class GridStrategy:
+    """Interface: new grid points from a batch of a layer's inputs.
+
+    Subclasses implement :meth:`place`. :meth:`grid_points` validates the batch, calls
+    :meth:`place` and guards the result: grid points strictly increasing, and the old grid kept
+    (with a :class:`GridWarning`) for inputs that are constant over the batch.
+    """
+
+    name = "base"
+
+    def place(
+        self, x: torch.Tensor, grid_size: int, *, layer: nn.Module | None = None
+    ) -> torch.Tensor:  # pragma: no cover - interface
+        """Grid points ``(in, grid_size + 1)`` from samples ``x`` ``(N, in)``."""
+        raise NotImplementedError
+
+    def grid_points(
+        self,
+        x: torch.Tensor,
+        grid_size: int,
+        old_grid: torch.Tensor,
+        *,
+        layer: nn.Module | None = None,
+    ) -> torch.Tensor:
+        """Validated, strictly increasing grid points ``(in, grid_size + 1)``.
+
+        Args:
+            x: samples ``(N, in)``.
+            grid_size: number of intervals ``G``.
+            old_grid: current grid points ``(in, G_old + 1)``; kept for constant inputs.
+            layer: the layer being adapted (strategies that need its function use it).
+
+        Raises:
+            InputError: fewer than ``G + 1`` samples.
+        """
+        need = min_samples_for_grid(grid_size)
+        if x.shape[0] < need:
+            raise InputError(
+                f"a grid of {grid_size} intervals needs at least {need} samples; got "
+                f"{x.shape[0]}. Pass a larger batch or use a smaller grid_size."
+            )
+        grid = self.place(x, grid_size, layer=layer)
+        span = x.amax(0) - x.amin(0)  # (in,)
+        constant = span <= 1e-12 * x.abs().amax(0).clamp_min(1.0)
+        if bool(constant.any()):
+            idx = constant.nonzero().flatten().tolist()
+            warnings.warn(
+                f"input(s) {idx} are constant over the batch; their grid is left as it was",
+                GridWarning,
+                stacklevel=3,
+            )
+            if old_grid.shape[1] == grid_size + 1:
+                keep = old_grid[constant]
+            else:  # resample the old grid's range at the new size
+                lo, hi = old_grid[constant, :1], old_grid[constant, -1:]
+                t = torch.linspace(0, 1, grid_size + 1, dtype=x.dtype, device=x.device)
+                keep = lo + (hi - lo) * t
+            grid = grid.clone()
+            grid[constant] = keep
+        return make_increasing(grid)
+
+
+@dataclass
+class QuantileGrid(GridStrategy):
+    """pykan's rule: ``eps·uniform + (1 − eps)·sample quantiles``.
+
+    The quantile points are ``x_sorted[floor(N·j/G)]`` for ``j < G`` and the largest sample; the
+    uniform points span ``[min − margin, max + margin]`` of the batch. ``eps = 1`` is a uniform
+    grid over the data, ``eps = 0`` pure quantiles.
+
+    Args:
+        eps: weight of the uniform grid, in ``[0, 1]`` (pykan 0.2.8: 0.02).
+        margin: absolute margin added to both ends of the uniform part.
+    """
+
+    eps: float = 0.02
+    margin: float = 0.0
+    name = "quantile"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.eps <= 1.0:
+            raise InputError(f"eps must lie in [0, 1]; got {self.eps!r}")
+        if self.margin < 0:
+            raise InputError(f"margin must be non-negative; got {self.margin!r}")
+
+    def place(self, x, grid_size, *, layer=None):
+        n = x.shape[0]
+        xs = torch.sort(x, dim=0).values  # (N, in)
+        idx = [int(n / grid_size * j) for j in range(grid_size)] + [n - 1]
+        adaptive = xs[idx].T  # (in, G + 1)
+        lo, hi = xs[0] - self.margin, xs[-1] + self.margin  # (in,)
+        t = torch.linspace(0, 1, grid_size + 1, dtype=x.dtype, device=x.device)
+        uniform = lo[:, None] + (hi - lo)[:, None] * t  # (in, G + 1)
+        return self.eps * uniform + (1 - self.eps) * adaptive
+
+
+@dataclass
+class UniformGrid(GridStrategy):
+    """Equally spaced points over the batch's range, widened by ``margin`` at each end."""
+
+    margin: float = 0.0
+    name = "uniform"
+
+    def place(self, x, grid_size, *, layer=None):
+        return QuantileGrid(eps=1.0, margin=self.margin).place(x, grid_size)
+
+
+GRID_STRATEGIES: dict[str, type[GridStrategy]] = {
+    "quantile": QuantileGrid,
+    "uniform": UniformGrid,
+}
+
+
+def get_grid_strategy(spec: str | GridStrategy | None, **options) -> GridStrategy:
+    """A strategy instance from a name in :data:`GRID_STRATEGIES` (with options) or an instance."""
+    if spec is None:
+        spec = "quantile"
+    if isinstance(spec, GridStrategy):
+        if options:
+            raise InputError("options are only accepted with a strategy name, not an instance")
+        return spec
+    if not isinstance(spec, str):
+        raise InputError(f"grid strategy must be a name or a GridStrategy; got {type(spec).__name__}")
+    check_choice("grid strategy", spec, GRID_STRATEGIES)
+    return GRID_STRATEGIES[spec](**options)

@@ -1,0 +1,273 @@
+"""``KANLinear``: a layer of learnable activation functions on edges."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validation import (
+    check_choice,
+    check_features,
+    check_finite,
+    check_nonnegative_int,
+    check_positive_int,
+    check_range,
+)
+from .errors import InputError
+from .grids import GridStrategy, get_grid_strategy
+from .lstsq import transfer_coefficients
+from .splines import KNOT_CONVENTIONS, bspline_basis, make_knots, uniform_grid
+
+__all__ = ["BASE_FUNCTIONS", "KANLinear"]
+
+
+def _zero(x: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(x)
+
+
+BASE_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor] | None] = {
+    "silu": F.silu,
+    "identity": lambda x: x,
+    "tanh": torch.tanh,
+    "gelu": F.gelu,
+    "zero": None,
+}
+
+
+class KANLinear(nn.Module):
+    r"""A KAN layer: ``y_j = Σ_i φ_ji(x_i) + bias_j`` with learnable activations on every edge.
+
+    ``φ_ji(x) = mask_ji · (w_b,ji · b(x) + w_s,ji · Σ_m c_jim B_m(x))`` where ``b`` is the base
+    function (SiLU by default) and ``B_m`` the degree-``k`` B-spline basis on input ``i``'s knots.
+    The forward pass is one GEMM over the dense basis,
+    ``basis(x).reshape(B, in·n_basis) @ W.reshape(in·n_basis, out)`` with ``W = w_s·c·mask``,
+    plus a small GEMM for the base branch; no ``(B, in, out)`` tensor is built.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        grid_size: number of grid intervals ``G`` (``G + k`` basis functions per input).
+        spline_order: B-spline degree ``k`` (3 = cubic).
+        grid_range: initial grid ``(low, high)``, the same for every input.
+        base_fn: ``"silu"``, ``"identity"``, ``"tanh"``, ``"gelu"``, ``"zero"`` (no base branch),
+            or a callable.
+        bias: add a trainable bias per output, zero at start.
+        init_noise: standard deviation ``σ`` of the initial spline coefficients (paper: 0.1).
+        knot_convention: ``"extended"`` (pykan) or ``"clamped"`` (DKAN); see :mod:`kanlab.splines`.
+        grid_strategy: how :meth:`update_grid` places knots: a name of
+            :data:`kanlab.grids.GRID_STRATEGIES` or a :class:`~kanlab.grids.GridStrategy`.
+        generator: a ``torch.Generator`` for the initialisation (the global RNG is never touched
+            when one is given).
+
+    Shape:
+        ``(..., in_features) -> (..., out_features)``.
+
+    Attributes:
+        coef: spline coefficients ``(out, in, G + k)``, initialised ``N(0, init_noise²)``.
+        spline_scale: ``w_s`` ``(out, in)``, initialised to 1.
+        base_scale: ``w_b`` ``(out, in)``, Xavier-uniform ``U(±√(6/(in + out)))``.
+        bias: ``(out,)`` zeros, or ``None``.
+        knots: buffer ``(in, G + 2k + 1)``, the per-input knot vectors.
+        mask: buffer ``(out, in)`` of 0/1; a 0 removes the edge.
+
+    Example::
+
+        >>> layer = KANLinear(3, 2, grid_size=5)
+        >>> layer(torch.randn(10, 3)).shape
+        torch.Size([10, 2])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        grid_size: int = 5,
+        spline_order: int = 3,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        base_fn: str | Callable[[torch.Tensor], torch.Tensor] = "silu",
+        bias: bool = True,
+        init_noise: float = 0.1,
+        knot_convention: str = "extended",
+        grid_strategy: str | GridStrategy = "quantile",
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
+        check_positive_int("grid_size", grid_size)
+        self.spline_order = check_nonnegative_int("spline_order", spline_order)
+        self.grid_range = check_range("grid_range", grid_range)
+        self.knot_convention = check_choice("knot_convention", knot_convention, KNOT_CONVENTIONS)
+        self.grid_strategy = get_grid_strategy(grid_strategy)
+        if init_noise < 0:
+            raise InputError(f"init_noise must be non-negative; got {init_noise!r}")
+        self.init_noise = float(init_noise)
+        if isinstance(base_fn, str):
+            check_choice("base_fn", base_fn, BASE_FUNCTIONS)
+            self.base_fn_name: str | None = base_fn
+            self.base_fn = BASE_FUNCTIONS[base_fn]
+        elif callable(base_fn):
+            self.base_fn_name = None
+            self.base_fn = base_fn
+        else:
+            raise InputError(f"base_fn must be a name or a callable; got {base_fn!r}")
+
+        factory = {"device": device, "dtype": dtype}
+        grid = uniform_grid(in_features, grid_size, self.grid_range, **factory)
+        self.register_buffer("knots", make_knots(grid, spline_order, knot_convention))
+        self.register_buffer("mask", torch.ones(out_features, in_features, **factory))
+        nb = grid_size + spline_order
+        self.coef = nn.Parameter(torch.empty(out_features, in_features, nb, **factory))
+        self.spline_scale = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.base_scale = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_features, **factory))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator=generator)
+
+    # ------------------------------------------------------------------ state
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Re-draw the paper's initialisation (spline ≈ 0, ``w_s = 1``, ``w_b`` Xavier)."""
+        with torch.no_grad():
+            self.coef.normal_(0.0, self.init_noise, generator=generator)
+            self.spline_scale.fill_(1.0)
+            bound = math.sqrt(6.0 / (self.in_features + self.out_features))
+            self.base_scale.uniform_(-bound, bound, generator=generator)
+            if self.bias is not None:
+                self.bias.zero_()
+
+    @property
+    def grid_size(self) -> int:
+        """Number of grid intervals ``G``."""
+        return self.knots.shape[1] - 2 * self.spline_order - 1
+
+    @property
+    def grid(self) -> torch.Tensor:
+        """Grid points ``(in, G + 1)`` (the knots without the ``k`` added at each end)."""
+        k = self.spline_order
+        return self.knots[:, k : self.knots.shape[1] - k]
+
+    def extra_repr(self) -> str:
+        base = self.base_fn_name if self.base_fn_name is not None else "custom"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"grid_size={self.grid_size}, spline_order={self.spline_order}, base_fn={base}, "
+            f"bias={self.bias is not None}"
+        )
+
+    # ---------------------------------------------------------------- forward
+    def spline_weight(self) -> torch.Tensor:
+        """``W = w_s · c · mask`` flattened for the GEMM: ``(out, in · n_basis)``."""
+        w = self.coef * (self.spline_scale * self.mask).unsqueeze(-1)  # (out, in, nb)
+        return w.reshape(self.out_features, -1)
+
+    def basis(self, x: torch.Tensor, derivative: int = 0) -> torch.Tensor:
+        """Spline basis (or a derivative) at ``x``: ``(..., in) -> (..., in, G + k)``."""
+        return bspline_basis(x, self.knots, self.spline_order, derivative)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.in_features or x.dim() == 0:
+            raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.in_features})")
+        batch_shape = x.shape[:-1]
+        x2 = x.reshape(-1, self.in_features)  # (B, in)
+        basis = self.basis(x2)  # (B, in, nb)
+        y = F.linear(basis.reshape(x2.shape[0], -1), self.spline_weight(), self.bias)  # (B, out)
+        if self.base_fn is not None:
+            y = y + F.linear(self.base_fn(x2), self.base_scale * self.mask)  # (B, out)
+        return y.reshape(*batch_shape, self.out_features)
+
+    def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Every edge's activation ``φ_ji(x_i)``: ``(B, in) -> (B, out, in)``.
+
+        Warning:
+            Builds a ``(B, out, in)`` tensor; meant for regularisation, plots and symbolic
+            fitting, not for the training path.
+        """
+        check_features("x", x, self.in_features)
+        x2 = x.reshape(-1, self.in_features)  # (B, in)
+        spline = torch.einsum("bim,oim->boi", self.basis(x2), self.coef)  # (B, out, in)
+        phi = spline * (self.spline_scale * self.mask)
+        if self.base_fn is not None:
+            phi = phi + self.base_fn(x2).unsqueeze(1) * (self.base_scale * self.mask)
+        return phi
+
+    # ------------------------------------------------------------- grid moves
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor, strategy: str | GridStrategy | None = None) -> None:
+        """Move the knots to fit the samples ``x`` and refit the coefficients to keep the function.
+
+        The new coefficients are the (ridge) least-squares best match of the old splines at the
+        samples, one solve per input with all outputs as right-hand sides.
+
+        Args:
+            x: samples of this layer's input, shape ``(..., in)``, at least ``G + 1`` of them.
+            strategy: knot placement (default: the layer's ``grid_strategy``).
+
+        Raises:
+            InputError: wrong shape, NaN/inf, or too few samples.
+        """
+        check_features("x", x, self.in_features)
+        x2 = x.reshape(-1, self.in_features).to(self.knots.dtype)  # (N, in)
+        check_finite("x", x2)
+        strat = self.grid_strategy if strategy is None else get_grid_strategy(strategy)
+        grid = strat.grid_points(x2, self.grid_size, self.grid, layer=self)  # (in, G + 1)
+        knots = make_knots(grid, self.spline_order, self.knot_convention)
+        coef = transfer_coefficients(x2, self.knots, self.coef, knots, self.spline_order)
+        self.knots.copy_(knots)
+        self.coef.copy_(coef)
+
+    @torch.no_grad()
+    def _set_grid_size_(self, grid_size: int, x: torch.Tensor | None = None) -> None:
+        """Re-grid in place to ``grid_size`` intervals keeping the function (see :meth:`refine`)."""
+        check_positive_int("grid_size", grid_size)
+        k = self.spline_order
+        old = self.grid  # (in, G + 1)
+        # New points interpolate the old ones piecewise linearly, so the knot distribution is
+        # kept; for G' a multiple of G the new knots contain the old ones (an exact transfer).
+        pos = torch.linspace(0, self.grid_size, grid_size + 1, dtype=old.dtype, device=old.device)
+        lo = pos.floor().long().clamp(max=self.grid_size - 1)  # (G' + 1,)
+        frac = pos - lo
+        grid = old[:, lo] * (1 - frac) + old[:, lo + 1] * frac  # (in, G' + 1)
+        knots = make_knots(grid, k, self.knot_convention)
+        if x is None:
+            x = _interval_samples(grid, per_interval=2 * k + 2)  # (N, in)
+        else:
+            check_features("x", x, self.in_features)
+            x = x.reshape(-1, self.in_features).to(self.knots.dtype)
+            check_finite("x", x)
+        coef = transfer_coefficients(x, self.knots, self.coef, knots, k)
+        self.knots = knots
+        self.coef = nn.Parameter(coef, requires_grad=self.coef.requires_grad)
+
+    def refine(self, grid_size: int, x: torch.Tensor | None = None) -> KANLinear:
+        """A copy on a grid of ``grid_size`` intervals with the same function (paper §2.4).
+
+        The new grid interpolates the current one piecewise linearly (so an adapted knot
+        distribution is kept), and the coefficients are the least-squares transfer of the
+        current splines: exact when the new knots contain the old ones (``G' = n·G``).
+
+        Args:
+            grid_size: the new number of intervals.
+            x: samples ``(..., in)`` to fit on. Default: ``2k + 2`` points in every new interval,
+                which keeps the function over the whole grid whatever the data.
+        """
+        new = copy.deepcopy(self)
+        new._set_grid_size_(grid_size, x)
+        return new
+
+
+def _interval_samples(grid: torch.Tensor, per_interval: int) -> torch.Tensor:
+    """``per_interval`` points inside each grid interval, per input: ``(in, G+1) -> (G·p, in)``."""
+    frac = (torch.arange(per_interval, dtype=grid.dtype, device=grid.device) + 0.5) / per_interval
+    left, width = grid[:, :-1], grid[:, 1:] - grid[:, :-1]  # (in, G)
+    pts = left.unsqueeze(-1) + width.unsqueeze(-1) * frac  # (in, G, p)
+    return pts.reshape(grid.shape[0], -1).T.contiguous()

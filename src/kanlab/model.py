@@ -1,0 +1,321 @@
+"""``KAN``: a stack of :class:`~kanlab.layer.KANLinear` layers, with grid moves and save/load."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._validation import check_features, check_finite
+from .errors import InputError
+from .grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
+from .layer import KANLinear
+
+__all__ = ["KAN", "LayerTrace"]
+
+_FORMAT = "kanlab.KAN"
+_FORMAT_VERSION = 1
+
+
+@dataclass
+class LayerTrace:
+    """What one layer saw and did for a batch.
+
+    Attributes:
+        inputs: pre-activations ``(B, in)``.
+        activations: post-activations of every edge ``(B, out, in)``.
+        outputs: the layer's outputs ``(B, out)`` (the sum over edges plus the bias).
+    """
+
+    inputs: torch.Tensor
+    activations: torch.Tensor
+    outputs: torch.Tensor
+
+
+def _strategy_config(strategy: GridStrategy) -> dict[str, Any]:
+    if strategy.name not in GRID_STRATEGIES or not dataclasses.is_dataclass(strategy):
+        raise InputError(
+            f"grid strategy {type(strategy).__name__} is not registered in "
+            "kanlab.grids.GRID_STRATEGIES, so the model cannot be saved as JSON"
+        )
+    return {"name": strategy.name, **dataclasses.asdict(strategy)}
+
+
+class KAN(nn.Module):
+    """A Kolmogorov-Arnold network: ``KANLinear`` layers of the given widths.
+
+    Args:
+        widths: node counts from inputs to outputs, e.g. ``[2, 5, 1]``.
+        grid_size, spline_order, grid_range, base_fn, bias, init_noise, knot_convention:
+            passed to every :class:`~kanlab.layer.KANLinear`; each may also be a list with one
+            entry per layer.
+        grid: grid strategy of every layer's :meth:`update_grid`: a name of
+            :data:`kanlab.grids.GRID_STRATEGIES` (default ``"quantile"``) or an instance.
+        grid_eps: ``eps`` of the ``"quantile"`` strategy (pykan 0.2.8's 0.02).
+        seed: seeds a local ``torch.Generator`` for the initialisation; the global RNG is not
+            touched. ``None`` draws from the global RNG like any ``nn.Module``.
+        dtype, device: where the parameters live.
+
+    Shape:
+        ``(..., widths[0]) -> (..., widths[-1])``.
+
+    Example::
+
+        >>> model = KAN([2, 5, 1], grid_size=5, seed=0)
+        >>> model(torch.rand(8, 2)).shape
+        torch.Size([8, 1])
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int],
+        *,
+        grid_size: int | Sequence[int] = 5,
+        spline_order: int | Sequence[int] = 3,
+        grid_range: tuple[float, float] | Sequence[tuple[float, float]] = (-1.0, 1.0),
+        base_fn: str | Sequence[str] = "silu",
+        bias: bool | Sequence[bool] = True,
+        init_noise: float | Sequence[float] = 0.1,
+        knot_convention: str | Sequence[str] = "extended",
+        grid: str | GridStrategy = "quantile",
+        grid_eps: float = 0.02,
+        seed: int | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        widths = list(widths) if not isinstance(widths, (str, bytes)) else widths
+        if (
+            not isinstance(widths, list)
+            or len(widths) < 2
+            or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+        ):
+            raise InputError(
+                f"widths must be a list of at least two positive integers; got {widths!r}"
+            )
+        self.widths = widths
+        n_layers = len(widths) - 1
+        options = {
+            "grid_size": grid_size,
+            "spline_order": spline_order,
+            "grid_range": grid_range,
+            "base_fn": base_fn,
+            "bias": bias,
+            "init_noise": init_noise,
+            "knot_convention": knot_convention,
+        }
+        per_layer = {name: _per_layer(name, value, n_layers) for name, value in options.items()}
+        if isinstance(grid, str) and grid == "quantile":
+            strategy: GridStrategy = get_grid_strategy("quantile", eps=grid_eps)
+        else:
+            strategy = get_grid_strategy(grid)
+        self.grid_strategy = strategy
+
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        layers = []
+        for li in range(n_layers):
+            layer_opts = {name: per_layer[name][li] for name in per_layer}
+            # Initialise on the CPU so that a seed gives the same model on every device.
+            layers.append(
+                KANLinear(
+                    widths[li], widths[li + 1], **layer_opts, grid_strategy=strategy,
+                    generator=generator, dtype=dtype,
+                )
+            )
+        self.layers = nn.ModuleList(layers)
+        if device is not None:
+            self.to(device)
+        self._options = {
+            **{name: _jsonable(v) for name, v in per_layer.items()},
+            "grid": _strategy_config(strategy) if _is_saveable(strategy) else None,
+            "seed": seed,
+        }
+
+    # ------------------------------------------------------------ structure
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @property
+    def grid_size(self) -> list[int]:
+        """Grid intervals of each layer."""
+        return [layer.grid_size for layer in self.layers]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model's structure (JSON-serialisable)."""
+        cfg = dict(self._options)
+        cfg["widths"] = list(self.widths)
+        cfg["grid_size"] = self.grid_size
+        cfg["dtype"] = str(self.dtype).removeprefix("torch.")
+        return cfg
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers[0].coef.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].coef.device
+
+    def extra_repr(self) -> str:
+        return f"widths={self.widths}"
+
+    # -------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 0 or x.shape[-1] != self.widths[0]:
+            raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.widths[0]})")
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def trace(self, x: torch.Tensor) -> list[LayerTrace]:
+        """Every layer's inputs, per-edge activations and outputs for the batch ``x``.
+
+        This is the opt-in way to see inside the network (regularisation, plots, symbolic
+        fitting); ``forward`` never records anything. Differentiable.
+
+        Args:
+            x: inputs ``(..., widths[0])``, flattened to ``(B, widths[0])``.
+
+        Returns:
+            One :class:`LayerTrace` per layer.
+
+        Warning:
+            Builds a ``(B, out, in)`` tensor per layer.
+        """
+        check_features("x", x, self.widths[0])
+        h = x.reshape(-1, self.widths[0])
+        out = []
+        for layer in self.layers:
+            acts = layer.edge_activations(h)  # (B, out, in)
+            y = acts.sum(-1)
+            if layer.bias is not None:
+                y = y + layer.bias
+            out.append(LayerTrace(h, acts, y))
+            h = y
+        return out
+
+    # ----------------------------------------------------------- grid moves
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor, strategy: str | GridStrategy | None = None) -> None:
+        """Adapt every layer's grid to the batch ``x`` (layer by layer, one forward pass).
+
+        Each layer's knots move to its own inputs and its coefficients are refitted so that its
+        function is kept on the samples; the next layer then sees the refitted layer's output.
+
+        Args:
+            x: inputs ``(..., widths[0])``, at least ``G + 1`` samples.
+            strategy: overrides each layer's grid strategy for this call.
+        """
+        check_features("x", x, self.widths[0])
+        h = x.reshape(-1, self.widths[0]).to(self.dtype)
+        check_finite("x", h)
+        for layer in self.layers:
+            layer.update_grid(h, strategy)
+            h = layer(h)
+
+    @torch.no_grad()
+    def _set_grid_size_(self, grid_size: int | Sequence[int]) -> None:
+        sizes = _per_layer("grid_size", grid_size, self.depth)
+        for layer, g in zip(self.layers, sizes):
+            if g != layer.grid_size:
+                layer._set_grid_size_(g)
+
+    def refine(self, grid_size: int | Sequence[int]) -> KAN:
+        """A new model on finer (or coarser) grids with the same function (paper §2.4).
+
+        Args:
+            grid_size: the new number of intervals, for every layer or one per layer.
+
+        Returns:
+            A new :class:`KAN`; this one is unchanged. Every other setting is kept.
+        """
+        new = copy.deepcopy(self)
+        new._set_grid_size_(grid_size)
+        return new
+
+    # ------------------------------------------------------------- training
+    def fit(self, data, **kwargs):
+        """Shortcut for :func:`kanlab.fit(self, data, ...) <kanlab.train.fit>`."""
+        from .train import fit  # train sits above model; imported here to keep layers acyclic
+
+        return fit(self, data, **kwargs)
+
+    # ------------------------------------------------------------ save/load
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``state_dict.pt`` into the directory ``path`` (created).
+
+        :meth:`load` gives a model with bit-identical outputs.
+        """
+        if self._options["grid"] is None:
+            raise InputError(
+                "this model's grid strategy is not registered in kanlab.grids.GRID_STRATEGIES; "
+                "it cannot be saved as JSON"
+            )
+        if any(layer.base_fn_name is None for layer in self.layers):
+            raise InputError("a model with a custom (callable) base_fn cannot be saved as JSON")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        doc = {"format": _FORMAT, "version": _FORMAT_VERSION, "config": self.config}
+        (path / "config.json").write_text(json.dumps(doc, indent=2))
+        torch.save(self.state_dict(), path / "state_dict.pt")
+        return path
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> KAN:
+        """A freshly initialised model with the structure that :attr:`config` describes."""
+        cfg = dict(config)
+        grid = cfg.pop("grid")
+        dtype = getattr(torch, cfg.pop("dtype"))
+        strategy = get_grid_strategy(grid.pop("name"), **grid)
+        widths = cfg.pop("widths")
+        cfg["grid_range"] = [tuple(r) for r in cfg["grid_range"]]
+        return cls(widths, **cfg, grid=strategy, dtype=dtype)
+
+    @classmethod
+    def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu") -> KAN:
+        """Load a model written by :meth:`save`."""
+        path = Path(path)
+        doc = json.loads((path / "config.json").read_text())
+        if doc.get("format") != _FORMAT:
+            raise InputError(f"{path} does not hold a kanlab KAN (format {doc.get('format')!r})")
+        if doc.get("version", 0) > _FORMAT_VERSION:
+            raise InputError(
+                f"{path} was written by a newer kanlab (format version {doc['version']})"
+            )
+        model = cls.from_config(doc["config"])
+        state = torch.load(path / "state_dict.pt", map_location=map_location, weights_only=True)
+        model.load_state_dict(state)
+        return model.to(map_location) if map_location is not None else model
+
+
+def _per_layer(name: str, value: Any, n_layers: int) -> list[Any]:
+    """Broadcast a per-model option to one value per layer, or check a per-layer list."""
+    is_list = isinstance(value, (list, tuple)) and not (
+        name == "grid_range" and len(value) == 2 and not isinstance(value[0], (list, tuple))
+    )
+    if not is_list:
+        return [value] * n_layers
+    if len(value) != n_layers:
+        raise InputError(f"{name} has {len(value)} entries; expected one per layer ({n_layers})")
+    return list(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _is_saveable(strategy: GridStrategy) -> bool:
+    return strategy.name in GRID_STRATEGIES and dataclasses.is_dataclass(strategy)
