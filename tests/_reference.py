@@ -30,3 +30,44 @@ def lstsq_per_input(basis: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         sol = torch.linalg.lstsq(basis[:, i, :], y[:, i, :], driver="gelsd").solution  # (nb, out)
         sols.append(sol.T)
     return torch.stack(sols, dim=1)
+
+
+def cox_de_boor_derivative(x: torch.Tensor, knots: torch.Tensor, k: int, d: int) -> torch.Tensor:
+    """``d``-th derivative of :func:`cox_de_boor` by the textbook recursion on the degree.
+
+    ``B'_{i,k} = k (B_{i,k-1} / (t_{i+k} - t_i) - B_{i+1,k-1} / (t_{i+k+1} - t_{i+1}))`` with
+    ``1/0 := 0``. Shapes as :func:`cox_de_boor`.
+    """
+    if d == 0:
+        return cox_de_boor(x, knots, k)
+    nb = knots.shape[1] - k - 1
+    if d > k:
+        return x.new_zeros(x.shape + (nb,))
+    lower = cox_de_boor_derivative(x, knots, k - 1, d - 1)  # (B, in, nb + 1)
+    t = knots.unsqueeze(0)
+    d1 = t[..., k:-1] - t[..., : -k - 1]  # t_{i+k} - t_i, (1, in, nb)
+    d2 = t[..., k + 1 :] - t[..., 1:-k]  # t_{i+k+1} - t_{i+1}
+    a = torch.where(d1 > 0, lower[..., :-1] / torch.where(d1 > 0, d1, 1), 0)
+    c = torch.where(d2 > 0, lower[..., 1:] / torch.where(d2 > 0, d2, 1), 0)
+    return k * (a - c)
+
+
+def scipy_basis(x: torch.Tensor, knots: torch.Tensor, k: int, d: int = 0) -> torch.Tensor:
+    """Basis (or its ``d``-th derivative) from ``scipy.interpolate.BSpline.basis_element``.
+
+    Each function is evaluated on its own knots, zero outside its support. Use at points away
+    from knots. Shapes: x ``(B, in)``, knots ``(in, n_knots)`` -> ``(B, in, n_knots - k - 1)``,
+    float64.
+    """
+    import numpy as np
+    from scipy.interpolate import BSpline
+
+    xs = x.detach().cpu().double().numpy()
+    ts = knots.detach().cpu().double().numpy()
+    nb = ts.shape[1] - k - 1
+    out = np.zeros(xs.shape + (nb,))
+    for i in range(ts.shape[0]):
+        for j in range(nb):
+            b = BSpline.basis_element(ts[i, j : j + k + 2], extrapolate=False)
+            out[:, i, j] = np.nan_to_num(b(xs[:, i], nu=d), nan=0.0)
+    return torch.from_numpy(out)
