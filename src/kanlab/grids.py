@@ -40,10 +40,14 @@ def make_increasing(grid: torch.Tensor, rel_gap: float = 1e-4) -> torch.Tensor:
     """Push grid points apart so that every interval is at least ``rel_gap`` of the span.
 
     ``g'_j = max(g_j, g'_{j-1} + gap)``, computed as a cumulative maximum. Shape ``(in, G + 1)``.
+    The gap is at least a few units in the last place of the points, or rounding would undo the
+    push (float32 points far from 0 relative to their span).
     """
     n = grid.shape[1]
     span = (grid[:, -1:] - grid[:, :1]).clamp_min(0)  # (in, 1)
     gap = rel_gap * span / max(n - 1, 1)  # (in, 1)
+    ulps = 4 * torch.finfo(grid.dtype).eps * grid.abs().amax(1, keepdim=True)  # (in, 1)
+    gap = torch.maximum(gap, ulps)
     steps = torch.arange(n, device=grid.device, dtype=grid.dtype)  # (G + 1,)
     return torch.cummax(grid - steps * gap, dim=1).values + steps * gap
 

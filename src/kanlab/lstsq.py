@@ -48,7 +48,9 @@ def ridge_solve(
     # no data (σ ≪ λ) stay damped.
     for _ in range(refine_steps):
         sol = sol + torch.cholesky_solve(rhs - gram @ sol, chol)
-    bad = (info != 0) | ~torch.isfinite(sol).flatten(1).all(dim=1)
+    # An all-zero gram (zero diagonal) gets only the tiny floor as ridge: its solve divides by
+    # ~1e-308 and returns huge finite values unless rhs is zero too, so it goes to pinv as well.
+    bad = (info != 0) | (scale == 0) | ~torch.isfinite(sol).flatten(1).all(dim=1)
     if bool(bad.any()):
         # Rank-deficient even with the ridge (e.g. no data on this input's support).
         # pinv is rank-revealing (SVD) on every device, unlike lstsq's default CUDA driver.
@@ -73,7 +75,7 @@ def fit_coefficients(
     a = bspline_basis(x, knots, k).transpose(0, 1).to(torch.float64)  # (in, N, nb)
     gram = a.transpose(1, 2) @ a  # (in, nb, nb)
     rhs = a.transpose(1, 2) @ y.transpose(0, 1).to(torch.float64)  # (in, nb, out)
-    return ridge_solve(gram, rhs, ridge).permute(2, 0, 1).to(x.dtype)
+    return ridge_solve(gram, rhs, ridge).permute(2, 0, 1).to(x.dtype).contiguous()
 
 
 def transfer_coefficients(
@@ -107,4 +109,4 @@ def transfer_coefficients(
         gram = a_new.transpose(1, 2) @ a_new  # (in, nb', nb')
         cross = a_new.transpose(1, 2) @ a_old  # (in, nb', nb)
         rhs = cross @ old_coef.permute(1, 2, 0).to(torch.float64)  # (in, nb', out)
-        return ridge_solve(gram, rhs, ridge).permute(2, 0, 1).to(old_coef.dtype)
+        return ridge_solve(gram, rhs, ridge).permute(2, 0, 1).to(old_coef.dtype).contiguous()

@@ -326,7 +326,7 @@ def fit(
                 pred = model(xb)
                 loss = loss_fn(pred, yb)
                 loss.backward()
-                return loss
+                return loss.detach()
 
             loss = float(optimizer.step(closure))
             if not math.isfinite(loss):

@@ -1,0 +1,119 @@
+import copy
+import json
+
+import pytest
+import torch
+
+from kanlab import KAN, InputError
+from kanlab.grids import QuantileGrid
+
+
+def _model(widths=(2, 5, 1), **kw):
+    kw.setdefault("seed", 0)
+    kw.setdefault("dtype", torch.float64)
+    return KAN(list(widths), **kw)
+
+
+def test_forward_shape_and_batch_dims():
+    model = _model((3, 4, 2))
+    x = torch.rand(6, 3, dtype=torch.float64)
+    assert model(x).shape == (6, 2)
+    torch.testing.assert_close(model(x.reshape(2, 3, 3)).reshape(6, 2), model(x))
+
+
+@pytest.mark.parametrize("widths", [[2], [2, 0, 1], [2, -3, 1], [2.0, 1], "21", [True, 1]])
+def test_bad_widths(widths):
+    with pytest.raises(InputError, match="widths"):
+        KAN(widths)
+
+
+def test_per_layer_overrides_and_bias():
+    model = _model((2, 3, 1), grid_size=[4, 7], spline_order=[2, 3], base_fn=["silu", "identity"])
+    assert model.grid_size == [4, 7]
+    assert [layer.spline_order for layer in model.layers] == [2, 3]
+    assert all(torch.all(layer.bias == 0) and layer.bias.requires_grad for layer in model.layers)
+    with pytest.raises(InputError, match="one per layer"):
+        _model((2, 3, 1), grid_size=[4, 5, 6])
+
+
+def test_seed_is_local_and_deterministic():
+    state = torch.get_rng_state()
+    a, b = _model(seed=7), _model(seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_trace_matches_forward():
+    model = _model((2, 3, 2))
+    x = torch.rand(20, 2, dtype=torch.float64) * 2 - 1
+    trace = model.trace(x)
+    assert [t.activations.shape for t in trace] == [(20, 3, 2), (20, 2, 3)]
+    torch.testing.assert_close(trace[0].inputs, x)
+    torch.testing.assert_close(trace[1].inputs, trace[0].outputs)
+    torch.testing.assert_close(trace[-1].outputs, model(x))
+
+
+def test_update_grid_runs_layer_by_layer_and_keeps_function():
+    model = _model((2, 5, 1), grid_size=5)
+    x = torch.rand(500, 2, dtype=torch.float64) * 2 - 1
+    before = model(x)
+    model.update_grid(x)
+    # the second layer's grid spans the (refitted) first layer's outputs
+    hidden = model.layers[0](x)
+    torch.testing.assert_close(model.layers[1].grid[:, 0], hidden.min(0).values)
+    torch.testing.assert_close(model.layers[1].grid[:, -1], hidden.max(0).values)
+    assert (model(x) - before).norm() / before.norm() < 0.05
+
+
+def test_refine_returns_new_model_with_same_function_and_settings():
+    model = _model((2, 3, 1), grid_size=5, grid=QuantileGrid(eps=0.3), base_fn="tanh")
+    x = torch.rand(300, 2, dtype=torch.float64) * 2 - 1
+    model.update_grid(x)  # every layer's grid now spans what that layer sees on x
+    fine = model.refine(10)
+    assert model.grid_size == [5, 5] and fine.grid_size == [10, 10]
+    assert fine.grid_strategy == model.grid_strategy
+    assert all(layer.base_fn_name == "tanh" for layer in fine.layers)
+    # G -> 2G puts the new knots at the old ones and their midpoints: an exact transfer
+    torch.testing.assert_close(fine(x), model(x), rtol=0, atol=1e-9)
+
+
+def test_save_load_round_trip_is_bit_identical(tmp_path):
+    model = _model((3, 4, 2), grid_size=[5, 8], grid=QuantileGrid(eps=0.1))
+    x = torch.rand(100, 3, dtype=torch.float64) * 2 - 1
+    model.update_grid(x)
+    with torch.no_grad():
+        model.layers[0].mask[1, 2] = 0
+        model.layers[1].bias.fill_(0.25)
+    path = model.save(tmp_path / "m")
+    config = json.loads((path / "config.json").read_text())
+    assert config["config"]["widths"] == [3, 4, 2]
+    loaded = KAN.load(path)
+    assert torch.equal(loaded(x), model(x))
+    assert loaded.grid_strategy == model.grid_strategy
+    assert loaded.dtype == torch.float64
+
+
+def test_load_rejects_other_files(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"format": "something"}))
+    with pytest.raises(InputError, match="does not hold a kanlab KAN"):
+        KAN.load(tmp_path)
+
+
+def test_double_and_to_move_everything():
+    model = KAN([2, 3, 1], seed=0)
+    assert model.dtype == torch.float32
+    model.double()
+    assert all(layer.knots.dtype == torch.float64 for layer in model.layers)
+    assert model(torch.rand(4, 2, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_deepcopy_and_compile():
+    model = KAN([2, 3, 1], seed=0)
+    x = torch.rand(16, 2)
+    assert torch.equal(copy.deepcopy(model)(x), model(x))
+
+
+def test_wrong_input_width():
+    with pytest.raises(InputError, match=r"expected \(\.\.\., 2\)"):
+        _model()(torch.rand(3, 4, dtype=torch.float64))
