@@ -24,7 +24,10 @@ def cox_de_boor(x: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def lstsq_per_input(basis: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Direct least squares per input: basis ``(N, in, nb)``, y ``(N, in, out)`` -> ``(out, in, nb)``."""
+    """Direct least squares per input.
+
+    Shapes: basis ``(N, in, nb)``, y ``(N, in, out)`` -> ``(out, in, nb)``.
+    """
     sols = []
     for i in range(basis.shape[1]):
         sol = torch.linalg.lstsq(basis[:, i, :], y[:, i, :], driver="gelsd").solution  # (nb, out)

@@ -158,7 +158,10 @@ def test_unknown_toy_name_suggests():
 
 def _tensors(with_test=True):
     g = torch.Generator().manual_seed(0)
-    d = {"train_input": torch.randn(6, 2, generator=g), "train_label": torch.randn(6, 1, generator=g)}
+    d = {
+        "train_input": torch.randn(6, 2, generator=g),
+        "train_label": torch.randn(6, 1, generator=g),
+    }
     if with_test:
         d["test_input"] = torch.randn(3, 2, generator=g)
         d["test_label"] = torch.randn(3, 1, generator=g)

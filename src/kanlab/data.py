@@ -145,7 +145,10 @@ TOY_FUNCTIONS: dict[str, tuple[int, Callable[[torch.Tensor], torch.Tensor], str]
 
 
 def make_toy_dataset(name: str, **kwargs) -> Dataset:
-    """A dataset of one of :data:`TOY_FUNCTIONS` on ``[-1, 1]^n`` (options as :func:`make_dataset`)."""
+    """A dataset of one of :data:`TOY_FUNCTIONS` on ``[-1, 1]^n``.
+
+    Options as :func:`make_dataset`.
+    """
     check_choice("toy function", name, TOY_FUNCTIONS)
     n_var, f, _ = TOY_FUNCTIONS[name]
     return make_dataset(f, n_var, **kwargs)

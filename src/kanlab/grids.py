@@ -174,6 +174,8 @@ def get_grid_strategy(spec: str | GridStrategy | None, **options) -> GridStrateg
             raise InputError("options are only accepted with a strategy name, not an instance")
         return spec
     if not isinstance(spec, str):
-        raise InputError(f"grid strategy must be a name or a GridStrategy; got {type(spec).__name__}")
+        raise InputError(
+            f"grid strategy must be a name or a GridStrategy; got {type(spec).__name__}"
+        )
     check_choice("grid strategy", spec, GRID_STRATEGIES)
     return GRID_STRATEGIES[spec](**options)

@@ -65,7 +65,8 @@ def fit_coefficients(
 
     Args:
         x: samples, shape ``(N, in)``.
-        y: targets per edge, shape ``(N, in, out)``: ``y[n, i, j]`` is edge ``i -> j`` at ``x[n, i]``.
+        y: targets per edge, shape ``(N, in, out)``: ``y[n, i, j]`` is edge ``i -> j`` at
+            ``x[n, i]``.
         knots: knot vectors, shape ``(in, n_knots)``.
         k: spline degree.
 
