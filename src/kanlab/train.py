@@ -16,6 +16,7 @@ from ._validation import check_choice, check_finite, check_positive_int
 from .data import Dataset
 from .errors import InputError
 from .model import KAN
+from .optim import LBFGS
 
 __all__ = ["History", "TrainState", "fit", "grid_schedule_steps"]
 
@@ -184,7 +185,7 @@ def _make_optimizer(name: str, params, lr: float | None, options: Mapping[str, A
             "tolerance_change": 1e-32,
         }
         settings.update(options)
-        return torch.optim.LBFGS(params, **settings)
+        return LBFGS(params, **settings)
     settings = {"lr": 1e-2 if lr is None else lr}
     settings.update(options)
     return torch.optim.Adam(params, **settings)
@@ -236,7 +237,8 @@ def fit(
             ``(input, label)`` pairs. Floating tensors are cast to the model's dtype and moved
             to its device.
         opt: ``"lbfgs"`` (the paper's: strong-Wolfe line search, history 10, up to 20
-            iterations per step) or ``"adam"``.
+            iterations per step, curvature pairs kept down to ``yᵀs > 1e-32`` -- see
+            :mod:`kanlab.optim`) or ``"adam"``.
         steps: optimiser steps.
         lr: learning rate (default 1 for LBFGS, 1e-2 for Adam).
         batch_size: ``None`` for full batch; otherwise steps walk the training set in shuffled
