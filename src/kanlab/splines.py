@@ -205,17 +205,39 @@ def local_basis(
         do not exist (index outside the basis) or of ``x`` outside the knots are zero.
     """
     n_knots = knots.shape[1]
-    nb = n_knots - k - 1
-    m, inside = _locate(x, knots)  # (B, in)
+    m, inside = _locate(x, knots)  # (B, in), m in [0, n_knots - 2]
+    rows = _window_rows(knots, k)  # (in (n_knots - 1), P + 2k + 2)
+    offset = torch.arange(x.shape[1], device=x.device) * (n_knots - 1)  # (in,)
+    window = torch.nn.functional.embedding(m + offset, rows)  # (B, in, P + 2k + 2): a row each
+    n_window = rows.shape[1] - 2 * (k + 1)
+    vals = _triangle(x, window[..., :n_window], k, derivatives)  # [(B, in, k + 1)]
+    # (B, in, k + 1): 1 where the function exists and x lies within the knots
+    mask = window[..., n_window : n_window + k + 1] * inside.unsqueeze(-1)
+    index = window[..., n_window + k + 1 :].long()  # (B, in, k + 1)
+    return [v * mask for v in vals], index
+
+
+def _window_rows(knots: torch.Tensor, k: int) -> torch.Tensor:
+    """Everything the triangle needs for a point in interval ``m`` of input ``i``, as one row.
+
+    Row ``i·(n_knots − 1) + m`` holds the :func:`_window_pattern` entries of that interval, then
+    ``k + 1`` flags (1.0 where basis function ``m − k + r`` exists), then the ``k + 1`` basis
+    indices ``m − k + r`` (clamped, as floats). A point then needs a single row lookup instead of
+    one gather per entry.
+
+    Shape: ``(in, n_knots) -> (in · (n_knots − 1), P + 2k + 2)``.
+    """
+    n_in, n_knots = knots.shape
     table = _knot_table(knots, k)  # (in, n_knots (k + 1))
-    pattern = _window_pattern(k).to(x.device)
-    idx = (m.unsqueeze(-1) * (k + 1) + pattern).clamp_(0, table.shape[1] - 1)  # (B, in, P)
-    window = torch.gather(table.unsqueeze(0).expand(x.shape[0], -1, -1), 2, idx)
-    vals = _triangle(x, window, k, derivatives)  # [(B, in, k + 1)]
-    index = m.unsqueeze(-1) + torch.arange(-k, 1, device=x.device)  # (B, in, k + 1)
-    valid = (index >= 0) & (index < nb) & inside.unsqueeze(-1)
-    vals = [v * valid for v in vals]
-    return vals, index.clamp_(0, nb - 1)
+    m = torch.arange(n_knots - 1, device=knots.device)  # (n_knots - 1,)
+    idx = (m[:, None] * (k + 1) + _window_pattern(k).to(knots.device)).clamp(0, table.shape[1] - 1)
+    window = table[:, idx]  # (in, n_knots - 1, P)
+    function = m[:, None] + torch.arange(-k, 1, device=knots.device)  # (n_knots - 1, k + 1)
+    nb = n_knots - k - 1
+    exists = ((function >= 0) & (function < nb)).to(knots.dtype)
+    index = function.clamp(0, nb - 1).to(knots.dtype)  # small integers: exact in any float
+    extra = torch.cat([exists, index], dim=-1).expand(n_in, -1, -1)  # (in, n_knots - 1, 2k + 2)
+    return torch.cat([window, extra], dim=-1).reshape(n_in * (n_knots - 1), -1)
 
 
 class _LocalValues(torch.autograd.Function):
@@ -245,7 +267,11 @@ class _DenseBasis(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, knots, k, derivative):  # type: ignore[override]
-        (vals, dvals), index = local_basis(x, knots, k, (derivative, derivative + 1))
+        if ctx.needs_input_grad[0]:
+            (vals, dvals), index = local_basis(x, knots, k, (derivative, derivative + 1))
+        else:  # nothing will flow back to x: skip the derivative values
+            (vals,), index = local_basis(x, knots, k, (derivative,))
+            dvals = None
         nb = n_basis(knots, k)
         dense = x.new_zeros(x.shape + (nb,)).scatter_add_(-1, index, vals)
         ctx.save_for_backward(x, knots, dvals, index)

@@ -318,9 +318,9 @@ def fit(
                 optimizer = _make_optimizer(opt, params(), lr, optimizer_options)
                 history.events.append((step, f"refine to G={refine_at[step]}"))
             if update_grid and step < until and step % grid_update_every == 0:
+                # The optimiser keeps its state (as pykan's does): the refit keeps the function,
+                # and restarting LBFGS every few steps would throw its curvature history away.
                 model.update_grid(xb)
-                if opt == "lbfgs":  # old curvature pairs describe the old parametrisation
-                    optimizer = _make_optimizer(opt, params(), lr, optimizer_options)
                 history.events.append((step, "update grid"))
 
             def closure(xb=xb, yb=yb):
