@@ -137,11 +137,18 @@ class KANLinear(nn.Module):
     # ------------------------------------------------------------------ state
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Re-draw the paper's initialisation (spline ≈ 0, ``w_s = 1``, ``w_b`` Xavier)."""
+        # Draw where the generator lives (a CPU generator can seed a CUDA layer), then copy.
+        gen_device = generator.device if generator is not None else self.coef.device
+        draw = {"device": gen_device, "dtype": self.coef.dtype}
         with torch.no_grad():
-            self.coef.normal_(0.0, self.init_noise, generator=generator)
+            coef = torch.empty(self.coef.shape, **draw)
+            coef.normal_(0.0, self.init_noise, generator=generator)
+            self.coef.copy_(coef)
             self.spline_scale.fill_(1.0)
             bound = math.sqrt(6.0 / (self.in_features + self.out_features))
-            self.base_scale.uniform_(-bound, bound, generator=generator)
+            base = torch.empty(self.base_scale.shape, **draw)
+            base.uniform_(-bound, bound, generator=generator)
+            self.base_scale.copy_(base)
             if self.bias is not None:
                 self.bias.zero_()
 

@@ -34,7 +34,7 @@ class LBFGS(torch.optim.LBFGS):
 
     @torch.no_grad()
     def step(self, closure):  # type: ignore[override]
-        """One optimiser step: up to ``max_iter`` quasi-Newton iterations; returns the first loss."""
+        """Up to ``max_iter`` quasi-Newton iterations; returns the loss before the first."""
         group = self.param_groups[0]
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
