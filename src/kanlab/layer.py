@@ -21,7 +21,7 @@ from ._validation import (
 from .errors import InputError
 from .grids import GridStrategy, get_grid_strategy
 from .lstsq import transfer_coefficients
-from .splines import KNOT_CONVENTIONS, bspline_basis, make_knots, uniform_grid
+from .splines import KNOT_CONVENTIONS, bspline_basis, make_knots, uniform_grid, window_rows
 
 __all__ = ["BASE_FUNCTIONS", "KANLinear"]
 
@@ -179,7 +179,19 @@ class KANLinear(nn.Module):
 
     def basis(self, x: torch.Tensor, derivative: int = 0) -> torch.Tensor:
         """Spline basis (or a derivative) at ``x``: ``(..., in) -> (..., in, G + k)``."""
-        return bspline_basis(x, self.knots, self.spline_order, derivative)
+        return bspline_basis(x, self.knots, self.spline_order, derivative, rows=self._window_rows())
+
+    def _window_rows(self) -> torch.Tensor | None:
+        """The knots' lookup table (:func:`~kanlab.splines.window_rows`), cached per knots."""
+        if torch.compiler.is_compiling():
+            return None
+        knots = self.knots
+        key = (knots.data_ptr(), knots._version, knots.device, knots.dtype)
+        cache = getattr(self, "_rows_cache", None)
+        if cache is None or cache[0] != key:
+            cache = (key, window_rows(knots, self.spline_order))
+            self._rows_cache = cache
+        return cache[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features or x.dim() == 0:

@@ -40,6 +40,7 @@ __all__ = [
     "make_knots",
     "n_basis",
     "uniform_grid",
+    "window_rows",
 ]
 
 KNOT_CONVENTIONS = ("extended", "clamped")
@@ -189,7 +190,11 @@ def _triangle(
 
 
 def local_basis(
-    x: torch.Tensor, knots: torch.Tensor, k: int, derivatives: tuple[int, ...] = (0,)
+    x: torch.Tensor,
+    knots: torch.Tensor,
+    k: int,
+    derivatives: tuple[int, ...] = (0,),
+    rows: torch.Tensor | None = None,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Nonzero basis values (and derivatives) at each ``x`` and where they go.
 
@@ -198,6 +203,7 @@ def local_basis(
         knots: nondecreasing knot vectors, shape ``(in, n_knots)``.
         k: spline degree (order), ``k >= 0``.
         derivatives: derivative orders wanted (0 for values).
+        rows: ``window_rows(knots, k)`` if the caller keeps it (it depends on the knots only).
 
     Returns:
         ``(values, index)``: for each order asked, ``(B, in, k + 1)`` values of basis functions
@@ -206,7 +212,8 @@ def local_basis(
     """
     n_knots = knots.shape[1]
     m, inside = _locate(x, knots)  # (B, in), m in [0, n_knots - 2]
-    rows = _window_rows(knots, k)  # (in (n_knots - 1), P + 2k + 2)
+    if rows is None:
+        rows = window_rows(knots, k)  # (in (n_knots - 1), P + 2k + 2)
     offset = torch.arange(x.shape[1], device=x.device) * (n_knots - 1)  # (in,)
     window = torch.nn.functional.embedding(m + offset, rows)  # (B, in, P + 2k + 2): a row each
     n_window = rows.shape[1] - 2 * (k + 1)
@@ -217,7 +224,7 @@ def local_basis(
     return [v * mask for v in vals], index
 
 
-def _window_rows(knots: torch.Tensor, k: int) -> torch.Tensor:
+def window_rows(knots: torch.Tensor, k: int) -> torch.Tensor:
     """Everything the triangle needs for a point in interval ``m`` of input ``i``, as one row.
 
     Row ``i·(n_knots − 1) + m`` holds the :func:`_window_pattern` entries of that interval, then
@@ -244,17 +251,17 @@ class _LocalValues(torch.autograd.Function):
     """Local basis values whose backward is the next derivative's values (any order)."""
 
     @staticmethod
-    def forward(ctx, x, knots, k, derivative):  # type: ignore[override]
-        (vals,), _ = local_basis(x, knots, k, (derivative,))
-        ctx.save_for_backward(x, knots)
+    def forward(ctx, x, knots, k, derivative, rows):  # type: ignore[override]
+        (vals,), _ = local_basis(x, knots, k, (derivative,), rows)
+        ctx.save_for_backward(x, knots, rows)
         ctx.k, ctx.derivative = k, derivative
         return vals
 
     @staticmethod
     def backward(ctx, grad_vals):  # type: ignore[override]
-        x, knots = ctx.saved_tensors
-        dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1)  # (B, in, k + 1)
-        return (grad_vals * dvals).sum(-1), None, None, None
+        x, knots, rows = ctx.saved_tensors
+        dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1, rows)  # (B, in, k + 1)
+        return (grad_vals * dvals).sum(-1), None, None, None, None
 
 
 class _DenseBasis(torch.autograd.Function):
@@ -266,33 +273,38 @@ class _DenseBasis(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, knots, k, derivative):  # type: ignore[override]
+    def forward(ctx, x, knots, k, derivative, rows):  # type: ignore[override]
         if ctx.needs_input_grad[0]:
-            (vals, dvals), index = local_basis(x, knots, k, (derivative, derivative + 1))
+            (vals, dvals), index = local_basis(x, knots, k, (derivative, derivative + 1), rows)
         else:  # nothing will flow back to x: skip the derivative values
-            (vals,), index = local_basis(x, knots, k, (derivative,))
+            (vals,), index = local_basis(x, knots, k, (derivative,), rows)
             dvals = None
         nb = n_basis(knots, k)
         dense = x.new_zeros(x.shape + (nb,)).scatter_add_(-1, index, vals)
-        ctx.save_for_backward(x, knots, dvals, index)
+        ctx.save_for_backward(x, knots, dvals, index, rows)
         ctx.k, ctx.derivative = k, derivative
         return dense
 
     @staticmethod
     def backward(ctx, grad_dense):  # type: ignore[override]
-        x, knots, dvals, index = ctx.saved_tensors
+        x, knots, dvals, index, rows = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None
+            return None, None, None, None, None
         if torch.is_grad_enabled():  # create_graph=True: keep the graph differentiable in x
-            dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1)
+            dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1, rows)
             with torch.no_grad():
-                _, index = local_basis(x, knots, ctx.k, (ctx.derivative,))
+                _, index = local_basis(x, knots, ctx.k, (ctx.derivative,), rows)
         g = grad_dense.gather(-1, index)  # (B, in, k + 1)
-        return (g * dvals).sum(-1), None, None, None
+        return (g * dvals).sum(-1), None, None, None, None
 
 
 def bspline_basis(
-    x: torch.Tensor, knots: torch.Tensor, k: int, derivative: int = 0
+    x: torch.Tensor,
+    knots: torch.Tensor,
+    k: int,
+    derivative: int = 0,
+    *,
+    rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Dense B-spline basis (or its ``derivative``-th derivative) at ``x``.
 
@@ -303,11 +315,12 @@ def bspline_basis(
         knots: knot vectors, shape ``(in, n_knots)``, nondecreasing along the last dimension.
         k: spline degree, ``k >= 0``.
         derivative: 0 for values, 1 for first derivatives, 2 for second, ...
+        rows: :func:`window_rows` of ``knots`` when the caller caches it (a layer does).
 
     Returns:
         Tensor of shape ``(..., in, n_knots - k - 1)``.
     """
     batch_shape = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1])  # (B, in)
-    dense = _DenseBasis.apply(x2, knots, k, derivative)  # (B, in, n_basis)
+    dense = _DenseBasis.apply(x2, knots, k, derivative, rows)  # (B, in, n_basis)
     return dense.reshape(*batch_shape, *dense.shape[-2:])
