@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_layer.py
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_accuracy.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

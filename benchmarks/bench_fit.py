@@ -1,0 +1,143 @@
+"""Wall time of the paper's toy fit: [2, 5, 1] KAN, 50 LBFGS steps, kanlab vs pykan 0.2.8.
+
+f(x, y) = exp(sin(pi x) + y^2), 1000 train / 1000 test points uniform on [-1, 1]^2, float64,
+G = 5, k = 3, each library's default fit protocol (full-batch LBFGS with strong-Wolfe line
+search, grid updates every 5 steps during the first 50, test loss every step).
+
+Every run is a fresh process (see ``_workers.py``); each does a 2-step untimed warm-up fit on a
+throw-away model, then times ``fit`` alone (dataset and model construction excluded). Runs of
+the two libraries alternate; the table gives the median of the repeats.
+
+Usage: ``python benchmarks/bench_fit.py [--quick] [--repeats N]``; writes
+``benchmarks/results/fit.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+from _common import env_line, fmt, markdown_table, write_result
+from _workers import emit, run_job, toy_f
+
+LIBS = ("kanlab", "pykan")
+
+
+def _kanlab_fit(steps: int) -> dict:
+    import torch
+
+    import kanlab
+
+    def once(n: int) -> tuple[float, object]:
+        data = kanlab.data.make_toy_dataset(
+            "exp_sin_sq", n_train=1000, n_test=1000, seed=0, dtype=torch.float64
+        )
+        model = kanlab.KAN([2, 5, 1], grid_size=5, seed=0, dtype=torch.float64)
+        t0 = time.perf_counter()
+        hist = kanlab.fit(model, data, opt="lbfgs", steps=n, progress=False)
+        return time.perf_counter() - t0, hist
+
+    once(2)  # warm-up
+    wall, hist = once(steps)
+    return {"wall": wall, "train_rmse": hist.train_rmse[-1], "test_rmse": hist.test_rmse[-1]}
+
+
+def _pykan_fit(steps: int) -> dict:
+    import torch
+    from kan import KAN
+    from kan.utils import create_dataset
+
+    torch.set_default_dtype(torch.float64)  # as pykan's hellokan; this process only
+
+    def once(n: int) -> tuple[float, dict]:
+        dataset = create_dataset(toy_f, n_var=2, train_num=1000, test_num=1000, seed=0)
+        model = KAN(width=[2, 5, 1], grid=5, k=3, seed=1, auto_save=False)
+        t0 = time.perf_counter()
+        res = model.fit(dataset, opt="LBFGS", steps=n)
+        return time.perf_counter() - t0, res
+
+    once(2)  # warm-up
+    wall, res = once(steps)
+    return {
+        "wall": wall,
+        "train_rmse": float(res["train_loss"][-1]),
+        "test_rmse": float(res["test_loss"][-1]),
+    }
+
+
+def worker(lib: str, steps: int) -> None:
+    emit(_kanlab_fit(steps) if lib == "kanlab" else _pykan_fit(steps))
+
+
+def run(steps: int, repeats: int, quick: bool, threads: int | None = None) -> str:
+    runs: dict[str, list[dict]] = {lib: [] for lib in LIBS}
+    for r in range(repeats):
+        for lib in LIBS:
+            res = run_job("bench_fit.py", [lib, str(steps)], threads)
+            runs[lib].append(res)
+            print(
+                f"  run {r + 1}/{repeats} {lib:6s} {res['wall']:.2f} s  "
+                f"train {res['train_rmse']:.3e}  test {res['test_rmse']:.3e}",
+                file=sys.stderr,
+            )
+    med = {lib: statistics.median(x["wall"] for x in runs[lib]) for lib in LIBS}
+    rows = []
+    for lib in LIBS:
+        walls = ", ".join(f"{x['wall']:.2f}" for x in runs[lib])
+        last = runs[lib][-1]
+        rows.append(
+            [lib, f"{med[lib]:.2f}", walls, f"{med[lib] / steps * 1e3:.1f}",
+             fmt(last["train_rmse"]), fmt(last["test_rmse"])]
+        )  # fmt: skip
+    head = ["library", "median s", "runs (s)", "ms/step", "train RMSE", "test RMSE"]
+    mode = "quick" if quick else "full"
+    return "\n".join(
+        [
+            f"# Toy fit timing ({mode}): [2, 5, 1] KAN, {steps} LBFGS steps, float64, CPU",
+            "",
+            f"Environment: {env_line()}",
+            "",
+            "f = exp(sin(pi x) + y^2), 1000 train / 1000 test uniform on [-1, 1]^2. kanlab: "
+            "`kanlab.fit(KAN([2,5,1], grid_size=5, seed=0, dtype=float64), "
+            f"make_toy_dataset('exp_sin_sq', seed=0), opt='lbfgs', steps={steps}, "
+            "progress=False)`; pykan: `KAN(width=[2,5,1], grid=5, k=3, seed=1, "
+            f"auto_save=False).fit(create_dataset(f, n_var=2), opt='LBFGS', steps={steps})` "
+            "(default dtype float64 in its own process). Only `fit` is timed, after a 2-step "
+            f"warm-up; median of {repeats} fresh-process runs each. RMSEs from the last run.",
+            "",
+            markdown_table(head, rows),
+            "",
+            f"pykan/kanlab wall-time ratio: **{med['pykan'] / med['kanlab']:.2f}**",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 steps, 1 run each")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per library (3)")
+    parser.add_argument("--steps", type=int, default=None, help="LBFGS steps (50)")
+    parser.add_argument("--worker", nargs=2, metavar=("LIB", "STEPS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's default)"
+    )
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]))
+        return
+    steps = args.steps or (5 if args.quick else 50)
+    repeats = args.repeats or (1 if args.quick else 3)
+    text = run(steps, repeats, args.quick, args.threads)
+    print(text)
+    path = write_result("fit.md", text)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
