@@ -309,3 +309,50 @@ def test_single_point_without_batch_dimension():
     out = bspline_basis(x[0], knots, 2)
     assert out.shape == (2, n_basis(knots, 2))
     assert torch.equal(out, bspline_basis(x, knots, 2)[0])
+
+
+# --------------------------------------------------------------------------- closed-form cubic
+from kanlab.splines import uniform_spacing, window_rows  # noqa: E402
+
+
+@pytest.mark.parametrize("derivative", [0, 1, 2, 3])
+def test_uniform_cubic_closed_form_equals_general_path(derivative):
+    grid = torch.stack([torch.linspace(-1, 1, 8, dtype=torch.float64),
+                        torch.linspace(-0.3, 2.5, 8, dtype=torch.float64)])
+    knots = make_knots(grid, 3, "extended")
+    uniform = uniform_spacing(knots)
+    assert uniform is not None
+    x = torch.rand(400, 2, dtype=torch.float64) * 6 - 2.5  # inside, on the extension, outside
+    x[:5] = knots[:, :5].T  # exactly on knots, including the first
+    x[5] = knots[:, -1]  # the last knot
+    rows = window_rows(knots, 3)[:, -8:].contiguous()
+    fast = bspline_basis(x, knots, 3, derivative, rows=rows, uniform=uniform)
+    slow = bspline_basis(x, knots, 3, derivative)
+    scale = slow.abs().max().clamp_min(1)
+    assert (fast - slow).abs().max() <= 1e-12 * scale
+
+
+def test_uniform_spacing_detects_nonuniform_knots():
+    knots = make_knots(torch.tensor([[0.0, 0.1, 0.5, 1.0]], dtype=torch.float64), 3)
+    assert uniform_spacing(knots) is None
+    assert uniform_spacing(make_knots(torch.linspace(0, 1, 5).double()[None], 3)) is not None
+    assert uniform_spacing(make_knots(torch.linspace(-1, 1, 6)[None], 3)) is not None  # float32
+
+
+def test_uniform_path_double_backward_matches_general_path():
+    knots = make_knots(torch.linspace(-1, 1, 6, dtype=torch.float64)[None].repeat(3, 1), 3)
+    uniform = uniform_spacing(knots)
+    rows = window_rows(knots, 3)[:, -8:].contiguous()
+    coef = torch.randn(3, 8, dtype=torch.float64)
+    x = (torch.rand(50, 3, dtype=torch.float64) * 1.8 - 0.9).requires_grad_()
+
+    def third_derivative(**kw):
+        y = (bspline_basis(x, knots, 3, **kw) * coef).sum()
+        (g,) = torch.autograd.grad(y, x, create_graph=True)
+        (h,) = torch.autograd.grad(g.sum(), x, create_graph=True)
+        (t,) = torch.autograd.grad(h.sum(), x)
+        return g, h, t
+
+    for a, b in zip(third_derivative(rows=rows, uniform=uniform), third_derivative()):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    assert local_basis(x.detach(), knots, 3, (0,), rows, uniform)[0][0].shape == (50, 3, 4)

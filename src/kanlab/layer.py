@@ -21,7 +21,14 @@ from ._validation import (
 from .errors import InputError
 from .grids import GridStrategy, get_grid_strategy
 from .lstsq import transfer_coefficients
-from .splines import KNOT_CONVENTIONS, bspline_basis, make_knots, uniform_grid, window_rows
+from .splines import (
+    KNOT_CONVENTIONS,
+    bspline_basis,
+    make_knots,
+    uniform_grid,
+    uniform_spacing,
+    window_rows,
+)
 
 __all__ = ["BASE_FUNCTIONS", "KANLinear"]
 
@@ -179,19 +186,29 @@ class KANLinear(nn.Module):
 
     def basis(self, x: torch.Tensor, derivative: int = 0) -> torch.Tensor:
         """Spline basis (or a derivative) at ``x``: ``(..., in) -> (..., in, G + k)``."""
-        return bspline_basis(x, self.knots, self.spline_order, derivative, rows=self._window_rows())
+        rows, uniform = self._knot_lookup()
+        return bspline_basis(x, self.knots, self.spline_order, derivative, rows=rows,
+                             uniform=uniform)
 
-    def _window_rows(self) -> torch.Tensor | None:
-        """The knots' lookup table (:func:`~kanlab.splines.window_rows`), cached per knots."""
+    def _knot_lookup(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The knots' lookup table and, if equally spaced, their spacing; cached per knots.
+
+        See :func:`~kanlab.splines.window_rows` and :func:`~kanlab.splines.uniform_spacing`.
+        """
         if torch.compiler.is_compiling():
-            return None
+            return None, None
         knots = self.knots
         key = (knots.data_ptr(), knots._version, knots.device, knots.dtype)
-        cache = getattr(self, "_rows_cache", None)
+        cache = getattr(self, "_lookup_cache", None)
         if cache is None or cache[0] != key:
-            cache = (key, window_rows(knots, self.spline_order))
-            self._rows_cache = cache
-        return cache[1]
+            k = self.spline_order
+            uniform = uniform_spacing(knots) if k == 3 else None
+            rows = window_rows(knots, k)
+            if uniform is not None:  # the closed-form path needs only the flags and indices
+                rows = rows[:, -2 * (k + 1) :].contiguous()
+            cache = (key, rows, uniform)
+            self._lookup_cache = cache
+        return cache[1], cache[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features or x.dim() == 0:

@@ -40,6 +40,7 @@ __all__ = [
     "make_knots",
     "n_basis",
     "uniform_grid",
+    "uniform_spacing",
     "window_rows",
 ]
 
@@ -195,6 +196,7 @@ def local_basis(
     k: int,
     derivatives: tuple[int, ...] = (0,),
     rows: torch.Tensor | None = None,
+    uniform: torch.Tensor | None = None,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Nonzero basis values (and derivatives) at each ``x`` and where they go.
 
@@ -204,6 +206,9 @@ def local_basis(
         k: spline degree (order), ``k >= 0``.
         derivatives: derivative orders wanted (0 for values).
         rows: ``window_rows(knots, k)`` if the caller keeps it (it depends on the knots only).
+        uniform: ``uniform_spacing(knots)`` ``(in, 2)`` when every knot vector is equally
+            spaced: then a cubic basis (``k = 3``, derivatives up to 2) is evaluated in closed
+            form, and ``rows`` may be just the last ``2k + 2`` columns of ``window_rows``.
 
     Returns:
         ``(values, index)``: for each order asked, ``(B, in, k + 1)`` values of basis functions
@@ -211,8 +216,11 @@ def local_basis(
         do not exist (index outside the basis) or of ``x`` outside the knots are zero.
     """
     n_knots = knots.shape[1]
+    if uniform is not None and k == 3 and max(derivatives) <= 2:
+        return _uniform_cubic(x, n_knots, derivatives, rows, uniform, knots)
     m, inside = _locate(x, knots)  # (B, in), m in [0, n_knots - 2]
-    if rows is None:
+    full_width = len(_window_pattern(k)) + 2 * (k + 1)
+    if rows is None or rows.shape[1] != full_width:  # none, or only the closed form's columns
         rows = window_rows(knots, k)  # (in (n_knots - 1), P + 2k + 2)
     offset = torch.arange(x.shape[1], device=x.device) * (n_knots - 1)  # (in,)
     window = torch.nn.functional.embedding(m + offset, rows)  # (B, in, P + 2k + 2): a row each
@@ -222,6 +230,61 @@ def local_basis(
     mask = window[..., n_window : n_window + k + 1] * inside.unsqueeze(-1)
     index = window[..., n_window + k + 1 :].long()  # (B, in, k + 1)
     return [v * mask for v in vals], index
+
+
+def uniform_spacing(knots: torch.Tensor) -> torch.Tensor | None:
+    """``[[t_0, 1/h], ...]`` ``(in, 2)`` if every knot vector is equally spaced, else None.
+
+    "Equally" up to rounding: every interval within ``1000·eps`` of the knots' magnitude of
+    their mean (a float32 ``linspace`` is not exactly uniform).
+    """
+    span = knots[:, 1:] - knots[:, :-1]  # (in, n_knots - 1)
+    h = span.mean(1)  # (in,)
+    tol = 1000 * torch.finfo(knots.dtype).eps * knots.abs().amax(1).clamp_min(1.0)  # (in,)
+    if not bool((h > 0).all()) or not bool(((span - h[:, None]).abs() <= tol[:, None]).all()):
+        return None
+    return torch.stack([knots[:, 0], 1.0 / h], dim=1)
+
+
+def _uniform_cubic(x, n_knots, derivatives, rows, uniform, knots):
+    """Closed-form cubic B-spline values on equally spaced knots (see :func:`local_basis`).
+
+    With ``u = (x − t_m)/h`` the four nonzero functions are ``(1−u)³/6``, ``(3u³ − 6u² + 4)/6``,
+    ``(−3u³ + 3u² + 3u + 1)/6`` and ``u³/6``; derivatives follow by differentiating in ``u``
+    and dividing by ``h`` per order.
+    """
+    k = 3
+    if rows is None:
+        rows = window_rows(knots, k)[:, -2 * (k + 1) :].contiguous()
+    t0, inv_h = uniform[:, 0], uniform[:, 1]  # (in,)
+    pos = (x - t0) * inv_h  # (B, in): position in units of h from the first knot
+    inside = (pos >= 0) & (pos <= n_knots - 1)
+    m = pos.floor().clamp_(0, n_knots - 2)
+    u = pos - m  # (B, in) in [0, 1]
+    offset = torch.arange(x.shape[1], device=x.device) * (n_knots - 1)
+    tail = torch.nn.functional.embedding(m.long() + offset, rows[:, -2 * (k + 1) :])
+    mask = tail[..., : k + 1] * inside.unsqueeze(-1)  # (B, in, 4)
+    index = tail[..., k + 1 :].long()  # (B, in, 4)
+    out = []
+    for d in derivatives:
+        if d == 0:
+            u2 = u * u
+            u3 = u2 * u
+            b0 = (1 - u) ** 3 / 6
+            b3 = u3 / 6
+            b1 = 0.5 * u3 - u2 + 2 / 3
+            vals = torch.stack([b0, b1, 1 - b0 - b1 - b3, b3], dim=-1)
+        elif d == 1:
+            u2 = u * u
+            b0 = -0.5 * (1 - u) ** 2
+            b3 = 0.5 * u2
+            b1 = 1.5 * u2 - 2 * u
+            vals = torch.stack([b0, b1, -(b0 + b1 + b3), b3], dim=-1) * inv_h.unsqueeze(-1)
+        else:  # d == 2
+            vals = torch.stack([1 - u, 3 * u - 2, 1 - 3 * u, u], dim=-1)
+            vals = vals * (inv_h * inv_h).unsqueeze(-1)
+        out.append(vals * mask)
+    return out, index
 
 
 def window_rows(knots: torch.Tensor, k: int) -> torch.Tensor:
@@ -251,17 +314,17 @@ class _LocalValues(torch.autograd.Function):
     """Local basis values whose backward is the next derivative's values (any order)."""
 
     @staticmethod
-    def forward(ctx, x, knots, k, derivative, rows):  # type: ignore[override]
-        (vals,), _ = local_basis(x, knots, k, (derivative,), rows)
-        ctx.save_for_backward(x, knots, rows)
+    def forward(ctx, x, knots, k, derivative, rows, uniform):  # type: ignore[override]
+        (vals,), _ = local_basis(x, knots, k, (derivative,), rows, uniform)
+        ctx.save_for_backward(x, knots, rows, uniform)
         ctx.k, ctx.derivative = k, derivative
         return vals
 
     @staticmethod
     def backward(ctx, grad_vals):  # type: ignore[override]
-        x, knots, rows = ctx.saved_tensors
-        dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1, rows)  # (B, in, k + 1)
-        return (grad_vals * dvals).sum(-1), None, None, None, None
+        x, knots, rows, uniform = ctx.saved_tensors
+        dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1, rows, uniform)
+        return (grad_vals * dvals).sum(-1), None, None, None, None, None
 
 
 class _DenseBasis(torch.autograd.Function):
@@ -273,29 +336,26 @@ class _DenseBasis(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, knots, k, derivative, rows):  # type: ignore[override]
-        if ctx.needs_input_grad[0]:
-            (vals, dvals), index = local_basis(x, knots, k, (derivative, derivative + 1), rows)
-        else:  # nothing will flow back to x: skip the derivative values
-            (vals,), index = local_basis(x, knots, k, (derivative,), rows)
-            dvals = None
+    def forward(ctx, x, knots, k, derivative, rows, uniform):  # type: ignore[override]
+        orders = (derivative, derivative + 1) if ctx.needs_input_grad[0] else (derivative,)
+        values, index = local_basis(x, knots, k, orders, rows, uniform)
+        vals = values[0]
+        dvals = values[1] if len(values) > 1 else None  # None: nothing flows back to x
         nb = n_basis(knots, k)
         dense = x.new_zeros(x.shape + (nb,)).scatter_add_(-1, index, vals)
-        ctx.save_for_backward(x, knots, dvals, index, rows)
+        ctx.save_for_backward(x, knots, dvals, index, rows, uniform)
         ctx.k, ctx.derivative = k, derivative
         return dense
 
     @staticmethod
     def backward(ctx, grad_dense):  # type: ignore[override]
-        x, knots, dvals, index, rows = ctx.saved_tensors
+        x, knots, dvals, index, rows, uniform = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None, None
+            return None, None, None, None, None, None
         if torch.is_grad_enabled():  # create_graph=True: keep the graph differentiable in x
-            dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1, rows)
-            with torch.no_grad():
-                _, index = local_basis(x, knots, ctx.k, (ctx.derivative,), rows)
+            dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1, rows, uniform)
         g = grad_dense.gather(-1, index)  # (B, in, k + 1)
-        return (g * dvals).sum(-1), None, None, None, None
+        return (g * dvals).sum(-1), None, None, None, None, None
 
 
 def bspline_basis(
@@ -305,6 +365,7 @@ def bspline_basis(
     derivative: int = 0,
     *,
     rows: torch.Tensor | None = None,
+    uniform: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Dense B-spline basis (or its ``derivative``-th derivative) at ``x``.
 
@@ -316,11 +377,13 @@ def bspline_basis(
         k: spline degree, ``k >= 0``.
         derivative: 0 for values, 1 for first derivatives, 2 for second, ...
         rows: :func:`window_rows` of ``knots`` when the caller caches it (a layer does).
+        uniform: :func:`uniform_spacing` of ``knots`` when they are equally spaced (enables the
+            closed-form cubic path; then ``rows`` may hold only the last ``2k + 2`` columns).
 
     Returns:
         Tensor of shape ``(..., in, n_knots - k - 1)``.
     """
     batch_shape = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1])  # (B, in)
-    dense = _DenseBasis.apply(x2, knots, k, derivative, rows)  # (B, in, n_basis)
+    dense = _DenseBasis.apply(x2, knots, k, derivative, rows, uniform)  # (B, in, n_basis)
     return dense.reshape(*batch_shape, *dense.shape[-2:])
