@@ -141,3 +141,9 @@ def test_classification_with_integer_labels():
                progress=False)
     accuracy = (model(x).argmax(1) == y).double().mean()
     assert hist.loss[-1] < hist.loss[0] and accuracy > 0.9
+
+
+def test_minibatch_history_is_recorded_once_per_epoch(data):
+    model = _model()
+    hist = fit(model, data, opt="adam", steps=12, batch_size=100, progress=False)
+    assert hist.step == [4, 8, 12]  # 400 samples / 100 per batch = 4 steps per epoch

@@ -225,7 +225,7 @@ def fit(
     callbacks: Sequence[Callable[[TrainState], bool | None]] | None = None,
     progress: bool = True,
     seed: int | None = 0,
-    log_every: int = 1,
+    log_every: int | None = None,
     optimizer_options: Mapping[str, Any] | None = None,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
@@ -256,7 +256,9 @@ def fit(
         callbacks: called with a :class:`TrainState` after every step; ``True`` stops.
         progress: show a tqdm progress bar (if tqdm is installed); otherwise log at INFO.
         seed: seed of the local generator that shuffles batches (the global RNG is untouched).
-        log_every: record the history every this many steps (and at the last step).
+        log_every: record the history every this many steps (and at the last step); each
+            record evaluates the whole train and test sets. Default: every step in full-batch
+            training, once per epoch with ``batch_size``.
         optimizer_options: extra keyword arguments for the optimiser.
 
     Returns:
@@ -269,7 +271,6 @@ def fit(
     check_choice("optimizer", opt, OPTIMIZERS)
     check_positive_int("steps", steps)
     check_positive_int("grid_update_every", grid_update_every)
-    check_positive_int("log_every", log_every)
     if batch_size is not None:
         check_positive_int("batch_size", batch_size)
     is_kan = isinstance(model, KAN)
@@ -295,6 +296,11 @@ def fit(
     else:
         batches = _loader_batches(data, device, dtype)
         train_x = train_y = test_x = test_y = None
+
+    if log_every is None:
+        n_train = train_x.shape[0] if train_x is not None else 0
+        log_every = -(-n_train // batch_size) if batch_size and n_train > batch_size else 1
+    check_positive_int("log_every", log_every)
 
     refine_at = dict(schedule)
     first_refine = min((s for s, g in schedule if g != model.grid_size[0]), default=None) \
