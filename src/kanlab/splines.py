@@ -24,8 +24,8 @@ reciprocal spans, which functions exist, their indices) and runs de Boor's trian
 spaced knots (every grid before its first data-driven update) cubic values and derivatives come
 in closed form from ``u = (x - t_m)/h`` instead. Derivatives of order ``d`` come from the
 same triangle stopped at degree ``k - d`` and lifted ``d`` times with
-``B'_{i,q} = q (B_{i,q-1}/(t_{i+q}-t_i) - B_{i+1,q-1}/(t_{i+q+1}-t_{i+1}))``. :func:`bspline_basis` scatters the local values into the
-dense ``(..., in, n_basis)`` tensor that the layer's GEMM consumes; its autograd backward
+``B'_{i,q} = q (B_{i,q-1}/(t_{i+q}-t_i) - B_{i+1,q-1}/(t_{i+q+1}-t_{i+1}))``.
+:func:`bspline_basis` scatters the local values into the dense ``(..., in, n_basis)`` tensor that the layer's GEMM consumes; its autograd backward
 gathers the ``k + 1`` derivative values instead of differentiating through the triangle, and is
 itself differentiable to any order (PDE losses need second derivatives through autograd).
 """
