@@ -16,18 +16,19 @@ Knot vectors are per input: ``knots`` has shape ``(in, n_knots)`` and there are
 
 Evaluation
 ----------
-A degree-``k`` B-spline basis has only ``k + 1`` nonzero functions at any ``x``: those of the
-knot interval ``[t_m, t_{m+1})`` holding ``x``. :func:`local_basis` finds ``m`` by binary search,
-looks up everything interval ``m`` needs in one row of :func:`window_rows` (local knots,
-reciprocal spans, which functions exist, their indices) and runs de Boor's triangle on those
-``2k + 2`` knots only (iterative Cox--de Boor, never a recursion over all knots). On equally
-spaced knots (every grid before its first data-driven update) cubic values and derivatives come
-in closed form from ``u = (x - t_m)/h`` instead. Derivatives of order ``d`` come from the
-same triangle stopped at degree ``k - d`` and lifted ``d`` times with
+A degree-``k`` B-spline basis has only ``k + 1`` nonzero functions at any ``x``: those of the knot
+interval ``[t_m, t_{m+1})`` holding ``x``. :func:`local_basis` finds ``m`` by binary search, looks
+up everything interval ``m`` needs in one row of :func:`window_rows` (local knots, reciprocal
+spans, which functions exist, their indices) and runs de Boor's triangle on those ``2k + 2``
+knots only (iterative Cox--de Boor, never a recursion over all knots). On equally spaced knots
+(every grid before its first data-driven update) cubic values and derivatives come in closed
+form from ``u = (x - t_m)/h`` instead. Derivatives of order ``d`` come from the same triangle
+stopped at degree ``k - d`` and lifted ``d`` times with
 ``B'_{i,q} = q (B_{i,q-1}/(t_{i+q}-t_i) - B_{i+1,q-1}/(t_{i+q+1}-t_{i+1}))``.
-:func:`bspline_basis` scatters the local values into the dense ``(..., in, n_basis)`` tensor that the layer's GEMM consumes; its autograd backward
-gathers the ``k + 1`` derivative values instead of differentiating through the triangle, and is
-itself differentiable to any order (PDE losses need second derivatives through autograd).
+:func:`bspline_basis` scatters the local values into the dense ``(..., in, n_basis)`` tensor
+that the layer's GEMM consumes; its autograd backward gathers the ``k + 1`` derivative values
+instead of differentiating through the triangle, and is itself differentiable to any order (PDE
+losses need second derivatives through autograd).
 """
 
 from __future__ import annotations
