@@ -226,14 +226,26 @@ def local_basis(
     full_width = len(_window_pattern(k)) + 2 * (k + 1)
     if rows is None or rows.shape[1] != full_width:  # none, or only the closed form's columns
         rows = window_rows(knots, k)  # (in (n_knots - 1), P + 2k + 2)
-    offset = torch.arange(x.shape[1], device=x.device) * (n_knots - 1)  # (in,)
-    window = torch.nn.functional.embedding(m + offset, rows)  # (B, in, P + 2k + 2): a row each
-    n_window = rows.shape[1] - 2 * (k + 1)
-    vals = _triangle(x, window[..., :n_window], k, derivatives)  # [(B, in, k + 1)]
-    # (B, in, k + 1): 1 where the function exists and x lies within the knots
-    mask = window[..., n_window : n_window + k + 1] * inside.unsqueeze(-1)
-    index = window[..., n_window + k + 1 :].long()  # (B, in, k + 1)
+    window, mask, index = _lookup(rows, m, inside, k)
+    vals = _triangle(x, window, k, derivatives)  # [(B, in, k + 1)]
     return [v * mask for v in vals], index
+
+
+def _lookup(
+    rows: torch.Tensor, m: torch.Tensor, inside: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each point's row of :func:`window_rows`, split into its parts.
+
+    Shapes: rows ``(in (n_knots - 1), W)``, m and inside ``(B, in)`` -> the window
+    ``(B, in, W - 2k - 2)``, mask ``(B, in, k + 1)`` (1 where the function exists and x lies
+    within the knots) and basis indices ``(B, in, k + 1)``.
+    """
+    n_intervals = rows.shape[0] // m.shape[1]
+    offset = torch.arange(m.shape[1], device=m.device) * n_intervals  # (in,)
+    row = torch.nn.functional.embedding(m + offset, rows)  # (B, in, W): a row each
+    n_window = rows.shape[1] - 2 * (k + 1)
+    mask = row[..., n_window : n_window + k + 1] * inside.unsqueeze(-1)
+    return row[..., :n_window], mask, row[..., n_window + k + 1 :].long()
 
 
 def uniform_spacing(knots: torch.Tensor) -> torch.Tensor | None:
@@ -265,10 +277,7 @@ def _uniform_cubic(x, n_knots, derivatives, rows, uniform, knots):
     inside = (pos >= 0) & (pos <= n_knots - 1)
     m = pos.floor().clamp_(0, n_knots - 2)
     u = pos - m  # (B, in) in [0, 1]
-    offset = torch.arange(x.shape[1], device=x.device) * (n_knots - 1)
-    tail = torch.nn.functional.embedding(m.long() + offset, rows[:, -2 * (k + 1) :])
-    mask = tail[..., : k + 1] * inside.unsqueeze(-1)  # (B, in, 4)
-    index = tail[..., k + 1 :].long()  # (B, in, 4)
+    _, mask, index = _lookup(rows, m.long(), inside, k)  # (B, in, 4) each
     out = []
     for d in derivatives:
         if d == 0:
