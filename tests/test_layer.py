@@ -272,3 +272,10 @@ def test_clamped_layer_is_partition_of_unity_inside():
     x = torch.linspace(-1, 1, 101, dtype=torch.float64).unsqueeze(1).expand(-1, 3)
     assert torch.allclose(layer.basis(x).sum(-1), torch.ones(101, 3, dtype=torch.float64))
     assert torch.equal(layer.knots, make_knots(layer.grid, 3, "clamped"))
+
+
+def test_nan_input_gives_nan_output_rows_not_an_index_error():
+    layer = KANLinear(2, 3, generator=torch.Generator().manual_seed(0))
+    x = torch.tensor([[float("nan"), 0.5], [0.1, 0.2]])
+    y = layer(x)
+    assert torch.isnan(y[0]).all() and torch.isfinite(y[1]).all()

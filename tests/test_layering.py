@@ -10,7 +10,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "kanlab"
 LAYERS = {
     "errors": 0, "_validation": 1,
     "splines": 2,
-    "lstsq": 3, "grids": 3, "optim": 3,
+    "lstsq": 3,
+    "spline_linear": 3, "grids": 3, "optim": 3,
     "layer": 4,
     "model": 5,
     "data": 5,

@@ -21,6 +21,7 @@ from ._validation import (
 from .errors import InputError
 from .grids import GridStrategy, get_grid_strategy
 from .lstsq import transfer_coefficients
+from .spline_linear import scatter_table, spline_linear
 from .splines import (
     KNOT_CONVENTIONS,
     bspline_basis,
@@ -51,9 +52,10 @@ class KANLinear(nn.Module):
 
     ``φ_ji(x) = mask_ji · (w_b,ji · b(x) + w_s,ji · Σ_m c_jim B_m(x))`` where ``b`` is the base
     function (SiLU by default) and ``B_m`` the degree-``k`` B-spline basis on input ``i``'s knots.
-    The forward pass is one GEMM over the dense basis,
-    ``basis(x).reshape(B, in·n_basis) @ W.reshape(in·n_basis, out)`` with ``W = w_s·c·mask``,
-    plus a small GEMM for the base branch; no ``(B, in, out)`` tensor is built.
+    The forward pass is one GEMM over the dense basis and the base branch,
+    ``[basis(x).reshape(B, in·n_basis) | b(x)] @ [w_s·c·mask | w_b·mask]^T`` (the GEMM of a dense
+    ``nn.Linear(in·(n_basis + 1), out)``), with a hand-written backward
+    (:mod:`kanlab.spline_linear`); no ``(B, in, out)`` tensor is built.
 
     Args:
         in_features: size of each input sample.
@@ -186,17 +188,18 @@ class KANLinear(nn.Module):
 
     def basis(self, x: torch.Tensor, derivative: int = 0) -> torch.Tensor:
         """Spline basis (or a derivative) at ``x``: ``(..., in) -> (..., in, G + k)``."""
-        rows, uniform = self._knot_lookup()
+        rows, uniform, _ = self._knot_lookup()
         return bspline_basis(x, self.knots, self.spline_order, derivative, rows=rows,
                              uniform=uniform)
 
-    def _knot_lookup(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """The knots' lookup table and, if equally spaced, their spacing; cached per knots.
+    def _knot_lookup(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """Tables that depend on the knots only, cached per knots: ``(rows, uniform, scatter)``.
 
-        See :func:`~kanlab.splines.window_rows` and :func:`~kanlab.splines.uniform_spacing`.
+        See :func:`~kanlab.splines.window_rows`, :func:`~kanlab.splines.uniform_spacing` and
+        :func:`~kanlab.spline_linear.scatter_table`.
         """
         if torch.compiler.is_compiling():
-            return None, None
+            return None, None, None
         knots = self.knots
         key = (knots.data_ptr(), knots._version, knots.device, knots.dtype)
         cache = getattr(self, "_lookup_cache", None)
@@ -206,19 +209,23 @@ class KANLinear(nn.Module):
             rows = window_rows(knots, k)
             if uniform is not None:  # the closed-form path needs only the flags and indices
                 rows = rows[:, -2 * (k + 1) :].contiguous()
-            cache = (key, rows, uniform)
+            table = scatter_table(knots, k, base=self.base_fn is not None)
+            cache = (key, rows, uniform, table)
             self._lookup_cache = cache
-        return cache[1], cache[2]
+        return cache[1], cache[2], cache[3]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features or x.dim() == 0:
             raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.in_features})")
         batch_shape = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (B, in)
-        basis = self.basis(x2)  # (B, in, nb)
-        y = F.linear(basis.reshape(x2.shape[0], -1), self.spline_weight(), self.bias)  # (B, out)
+        weight, base = self.spline_weight(), None  # (out, in·nb)
         if self.base_fn is not None:
-            y = y + F.linear(self.base_fn(x2), self.base_scale * self.mask)  # (B, out)
+            base = self.base_fn(x2)  # (B, in)
+            weight = torch.cat([weight, self.base_scale * self.mask], dim=1)  # (out, in·(nb + 1))
+        rows, uniform, table = self._knot_lookup()
+        y = spline_linear(x2, base, weight, self.bias, self.knots, self.spline_order,
+                          table=table, rows=rows, uniform=uniform)  # (B, out)
         return y.reshape(*batch_shape, self.out_features)
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:

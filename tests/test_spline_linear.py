@@ -1,0 +1,132 @@
+"""The layer's one-GEMM autograd Function against the same map built from autograd pieces."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import kanlab
+from kanlab.spline_linear import _reference_forward, scatter_table, spline_linear
+from kanlab.splines import make_knots, n_basis, uniform_grid, uniform_spacing
+
+D = torch.float64
+
+
+def _case(k, convention, spacing, with_base, seed=0, batch=40, n_in=3, n_out=4):
+    gen = torch.Generator().manual_seed(seed)
+    if spacing == "uniform":
+        grid = uniform_grid(n_in, 5, dtype=D)
+    else:
+        grid = torch.sort(torch.rand(n_in, 6, dtype=D, generator=gen) * 2 - 1, dim=1).values
+    knots = make_knots(grid, k, convention)
+    nb = n_basis(knots, k)
+    x = torch.rand(batch, n_in, dtype=D, generator=gen) * 3.4 - 1.7  # some beyond the knots
+    x[0] = knots[:, 0]  # knot-vector ends and grid ends exactly
+    x[1] = knots[:, -1]
+    x[2] = grid[:, 0]
+    x[3] = grid[:, -1]
+    x.requires_grad_()
+    width = n_in * nb + (n_in if with_base else 0)
+    weight = torch.randn(n_out, width, dtype=D, generator=gen).requires_grad_()
+    bias = torch.randn(n_out, dtype=D, generator=gen).requires_grad_()
+    return x, knots, weight, bias
+
+
+CASES = [
+    (k, conv, spacing, base)
+    for k in (0, 1, 2, 3, 4)
+    for conv in ("extended", "clamped")
+    for spacing in ("uniform", "random")
+    for base in (True, False)
+]
+
+
+@pytest.mark.parametrize(("k", "convention", "spacing", "with_base"), CASES)
+def test_forward_and_gradients_match_autograd_reference(k, convention, spacing, with_base):
+    x, knots, weight, bias = _case(k, convention, spacing, with_base)
+    uniform = uniform_spacing(knots)
+    base = F.silu(x) if with_base else None
+    y = spline_linear(x, base, weight, bias, knots, k, uniform=uniform)
+    y_ref = _reference_forward(x, base, weight, bias, knots, k)
+    torch.testing.assert_close(y, y_ref, rtol=0, atol=1e-12)
+    gy = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (x, weight, bias), gy, retain_graph=True)
+    grads_ref = torch.autograd.grad(y_ref, (x, weight, bias), gy)
+    for g, g_ref in zip(grads, grads_ref, strict=True):
+        torch.testing.assert_close(g, g_ref, rtol=0, atol=1e-11)
+
+
+def test_closed_form_cubic_equals_general_path():
+    x, knots, weight, bias = _case(3, "extended", "uniform", True)
+    uniform = uniform_spacing(knots)
+    assert uniform is not None
+    base = F.silu(x)
+    fast = spline_linear(x, base, weight, bias, knots, 3, uniform=uniform)
+    general = spline_linear(x, base, weight, bias, knots, 3)
+    torch.testing.assert_close(fast, general, rtol=0, atol=1e-13)
+    (gx_fast,) = torch.autograd.grad(fast.sum(), x, retain_graph=True)
+    (gx_general,) = torch.autograd.grad(general.sum(), x)
+    torch.testing.assert_close(gx_fast, gx_general, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("spacing", ["uniform", "random"])
+def test_gradcheck_and_gradgradcheck(spacing):
+    x, knots, weight, bias = _case(3, "extended", spacing, True, batch=6, n_in=2, n_out=2)
+    uniform = uniform_spacing(knots)
+
+    def f(x, w, b):
+        return spline_linear(x, torch.tanh(x), w, b, knots, 3, uniform=uniform)
+
+    assert torch.autograd.gradcheck(f, (x, weight, bias))
+    assert torch.autograd.gradgradcheck(f, (x, weight, bias))
+
+
+def test_second_derivative_in_x_is_the_splines_second_derivative():
+    # y = Σ_j w_j B_j(x) for one input: d²y/dx² must be Σ_j w_j B''_j(x)
+    x, knots, weight, _ = _case(3, "extended", "random", False, n_in=1, n_out=1)
+    y = spline_linear(x, None, weight, None, knots, 3)
+    (dy,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+    (d2y,) = torch.autograd.grad(dy.sum(), x)
+    expected = kanlab.splines.bspline_basis(x.detach(), knots, 3, 2)[:, 0] @ weight[0]
+    torch.testing.assert_close(d2y[:, 0], expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("uniform_path", [True, False])
+def test_nan_and_inf_inputs_reach_the_output(uniform_path):
+    knots = make_knots(uniform_grid(2, 5, dtype=D), 3)
+    x = torch.tensor([[float("nan"), 0.5], [0.1, float("inf")], [0.2, 0.3]], dtype=D)
+    weight = torch.randn(3, 2 * 8 + 2, dtype=D)
+    uniform = uniform_spacing(knots) if uniform_path else None
+    y = spline_linear(x, F.silu(x), weight, None, knots, 3, uniform=uniform)
+    assert torch.isnan(y[0]).all()
+    assert torch.isinf(y[1]).all()  # silu(inf) = inf on the base branch; the spline is 0 there
+    assert torch.isfinite(y[2]).all()
+    # without a base branch NaN still propagates
+    y = spline_linear(x, None, weight[:, :16], None, knots, 3, uniform=uniform)
+    assert torch.isnan(y[0]).all() and torch.isfinite(y[1:]).all()
+
+
+def test_scatter_table_sends_missing_functions_and_outside_points_to_the_trash():
+    k, n_in = 2, 2
+    knots = make_knots(uniform_grid(n_in, 3, dtype=D), k)  # 10 knots, 5 functions per input
+    table = scatter_table(knots, k, base=True)  # (in·(n_knots + 1), k + 1)
+    nb, n_knots = n_basis(knots, k), knots.shape[1]
+    trash = n_in * nb + n_in
+    assert table.shape == (n_in * (n_knots + 1), k + 1)
+    for i in range(n_in):
+        rows = table[i * (n_knots + 1) : (i + 1) * (n_knots + 1)]
+        assert (rows[0] == trash).all() and (rows[-1] == trash).all()  # outside the knots
+        for m in range(n_knots - 1):
+            for r in range(k + 1):
+                j = m - k + r
+                expected = i * nb + j if 0 <= j < nb else trash
+                assert rows[m + 1, r] == expected
+    assert (scatter_table(knots, k, base=False) <= n_in * nb).all()
+
+
+def test_layer_output_has_no_nan_from_uninitialised_padding():
+    # the padding columns of A weigh zero; memory that held NaN must not leak into the output
+    layer = kanlab.KANLinear(5, 3)
+    for _ in range(3):
+        junk = torch.full((64, 80), float("nan"))  # freed memory likely to be reused
+        del junk
+        assert torch.isfinite(layer(torch.rand(64, 5) * 2 - 1)).all()
