@@ -5,8 +5,21 @@ import torch
 import torch.nn.functional as F
 
 import kanlab
-from kanlab.spline_linear import _reference_forward, scatter_table, spline_linear
-from kanlab.splines import make_knots, n_basis, uniform_grid, uniform_spacing
+from kanlab.spline_linear import (
+    _reference_forward,
+    knot_tables,
+    scatter_table,
+    spline_linear,
+    taylor_table,
+)
+from kanlab.splines import bspline_basis, make_knots, n_basis, uniform_grid
+
+D = torch.float64
+
+
+def _tables(knots, k, with_base, closed_form=True):
+    tables = knot_tables(knots, k, base=with_base)
+    return tables if closed_form else tables._replace(uniform=None)
 
 D = torch.float64
 
@@ -43,9 +56,8 @@ CASES = [
 @pytest.mark.parametrize(("k", "convention", "spacing", "with_base"), CASES)
 def test_forward_and_gradients_match_autograd_reference(k, convention, spacing, with_base):
     x, knots, weight, bias = _case(k, convention, spacing, with_base)
-    uniform = uniform_spacing(knots)
     base = F.silu(x) if with_base else None
-    y = spline_linear(x, base, weight, bias, knots, k, uniform=uniform)
+    y = spline_linear(x, base, weight, bias, knots, k, tables=_tables(knots, k, with_base))
     y_ref = _reference_forward(x, base, weight, bias, knots, k)
     torch.testing.assert_close(y, y_ref, rtol=0, atol=1e-12)
     gy = torch.randn_like(y)
@@ -57,11 +69,11 @@ def test_forward_and_gradients_match_autograd_reference(k, convention, spacing, 
 
 def test_closed_form_cubic_equals_general_path():
     x, knots, weight, bias = _case(3, "extended", "uniform", True)
-    uniform = uniform_spacing(knots)
-    assert uniform is not None
+    fast_tables, general_tables = _tables(knots, 3, True), _tables(knots, 3, True, False)
+    assert fast_tables.uniform is not None
     base = F.silu(x)
-    fast = spline_linear(x, base, weight, bias, knots, 3, uniform=uniform)
-    general = spline_linear(x, base, weight, bias, knots, 3)
+    fast = spline_linear(x, base, weight, bias, knots, 3, tables=fast_tables)
+    general = spline_linear(x, base, weight, bias, knots, 3, tables=general_tables)
     torch.testing.assert_close(fast, general, rtol=0, atol=1e-13)
     (gx_fast,) = torch.autograd.grad(fast.sum(), x, retain_graph=True)
     (gx_general,) = torch.autograd.grad(general.sum(), x)
@@ -71,10 +83,8 @@ def test_closed_form_cubic_equals_general_path():
 @pytest.mark.parametrize("spacing", ["uniform", "random"])
 def test_gradcheck_and_gradgradcheck(spacing):
     x, knots, weight, bias = _case(3, "extended", spacing, True, batch=6, n_in=2, n_out=2)
-    uniform = uniform_spacing(knots)
-
     def f(x, w, b):
-        return spline_linear(x, torch.tanh(x), w, b, knots, 3, uniform=uniform)
+        return spline_linear(x, torch.tanh(x), w, b, knots, 3)
 
     assert torch.autograd.gradcheck(f, (x, weight, bias))
     assert torch.autograd.gradgradcheck(f, (x, weight, bias))
@@ -86,7 +96,7 @@ def test_second_derivative_in_x_is_the_splines_second_derivative():
     y = spline_linear(x, None, weight, None, knots, 3)
     (dy,) = torch.autograd.grad(y.sum(), x, create_graph=True)
     (d2y,) = torch.autograd.grad(dy.sum(), x)
-    expected = kanlab.splines.bspline_basis(x.detach(), knots, 3, 2)[:, 0] @ weight[0]
+    expected = bspline_basis(x.detach(), knots, 3, 2)[:, 0] @ weight[0]
     torch.testing.assert_close(d2y[:, 0], expected, rtol=0, atol=1e-10)
 
 
@@ -95,13 +105,14 @@ def test_nan_and_inf_inputs_reach_the_output(uniform_path):
     knots = make_knots(uniform_grid(2, 5, dtype=D), 3)
     x = torch.tensor([[float("nan"), 0.5], [0.1, float("inf")], [0.2, 0.3]], dtype=D)
     weight = torch.randn(3, 2 * 8 + 2, dtype=D)
-    uniform = uniform_spacing(knots) if uniform_path else None
-    y = spline_linear(x, F.silu(x), weight, None, knots, 3, uniform=uniform)
+    tables = _tables(knots, 3, True, closed_form=uniform_path)
+    y = spline_linear(x, F.silu(x), weight, None, knots, 3, tables=tables)
     assert torch.isnan(y[0]).all()
     assert torch.isinf(y[1]).all()  # silu(inf) = inf on the base branch; the spline is 0 there
     assert torch.isfinite(y[2]).all()
     # without a base branch NaN still propagates
-    y = spline_linear(x, None, weight[:, :16], None, knots, 3, uniform=uniform)
+    tables = _tables(knots, 3, False, closed_form=uniform_path)
+    y = spline_linear(x, None, weight[:, :16], None, knots, 3, tables=tables)
     assert torch.isnan(y[0]).all() and torch.isfinite(y[1:]).all()
 
 
@@ -130,3 +141,25 @@ def test_layer_output_has_no_nan_from_uninitialised_padding():
         junk = torch.full((64, 80), float("nan"))  # freed memory likely to be reused
         del junk
         assert torch.isfinite(layer(torch.rand(64, 5) * 2 - 1)).all()
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 5])
+def test_taylor_table_reproduces_the_basis_inside_every_interval(k):
+    gen = torch.Generator().manual_seed(1)
+    grid = torch.sort(torch.rand(2, 7, dtype=D, generator=gen), dim=1).values
+    knots = make_knots(grid, k, "clamped")
+    table = taylor_table(knots, k).view(2, knots.shape[1] + 1, -1)
+    for i in range(2):
+        for m in range(knots.shape[1] - 1):
+            lo, hi = knots[i, m], knots[i, m + 1]
+            if hi <= lo:
+                continue
+            x = lo + (hi - lo) * torch.tensor([0.0, 0.3, 0.99], dtype=D)
+            coef = table[i, m + 1, 1 : 1 + (k + 1) ** 2].view(k + 1, k + 1)  # (p, r)
+            s = (x - table[i, m + 1, 0]).unsqueeze(-1) ** torch.arange(k + 1)  # (3, p)
+            ours = s.to(D) @ coef  # (3, r)
+            dense = bspline_basis(x.unsqueeze(-1).expand(-1, 2).contiguous(), knots, k)[:, i]
+            for r in range(k + 1):
+                j = m - k + r
+                if 0 <= j < dense.shape[1]:
+                    torch.testing.assert_close(ours[:, r], dense[:, j], rtol=0, atol=1e-12)

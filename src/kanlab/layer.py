@@ -21,7 +21,7 @@ from ._validation import (
 from .errors import InputError
 from .grids import GridStrategy, get_grid_strategy
 from .lstsq import transfer_coefficients
-from .spline_linear import scatter_table, spline_linear
+from .spline_linear import KnotTables, knot_tables, spline_linear
 from .splines import (
     KNOT_CONVENTIONS,
     bspline_basis,
@@ -192,11 +192,11 @@ class KANLinear(nn.Module):
         return bspline_basis(x, self.knots, self.spline_order, derivative, rows=rows,
                              uniform=uniform)
 
-    def _knot_lookup(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        """Tables that depend on the knots only, cached per knots: ``(rows, uniform, scatter)``.
+    def _knot_lookup(self) -> tuple[torch.Tensor | None, torch.Tensor | None, KnotTables | None]:
+        """Tables that depend on the knots only, cached per knots: ``(rows, uniform, tables)``.
 
         See :func:`~kanlab.splines.window_rows`, :func:`~kanlab.splines.uniform_spacing` and
-        :func:`~kanlab.spline_linear.scatter_table`.
+        :func:`~kanlab.spline_linear.knot_tables`.
         """
         if torch.compiler.is_compiling():
             return None, None, None
@@ -209,8 +209,8 @@ class KANLinear(nn.Module):
             rows = window_rows(knots, k)
             if uniform is not None:  # the closed-form path needs only the flags and indices
                 rows = rows[:, -2 * (k + 1) :].contiguous()
-            table = scatter_table(knots, k, base=self.base_fn is not None)
-            cache = (key, rows, uniform, table)
+            tables = knot_tables(knots, k, base=self.base_fn is not None)
+            cache = (key, rows, uniform, tables)
             self._lookup_cache = cache
         return cache[1], cache[2], cache[3]
 
@@ -223,9 +223,9 @@ class KANLinear(nn.Module):
         if self.base_fn is not None:
             base = self.base_fn(x2)  # (B, in)
             weight = torch.cat([weight, self.base_scale * self.mask], dim=1)  # (out, in·(nb + 1))
-        rows, uniform, table = self._knot_lookup()
+        _, _, tables = self._knot_lookup()
         y = spline_linear(x2, base, weight, self.bias, self.knots, self.spline_order,
-                          table=table, rows=rows, uniform=uniform)  # (B, out)
+                          tables=tables)  # (B, out)
         return y.reshape(*batch_shape, self.out_features)
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:

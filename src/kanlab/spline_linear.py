@@ -21,19 +21,14 @@ to a multiple of 16, which keeps the GEMMs fast).
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import torch
 
-from .splines import (
-    _locate,
-    _lookup,
-    _triangle,
-    _window_pattern,
-    bspline_basis,
-    n_basis,
-    window_rows,
-)
+from .splines import bspline_basis, local_basis, n_basis, uniform_spacing
 
-__all__ = ["local_values", "scatter_table", "spline_linear"]
+__all__ = ["KnotTables", "knot_tables", "local_values", "scatter_table", "spline_linear"]
 
 
 def scatter_table(knots: torch.Tensor, k: int, base: bool = True) -> torch.Tensor:
@@ -55,6 +50,66 @@ def scatter_table(knots: torch.Tensor, k: int, base: bool = True) -> torch.Tenso
     trash = n_in * nb + (n_in if base else 0)
     cols = torch.where(real, i * nb + j, torch.full_like(j, trash))  # (in, n_knots + 1, k + 1)
     return cols.reshape(-1, k + 1)
+
+
+def taylor_table(knots: torch.Tensor, k: int) -> torch.Tensor:
+    """Each knot interval's ``k + 1`` basis functions as polynomials in ``s = x − t_m``.
+
+    Row ``i·(n_knots + 1) + m + 1`` (as in :func:`scatter_table`) holds ``t_m``, then the Taylor
+    coefficients ``c_p[r] = B_{m−k+r}^{(p)}(t_m) / p!`` for ``p = 0..k`` (``k + 1`` each). Rows of
+    the outside "intervals" and of empty intervals are never used for a value that is kept; they
+    hold zeros.
+
+    Shape: ``(in, n_knots) -> (in · (n_knots + 1), 1 + (k + 1)²)``.
+    """
+    n_in, n_knots = knots.shape
+    left = knots[:, :-1]  # (in, n_knots - 1): t_m of every interval
+    derivs, _ = local_basis(left.t(), knots, k, tuple(range(k + 1)))  # [(n_knots-1, in, k+1)]
+    coef = [d / math.factorial(p) for p, d in enumerate(derivs)]
+    row = torch.cat([left.t().unsqueeze(-1), *coef], dim=-1)  # (n_knots - 1, in, W)
+    row = torch.where((knots[:, 1:] > left).t().unsqueeze(-1), row, 0.0)  # empty intervals: 0
+    row = torch.nn.functional.pad(row.transpose(0, 1), (0, 0, 1, 1))  # (in, n_knots + 1, W)
+    return row.reshape(n_in * (n_knots + 1), -1).contiguous()
+
+
+class KnotTables(NamedTuple):
+    """What the forward pass needs that depends on the knots only (a layer caches it).
+
+    Attributes:
+        scatter: :func:`scatter_table` ``(in·(n_knots + 1), k + 1)`` int64.
+        taylor: :func:`taylor_table` ``(in·(n_knots + 1), W)``.
+        edges: ``(in, n_knots)``: the knots with every copy of the last one moved up by one ulp,
+            so that a binary search puts the right end point in the last interval (closed right
+            end) and anything beyond it outside.
+        nan_rows: ``(in,)`` int64: a real interval's row, where NaN goes so that it reaches the
+            output.
+        uniform: :func:`~kanlab.splines.uniform_spacing` for a cubic on equally spaced knots
+            (closed form), else None.
+    """
+
+    scatter: torch.Tensor
+    taylor: torch.Tensor
+    edges: torch.Tensor
+    nan_rows: torch.Tensor
+    uniform: torch.Tensor | None
+
+
+def knot_tables(
+    knots: torch.Tensor, k: int, base: bool = True, closed_form: bool = True
+) -> KnotTables:
+    """Build :class:`KnotTables` for ``knots`` ``(in, n_knots)`` of degree ``k``.
+
+    ``closed_form=False`` skips the (data-dependent) equal-spacing test, as under
+    ``torch.compile``.
+    """
+    n_in, n_knots = knots.shape
+    last = knots[:, -1:]
+    edges = torch.where(knots == last, torch.nextafter(last, last + 1), knots)
+    first_real = (knots <= knots[:, :1]).sum(1) - 1  # (in,) first non-empty interval
+    nan_rows = torch.arange(n_in, device=knots.device) * (n_knots + 1) + first_real + 1
+    uniform = uniform_spacing(knots) if k == 3 and closed_form else None
+    return KnotTables(scatter_table(knots, k, base), taylor_table(knots, k), edges, nan_rows,
+                      uniform)
 
 
 def _interval_uniform(
@@ -92,13 +147,7 @@ def _cubic_planes(u: torch.Tensor, derivative: bool) -> torch.Tensor:
 
 
 def local_values(
-    x: torch.Tensor,
-    knots: torch.Tensor,
-    k: int,
-    with_derivative: bool,
-    *,
-    rows: torch.Tensor | None = None,
-    uniform: torch.Tensor | None = None,
+    x: torch.Tensor, knots: torch.Tensor, k: int, with_derivative: bool, tables: KnotTables
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """The ``k + 1`` nonzero basis values (and derivatives) per point, as planes.
 
@@ -107,9 +156,7 @@ def local_values(
         knots: ``(in, n_knots)``.
         k: spline degree.
         with_derivative: also return first derivatives.
-        rows: :func:`~kanlab.splines.window_rows` of ``knots`` (built if None).
-        uniform: :func:`~kanlab.splines.uniform_spacing` when the knots are equally spaced and
-            ``k = 3`` (closed form); None otherwise.
+        tables: :func:`knot_tables` of ``knots``.
 
     Returns:
         values ``(k + 1, B, in)`` (value ``r`` is basis function ``m − k + r``), derivatives
@@ -119,24 +166,30 @@ def local_values(
         by ``1/h = uniform[:, 1]`` for derivatives in ``x``. Planes may be strided views.
     """
     n_in, n_knots = knots.shape
-    if uniform is not None and k == 3:
-        m, u = _interval_uniform(x, n_knots, uniform)
+    offset = torch.arange(n_in, device=x.device) * (n_knots + 1) + 1  # (in,) row of m = 0
+    if tables.uniform is not None and k == 3:
+        m, u = _interval_uniform(x, n_knots, tables.uniform)
         vals = _cubic_planes(u, derivative=False)
         dvals = _cubic_planes(u, derivative=True) if with_derivative else None
-    else:
-        if rows is None or rows.shape[1] != len(_window_pattern(k)) + 2 * (k + 1):
-            rows = window_rows(knots, k)  # none, or only the closed form's columns
-        first, last = knots[:, 0], knots[:, -1]  # (in,)
-        xc = torch.minimum(torch.maximum(x, first), last)  # finite values outside
-        m_in, _ = _locate(xc, knots)  # (B, in), clamped to real intervals
-        inside = ~((x < first) | (x > last))  # NaN counts as inside
-        window, _, _ = _lookup(rows, m_in, inside, k)
-        orders = (0, 1) if with_derivative else (0,)
-        values = _triangle(xc, window, k, orders)  # [(B, in, k + 1)]
-        vals = values[0].permute(2, 0, 1)
-        dvals = values[1].permute(2, 0, 1) if with_derivative else None
-        m = torch.where(inside, m_in, -1)
-    row = m.long() + (torch.arange(n_in, device=x.device) * (n_knots + 1) + 1)  # (B, in)
+        return vals, dvals, m.long() + offset
+    # general knots: binary search, then Horner on the interval's Taylor coefficients
+    m = torch.searchsorted(tables.edges, x.t().contiguous(), right=True).t()  # (B, in): m + 1
+    row = torch.where(torch.isnan(x), tables.nan_rows, m + (offset - 1))
+    coef = torch.nn.functional.embedding(row, tables.taylor)  # (B, in, W)
+    s = torch.clamp(x, knots[:, 0], knots[:, -1]) - coef[..., 0]  # (B, in), finite
+    s = s.unsqueeze(-1)
+    c = k + 1
+    coef_p = [coef[..., 1 + p * c : 1 + (p + 1) * c] for p in range(k + 1)]  # (B, in, k + 1)
+    vals = coef_p[k]
+    for p in range(k - 1, -1, -1):  # Horner: Σ_p c_p s^p
+        vals = torch.addcmul(coef_p[p], vals, s)
+    dvals = None
+    if with_derivative:  # Σ_p p c_p s^(p-1) by Horner on the same coefficients:
+        dvals = coef_p[k] if k > 0 else torch.zeros_like(vals)
+        for p in range(k - 1, 0, -1):  # acc <- c_p + (p+1)/p · acc · s
+            dvals = torch.addcmul(coef_p[p], dvals, s, value=(p + 1) / p)
+        dvals = dvals.permute(2, 0, 1)
+    vals = vals.permute(2, 0, 1)
     return vals, dvals, row
 
 
@@ -144,12 +197,11 @@ class _SplineLinear(torch.autograd.Function):
     """``y = A(x) W^T + bias``; see the module docstring."""
 
     @staticmethod
-    def forward(ctx, x, base, weight, bias, knots, k, table, rows, uniform):  # type: ignore[override]
+    def forward(ctx, x, base, weight, bias, knots, k, *tables):  # type: ignore[override]
+        tables = KnotTables(*tables)  # passed as loose tensors: torch.compile wants them so
         batch, n_in = x.shape
         nb = n_basis(knots, k)
-        vals, dvals, row = local_values(
-            x, knots, k, ctx.needs_input_grad[0], rows=rows, uniform=uniform
-        )
+        vals, dvals, row = local_values(x, knots, k, ctx.needs_input_grad[0], tables)
         # the trash and padding to a multiple of 16 columns (odd widths slow the GEMMs down)
         n_cols = -(-(weight.shape[1] + 1) // 16) * 16
         n_used = weight.shape[1]
@@ -157,13 +209,13 @@ class _SplineLinear(torch.autograd.Function):
         a = x.new_zeros((batch, n_cols))  # (B, cols)
         if base is not None:
             a[:, n_in * nb : n_in * nb + n_in] = base
-        index = table.index_select(0, row.view(-1)).view(batch, -1)  # (B, in·(k + 1))
+        index = tables.scatter.index_select(0, row.view(-1)).view(batch, -1)  # (B, in·(k + 1))
         a.scatter_add_(1, index, vals.permute(1, 2, 0).reshape(batch, -1))
         y = torch.addmm(bias, a, padded.t()) if bias is not None else a @ padded.t()
         ctx.save_for_backward(x, base, weight, bias, a, dvals, index)
         ctx.k, ctx.nb, ctx.n_cols = k, nb, n_cols
-        ctx.knots, ctx.uniform = knots, uniform
-        ctx.uniform_k3 = uniform is not None and k == 3
+        ctx.knots, ctx.uniform = knots, tables.uniform
+        ctx.uniform_k3 = tables.uniform is not None and k == 3
         return y
 
     @staticmethod
@@ -190,7 +242,7 @@ class _SplineLinear(torch.autograd.Function):
             if ctx.needs_input_grad[1]:
                 start = n_in * ctx.nb
                 grad_base = grad_a[:, start : start + n_in].contiguous()
-        return grad_x, grad_base, grad_w, grad_bias, None, None, None, None, None
+        return grad_x, grad_base, grad_w, grad_bias, *([None] * 7)
 
 
 def _double_backward(ctx, grad_y, x, base, weight, bias):
@@ -211,7 +263,7 @@ def _double_backward(ctx, grad_y, x, base, weight, bias):
         grads[2] = grad_y.t() @ a
     if ctx.needs_input_grad[3]:
         grads[3] = grad_y.sum(0)
-    return (*grads, None, None, None, None, None)
+    return (*grads, *([None] * 7))
 
 
 def _reference_forward(x, base, weight, bias, knots, k):
@@ -230,9 +282,7 @@ def spline_linear(
     knots: torch.Tensor,
     k: int,
     *,
-    table: torch.Tensor | None = None,
-    rows: torch.Tensor | None = None,
-    uniform: torch.Tensor | None = None,
+    tables: KnotTables | None = None,
 ) -> torch.Tensor:
     """``[basis(x) | base] @ weight^T + bias`` with the basis never differentiated by autograd.
 
@@ -243,12 +293,13 @@ def spline_linear(
             ``i·n_basis + j`` for spline ``j`` of input ``i``, then one per input for the base.
         bias: ``(out,)`` or None.
         knots: ``(in, n_knots)``; k: spline degree.
-        table, rows, uniform: :func:`scatter_table`, :func:`~kanlab.splines.window_rows` and
-            :func:`~kanlab.splines.uniform_spacing` of ``knots`` when the caller caches them.
+        tables: :func:`knot_tables` of ``knots`` (with ``base=base is not None``) when the
+            caller caches them.
 
     Returns:
         ``(B, out)``. Differentiable in ``x``, ``base``, ``weight`` and ``bias``, to any order.
     """
-    if table is None:
-        table = scatter_table(knots, k, base=base is not None)
-    return _SplineLinear.apply(x, base, weight, bias, knots, k, table, rows, uniform)
+    if tables is None:
+        closed_form = not torch.compiler.is_compiling()
+        tables = knot_tables(knots, k, base=base is not None, closed_form=closed_form)
+    return _SplineLinear.apply(x, base, weight, bias, knots, k, *tables)
