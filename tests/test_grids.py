@@ -202,8 +202,9 @@ def test_get_grid_strategy_by_name_with_options():
     assert isinstance(q, QuantileGrid) and q.eps == 0.5 and q.margin == 0.1
     u = get_grid_strategy("uniform", margin=0.2)
     assert isinstance(u, UniformGrid) and u.margin == 0.2
-    for name, cls in GRID_STRATEGIES.items():
-        assert issubclass(cls, GridStrategy) and cls.name == name
+    for name, make in GRID_STRATEGIES.items():
+        strategy = make()
+        assert isinstance(strategy, GridStrategy) and strategy.name == name
 
 
 def test_get_grid_strategy_misspelled_name_suggests():

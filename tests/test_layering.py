@@ -12,10 +12,10 @@ LAYERS = {
     "splines": 2,
     "lstsq": 3,
     "spline_linear": 3, "grids": 3, "optim": 3,
-    "layer": 4,
+    "layer": 4, "density": 4,
     "model": 5,
     "data": 5,
-    "train": 6,
+    "train": 6, "datasets": 6,
     "cli": 8, "__main__": 9, "__init__": 10,
 }
 OPTIONAL = {"sympy", "matplotlib", "sklearn", "tqdm", "scipy"}

@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import data, grids, lstsq, splines
+from . import data, datasets, density, grids, lstsq, splines
 from .errors import GridWarning, InputError, KanlabError
 from .layer import KANLinear
 from .model import KAN, LayerTrace
@@ -20,6 +20,8 @@ __all__ = [
     "LayerTrace",
     "TrainState",
     "data",
+    "datasets",
+    "density",
     "fit",
     "lstsq",
     "InputError",

@@ -9,8 +9,9 @@ as instances; new ones subclass :class:`GridStrategy`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -63,9 +64,19 @@ class GridStrategy:
     name = "base"
 
     def place(
-        self, x: torch.Tensor, grid_size: int, *, layer: nn.Module | None = None
+        self,
+        x: torch.Tensor,
+        grid_size: int,
+        *,
+        layer: nn.Module | None = None,
+        context: Any = None,
     ) -> torch.Tensor:  # pragma: no cover - interface
-        """Grid points ``(in, grid_size + 1)`` from samples ``x`` ``(N, in)``."""
+        """Grid points ``(in, grid_size + 1)`` from samples ``x`` ``(N, in)``.
+
+        ``layer`` is the layer being adapted and ``context`` a
+        :class:`~kanlab.density.GridContext` (the network, its inputs and targets) for
+        strategies that need more than the samples.
+        """
         raise NotImplementedError
 
     def grid_points(
@@ -75,6 +86,7 @@ class GridStrategy:
         old_grid: torch.Tensor,
         *,
         layer: nn.Module | None = None,
+        context: Any = None,
     ) -> torch.Tensor:
         """Validated, strictly increasing grid points ``(in, grid_size + 1)``.
 
@@ -83,6 +95,7 @@ class GridStrategy:
             grid_size: number of intervals ``G``.
             old_grid: current grid points ``(in, G_old + 1)``; kept for constant inputs.
             layer: the layer being adapted (strategies that need its function use it).
+            context: network-level information for strategies that need it (see :meth:`place`).
 
         Raises:
             InputError: fewer than ``G + 1`` samples.
@@ -93,7 +106,7 @@ class GridStrategy:
                 f"a grid of {grid_size} intervals needs at least {need} samples; got "
                 f"{x.shape[0]}. Pass a larger batch or use a smaller grid_size."
             )
-        grid = self.place(x, grid_size, layer=layer)
+        grid = self.place(x, grid_size, layer=layer, context=context)
         span = x.amax(0) - x.amin(0)  # (in,)
         constant = span <= 1e-12 * x.abs().amax(0).clamp_min(1.0)
         if bool(constant.any()):
@@ -137,7 +150,7 @@ class QuantileGrid(GridStrategy):
         if self.margin < 0:
             raise InputError(f"margin must be non-negative; got {self.margin!r}")
 
-    def place(self, x, grid_size, *, layer=None):
+    def place(self, x, grid_size, *, layer=None, context=None):
         n = x.shape[0]
         xs = torch.sort(x, dim=0).values  # (N, in)
         idx = [int(n / grid_size * j) for j in range(grid_size)] + [n - 1]
@@ -155,11 +168,12 @@ class UniformGrid(GridStrategy):
     margin: float = 0.0
     name = "uniform"
 
-    def place(self, x, grid_size, *, layer=None):
+    def place(self, x, grid_size, *, layer=None, context=None):
         return QuantileGrid(eps=1.0, margin=self.margin).place(x, grid_size)
 
 
-GRID_STRATEGIES: dict[str, type[GridStrategy]] = {
+# name -> class or factory of keyword options; kanlab.density adds the importance densities
+GRID_STRATEGIES: dict[str, Callable[..., GridStrategy]] = {
     "quantile": QuantileGrid,
     "uniform": UniformGrid,
 }

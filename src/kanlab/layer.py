@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -243,9 +244,39 @@ class KANLinear(nn.Module):
             phi = phi + self.base_fn(x2).unsqueeze(1) * (self.base_scale * self.mask)
         return phi
 
+    def edge_derivative(self, x: torch.Tensor, order: int) -> torch.Tensor:
+        """Every edge's ``order``-th derivative ``φ_ji^(order)(x_i)``: ``(B, in) -> (B, out, in)``.
+
+        Spline part from the basis derivatives (closed form); the base function's derivative by
+        autograd on the elementwise function (no Hessian is formed).
+        """
+        check_features("x", x, self.in_features)
+        check_nonnegative_int("order", order)
+        x2 = x.reshape(-1, self.in_features).detach()  # (B, in)
+        with torch.no_grad():
+            d_basis = self.basis(x2, derivative=order)  # (B, in, nb)
+            phi = torch.einsum("bim,oim->boi", d_basis, self.coef) * (self.spline_scale * self.mask)
+        if self.base_fn is not None:
+            with torch.enable_grad():
+                xr = x2.clone().requires_grad_()
+                d = self.base_fn(xr)
+                for _ in range(order):
+                    if not d.requires_grad:  # the previous derivative was constant
+                        d = torch.zeros_like(xr)
+                        break
+                    (d,) = torch.autograd.grad(d.sum(), xr, create_graph=True)
+            phi = phi + d.detach().unsqueeze(1) * (self.base_scale * self.mask)
+        return phi
+
     # ------------------------------------------------------------- grid moves
     @torch.no_grad()
-    def update_grid(self, x: torch.Tensor, strategy: str | GridStrategy | None = None) -> None:
+    def update_grid(
+        self,
+        x: torch.Tensor,
+        strategy: str | GridStrategy | None = None,
+        *,
+        context: Any = None,
+    ) -> None:
         """Move the knots to fit the samples ``x`` and refit the coefficients to keep the function.
 
         The new coefficients are the (ridge) least-squares best match of the old splines at the
@@ -254,6 +285,8 @@ class KANLinear(nn.Module):
         Args:
             x: samples of this layer's input, shape ``(..., in)``, at least ``G + 1`` of them.
             strategy: knot placement (default: the layer's ``grid_strategy``).
+            context: a :class:`~kanlab.density.GridContext` for strategies that need the
+                network (``KAN.update_grid`` passes one).
 
         Raises:
             InputError: wrong shape, NaN/inf, or too few samples.
@@ -262,7 +295,7 @@ class KANLinear(nn.Module):
         x2 = x.reshape(-1, self.in_features).to(self.knots.dtype)  # (N, in)
         check_finite("x", x2)
         strat = self.grid_strategy if strategy is None else get_grid_strategy(strategy)
-        grid = strat.grid_points(x2, self.grid_size, self.grid, layer=self)  # (in, G + 1)
+        grid = strat.grid_points(x2, self.grid_size, self.grid, layer=self, context=context)
         knots = make_knots(grid, self.spline_order, self.knot_convention)
         coef = transfer_coefficients(x2, self.knots, self.coef, knots, self.spline_order)
         self.knots.copy_(knots)

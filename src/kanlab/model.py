@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ._validation import check_features, check_finite
+from .density import GridContext
 from .errors import InputError
 from .grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
 from .layer import KANLinear
@@ -205,22 +206,36 @@ class KAN(nn.Module):
 
     # ----------------------------------------------------------- grid moves
     @torch.no_grad()
-    def update_grid(self, x: torch.Tensor, strategy: str | GridStrategy | None = None) -> None:
+    def update_grid(
+        self,
+        x: torch.Tensor,
+        strategy: str | GridStrategy | None = None,
+        *,
+        y: torch.Tensor | None = None,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         """Adapt every layer's grid to the batch ``x`` (layer by layer, one forward pass).
 
         Each layer's knots move to its own inputs and its coefficients are refitted so that its
         function is kept on the samples; the next layer then sees the refitted layer's output.
+        Network-level importance densities (``curvature_network``, ``loss``) are computed once,
+        before any layer moves.
 
         Args:
             x: inputs ``(..., widths[0])``, at least ``G + 1`` samples.
             strategy: overrides each layer's grid strategy for this call.
+            y: targets of ``x`` (only the ``loss`` density uses them).
+            loss_fn: per-sample loss for the ``loss`` density (default squared error).
         """
         check_features("x", x, self.widths[0])
         h = x.reshape(-1, self.widths[0]).to(self.dtype)
         check_finite("x", h)
-        for layer in self.layers:
-            layer.update_grid(h, strategy)
-            h = layer(h)
+        targets = None if y is None else y.reshape(h.shape[0], -1).to(self.dtype)
+        context = GridContext(model=self, inputs=h, targets=targets, loss_fn=loss_fn)
+        with torch.no_grad():
+            for layer in self.layers:
+                layer.update_grid(h, strategy, context=context)
+                h = layer(h)
 
     @torch.no_grad()
     def _set_grid_size_(self, grid_size: int | Sequence[int]) -> None:

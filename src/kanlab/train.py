@@ -326,7 +326,7 @@ def fit(
             if update_grid and step < until and step % grid_update_every == 0:
                 # The optimiser keeps its state (as pykan's does): the refit keeps the function,
                 # and restarting LBFGS every few steps would throw its curvature history away.
-                model.update_grid(xb)
+                model.update_grid(xb, y=yb)
                 history.events.append((step, "update grid"))
 
             def closure(xb=xb, yb=yb):
