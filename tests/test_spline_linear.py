@@ -18,7 +18,7 @@ D = torch.float64
 
 
 def _tables(knots, k, with_base, closed_form=True):
-    tables = knot_tables(knots, k, base=with_base)
+    tables = knot_tables(knots, k, n_extra=knots.shape[0] if with_base else 0)
     return tables if closed_form else tables._replace(uniform=None)
 
 D = torch.float64
@@ -119,7 +119,7 @@ def test_nan_and_inf_inputs_reach_the_output(uniform_path):
 def test_scatter_table_sends_missing_functions_and_outside_points_to_the_trash():
     k, n_in = 2, 2
     knots = make_knots(uniform_grid(n_in, 3, dtype=D), k)  # 10 knots, 5 functions per input
-    table = scatter_table(knots, k, base=True)  # (in·(n_knots + 1), k + 1)
+    table = scatter_table(knots, k, n_extra=n_in)  # (in·(n_knots + 1), k + 1)
     nb, n_knots = n_basis(knots, k), knots.shape[1]
     trash = n_in * nb + n_in
     assert table.shape == (n_in * (n_knots + 1), k + 1)
@@ -131,7 +131,7 @@ def test_scatter_table_sends_missing_functions_and_outside_points_to_the_trash()
                 j = m - k + r
                 expected = i * nb + j if 0 <= j < nb else trash
                 assert rows[m + 1, r] == expected
-    assert (scatter_table(knots, k, base=False) <= n_in * nb).all()
+    assert (scatter_table(knots, k) <= n_in * nb).all()
 
 
 def test_layer_output_has_no_nan_from_uninitialised_padding():

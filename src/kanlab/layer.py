@@ -21,7 +21,7 @@ from ._validation import (
 )
 from .errors import InputError
 from .grids import GridStrategy, get_grid_strategy
-from .lstsq import transfer_coefficients
+from .lstsq import transfer_coefficients, transfer_design
 from .spline_linear import KnotTables, knot_tables, spline_linear
 from .splines import (
     KNOT_CONVENTIONS,
@@ -31,8 +31,11 @@ from .splines import (
     uniform_spacing,
     window_rows,
 )
+from .standardize import RunningStandardize
 
-__all__ = ["BASE_FUNCTIONS", "KANLinear"]
+__all__ = ["BASE_FUNCTIONS", "TAILS", "KANLinear"]
+
+TAILS = ("none", "linear")
 
 
 def _zero(x: torch.Tensor) -> torch.Tensor:
@@ -71,6 +74,14 @@ class KANLinear(nn.Module):
         knot_convention: ``"extended"`` (pykan) or ``"clamped"`` (DKAN); see :mod:`kanlab.splines`.
         grid_strategy: how :meth:`update_grid` places knots: a name of
             :data:`kanlab.grids.GRID_STRATEGIES` or a :class:`~kanlab.grids.GridStrategy`.
+        tails: ``"none"`` or ``"linear"``: two more basis functions per edge,
+            ``max(0, a − z)`` and ``max(0, z − b)`` with ``[a, b]`` the grid's ends, so that
+            inputs beyond the grid still reach the spline (DKAN's boundary bases).
+        standardize: evaluate the spline at ``z = (x − μ)/σ`` with running statistics:
+            ``"batch"`` or ``"running"`` (see :class:`~kanlab.standardize.RunningStandardize`),
+            an instance, or None (``z = x``).
+        base_input: the base function's input, ``"raw"`` (``x``) or ``"standardized"`` (``z``).
+        grid: initial grid points ``(G + 1,)`` or ``(in, G + 1)``, instead of ``grid_range``.
         generator: a ``torch.Generator`` for the initialisation (the global RNG is never touched
             when one is given).
 
@@ -79,6 +90,8 @@ class KANLinear(nn.Module):
 
     Attributes:
         coef: spline coefficients ``(out, in, G + k)``, initialised ``N(0, init_noise²)``.
+        tail_coef: ``(out, in, 2)`` coefficients of the linear tails (``tails="linear"``),
+            initialised like ``coef``; scaled by ``w_s`` as the spline is.
         spline_scale: ``w_s`` ``(out, in)``, initialised to 1.
         base_scale: ``w_b`` ``(out, in)``, Xavier-uniform ``U(±√(6/(in + out)))``.
         bias: ``(out,)`` zeros, or ``None``.
@@ -105,6 +118,10 @@ class KANLinear(nn.Module):
         init_noise: float = 0.1,
         knot_convention: str = "extended",
         grid_strategy: str | GridStrategy = "quantile",
+        tails: str = "none",
+        standardize: str | RunningStandardize | None = None,
+        base_input: str = "raw",
+        grid: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -130,14 +147,31 @@ class KANLinear(nn.Module):
         else:
             raise InputError(f"base_fn must be a name or a callable; got {base_fn!r}")
 
+        self.tails = check_choice("tails", tails, TAILS)
+        self.base_input = check_choice("base_input", base_input, ("raw", "standardized"))
         factory = {"device": device, "dtype": dtype}
-        grid = uniform_grid(in_features, grid_size, self.grid_range, **factory)
+        if isinstance(standardize, str):
+            standardize = RunningStandardize(in_features, mode=standardize, **factory)
+        elif standardize is not None and not isinstance(standardize, RunningStandardize):
+            raise InputError("standardize must be 'batch', 'running', a RunningStandardize or None")
+        self.standardize = standardize
+        if grid is None:
+            grid = uniform_grid(in_features, grid_size, self.grid_range, **factory)
+        else:
+            grid = torch.as_tensor(grid, **factory).expand(in_features, -1).contiguous()
+            if grid.shape[1] < 2 or not bool((grid.diff(dim=1) > 0).all()):
+                raise InputError("grid points must be strictly increasing, at least 2 per input")
+            grid_size = grid.shape[1] - 1
         self.register_buffer("knots", make_knots(grid, spline_order, knot_convention))
         self.register_buffer("mask", torch.ones(out_features, in_features, **factory))
         nb = grid_size + spline_order
         self.coef = nn.Parameter(torch.empty(out_features, in_features, nb, **factory))
         self.spline_scale = nn.Parameter(torch.empty(out_features, in_features, **factory))
         self.base_scale = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        if self.tails == "linear":
+            self.tail_coef = nn.Parameter(torch.empty(out_features, in_features, 2, **factory))
+        else:
+            self.register_parameter("tail_coef", None)
         if bias:
             self.bias = nn.Parameter(torch.empty(out_features, **factory))
         else:
@@ -154,6 +188,9 @@ class KANLinear(nn.Module):
             coef = torch.empty(self.coef.shape, **draw)
             coef.normal_(0.0, self.init_noise, generator=generator)
             self.coef.copy_(coef)
+            if self.tail_coef is not None:
+                tail = torch.empty(self.tail_coef.shape, **draw)
+                self.tail_coef.copy_(tail.normal_(0.0, self.init_noise, generator=generator))
             self.spline_scale.fill_(1.0)
             bound = math.sqrt(6.0 / (self.in_features + self.out_features))
             base = torch.empty(self.base_scale.shape, **draw)
@@ -179,6 +216,8 @@ class KANLinear(nn.Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"grid_size={self.grid_size}, spline_order={self.spline_order}, base_fn={base}, "
             f"bias={self.bias is not None}"
+            + (f", tails={self.tails!r}" if self.tails != "none" else "")
+            + (f", base_input={self.base_input!r}" if self.standardize is not None else "")
         )
 
     # ---------------------------------------------------------------- forward
@@ -186,6 +225,37 @@ class KANLinear(nn.Module):
         """``W = w_s · c · mask`` flattened for the GEMM: ``(out, in · n_basis)``."""
         w = self.coef * (self.spline_scale * self.mask).unsqueeze(-1)  # (out, in, nb)
         return w.reshape(self.out_features, -1)
+
+    def spline_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the splines see: ``x`` standardised when the layer standardises, else ``x``.
+
+        In training mode this updates the running statistics. Shape ``(B, in)``.
+        """
+        return x if self.standardize is None else self.standardize(x)
+
+    def _n_extra(self) -> int:
+        """Columns the GEMM has per sample beyond the spline bases (base branch, tails)."""
+        n = self.in_features if self.base_fn is not None else 0
+        return n + (2 * self.in_features if self.tail_coef is not None else 0)
+
+    def tail_features(self, z: torch.Tensor) -> torch.Tensor:
+        """``[max(0, a − z), max(0, z − b)]`` per input: ``(B, in) -> (B, in, 2)``."""
+        return _tails(z, self.grid)
+
+    def _extra(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Extra GEMM columns ``(B, E)`` and their weights ``(out, E)`` (see :meth:`forward`)."""
+        cols, weights = [], []
+        if self.base_fn is not None:
+            cols.append(self.base_fn(x if self.base_input == "raw" else z))
+            weights.append(self.base_scale * self.mask)
+        if self.tail_coef is not None:
+            tails = self.tail_features(z)  # (B, in, 2)
+            scale = self.spline_scale * self.mask  # (out, in)
+            cols += [tails[..., 0], tails[..., 1]]
+            weights += [self.tail_coef[..., 0] * scale, self.tail_coef[..., 1] * scale]
+        if not cols:
+            return None, self.coef.new_zeros(self.out_features, 0)
+        return torch.cat(cols, dim=1), torch.cat(weights, dim=1)
 
     def basis(self, x: torch.Tensor, derivative: int = 0) -> torch.Tensor:
         """Spline basis (or a derivative) at ``x``: ``(..., in) -> (..., in, G + k)``."""
@@ -210,7 +280,7 @@ class KANLinear(nn.Module):
             rows = window_rows(knots, k)
             if uniform is not None:  # the closed-form path needs only the flags and indices
                 rows = rows[:, -2 * (k + 1) :].contiguous()
-            tables = knot_tables(knots, k, base=self.base_fn is not None)
+            tables = knot_tables(knots, k, n_extra=self._n_extra())
             cache = (key, rows, uniform, tables)
             self._lookup_cache = cache
         return cache[1], cache[2], cache[3]
@@ -220,17 +290,27 @@ class KANLinear(nn.Module):
             raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.in_features})")
         batch_shape = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (B, in)
-        weight, base = self.spline_weight(), None  # (out, in·nb)
-        if self.base_fn is not None:
-            base = self.base_fn(x2)  # (B, in)
-            weight = torch.cat([weight, self.base_scale * self.mask], dim=1)  # (out, in·(nb + 1))
+        z = self.spline_input(x2)
+        extra, extra_weight = self._extra(x2, z)  # (B, E), (out, E)
+        weight = torch.cat([self.spline_weight(), extra_weight], dim=1)  # (out, in·nb + E)
         _, _, tables = self._knot_lookup()
-        y = spline_linear(x2, base, weight, self.bias, self.knots, self.spline_order,
+        y = spline_linear(z, extra, weight, self.bias, self.knots, self.spline_order,
                           tables=tables)  # (B, out)
         return y.reshape(*batch_shape, self.out_features)
 
+    def _standardized(self, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``z`` as the forward pass computes it, without updating statistics, and ``dz/dx``.
+
+        ``dz/dx`` ``(in,)`` is that of the running statistics (None without standardisation).
+        """
+        if self.standardize is None:
+            return x2, None
+        return self.standardize.transform(x2), self.standardize.scale()
+
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Every edge's activation ``φ_ji(x_i)``: ``(B, in) -> (B, out, in)``.
+
+        Running statistics (when the layer standardises) are used, not updated.
 
         Warning:
             Builds a ``(B, out, in)`` tensor; meant for regularisation, plots and symbolic
@@ -238,34 +318,52 @@ class KANLinear(nn.Module):
         """
         check_features("x", x, self.in_features)
         x2 = x.reshape(-1, self.in_features)  # (B, in)
-        spline = torch.einsum("bim,oim->boi", self.basis(x2), self.coef)  # (B, out, in)
+        z, _ = self._standardized(x2)
+        spline = torch.einsum("bim,oim->boi", self.basis(z), self.coef)  # (B, out, in)
+        if self.tail_coef is not None:
+            spline = spline + torch.einsum("bit,oit->boi", self.tail_features(z), self.tail_coef)
         phi = spline * (self.spline_scale * self.mask)
         if self.base_fn is not None:
-            phi = phi + self.base_fn(x2).unsqueeze(1) * (self.base_scale * self.mask)
+            b = self.base_fn(x2 if self.base_input == "raw" else z)
+            phi = phi + b.unsqueeze(1) * (self.base_scale * self.mask)
         return phi
 
     def edge_derivative(self, x: torch.Tensor, order: int) -> torch.Tensor:
         """Every edge's ``order``-th derivative ``φ_ji^(order)(x_i)``: ``(B, in) -> (B, out, in)``.
 
         Spline part from the basis derivatives (closed form); the base function's derivative by
-        autograd on the elementwise function (no Hessian is formed).
+        autograd on the elementwise function (no Hessian is formed). With standardisation the
+        chain rule uses the running statistics' ``dz/dx``.
         """
         check_features("x", x, self.in_features)
         check_nonnegative_int("order", order)
         x2 = x.reshape(-1, self.in_features).detach()  # (B, in)
         with torch.no_grad():
-            d_basis = self.basis(x2, derivative=order)  # (B, in, nb)
-            phi = torch.einsum("bim,oim->boi", d_basis, self.coef) * (self.spline_scale * self.mask)
+            z, dz = self._standardized(x2)
+            d_basis = self.basis(z, derivative=order)  # (B, in, nb)
+            spline = torch.einsum("bim,oim->boi", d_basis, self.coef)
+            if self.tail_coef is not None and order == 1:
+                left, right = z < self.grid[:, 0], z > self.grid[:, -1]
+                slope = torch.stack([-left.to(z.dtype), right.to(z.dtype)], -1)  # (B, in, 2)
+                spline = spline + torch.einsum("bit,oit->boi", slope, self.tail_coef)
+            if self.tail_coef is not None and order == 0:
+                spline = spline + torch.einsum("bit,oit->boi", self.tail_features(z),
+                                               self.tail_coef)
+            phi = spline * (self.spline_scale * self.mask)
+            if dz is not None:
+                phi = phi * dz**order
         if self.base_fn is not None:
+            raw = self.base_input == "raw" or dz is None
             with torch.enable_grad():
-                xr = x2.clone().requires_grad_()
+                xr = (x2 if raw else z).clone().requires_grad_()
                 d = self.base_fn(xr)
                 for _ in range(order):
                     if not d.requires_grad:  # the previous derivative was constant
                         d = torch.zeros_like(xr)
                         break
                     (d,) = torch.autograd.grad(d.sum(), xr, create_graph=True)
-            phi = phi + d.detach().unsqueeze(1) * (self.base_scale * self.mask)
+            d = d.detach() if raw else d.detach() * dz**order
+            phi = phi + d.unsqueeze(1) * (self.base_scale * self.mask)
         return phi
 
     # ------------------------------------------------------------- grid moves
@@ -294,12 +392,30 @@ class KANLinear(nn.Module):
         check_features("x", x, self.in_features)
         x2 = x.reshape(-1, self.in_features).to(self.knots.dtype)  # (N, in)
         check_finite("x", x2)
+        z, _ = self._standardized(x2)  # the grid lives where the splines are evaluated
         strat = self.grid_strategy if strategy is None else get_grid_strategy(strategy)
-        grid = strat.grid_points(x2, self.grid_size, self.grid, layer=self, context=context)
+        grid = strat.grid_points(z, self.grid_size, self.grid, layer=self, context=context)
         knots = make_knots(grid, self.spline_order, self.knot_convention)
-        coef = transfer_coefficients(x2, self.knots, self.coef, knots, self.spline_order)
+        coef = self._transferred_coef(z, knots)
         self.knots.copy_(knots)
         self.coef.copy_(coef)
+
+    def _transferred_coef(self, z: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+        """Spline coefficients on ``knots`` keeping the edge functions at the samples ``z``.
+
+        Linear tails keep their coefficients (the slopes beyond the grid); the splines absorb
+        the change of the tails' kinks when the grid's ends move.
+        """
+        k = self.spline_order
+        if self.tail_coef is None:
+            return transfer_coefficients(z, self.knots, self.coef, knots, k)
+        grid = knots[:, k : knots.shape[1] - k]
+        a_new = bspline_basis(z, knots, k)  # (N, in, nb')
+        a_old = torch.cat(
+            [bspline_basis(z, self.knots, k), self.tail_features(z), _tails(z, grid)], dim=-1
+        )  # (N, in, nb + 4)
+        old = torch.cat([self.coef, self.tail_coef, -self.tail_coef], dim=-1)
+        return transfer_design(a_new.transpose(0, 1), a_old.transpose(0, 1), old)
 
     @torch.no_grad()
     def _set_grid_size_(self, grid_size: int, x: torch.Tensor | None = None) -> None:
@@ -320,7 +436,8 @@ class KANLinear(nn.Module):
             check_features("x", x, self.in_features)
             x = x.reshape(-1, self.in_features).to(self.knots.dtype)
             check_finite("x", x)
-        coef = transfer_coefficients(x, self.knots, self.coef, knots, k)
+            x, _ = self._standardized(x)
+        coef = self._transferred_coef(x, knots)
         self.knots = knots
         self.coef = nn.Parameter(coef, requires_grad=self.coef.requires_grad)
 
@@ -339,6 +456,11 @@ class KANLinear(nn.Module):
         new = copy.deepcopy(self)
         new._set_grid_size_(grid_size, x)
         return new
+
+
+def _tails(z: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Linear tails beyond the ends of ``grid`` ``(in, G + 1)``: ``(B, in) -> (B, in, 2)``."""
+    return torch.stack([torch.relu(grid[:, 0] - z), torch.relu(z - grid[:, -1])], dim=-1)
 
 
 def _interval_samples(grid: torch.Tensor, per_interval: int) -> torch.Tensor:

@@ -16,7 +16,13 @@ import torch
 
 from .splines import bspline_basis
 
-__all__ = ["DEFAULT_RIDGE", "fit_coefficients", "ridge_solve", "transfer_coefficients"]
+__all__ = [
+    "DEFAULT_RIDGE",
+    "fit_coefficients",
+    "ridge_solve",
+    "transfer_coefficients",
+    "transfer_design",
+]
 
 DEFAULT_RIDGE = 1e-10
 
@@ -105,9 +111,26 @@ def transfer_coefficients(
     """
     new_k = k if new_k is None else new_k
     with torch.no_grad():
-        a_new = bspline_basis(x, new_knots, new_k).transpose(0, 1).to(torch.float64)  # (in, N, nb')
-        a_old = bspline_basis(x, old_knots, k).transpose(0, 1).to(torch.float64)  # (in, N, nb)
-        gram = a_new.transpose(1, 2) @ a_new  # (in, nb', nb')
-        cross = a_new.transpose(1, 2) @ a_old  # (in, nb', nb)
-        rhs = cross @ old_coef.permute(1, 2, 0).to(torch.float64)  # (in, nb', out)
-        return ridge_solve(gram, rhs, ridge).permute(2, 0, 1).to(old_coef.dtype).contiguous()
+        a_new = bspline_basis(x, new_knots, new_k).transpose(0, 1)  # (in, N, nb')
+        a_old = bspline_basis(x, old_knots, k).transpose(0, 1)  # (in, N, nb)
+        return transfer_design(a_new, a_old, old_coef, ridge)
+
+
+def transfer_design(
+    a_new: torch.Tensor, a_old: torch.Tensor, old_coef: torch.Tensor, ridge: float = DEFAULT_RIDGE
+) -> torch.Tensor:
+    """Least-squares transfer between two designs evaluated at the same samples, per input.
+
+    Finds ``C`` minimising ``‖A C − A₀ C₀‖`` for every input and output, through the cross-Gram
+    ``AᵀA₀`` (no ``(N, in, out)`` tensor). Designs may hold more than B-splines (a layer's
+    linear tails, for instance).
+
+    Shapes: a_new ``(in, N, n')``, a_old ``(in, N, n)``, old_coef ``(out, in, n)`` ->
+    ``(out, in, n')`` in ``old_coef``'s dtype.
+    """
+    a_new = a_new.to(torch.float64)
+    a_old = a_old.to(torch.float64)
+    gram = a_new.transpose(1, 2) @ a_new  # (in, n', n')
+    cross = a_new.transpose(1, 2) @ a_old  # (in, n', n)
+    rhs = cross @ old_coef.permute(1, 2, 0).to(torch.float64)  # (in, n', out)
+    return ridge_solve(gram, rhs, ridge).permute(2, 0, 1).to(old_coef.dtype).contiguous()

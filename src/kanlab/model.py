@@ -16,8 +16,9 @@ from torch import nn
 from ._validation import check_features, check_finite
 from .density import GridContext
 from .errors import InputError
-from .grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
+from .grids import GRID_STRATEGIES, DKANGrid, GridStrategy, get_grid_strategy
 from .layer import KANLinear
+from .standardize import RunningStandardize
 
 __all__ = ["KAN", "LayerTrace"]
 
@@ -57,8 +58,12 @@ class KAN(nn.Module):
         grid_size, spline_order, grid_range, base_fn, bias, init_noise, knot_convention:
             passed to every :class:`~kanlab.layer.KANLinear`; each may also be a list with one
             entry per layer.
+        tails: ``"none"`` or ``"linear"`` (linear bases beyond the grid; see
+            :class:`~kanlab.layer.KANLinear`); per layer or for all.
         grid: grid strategy of every layer's :meth:`update_grid`: a name of
             :data:`kanlab.grids.GRID_STRATEGIES` (default ``"quantile"``) or an instance.
+            ``"dkan"`` (or a :class:`~kanlab.grids.DKANGrid`) builds DKAN layers: standardised
+            inputs, clamped knots at normal quantiles, linear tails, a fixed grid.
         grid_eps: ``eps`` of the ``"quantile"`` strategy (pykan 0.2.8's 0.02).
         seed: seeds a local ``torch.Generator`` for the initialisation; the global RNG is not
             touched. ``None`` draws from the global RNG like any ``nn.Module``.
@@ -85,6 +90,7 @@ class KAN(nn.Module):
         bias: bool | Sequence[bool] = True,
         init_noise: float | Sequence[float] = 0.1,
         knot_convention: str | Sequence[str] = "extended",
+        tails: str | Sequence[str] = "none",
         grid: str | GridStrategy = "quantile",
         grid_eps: float = 0.02,
         seed: int | None = None,
@@ -111,18 +117,30 @@ class KAN(nn.Module):
             "bias": bias,
             "init_noise": init_noise,
             "knot_convention": knot_convention,
+            "tails": tails,
         }
-        per_layer = {name: _per_layer(name, value, n_layers) for name, value in options.items()}
         if isinstance(grid, str) and grid == "quantile":
             strategy: GridStrategy = get_grid_strategy("quantile", eps=grid_eps)
         else:
             strategy = get_grid_strategy(grid)
         self.grid_strategy = strategy
+        dkan = strategy.layer_options() if isinstance(strategy, DKANGrid) else None
+        if dkan is not None:
+            options["knot_convention"] = dkan["knot_convention"]
+            options["tails"] = dkan["tails"]
+        per_layer = {name: _per_layer(name, value, n_layers) for name, value in options.items()}
 
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         layers = []
         for li in range(n_layers):
             layer_opts = {name: per_layer[name][li] for name in per_layer}
+            if dkan is not None:
+                layer_opts["grid"] = strategy.points(layer_opts["grid_size"], dtype)
+                layer_opts["base_input"] = dkan["base_input"]
+                layer_opts["standardize"] = RunningStandardize(
+                    widths[li], momentum=dkan["momentum"], mode=dkan["standardize_mode"],
+                    dtype=dtype,
+                )
             # Initialise on the CPU so that a seed gives the same model on every device.
             layers.append(
                 KANLinear(

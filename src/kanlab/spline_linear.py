@@ -1,9 +1,10 @@
 """A KAN layer's forward pass as one GEMM, with a hand-written backward.
 
 The layer computes ``y = A(x) W^T + bias`` where ``A(x)`` stacks, for every input ``i``, its
-``n_basis`` B-spline values and (optionally) the base branch ``b(x_i)``: the same GEMM as a dense
-``nn.Linear(in·(n_basis + 1), out)``. Only ``k + 1`` spline values per input are nonzero, so
-``A`` is built by scattering them, and the backward needs only those ``k + 1`` derivative values:
+``n_basis`` B-spline values, then any *extra* columns the layer adds (the base branch ``b(x_i)``,
+linear tails): with a base branch, the same GEMM as a dense ``nn.Linear(in·(n_basis + 1), out)``.
+Only ``k + 1`` spline values per input are nonzero, so ``A`` is built by scattering them, and the
+backward needs only those ``k + 1`` derivative values:
 
     ∂L/∂x_i = Σ_r G_A[row(i, r)] · B'_r(x_i)     with ``G_A = G W`` the gradient of ``A``.
 
@@ -14,9 +15,8 @@ column of ``A``, the *trash*, receives the values of basis functions that do not
 the ends of an extended knot vector) and of points outside the knots; its weight is zero, so its
 gradient is zero and neither the values nor the gradients need masks.
 
-Columns of ``A``: ``i·n_basis + j`` for spline ``j`` of input ``i``; then ``in·n_basis + i`` for
-the base branch of input ``i`` (when there is one); then the trash column (and zero columns up
-to a multiple of 16, which keeps the GEMMs fast).
+Columns of ``A``: ``i·n_basis + j`` for spline ``j`` of input ``i``; then the ``E`` extra columns;
+then the trash column (and zero columns up to a multiple of 16, which keeps the GEMMs fast).
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from .splines import bspline_basis, local_basis, n_basis, uniform_spacing
 __all__ = ["KnotTables", "knot_tables", "local_values", "scatter_table", "spline_linear"]
 
 
-def scatter_table(knots: torch.Tensor, k: int, base: bool = True) -> torch.Tensor:
+def scatter_table(knots: torch.Tensor, k: int, n_extra: int = 0) -> torch.Tensor:
     """Column of ``A`` that basis function ``m − k + r`` of input ``i`` fills, per knot interval.
 
     Row ``i·(n_knots + 1) + m + 1`` is for ``x_i`` in knot interval ``m``; ``m = −1`` and
     ``m = n_knots − 1`` stand for "outside the knots". Entries whose function does not exist, or
-    whose point is outside, name the trash column: ``in·n_basis + in`` with a base branch,
-    ``in·n_basis`` without.
+    whose point is outside, name the trash column ``in·n_basis + n_extra`` (after the extra
+    columns).
 
     Shape: ``(in, n_knots) -> (in · (n_knots + 1), k + 1)`` int64.
     """
@@ -47,7 +47,7 @@ def scatter_table(knots: torch.Tensor, k: int, base: bool = True) -> torch.Tenso
     j = m[:, None] - k + torch.arange(k + 1, device=knots.device)  # (n_knots + 1, k + 1)
     real = (j >= 0) & (j < nb) & (m[:, None] >= 0) & (m[:, None] < n_knots - 1)
     i = torch.arange(n_in, device=knots.device)[:, None, None]  # (in, 1, 1)
-    trash = n_in * nb + (n_in if base else 0)
+    trash = n_in * nb + n_extra
     cols = torch.where(real, i * nb + j, torch.full_like(j, trash))  # (in, n_knots + 1, k + 1)
     return cols.reshape(-1, k + 1)
 
@@ -95,7 +95,7 @@ class KnotTables(NamedTuple):
 
 
 def knot_tables(
-    knots: torch.Tensor, k: int, base: bool = True, closed_form: bool = True
+    knots: torch.Tensor, k: int, n_extra: int = 0, closed_form: bool = True
 ) -> KnotTables:
     """Build :class:`KnotTables` for ``knots`` ``(in, n_knots)`` of degree ``k``.
 
@@ -108,7 +108,7 @@ def knot_tables(
     first_real = (knots <= knots[:, :1]).sum(1) - 1  # (in,) first non-empty interval
     nan_rows = torch.arange(n_in, device=knots.device) * (n_knots + 1) + first_real + 1
     uniform = uniform_spacing(knots) if k == 3 and closed_form else None
-    return KnotTables(scatter_table(knots, k, base), taylor_table(knots, k), edges, nan_rows,
+    return KnotTables(scatter_table(knots, k, n_extra), taylor_table(knots, k), edges, nan_rows,
                       uniform)
 
 
@@ -197,7 +197,7 @@ class _SplineLinear(torch.autograd.Function):
     """``y = A(x) W^T + bias``; see the module docstring."""
 
     @staticmethod
-    def forward(ctx, x, base, weight, bias, knots, k, *tables):  # type: ignore[override]
+    def forward(ctx, x, extra, weight, bias, knots, k, *tables):  # type: ignore[override]
         tables = KnotTables(*tables)  # passed as loose tensors: torch.compile wants them so
         batch, n_in = x.shape
         nb = n_basis(knots, k)
@@ -207,12 +207,12 @@ class _SplineLinear(torch.autograd.Function):
         n_used = weight.shape[1]
         padded = torch.nn.functional.pad(weight, (0, n_cols - n_used))  # (out, cols), pad = 0
         a = x.new_zeros((batch, n_cols))  # (B, cols)
-        if base is not None:
-            a[:, n_in * nb : n_in * nb + n_in] = base
+        if extra is not None:
+            a[:, n_in * nb : n_in * nb + extra.shape[1]] = extra
         index = tables.scatter.index_select(0, row.view(-1)).view(batch, -1)  # (B, in·(k + 1))
         a.scatter_add_(1, index, vals.permute(1, 2, 0).reshape(batch, -1))
         y = torch.addmm(bias, a, padded.t()) if bias is not None else a @ padded.t()
-        ctx.save_for_backward(x, base, weight, bias, a, dvals, index)
+        ctx.save_for_backward(x, extra, weight, bias, a, dvals, index)
         ctx.k, ctx.nb, ctx.n_cols = k, nb, n_cols
         ctx.knots, ctx.uniform = knots, tables.uniform
         ctx.uniform_k3 = tables.uniform is not None and k == 3
@@ -220,11 +220,11 @@ class _SplineLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_y):  # type: ignore[override]
-        x, base, weight, bias, a, dvals, index = ctx.saved_tensors
+        x, extra, weight, bias, a, dvals, index = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate a differentiable copy
-            return _double_backward(ctx, grad_y, x, base, weight, bias)
+            return _double_backward(ctx, grad_y, x, extra, weight, bias)
         n_in = x.shape[1]
-        grad_x = grad_base = grad_w = grad_bias = None
+        grad_x = grad_extra = grad_w = grad_bias = None
         if ctx.needs_input_grad[2]:
             grad_w = (grad_y.t() @ a)[:, : weight.shape[1]]  # (out, in·nb (+ in))
         if ctx.needs_input_grad[3]:
@@ -241,11 +241,11 @@ class _SplineLinear(torch.autograd.Function):
                     grad_x *= ctx.uniform[:, 1]
             if ctx.needs_input_grad[1]:
                 start = n_in * ctx.nb
-                grad_base = grad_a[:, start : start + n_in].contiguous()
-        return grad_x, grad_base, grad_w, grad_bias, *([None] * 7)
+                grad_extra = grad_a[:, start : start + extra.shape[1]].contiguous()
+        return grad_x, grad_extra, grad_w, grad_bias, *([None] * 7)
 
 
-def _double_backward(ctx, grad_y, x, base, weight, bias):
+def _double_backward(ctx, grad_y, x, extra, weight, bias):
     """The same gradients from differentiable operations, so that they can be differentiated."""
     n_in, k, nb = x.shape[1], ctx.k, ctx.nb
     w_spline = weight[:, : n_in * nb]  # (out, in·nb)
@@ -258,25 +258,25 @@ def _double_backward(ctx, grad_y, x, base, weight, bias):
         grads[1] = grad_y @ weight[:, n_in * nb :]
     if ctx.needs_input_grad[2]:
         a = bspline_basis(x, ctx.knots, k).reshape(x.shape[0], -1)
-        if base is not None:
-            a = torch.cat([a, base], dim=1)
+        if extra is not None:
+            a = torch.cat([a, extra], dim=1)
         grads[2] = grad_y.t() @ a
     if ctx.needs_input_grad[3]:
         grads[3] = grad_y.sum(0)
     return (*grads, *([None] * 7))
 
 
-def _reference_forward(x, base, weight, bias, knots, k):
+def _reference_forward(x, extra, weight, bias, knots, k):
     """The same map from autograd-differentiable pieces (slow; for tests)."""
     a = bspline_basis(x, knots, k).reshape(x.shape[0], -1)  # (B, in·nb)
-    if base is not None:
-        a = torch.cat([a, base], dim=1)
+    if extra is not None:
+        a = torch.cat([a, extra], dim=1)
     return torch.nn.functional.linear(a, weight, bias)
 
 
 def spline_linear(
     x: torch.Tensor,
-    base: torch.Tensor | None,
+    extra: torch.Tensor | None,
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     knots: torch.Tensor,
@@ -284,22 +284,23 @@ def spline_linear(
     *,
     tables: KnotTables | None = None,
 ) -> torch.Tensor:
-    """``[basis(x) | base] @ weight^T + bias`` with the basis never differentiated by autograd.
+    """``[basis(x) | extra] @ weight^T + bias`` with the basis never differentiated by autograd.
 
     Args:
         x: inputs ``(B, in)``.
-        base: the base branch ``b(x)`` ``(B, in)``, or None for none.
-        weight: ``(out, in·n_basis)``, or ``(out, in·n_basis + in)`` with a base branch; columns
-            ``i·n_basis + j`` for spline ``j`` of input ``i``, then one per input for the base.
+        extra: columns appended to the basis ``(B, E)`` (e.g. the base branch ``b(x)``), or None.
+        weight: ``(out, in·n_basis + E)``; columns ``i·n_basis + j`` for spline ``j`` of input
+            ``i``, then one per extra column.
         bias: ``(out,)`` or None.
         knots: ``(in, n_knots)``; k: spline degree.
-        tables: :func:`knot_tables` of ``knots`` (with ``base=base is not None``) when the
-            caller caches them.
+        tables: :func:`knot_tables` of ``knots`` (with ``n_extra=E``) when the caller caches
+            them.
 
     Returns:
-        ``(B, out)``. Differentiable in ``x``, ``base``, ``weight`` and ``bias``, to any order.
+        ``(B, out)``. Differentiable in ``x``, ``extra``, ``weight`` and ``bias``, to any order.
     """
     if tables is None:
         closed_form = not torch.compiler.is_compiling()
-        tables = knot_tables(knots, k, base=base is not None, closed_form=closed_form)
-    return _SplineLinear.apply(x, base, weight, bias, knots, k, *tables)
+        n_extra = 0 if extra is None else extra.shape[1]
+        tables = knot_tables(knots, k, n_extra=n_extra, closed_form=closed_form)
+    return _SplineLinear.apply(x, extra, weight, bias, knots, k, *tables)

@@ -277,7 +277,7 @@ def fit(
     schedule = grid_schedule_steps(grid_schedule, steps)
     if schedule and not is_kan:
         raise InputError("grid_schedule needs a kanlab.KAN model")
-    update_grid = update_grid and is_kan
+    update_grid = update_grid and is_kan and model.grid_strategy.adaptive
 
     params0 = next(model.parameters())
     device, dtype = params0.device, params0.dtype
