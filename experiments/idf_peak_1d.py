@@ -165,7 +165,13 @@ def plot(results: list[Result], cfg: Config, xt: torch.Tensor, path: Path) -> No
         knots = r.knots.numpy()
         ax.plot(knots, [-0.12 - 0.1 * k] * len(knots), "|", color=colors[arm], ms=14, mew=2,
                 label=f"{arm} grid points")
-    ax.set_title(f"G = {cfg.show_grid}, R = {first}: fits and grid points")
+    last = next(r for r in results if r.arm == "curvature" and r.grid_size == cfg.show_grid
+                and r.rounds == cfg.rounds[-1])
+    if last.rounds != first:
+        knots = last.knots.numpy()
+        ax.plot(knots, [-0.32] * len(knots), "|", color="darkred", ms=14, mew=2,
+                label=f"curvature grid points, R = {last.rounds}")
+    ax.set_title(f"G = {cfg.show_grid}: fits (R = {first}) and grid points")
     ax.set_xlabel("x")
     ax.legend(fontsize=8)
     styles = {cfg.rounds[0]: "-", cfg.rounds[-1]: "--"}
@@ -182,6 +188,7 @@ def plot(results: list[Result], cfg: Config, xt: torch.Tensor, path: Path) -> No
                 color=colors[arm], alpha=0.5, label=f"{arm}, R = {first} (best spline)")
     bx.set_xscale("log")
     bx.set_yscale("log")
+    bx.minorticks_off()
     bx.set_xticks(list(cfg.grid_sizes), [str(g) for g in cfg.grid_sizes])
     bx.set_xlabel("G (grid intervals)")
     bx.set_ylabel("relative L2 error")

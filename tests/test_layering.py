@@ -11,7 +11,7 @@ LAYERS = {
     "errors": 0, "_validation": 1,
     "splines": 2,
     "lstsq": 3,
-    "spline_linear": 3, "grids": 3, "optim": 3, "standardize": 3,
+    "spline_linear": 3, "grids": 3, "optim": 3, "standardize": 3, "schedules": 3,
     "layer": 4, "density": 4,
     "model": 5,
     "data": 5,

@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import data, datasets, density, grids, lstsq, splines
+from . import data, datasets, density, grids, lstsq, schedules, splines
 from .errors import GridWarning, InputError, KanlabError
 from .layer import KANLinear
 from .model import KAN, LayerTrace
@@ -29,5 +29,6 @@ __all__ = [
     "KanlabError",
     "__version__",
     "grids",
+    "schedules",
     "splines",
 ]

@@ -17,6 +17,7 @@ from .data import Dataset
 from .errors import InputError
 from .model import KAN
 from .optim import LBFGS
+from .schedules import AdaptSchedule, EveryNSteps, ScheduleState, any_due
 
 __all__ = ["History", "TrainState", "fit", "grid_schedule_steps"]
 
@@ -90,6 +91,23 @@ def grid_schedule_steps(
         if not 0 <= s < max(steps, 1):
             raise InputError(f"grid_schedule step {s} lies outside the run's steps [0, {steps})")
     return pairs
+
+
+def _adapt_schedules(
+    update_grid: bool | AdaptSchedule | Sequence[AdaptSchedule], every: int, until: int | None
+) -> list[AdaptSchedule]:
+    if update_grid is True:
+        return [EveryNSteps(every=every, until=until, after_refine=False)]
+    if update_grid is False or update_grid is None:
+        return []
+    items = [update_grid] if isinstance(update_grid, AdaptSchedule) else list(update_grid)
+    for item in items:
+        if not isinstance(item, AdaptSchedule):
+            raise InputError(
+                "update_grid must be True, False, a kanlab.schedules schedule or a list of them; "
+                f"got {type(item).__name__}"
+            )
+    return items
 
 
 def _as_dataset(data: Any) -> Dataset | torch.utils.data.DataLoader:
@@ -217,7 +235,7 @@ def fit(
     steps: int = 100,
     lr: float | None = None,
     batch_size: int | None = None,
-    update_grid: bool = True,
+    update_grid: bool | AdaptSchedule | Sequence[AdaptSchedule] = True,
     grid_update_every: int = 5,
     grid_update_until: int | None = 50,
     grid_schedule: Sequence[int] | Mapping[int, int] | None = None,
@@ -243,11 +261,14 @@ def fit(
         lr: learning rate (default 1 for LBFGS, 1e-2 for Adam).
         batch_size: ``None`` for full batch; otherwise steps walk the training set in shuffled
             epochs (every sample is seen once per epoch).
-        update_grid: adapt the grids to the data (:meth:`KAN.update_grid`) at steps
-            ``0, every, 2·every, ...`` below ``grid_update_until`` -- and only while the grid has
-            not yet been refined by ``grid_schedule`` (an update on a refined grid would undo
-            part of what the refinement gained). The samples are the step's batch.
-        grid_update_every, grid_update_until: see ``update_grid`` (pykan's 5 and 50).
+        update_grid: when to adapt the grids to the data (:meth:`KAN.update_grid`, on the
+            step's batch): ``True`` adapts at steps ``0, every, 2·every, ...`` below
+            ``grid_update_until`` and only while the grid has not yet been refined by
+            ``grid_schedule`` (an update on a refined grid would undo part of what the
+            refinement gained); ``False`` never; or a schedule from :mod:`kanlab.schedules`
+            (``EveryNSteps``, ``OnRefine``, ``OnPlateau``) or a list of them (adapt when any is
+            due). Fixed grids (DKAN) are never adapted.
+        grid_update_every, grid_update_until: the ``True`` schedule (pykan's 5 and 50).
             ``grid_update_until=None`` means "until the first refinement".
         grid_schedule: grid extension (paper §2.4): a list of sizes, spread evenly over
             ``steps`` (``[3, 5, 10, 20, 50]`` with ``steps=1000`` refines every 200 steps), or a
@@ -277,7 +298,9 @@ def fit(
     schedule = grid_schedule_steps(grid_schedule, steps)
     if schedule and not is_kan:
         raise InputError("grid_schedule needs a kanlab.KAN model")
-    update_grid = update_grid and is_kan and model.grid_strategy.adaptive
+    adapt = _adapt_schedules(update_grid, grid_update_every, grid_update_until)
+    if not (is_kan and model.grid_strategy.adaptive):
+        adapt = []
 
     params0 = next(model.parameters())
     device, dtype = params0.device, params0.dtype
@@ -303,11 +326,10 @@ def fit(
     check_positive_int("log_every", log_every)
 
     refine_at = dict(schedule)
-    first_refine = min((s for s, g in schedule if g != model.grid_size[0]), default=None) \
-        if is_kan else None
-    until = grid_update_until if grid_update_until is not None else steps
-    if first_refine is not None:
-        until = min(until, first_refine)
+    losses: list[float] = []
+    refinements = 0
+    for s in adapt:
+        s.reset()
 
     def params():
         return [p for p in model.parameters() if p.requires_grad]
@@ -319,11 +341,14 @@ def fit(
     try:
         for step in range(steps):
             xb, yb = next(batches)
+            just_refined = False
             if step in refine_at and refine_at[step] != model.grid_size[0]:
                 model._set_grid_size_(refine_at[step])
                 optimizer = _make_optimizer(opt, params(), lr, optimizer_options)
                 history.events.append((step, f"refine to G={refine_at[step]}"))
-            if update_grid and step < until and step % grid_update_every == 0:
+                refinements += 1
+                just_refined = True
+            if adapt and any_due(adapt, ScheduleState(step, losses, refinements, just_refined)):
                 # The optimiser keeps its state (as pykan's does): the refit keeps the function,
                 # and restarting LBFGS every few steps would throw its curvature history away.
                 model.update_grid(xb, y=yb)
@@ -337,6 +362,7 @@ def fit(
                 return loss.detach()
 
             loss = float(optimizer.step(closure))
+            losses.append(loss)
             if not math.isfinite(loss):
                 raise FloatingPointError(
                     f"the training loss became {loss} at step {step + 1}; lower lr or check data"
