@@ -180,3 +180,10 @@ def test_fit_never_moves_a_dkan_grid():
     hist = kanlab.fit(model, data, opt="adam", steps=6, lr=0.01, progress=False)
     assert not any("update grid" in e for _, e in hist.events)
     assert torch.equal(model.layers[0].knots, knots)
+
+
+def test_refining_a_dkan_model_puts_the_new_grid_at_normal_quantiles():
+    model = _dkan()
+    finer = model.refine(12)
+    torch.testing.assert_close(finer.layers[1].grid[0], DKANGrid().points(12, D))
+    assert finer.layers[1].tail_coef is not None and finer.grid_size == [12, 12]

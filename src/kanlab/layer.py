@@ -20,7 +20,7 @@ from ._validation import (
     check_range,
 )
 from .errors import InputError
-from .grids import GridStrategy, get_grid_strategy
+from .grids import DKANGrid, GridStrategy, get_grid_strategy
 from .lstsq import transfer_coefficients, transfer_design
 from .spline_linear import KnotTables, knot_tables, spline_linear
 from .splines import (
@@ -429,6 +429,8 @@ class KANLinear(nn.Module):
         lo = pos.floor().long().clamp(max=self.grid_size - 1)  # (G' + 1,)
         frac = pos - lo
         grid = old[:, lo] * (1 - frac) + old[:, lo + 1] * frac  # (in, G' + 1)
+        if isinstance(self.grid_strategy, DKANGrid):  # a fixed grid: its quantiles at G'
+            grid = self.grid_strategy.place(old[:, :1].T.expand(2, -1), grid_size)
         knots = make_knots(grid, k, self.knot_convention)
         if x is None:
             x = _interval_samples(grid, per_interval=2 * k + 2)  # (N, in)
