@@ -298,6 +298,54 @@ class KANLinear(nn.Module):
                           tables=tables)  # (B, out)
         return y.reshape(*batch_shape, self.out_features)
 
+    def forward_derivatives(
+        self, h: torch.Tensor, dh: torch.Tensor, d2h: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Push first and pure second derivatives through the layer (forward mode).
+
+        With ``y_j = Σ_i φ_ji(h_i)``: ``∂y_j = Σ_i φ'_ji ∂h_i`` and
+        ``∂²y_j = Σ_i φ''_ji (∂h_i)² + φ'_ji ∂²h_i`` for each input coordinate of the network,
+        as one GEMM over the stacked bases. Differentiable (for PDE losses).
+
+        Shapes: h ``(B, in)``; dh, d2h ``(B, D, in)`` (D network inputs) -> y ``(B, out)``,
+        dy and d2y ``(B, D, out)``.
+
+        Raises:
+            InputError: for a layer that standardises its inputs (not supported).
+        """
+        if self.standardize is not None:
+            raise InputError("forward_derivatives does not support standardising (DKAN) layers")
+        batch, n_dim = dh.shape[0], dh.shape[1]
+        b0, b1, b2 = (self.basis(h, derivative=d) for d in range(3))  # (B, in, nb) each
+        g1, g2 = dh.unsqueeze(-1), d2h.unsqueeze(-1)  # (B, D, in, 1)
+        rows = [
+            b0.reshape(batch, -1),
+            (b1.unsqueeze(1) * g1).reshape(batch * n_dim, -1),
+            (b2.unsqueeze(1) * g1 * g1 + b1.unsqueeze(1) * g2).reshape(batch * n_dim, -1),
+        ]
+        extra: list[list[torch.Tensor]] = [[], [], []]
+        if self.base_fn is not None:
+            v0, v1, v2 = _elementwise_jet(self.base_fn, h)  # (B, in) each
+            extra[0].append(v0)
+            extra[1].append((v1.unsqueeze(1) * dh).reshape(batch * n_dim, -1))
+            extra[2].append((v2.unsqueeze(1) * dh * dh + v1.unsqueeze(1) * d2h)
+                            .reshape(batch * n_dim, -1))
+        if self.tail_coef is not None:
+            lo = -(h < self.grid[:, 0]).to(h.dtype).unsqueeze(1)  # d/dh max(0, a - h)
+            hi = (h > self.grid[:, -1]).to(h.dtype).unsqueeze(1)
+            extra[0] += [self.tail_features(h)[..., 0], self.tail_features(h)[..., 1]]
+            extra[1] += [(lo * dh).reshape(batch * n_dim, -1), (hi * dh).reshape(batch * n_dim, -1)]
+            extra[2] += [(lo * d2h).reshape(batch * n_dim, -1),
+                         (hi * d2h).reshape(batch * n_dim, -1)]
+        a = torch.cat([torch.cat([r, *e], dim=1) for r, e in zip(rows, extra)], dim=0)
+        _, extra_weight = self._extra(h[:1], h[:1])
+        weight = torch.cat([self.spline_weight(), extra_weight], dim=1)  # (out, K)
+        out = a @ weight.t()  # (B (1 + 2D), out)
+        y = out[:batch] + (self.bias if self.bias is not None else 0)
+        dy = out[batch : batch * (1 + n_dim)].reshape(batch, n_dim, -1)
+        d2y = out[batch * (1 + n_dim) :].reshape(batch, n_dim, -1)
+        return y, dy, d2y
+
     def _standardized(self, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``z`` as the forward pass computes it, without updating statistics, and ``dz/dx``.
 
@@ -458,6 +506,22 @@ class KANLinear(nn.Module):
         new = copy.deepcopy(self)
         new._set_grid_size_(grid_size, x)
         return new
+
+
+def _elementwise_jet(
+    fn: Callable[[torch.Tensor], torch.Tensor], h: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``fn(h)``, ``fn'(h)`` and ``fn''(h)`` of an elementwise function, differentiable in ``h``."""
+    with torch.enable_grad():
+        hr = h if h.requires_grad else h.detach().requires_grad_()
+        v0 = fn(hr)
+        (v1,) = torch.autograd.grad(v0.sum(), hr, create_graph=True)
+        if v1.requires_grad:
+            (v2,) = torch.autograd.grad(v1.sum(), hr, create_graph=True, allow_unused=True)
+            v2 = torch.zeros_like(h) if v2 is None else v2
+        else:  # fn is linear
+            v2 = torch.zeros_like(h)
+    return v0, v1, v2
 
 
 def _tails(z: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:

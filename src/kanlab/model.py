@@ -195,6 +195,28 @@ class KAN(nn.Module):
             x = layer(x)
         return x
 
+    def forward_derivatives(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Outputs with their first and pure second derivatives in every input, in one pass.
+
+        Forward mode through the layers (see :meth:`KANLinear.forward_derivatives`): cheaper
+        than nested autograd for PDE residuals, and differentiable for training.
+
+        Returns:
+            ``u`` ``(B, out)``, ``du`` ``(B, D, out)`` with ``du[b, d] = ∂u/∂x_d`` and ``d2u``
+            ``(B, D, out)`` with ``d2u[b, d] = ∂²u/∂x_d²`` (``D = widths[0]``); the Laplacian
+            is ``d2u.sum(1)``.
+        """
+        check_features("x", x, self.widths[0])
+        h = x.reshape(-1, self.widths[0])
+        batch, n_dim = h.shape
+        dh = torch.eye(n_dim, dtype=h.dtype, device=h.device).expand(batch, n_dim, n_dim)
+        d2h = torch.zeros_like(dh)
+        for layer in self.layers:
+            h, dh, d2h = layer.forward_derivatives(h, dh, d2h)
+        return h, dh, d2h
+
     def trace(self, x: torch.Tensor) -> list[LayerTrace]:
         """Every layer's inputs, per-edge activations and outputs for the batch ``x``.
 
