@@ -159,3 +159,21 @@ def test_density_strategy_survives_save_and_load(tmp_path):
     model.save(tmp_path / "m")
     loaded = kanlab.KAN.load(tmp_path / "m")
     assert loaded.grid_strategy == DensityGrid("curvature", smoothing=0.1)
+
+
+def test_power_and_smoothing_spread_the_knots_between_curvature_and_input():
+    layer = _peak_layer()
+    x = torch.rand(4000, 1, dtype=D, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    near = {}
+    for key, strategy in {
+        "input": DensityGrid("input"),
+        "curvature": DensityGrid("curvature"),
+        "sqrt": DensityGrid("curvature", power=0.5),
+        "smoothed": DensityGrid("curvature", smoothing=0.5),
+    }.items():
+        grid = strategy.grid_points(x, 20, layer.grid, layer=layer)
+        near[key] = int((grid.abs() < 0.2).sum())
+    assert near["input"] < near["sqrt"] < near["curvature"]
+    assert near["input"] < near["smoothed"] < near["curvature"]
+    with pytest.raises(InputError, match="power"):
+        DensityGrid("curvature", power=0.0)
