@@ -142,3 +142,18 @@ def test_forward_derivatives_match_nested_autograd(options):
     loss.backward()
     assert all(layer.coef.grad is not None and layer.coef.grad.abs().sum() > 0
                for layer in model.layers)
+
+
+def test_update_grid_reports_the_drift_of_every_layer():
+    model = KAN([2, 3, 1], seed=0, dtype=torch.float64)
+    x = torch.rand(300, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    before = model(x)
+    drift = model.update_grid(x)
+    assert len(drift) == 2 and all(d >= 0 for d in drift)
+    # the first layer's drift is exactly its output change on the samples
+    layer0 = KAN([2, 3, 1], seed=0, dtype=torch.float64).layers[0]
+    with torch.no_grad():
+        y0 = layer0(x)
+        d0 = layer0.update_grid(x)
+        assert abs(d0 - float((layer0(x) - y0).norm() / y0.norm())) < 1e-12
+    assert (model(x) - before).norm() / before.norm() < 0.05

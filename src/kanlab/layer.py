@@ -422,7 +422,7 @@ class KANLinear(nn.Module):
         strategy: str | GridStrategy | None = None,
         *,
         context: Any = None,
-    ) -> None:
+    ) -> float:
         """Move the knots to fit the samples ``x`` and refit the coefficients to keep the function.
 
         The new coefficients are the (ridge) least-squares best match of the old splines at the
@@ -433,6 +433,10 @@ class KANLinear(nn.Module):
             strategy: knot placement (default: the layer's ``grid_strategy``).
             context: a :class:`~kanlab.density.GridContext` for strategies that need the
                 network (``KAN.update_grid`` passes one).
+
+        Returns:
+            The drift: relative RMS change of the layer's outputs on the samples,
+            ``‖y_new − y_old‖ / ‖y_old‖`` (what the refit could not keep).
 
         Raises:
             InputError: wrong shape, NaN/inf, or too few samples.
@@ -445,8 +449,21 @@ class KANLinear(nn.Module):
         grid = strat.grid_points(z, self.grid_size, self.grid, layer=self, context=context)
         knots = make_knots(grid, self.spline_order, self.knot_convention)
         coef = self._transferred_coef(z, knots)
+        before = self._output_without_stats(x2)
         self.knots.copy_(knots)
         self.coef.copy_(coef)
+        after = self._output_without_stats(x2)
+        return float((after - before).norm() / before.norm().clamp_min(1e-300))
+
+    def _output_without_stats(self, x2: torch.Tensor) -> torch.Tensor:
+        """The layer's output without touching running statistics: ``(N, in) -> (N, out)``."""
+        if self.standardize is None or not self.standardize.training:
+            return self(x2)
+        self.standardize.eval()
+        try:
+            return self(x2)
+        finally:
+            self.standardize.train()
 
     def _transferred_coef(self, z: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
         """Spline coefficients on ``knots`` keeping the edge functions at the samples ``z``.

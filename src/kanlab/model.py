@@ -253,7 +253,7 @@ class KAN(nn.Module):
         *,
         y: torch.Tensor | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    ) -> None:
+    ) -> list[float]:
         """Adapt every layer's grid to the batch ``x`` (layer by layer, one forward pass).
 
         Each layer's knots move to its own inputs and its coefficients are refitted so that its
@@ -266,16 +266,21 @@ class KAN(nn.Module):
             strategy: overrides each layer's grid strategy for this call.
             y: targets of ``x`` (only the ``loss`` density uses them).
             loss_fn: per-sample loss for the ``loss`` density (default squared error).
+
+        Returns:
+            Each layer's drift (see :meth:`KANLinear.update_grid`).
         """
         check_features("x", x, self.widths[0])
         h = x.reshape(-1, self.widths[0]).to(self.dtype)
         check_finite("x", h)
         targets = None if y is None else y.reshape(h.shape[0], -1).to(self.dtype)
         context = GridContext(model=self, inputs=h, targets=targets, loss_fn=loss_fn)
+        drift = []
         with torch.no_grad():
             for layer in self.layers:
-                layer.update_grid(h, strategy, context=context)
-                h = layer(h)
+                drift.append(layer.update_grid(h, strategy, context=context))
+                h = layer._output_without_stats(h)
+        return drift
 
     @torch.no_grad()
     def _set_grid_size_(self, grid_size: int | Sequence[int]) -> None:

@@ -38,6 +38,8 @@ class History:
         grid_size: each layer's grid size during the step.
         wall_time: seconds since :func:`fit` began.
         events: ``(step, text)`` for grid updates and refinements.
+        grid_drift: ``(step, drift per layer)`` of every grid update: the relative change of
+            each layer's outputs that the refit could not avoid (see ``KAN.update_grid``).
     """
 
     step: list[int] = field(default_factory=list)
@@ -47,6 +49,7 @@ class History:
     grid_size: list[list[int]] = field(default_factory=list)
     wall_time: list[float] = field(default_factory=list)
     events: list[tuple[int, str]] = field(default_factory=list)
+    grid_drift: list[tuple[int, list[float]]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list]:
         return {name: list(getattr(self, name)) for name in self.__dataclass_fields__}
@@ -351,8 +354,9 @@ def fit(
             if adapt and any_due(adapt, ScheduleState(step, losses, refinements, just_refined)):
                 # The optimiser keeps its state (as pykan's does): the refit keeps the function,
                 # and restarting LBFGS every few steps would throw its curvature history away.
-                model.update_grid(xb, y=yb)
+                drift = model.update_grid(xb, y=yb)
                 history.events.append((step, "update grid"))
+                history.grid_drift.append((step, drift))
 
             def closure(xb=xb, yb=yb):
                 optimizer.zero_grad()
