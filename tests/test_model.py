@@ -157,3 +157,39 @@ def test_update_grid_reports_the_drift_of_every_layer():
         d0 = layer0.update_grid(x)
         assert abs(d0 - float((layer0(x) - y0).norm() / y0.norm())) < 1e-12
     assert (model(x) - before).norm() / before.norm() < 0.05
+
+
+def test_update_grid_to_a_new_size_extends_and_adapts_in_one_fit():
+    model = KAN([2, 3, 1], grid_size=3, seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.coef.normal_(0, 0.3, generator=torch.Generator().manual_seed(3))
+    x = torch.rand(500, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    with torch.no_grad():
+        before = model(x)
+        drift = model.update_grid(x, grid_size=[6, 9])
+        assert model.grid_size == [6, 9] and len(drift) == 2
+        assert float((model(x) - before).norm() / before.norm()) < 1e-2
+    # the new parameters are the ones the model trains
+    assert {id(p) for p in model.parameters()} >= {id(layer.coef) for layer in model.layers}
+
+
+def test_extending_a_hidden_layer_whose_inputs_leave_its_grid():
+    model = KAN([2, 4, 1], grid_size=3, seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        model.layers[0].bias.fill_(1.6)  # hidden activations beyond layer 2's grid [-1, 1]
+        model.layers[1].coef.normal_(0, 0.5, generator=torch.Generator().manual_seed(5))
+    x = torch.rand(400, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(6)) * 2 - 1
+    with torch.no_grad():
+        h = model.layers[0](x)
+        assert (h.abs() > 1).float().mean() > 0.2
+        before = model(x)
+        blind = model.refine(6)
+        seeing = model.refine(6, x)
+        adapted = copy.deepcopy(model)
+        adapted.update_grid(x, grid_size=6)
+        err = {name: float((m(x) - before).norm() / before.norm())
+               for name, m in [("blind", blind), ("seeing", seeing), ("adapted", adapted)]}
+    # refine keeps the grid's range, so the extended knots beyond it shrink; fitting on the
+    # real inputs helps a little, moving the grid to them (update_grid) a lot
+    assert err["adapted"] < 0.1 * err["seeing"] and err["seeing"] < err["blind"]

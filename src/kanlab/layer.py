@@ -421,6 +421,7 @@ class KANLinear(nn.Module):
         x: torch.Tensor,
         strategy: str | GridStrategy | None = None,
         *,
+        grid_size: int | None = None,
         context: Any = None,
     ) -> float:
         """Move the knots to fit the samples ``x`` and refit the coefficients to keep the function.
@@ -431,6 +432,8 @@ class KANLinear(nn.Module):
         Args:
             x: samples of this layer's input, shape ``(..., in)``, at least ``G + 1`` of them.
             strategy: knot placement (default: the layer's ``grid_strategy``).
+            grid_size: a new number of intervals: extend (or coarsen) and adapt in one fit,
+                which keeps the function better than :meth:`refine` followed by an update.
             context: a :class:`~kanlab.density.GridContext` for strategies that need the
                 network (``KAN.update_grid`` passes one).
 
@@ -446,12 +449,18 @@ class KANLinear(nn.Module):
         check_finite("x", x2)
         z, _ = self._standardized(x2)  # the grid lives where the splines are evaluated
         strat = self.grid_strategy if strategy is None else get_grid_strategy(strategy)
-        grid = strat.grid_points(z, self.grid_size, self.grid, layer=self, context=context)
+        new_size = self.grid_size if grid_size is None else check_positive_int("grid_size",
+                                                                               grid_size)
+        grid = strat.grid_points(z, new_size, self.grid, layer=self, context=context)
         knots = make_knots(grid, self.spline_order, self.knot_convention)
         coef = self._transferred_coef(z, knots)
         before = self._output_without_stats(x2)
-        self.knots.copy_(knots)
-        self.coef.copy_(coef)
+        if knots.shape == self.knots.shape:
+            self.knots.copy_(knots)
+            self.coef.copy_(coef)
+        else:  # new sizes: new buffer and parameter (an optimiser must be rebuilt)
+            self.knots = knots
+            self.coef = nn.Parameter(coef, requires_grad=self.coef.requires_grad)
         after = self._output_without_stats(x2)
         return float((after - before).norm() / before.norm().clamp_min(1e-300))
 

@@ -251,6 +251,7 @@ class KAN(nn.Module):
         x: torch.Tensor,
         strategy: str | GridStrategy | None = None,
         *,
+        grid_size: int | Sequence[int] | None = None,
         y: torch.Tensor | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> list[float]:
@@ -264,6 +265,8 @@ class KAN(nn.Module):
         Args:
             x: inputs ``(..., widths[0])``, at least ``G + 1`` samples.
             strategy: overrides each layer's grid strategy for this call.
+            grid_size: new grid sizes (one, or one per layer): extend and adapt in one
+                least-squares fit per layer (parameters are replaced: rebuild the optimiser).
             y: targets of ``x`` (only the ``loss`` density uses them).
             loss_fn: per-sample loss for the ``loss`` density (default squared error).
 
@@ -275,31 +278,51 @@ class KAN(nn.Module):
         check_finite("x", h)
         targets = None if y is None else y.reshape(h.shape[0], -1).to(self.dtype)
         context = GridContext(model=self, inputs=h, targets=targets, loss_fn=loss_fn)
+        sizes = [None] * self.depth if grid_size is None else _per_layer(
+            "grid_size", grid_size, self.depth)
         drift = []
         with torch.no_grad():
-            for layer in self.layers:
-                drift.append(layer.update_grid(h, strategy, context=context))
+            for layer, g in zip(self.layers, sizes):
+                drift.append(layer.update_grid(h, strategy, grid_size=g, context=context))
                 h = layer._output_without_stats(h)
         return drift
 
     @torch.no_grad()
-    def _set_grid_size_(self, grid_size: int | Sequence[int]) -> None:
+    def _set_grid_size_(
+        self, grid_size: int | Sequence[int], x: torch.Tensor | None = None
+    ) -> None:
         sizes = _per_layer("grid_size", grid_size, self.depth)
+        h = None
+        if x is not None:
+            check_features("x", x, self.widths[0])
+            h = x.reshape(-1, self.widths[0]).to(self.dtype)
+            check_finite("x", h)
         for layer, g in zip(self.layers, sizes):
             if g != layer.grid_size:
-                layer._set_grid_size_(g)
+                layer._set_grid_size_(g, h)
+            if h is not None:
+                h = layer._output_without_stats(h)
 
-    def refine(self, grid_size: int | Sequence[int]) -> KAN:
+    def refine(self, grid_size: int | Sequence[int], x: torch.Tensor | None = None) -> KAN:
         """A new model on finer (or coarser) grids with the same function (paper §2.4).
+
+        Without ``x`` each layer's splines are transferred over its whole grid (exact when the
+        new knots contain the old ones); what an extended knot vector adds beyond the grid
+        shrinks with the finer spacing, so a hidden layer whose inputs fall outside its grid
+        changes there. With ``x`` each layer is fitted on the inputs it actually sees, which
+        helps a little; ``update_grid(x, grid_size=G)`` moves the grid to those inputs as it
+        extends it, and keeps such a network far better.
 
         Args:
             grid_size: the new number of intervals, for every layer or one per layer.
+            x: network inputs ``(N, widths[0])`` to fit on (optional).
 
         Returns:
             A new :class:`KAN`; this one is unchanged. Every other setting is kept.
         """
         new = copy.deepcopy(self)
-        new._set_grid_size_(grid_size)
+        with torch.no_grad():
+            new._set_grid_size_(grid_size, x)
         return new
 
     # ------------------------------------------------------------- training

@@ -344,19 +344,24 @@ def fit(
     try:
         for step in range(steps):
             xb, yb = next(batches)
-            just_refined = False
-            if step in refine_at and refine_at[step] != model.grid_size[0]:
-                model._set_grid_size_(refine_at[step])
-                optimizer = _make_optimizer(opt, params(), lr, optimizer_options)
-                history.events.append((step, f"refine to G={refine_at[step]}"))
-                refinements += 1
-                just_refined = True
-            if adapt and any_due(adapt, ScheduleState(step, losses, refinements, just_refined)):
-                # The optimiser keeps its state (as pykan's does): the refit keeps the function,
-                # and restarting LBFGS every few steps would throw its curvature history away.
-                drift = model.update_grid(xb, y=yb)
+            refine_to = refine_at.get(step)
+            if refine_to == model.grid_size[0]:
+                refine_to = None
+            refinements += refine_to is not None
+            sched = ScheduleState(step, losses, refinements, refine_to is not None)
+            if adapt and any_due(adapt, sched):
+                # Extending and adapting at once is one fit (it keeps the function better than
+                # a refinement followed by an update). Otherwise the optimiser keeps its state
+                # (as pykan's does): the refit keeps the function, and restarting LBFGS every
+                # few steps would throw its curvature history away.
+                drift = model.update_grid(xb, y=yb, grid_size=refine_to)
                 history.events.append((step, "update grid"))
                 history.grid_drift.append((step, drift))
+            elif refine_to is not None:
+                model._set_grid_size_(refine_to)
+            if refine_to is not None:
+                optimizer = _make_optimizer(opt, params(), lr, optimizer_options)
+                history.events.append((step, f"refine to G={refine_to}"))
 
             def closure(xb=xb, yb=yb):
                 optimizer.zero_grad()
