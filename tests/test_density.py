@@ -177,3 +177,13 @@ def test_power_and_smoothing_spread_the_knots_between_curvature_and_input():
     assert near["input"] < near["smoothed"] < near["curvature"]
     with pytest.raises(InputError, match="power"):
         DensityGrid("curvature", power=0.0)
+
+
+def test_margin_moves_only_the_end_points_out():
+    x = torch.rand(100, 2, dtype=D, generator=torch.Generator().manual_seed(10))
+    plain = DensityGrid("input").place(x, 4)
+    wide = DensityGrid("input", margin=0.01).place(x, 4)
+    span = plain[:, -1] - plain[:, 0]
+    torch.testing.assert_close(wide[:, 1:-1], plain[:, 1:-1])
+    torch.testing.assert_close(wide[:, 0], plain[:, 0] - 0.01 * span)
+    torch.testing.assert_close(wide[:, -1], plain[:, -1] + 0.01 * span)

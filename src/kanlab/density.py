@@ -194,12 +194,15 @@ class DensityGrid(GridStrategy):
             ``w ← (1 − smoothing)·w/mean(w) + smoothing``, in ``[0, 1]`` (1: input-based).
         eps: blends the grid with a uniform one over the batch range, as the core's quantile
             rule does, in ``[0, 1]``.
+        margin: moves the end points out by this fraction of the batch's range (the reference
+            code's bounds use 1 %), so that the extreme samples are not on the grid's edge.
     """
 
     density: str | Callable[..., torch.Tensor] = "curvature"
     power: float = 1.0
     smoothing: float = 0.0
     eps: float = 0.0
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.density, str):
@@ -210,6 +213,8 @@ class DensityGrid(GridStrategy):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must lie in [0, 1]; got {value!r}")
+        if self.margin < 0:
+            raise InputError(f"margin must be non-negative; got {self.margin!r}")
         if not 0.0 < self.power <= 1.0:
             raise InputError(f"power must lie in (0, 1]; got {self.power!r}")
 
@@ -236,6 +241,11 @@ class DensityGrid(GridStrategy):
     def place(self, x, grid_size, *, layer=None, context=None):
         w = self.weights(x, layer=layer, context=context)
         grid = weighted_quantile_grid(x, w, grid_size).to(x.dtype)
+        if self.margin > 0:
+            pad = self.margin * (grid[:, -1] - grid[:, 0])
+            grid = grid.clone()
+            grid[:, 0] -= pad
+            grid[:, -1] += pad
         if self.eps > 0:
             lo, hi = grid[:, :1], grid[:, -1:]
             t = torch.linspace(0, 1, grid_size + 1, dtype=x.dtype, device=x.device)
