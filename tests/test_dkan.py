@@ -187,3 +187,15 @@ def test_refining_a_dkan_model_puts_the_new_grid_at_normal_quantiles():
     finer = model.refine(12)
     torch.testing.assert_close(finer.layers[1].grid[0], DKANGrid().points(12, D))
     assert finer.layers[1].tail_coef is not None and finer.grid_size == [12, 12]
+
+
+def test_fit_evaluates_in_eval_mode_and_leaves_the_statistics_to_training_batches():
+    model = _dkan()
+    gen = torch.Generator().manual_seed(11)
+    x = torch.randn(64, 3, dtype=D, generator=gen)
+    data = kanlab.data.Dataset(x, x[:, :2], x[:4] + 50.0, x[:4, :2])  # a distant test set
+    kanlab.fit(model, data, opt="adam", steps=1, lr=0.0, progress=False)
+    bn = torch.nn.BatchNorm1d(3, affine=False, momentum=0.1, dtype=D)
+    bn(x)  # the one training batch is all the statistics may have seen
+    torch.testing.assert_close(model.layers[0].standardize.running_mean, bn.running_mean)
+    assert model.training

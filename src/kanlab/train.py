@@ -214,9 +214,15 @@ def _make_optimizer(name: str, params, lr: float | None, options: Mapping[str, A
 
 @torch.no_grad()
 def _rmse(model: nn.Module, x: torch.Tensor | None, y: torch.Tensor | None) -> float:
+    """RMSE in eval mode (running statistics used, never updated), training mode restored."""
     if x is None or y is None or not y.is_floating_point():
         return math.nan
-    pred = model(x)
+    was_training = model.training
+    model.eval()
+    try:
+        pred = model(x)
+    finally:
+        model.train(was_training)
     return float(torch.sqrt(torch.mean((pred - y.reshape(pred.shape)) ** 2)))
 
 
