@@ -145,8 +145,9 @@ def train_early_stopping(
             loss.backward()
             opt.step()
             step += 1
-            if not math.isfinite(float(loss)):
-                raise FloatingPointError(f"training loss became {float(loss)} at step {step}")
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise FloatingPointError(f"training loss became {value} at step {step}")
         val, _ = evaluate(model, x_val, y_val, loss_fn)
         val_losses.append(val)
         if val < best_val:
@@ -170,4 +171,48 @@ def train_early_stopping(
 
 
 def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+    """Trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def authors_init(model: kanlab.KAN, seed: int) -> kanlab.KAN:
+    """Re-initialise ``model`` like the authors' code did (their models, not kanlab's defaults).
+
+    KAN (efficient-kan, ``src/kan.py`` of ``SignorinoY/DKAN``): base weights and standalone
+    spline scalers ``kaiming_uniform_(a=√5)`` = U(±1/√in); spline coefficients of the size of
+    efficient-kan's initial noise, U(±0.05/G) (efficient-kan least-squares fits them to noise
+    ``(rand − ½)·0.1/G`` at the grid points; drawn directly here).
+
+    DKAN (``src/dkan.py``): ``nn.Linear`` defaults for its residual branch (weights and bias
+    U(±1/√in)) and for its B-spline branch (weights, tails included, U(±1/√(in·(G + k + 2))));
+    the code has no spline scale, so kanlab's ``spline_scale`` is frozen at 1.
+
+    kanlab's own initialisation (pykan's: ``w_s = 1``, coefficients N(0, 0.1²)) makes the
+    spline branch ~30x larger on a 784-input layer, and a KAN so initialised diverges at Adam
+    lr 0.05 on MNIST (see the results). Uses a local generator seeded from ``seed``.
+    """
+    gen = torch.Generator().manual_seed(10_000 + seed)
+
+    def uniform_(t: torch.Tensor, bound: float) -> None:
+        t.copy_(torch.empty(t.shape, dtype=t.dtype).uniform_(-bound, bound, generator=gen))
+
+    for layer in model.layers:
+        fan_in = layer.in_features
+        uniform_(layer.base_scale, 1 / math.sqrt(fan_in))
+        if layer.standardize is None:  # a KAN
+            uniform_(layer.spline_scale, 1 / math.sqrt(fan_in))
+            uniform_(layer.coef, 0.05 / layer.grid_size)
+            if layer.tail_coef is not None:
+                uniform_(layer.tail_coef, 0.05 / layer.grid_size)
+        else:  # a DKAN layer
+            n_basis = layer.coef.shape[-1] + (2 if layer.tail_coef is not None else 0)
+            bound = 1 / math.sqrt(fan_in * n_basis)
+            uniform_(layer.coef, bound)
+            if layer.tail_coef is not None:
+                uniform_(layer.tail_coef, bound)
+            layer.spline_scale.fill_(1.0)
+            layer.spline_scale.requires_grad_(False)
+            if layer.bias is not None:
+                uniform_(layer.bias, 1 / math.sqrt(fan_in))
+    return model
