@@ -163,3 +163,36 @@ def test_taylor_table_reproduces_the_basis_inside_every_interval(k):
                 j = m - k + r
                 if 0 <= j < dense.shape[1]:
                     torch.testing.assert_close(ours[:, r], dense[:, j], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("convention", ["extended"])
+def test_bucket_search_equals_searchsorted(dtype, convention):
+    from kanlab.spline_linear import _bucket_search, interval_search_table
+
+    gen = torch.Generator().manual_seed(3)
+    grid = torch.sort(torch.rand(4, 9, generator=gen, dtype=D) * 4 - 2, dim=1).values.to(dtype)
+    knots = make_knots(grid, 3, convention)
+    tables = knot_tables(knots, 3)
+    x = torch.randn(2000, 4, generator=gen, dtype=D).to(dtype) * 2
+    x[:50] = knots[:, 5]  # exactly on knots
+    x[50:60] = knots[:, -1]  # the closed right end
+    x[60:70] = torch.nextafter(knots[:, 0], torch.full_like(knots[:, 0], -10))
+    ours = _bucket_search(x, interval_search_table(tables.edges))
+    assert ours is not None
+    ref = torch.searchsorted(tables.edges, x.t().contiguous(), right=True).t()
+    assert torch.equal(ours, ref)
+
+
+def test_bucket_search_declines_clustered_knots_and_the_layer_path_agrees(monkeypatch):
+    from kanlab import spline_linear as sl
+
+    grid = torch.cat([torch.linspace(-1, -0.999, 20), torch.tensor([1.0])]).to(D).expand(2, -1)
+    for knots in (make_knots(grid.contiguous(), 3), make_knots(uniform_grid(2, 5), 3, "clamped")):
+        tables = sl.knot_tables(knots, 3)
+        assert sl._bucket_search(torch.zeros(5, 2, dtype=knots.dtype), tables.search) is None
+    # with the table forced on, a layer on adapted knots gives the reference output and grads
+    monkeypatch.setattr(sl, "BUCKET_SEARCH_MIN_POINTS", 0)
+    x, knots, weight, bias = _case(3, "extended", "random", True)
+    y = spline_linear(x, F.silu(x), weight, bias, knots, 3)
+    torch.testing.assert_close(y, _reference_forward(x, F.silu(x), weight, bias, knots, 3))

@@ -83,6 +83,7 @@ class KnotTables(NamedTuple):
             end) and anything beyond it outside.
         nan_rows: ``(in,)`` int64: a real interval's row, where NaN goes so that it reaches the
             output.
+        search: :func:`interval_search_table` of ``edges`` (a faster binary search), or None.
         uniform: :func:`~kanlab.splines.uniform_spacing` for a cubic on equally spaced knots
             (closed form), else None.
     """
@@ -91,6 +92,7 @@ class KnotTables(NamedTuple):
     taylor: torch.Tensor
     edges: torch.Tensor
     nan_rows: torch.Tensor
+    search: tuple[torch.Tensor, ...] | None
     uniform: torch.Tensor | None
 
 
@@ -99,8 +101,8 @@ def knot_tables(
 ) -> KnotTables:
     """Build :class:`KnotTables` for ``knots`` ``(in, n_knots)`` of degree ``k``.
 
-    ``closed_form=False`` skips the (data-dependent) equal-spacing test, as under
-    ``torch.compile``.
+    ``closed_form=False`` skips the data-dependent parts (the equal-spacing test and the bucket
+    search table), as ``torch.compile`` needs.
     """
     n_in, n_knots = knots.shape
     last = knots[:, -1:]
@@ -109,7 +111,62 @@ def knot_tables(
     nan_rows = torch.arange(n_in, device=knots.device) * (n_knots + 1) + first_real + 1
     uniform = uniform_spacing(knots) if k == 3 and closed_form else None
     return KnotTables(scatter_table(knots, k, n_extra), taylor_table(knots, k), edges, nan_rows,
-                      uniform)
+                      interval_search_table(edges) if closed_form else None, uniform)
+
+
+#: below this many points a plain ``searchsorted`` is cheaper than the bucket table
+BUCKET_SEARCH_MIN_POINTS = 16384
+
+
+def interval_search_table(edges: torch.Tensor, n_buckets: int = 256) -> tuple[torch.Tensor, ...]:
+    """Bucket table that replaces a per-point binary search over ``edges`` (torch's CPU
+    ``searchsorted`` costs ~70 ns a point on short rows).
+
+    Equal-width buckets over ``[edges_0, edges_last]`` store ``#{edges ≤ bucket start − δ}``;
+    a point then needs its bucket's entry and at most ``steps`` comparisons with the next edge.
+    ``steps`` is the most edges any bucket (widened by δ, a few ulps) holds; the table is only
+    used when it is at most 3 (strongly clustered or repeated knots, as a clamped vector's
+    ends, fall back to ``searchsorted``).
+
+    Returns ``(counts (in, n_buckets + 2) int64, start (in,), scale (in,), padded edges
+    (in · (n_knots + 1),), steps (0-dim int64))``; entry 0 is "left of the knots" and the last
+    "right of them".
+    """
+    n_in, n_knots = edges.shape
+    start, stop = edges[:, 0], edges[:, -1]
+    width = (stop - start) / n_buckets  # (in,)
+    delta = 8 * torch.finfo(edges.dtype).eps * edges.abs().amax(1).clamp_min(1.0)
+    j = torch.arange(n_buckets + 1, dtype=edges.dtype, device=edges.device)
+    bounds = start[:, None] + width[:, None] * j  # (in, n_buckets + 1)
+    lo = torch.searchsorted(edges, bounds[:, :-1] - delta[:, None], right=True)
+    hi = torch.searchsorted(edges, bounds[:, 1:] + delta[:, None], right=True)
+    steps = (hi - lo).amax()
+    if bool((edges[:, 1:] <= edges[:, :-1]).any()):  # repeated knots (clamped ends)
+        steps = torch.full_like(steps, n_knots)  # would need a step per copy: not used
+    # right of the knots (or rounded there): start from the last bucket and let the steps
+    # count the rest; left of them is exact (the sign of x − start is)
+    counts = torch.cat([torch.zeros_like(lo[:, :1]), lo, lo[:, -1:]], dim=1)
+    scale = torch.where(width > 0, 1.0 / width, torch.zeros_like(width))
+    padded = torch.cat([edges, torch.full_like(edges[:, :1], torch.inf)], dim=1).reshape(-1)
+    return counts, start, scale, padded, steps
+
+
+def _bucket_search(x: torch.Tensor, search: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
+    """``searchsorted(edges, x, right=True)`` per input via the bucket table, or None when the
+    knots are too clustered for it. Shapes: x ``(B, in)`` -> ``(B, in)`` int64."""
+    counts, start, scale, padded, steps = search
+    n_steps = int(steps)
+    if n_steps > 3:
+        return None
+    n_in, n_cols = counts.shape
+    n_buckets = n_cols - 2
+    b = ((x - start) * scale).floor_().nan_to_num_(nan=0.0).clamp_(-1, n_buckets) + 1
+    row_base = torch.arange(n_in, device=x.device) * n_cols  # (in,)
+    found = counts.view(-1).take(b.long() + row_base)  # (B, in): edges ≤ bucket start − δ
+    edge_base = torch.arange(n_in, device=x.device) * (padded.numel() // n_in)
+    for _ in range(n_steps):
+        found += x >= padded.take(found + edge_base)
+    return found
 
 
 def _interval_uniform(
@@ -173,7 +230,11 @@ def local_values(
         dvals = _cubic_planes(u, derivative=True) if with_derivative else None
         return vals, dvals, m.long() + offset
     # general knots: binary search, then Horner on the interval's Taylor coefficients
-    m = torch.searchsorted(tables.edges, x.t().contiguous(), right=True).t()  # (B, in): m + 1
+    m = None  # m + 1: how many edges lie at or below x
+    if tables.search is not None and x.numel() >= BUCKET_SEARCH_MIN_POINTS:
+        m = _bucket_search(x, tables.search)
+    if m is None:
+        m = torch.searchsorted(tables.edges, x.t().contiguous(), right=True).t()  # (B, in)
     row = torch.where(torch.isnan(x), tables.nan_rows, m + (offset - 1))
     coef = torch.nn.functional.embedding(row, tables.taylor)  # (B, in, W)
     s = torch.clamp(x, knots[:, 0], knots[:, -1]) - coef[..., 0]  # (B, in), finite
@@ -242,7 +303,7 @@ class _SplineLinear(torch.autograd.Function):
             if ctx.needs_input_grad[1]:
                 start = n_in * ctx.nb
                 grad_extra = grad_a[:, start : start + extra.shape[1]].contiguous()
-        return grad_x, grad_extra, grad_w, grad_bias, *([None] * 7)
+        return grad_x, grad_extra, grad_w, grad_bias, *([None] * (len(ctx.needs_input_grad) - 4))
 
 
 def _double_backward(ctx, grad_y, x, extra, weight, bias):
@@ -263,7 +324,7 @@ def _double_backward(ctx, grad_y, x, extra, weight, bias):
         grads[2] = grad_y.t() @ a
     if ctx.needs_input_grad[3]:
         grads[3] = grad_y.sum(0)
-    return (*grads, *([None] * 7))
+    return (*grads, *([None] * (len(ctx.needs_input_grad) - 4)))
 
 
 def _reference_forward(x, extra, weight, bias, knots, k):
