@@ -39,7 +39,7 @@ data:
 	bash scripts/fetch_data.sh data
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks experiments
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
