@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from .splines import bspline_basis, local_basis, n_basis, uniform_spacing
+from .splines import bspline_basis, cubic_planes, local_basis, n_basis, uniform_spacing
 
 __all__ = ["KnotTables", "knot_tables", "local_values", "scatter_table", "spline_linear"]
 
@@ -183,26 +183,6 @@ def _interval_uniform(
     return m, u
 
 
-def _cubic_planes(u: torch.Tensor, derivative: bool) -> torch.Tensor:
-    """Closed-form uniform cubic B-spline values (``derivative``: first derivatives in ``u``).
-
-    ``(B, in) -> (4, B, in)``: ``(1−u)³/6, (3u³ − 6u² + 4)/6, (−3u³ + 3u² + 3u + 1)/6, u³/6``.
-    """
-    out = u.new_empty((4,) + u.shape)
-    u2 = u * u
-    if not derivative:
-        torch.mul(u2 * u, 1 / 6, out=out[3])
-        torch.mul((1 - u).pow_(3), 1 / 6, out=out[0])
-        torch.add(out[3] * 3 - u2, 2 / 3, out=out[1])  # u³/2 − u² + 2/3
-        torch.sub(1 - out[0], out[1] + out[3], out=out[2])
-    else:
-        torch.mul(u2, 0.5, out=out[3])
-        torch.mul((1 - u).pow_(2), -0.5, out=out[0])
-        torch.sub(u2 * 1.5, u * 2, out=out[1])
-        torch.add(out[0] + out[1], out[3], out=out[2]).neg_()
-    return out
-
-
 def local_values(
     x: torch.Tensor, knots: torch.Tensor, k: int, with_derivative: bool, tables: KnotTables
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
@@ -226,8 +206,8 @@ def local_values(
     offset = torch.arange(n_in, device=x.device) * (n_knots + 1) + 1  # (in,) row of m = 0
     if tables.uniform is not None and k == 3:
         m, u = _interval_uniform(x, n_knots, tables.uniform)
-        vals = _cubic_planes(u, derivative=False)
-        dvals = _cubic_planes(u, derivative=True) if with_derivative else None
+        vals = cubic_planes(u)
+        dvals = cubic_planes(u, 1) if with_derivative else None
         return vals, dvals, m.long() + offset
     # general knots: binary search, then Horner on the interval's Taylor coefficients
     m = None  # m + 1: how many edges lie at or below x

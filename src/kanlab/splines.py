@@ -262,6 +262,38 @@ def uniform_spacing(knots: torch.Tensor) -> torch.Tensor | None:
     return torch.stack([knots[:, 0], 1.0 / h], dim=1)
 
 
+def cubic_planes(u: torch.Tensor, derivative: int = 0) -> torch.Tensor:
+    """The four nonzero uniform cubic B-splines (or a derivative in ``u``) at ``u`` in [0, 1].
+
+    ``(1−u)³/6``, ``(3u³ − 6u² + 4)/6``, ``(−3u³ + 3u² + 3u + 1)/6``, ``u³/6``: one contiguous
+    plane per function, so that every step is a plain elementwise op.
+
+    Shape: ``(...) -> (4, ...)``; ``derivative`` 0, 1 or 2.
+    """
+    out = u.new_empty((4,) + u.shape)
+    if derivative == 2:
+        torch.sub(1, u, out=out[0])
+        torch.sub(3 * u, 2, out=out[1])
+        torch.sub(1, 3 * u, out=out[2])
+        out[3] = u
+        return out
+    u2 = u * u
+    if derivative == 0:
+        u3 = u2 * u
+        torch.mul((1 - u).pow_(3), 1 / 6, out=out[0])
+        torch.mul(u3, 1 / 6, out=out[3])
+        torch.add(0.5 * u3 - u2, 2 / 3, out=out[1])
+        torch.sub(1 - out[0], out[1] + out[3], out=out[2])
+    elif derivative == 1:
+        torch.mul((1 - u).pow_(2), -0.5, out=out[0])
+        torch.mul(u2, 0.5, out=out[3])
+        torch.sub(u2 * 1.5, u * 2, out=out[1])
+        torch.add(out[0] + out[1], out[3], out=out[2]).neg_()
+    else:
+        raise ValueError(f"cubic_planes has derivatives 0, 1 and 2; got {derivative}")
+    return out
+
+
 def _uniform_cubic(x, n_knots, derivatives, rows, uniform, knots):
     """Closed-form cubic B-spline values on equally spaced knots (see :func:`local_basis`).
 
@@ -280,22 +312,9 @@ def _uniform_cubic(x, n_knots, derivatives, rows, uniform, knots):
     _, mask, index = _lookup(rows, m.long(), inside, k)  # (B, in, 4) each
     out = []
     for d in derivatives:
-        if d == 0:
-            u2 = u * u
-            u3 = u2 * u
-            b0 = (1 - u) ** 3 / 6
-            b3 = u3 / 6
-            b1 = 0.5 * u3 - u2 + 2 / 3
-            vals = torch.stack([b0, b1, 1 - b0 - b1 - b3, b3], dim=-1)
-        elif d == 1:
-            u2 = u * u
-            b0 = -0.5 * (1 - u) ** 2
-            b3 = 0.5 * u2
-            b1 = 1.5 * u2 - 2 * u
-            vals = torch.stack([b0, b1, -(b0 + b1 + b3), b3], dim=-1) * inv_h.unsqueeze(-1)
-        else:  # d == 2
-            vals = torch.stack([1 - u, 3 * u - 2, 1 - 3 * u, u], dim=-1)
-            vals = vals * (inv_h * inv_h).unsqueeze(-1)
+        vals = cubic_planes(u, d).permute(1, 2, 0)  # (B, in, 4), derivatives in u
+        if d:
+            vals = vals * (inv_h**d).unsqueeze(-1)
         out.append(vals * mask)
     return out, index
 
