@@ -242,20 +242,25 @@ class KANLinear(nn.Module):
         """``[max(0, a − z), max(0, z − b)]`` per input: ``(B, in) -> (B, in, 2)``."""
         return _tails(z, self.grid)
 
-    def _extra(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """Extra GEMM columns ``(B, E)`` and their weights ``(out, E)`` (see :meth:`forward`)."""
-        cols, weights = [], []
+    def _extra_columns(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor | None:
+        """The GEMM's columns beyond the spline bases, ``(B, E)``: base branch, then tails."""
+        cols = []
         if self.base_fn is not None:
             cols.append(self.base_fn(x if self.base_input == "raw" else z))
-            weights.append(self.base_scale * self.mask)
         if self.tail_coef is not None:
             tails = self.tail_features(z)  # (B, in, 2)
-            scale = self.spline_scale * self.mask  # (out, in)
             cols += [tails[..., 0], tails[..., 1]]
+        return torch.cat(cols, dim=1) if cols else None
+
+    def gemm_weight(self) -> torch.Tensor:
+        """The forward GEMM's weight ``(out, in·n_basis + E)``: splines, base branch, tails."""
+        weights = [self.spline_weight()]
+        if self.base_fn is not None:
+            weights.append(self.base_scale * self.mask)
+        if self.tail_coef is not None:
+            scale = self.spline_scale * self.mask  # (out, in)
             weights += [self.tail_coef[..., 0] * scale, self.tail_coef[..., 1] * scale]
-        if not cols:
-            return None, self.coef.new_zeros(self.out_features, 0)
-        return torch.cat(cols, dim=1), torch.cat(weights, dim=1)
+        return torch.cat(weights, dim=1)
 
     def basis(self, x: torch.Tensor, derivative: int = 0) -> torch.Tensor:
         """Spline basis (or a derivative) at ``x``: ``(..., in) -> (..., in, G + k)``."""
@@ -291,11 +296,9 @@ class KANLinear(nn.Module):
         batch_shape = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (B, in)
         z = self.spline_input(x2)
-        extra, extra_weight = self._extra(x2, z)  # (B, E), (out, E)
-        weight = torch.cat([self.spline_weight(), extra_weight], dim=1)  # (out, in·nb + E)
         _, _, tables = self._knot_lookup()
-        y = spline_linear(z, extra, weight, self.bias, self.knots, self.spline_order,
-                          tables=tables)  # (B, out)
+        y = spline_linear(z, self._extra_columns(x2, z), self.gemm_weight(), self.bias,
+                          self.knots, self.spline_order, tables=tables)  # (B, out)
         return y.reshape(*batch_shape, self.out_features)
 
     def forward_derivatives(
@@ -333,14 +336,13 @@ class KANLinear(nn.Module):
         if self.tail_coef is not None:
             lo = -(h < self.grid[:, 0]).to(h.dtype).unsqueeze(1)  # d/dh max(0, a - h)
             hi = (h > self.grid[:, -1]).to(h.dtype).unsqueeze(1)
-            extra[0] += [self.tail_features(h)[..., 0], self.tail_features(h)[..., 1]]
+            tails = self.tail_features(h)
+            extra[0] += [tails[..., 0], tails[..., 1]]
             extra[1] += [(lo * dh).reshape(batch * n_dim, -1), (hi * dh).reshape(batch * n_dim, -1)]
             extra[2] += [(lo * d2h).reshape(batch * n_dim, -1),
                          (hi * d2h).reshape(batch * n_dim, -1)]
         a = torch.cat([torch.cat([r, *e], dim=1) for r, e in zip(rows, extra)], dim=0)
-        _, extra_weight = self._extra(h[:1], h[:1])
-        weight = torch.cat([self.spline_weight(), extra_weight], dim=1)  # (out, K)
-        out = a @ weight.t()  # (B (1 + 2D), out)
+        out = a @ self.gemm_weight().t()  # (B (1 + 2D), out)
         y = out[:batch] + (self.bias if self.bias is not None else 0)
         dy = out[batch : batch * (1 + n_dim)].reshape(batch, n_dim, -1)
         d2y = out[batch * (1 + n_dim) :].reshape(batch, n_dim, -1)
