@@ -28,7 +28,6 @@ from .splines import (
     bspline_basis,
     make_knots,
     uniform_grid,
-    uniform_spacing,
     window_rows,
 )
 from .standardize import RunningStandardize
@@ -281,12 +280,11 @@ class KANLinear(nn.Module):
         cache = getattr(self, "_lookup_cache", None)
         if cache is None or cache[0] != key:
             k = self.spline_order
-            uniform = uniform_spacing(knots) if k == 3 else None
-            rows = window_rows(knots, k)
-            if uniform is not None:  # the closed-form path needs only the flags and indices
-                rows = rows[:, -2 * (k + 1) :].contiguous()
             tables = knot_tables(knots, k, n_extra=self._n_extra())
-            cache = (key, rows, uniform, tables)
+            rows = window_rows(knots, k)
+            if tables.uniform is not None:  # the closed form needs only flags and indices
+                rows = rows[:, -2 * (k + 1) :].contiguous()
+            cache = (key, rows, tables.uniform, tables)
             self._lookup_cache = cache
         return cache[1], cache[2], cache[3]
 

@@ -81,6 +81,7 @@ class KnotTables(NamedTuple):
         edges: ``(in, n_knots)``: the knots with every copy of the last one moved up by one ulp,
             so that a binary search puts the right end point in the last interval (closed right
             end) and anything beyond it outside.
+        row_offset: ``(in,)`` int64: the row of interval ``m = 0`` of each input.
         nan_rows: ``(in,)`` int64: a real interval's row, where NaN goes so that it reaches the
             output.
         search: :func:`interval_search_table` of ``edges`` (a faster binary search), or None.
@@ -91,8 +92,9 @@ class KnotTables(NamedTuple):
     scatter: torch.Tensor
     taylor: torch.Tensor
     edges: torch.Tensor
+    row_offset: torch.Tensor
     nan_rows: torch.Tensor
-    search: tuple[torch.Tensor, ...] | None
+    search: BucketTable | None
     uniform: torch.Tensor | None
 
 
@@ -108,9 +110,10 @@ def knot_tables(
     last = knots[:, -1:]
     edges = torch.where(knots == last, torch.nextafter(last, last + 1), knots)
     first_real = (knots <= knots[:, :1]).sum(1) - 1  # (in,) first non-empty interval
-    nan_rows = torch.arange(n_in, device=knots.device) * (n_knots + 1) + first_real + 1
+    row_offset = torch.arange(n_in, device=knots.device) * (n_knots + 1) + 1
     uniform = uniform_spacing(knots) if k == 3 and closed_form else None
-    return KnotTables(scatter_table(knots, k, n_extra), taylor_table(knots, k), edges, nan_rows,
+    return KnotTables(scatter_table(knots, k, n_extra), taylor_table(knots, k), edges,
+                      row_offset, row_offset + first_real,
                       interval_search_table(edges) if closed_form else None, uniform)
 
 
@@ -118,21 +121,31 @@ def knot_tables(
 BUCKET_SEARCH_MIN_POINTS = 16384
 
 
-def interval_search_table(edges: torch.Tensor, n_buckets: int = 256) -> tuple[torch.Tensor, ...]:
+class BucketTable(NamedTuple):
+    """See :func:`interval_search_table`. Flat views with per-input bases, for ``take``."""
+
+    counts: torch.Tensor  # (in · (n_buckets + 2),) int64
+    row_base: torch.Tensor  # (in,) int64: where input i's counts start
+    start: torch.Tensor  # (in,) first edge
+    scale: torch.Tensor  # (in,) buckets per unit length
+    padded: torch.Tensor  # (in · (n_knots + 1),): the edges, then +inf, per input
+    edge_base: torch.Tensor  # (in,) int64: where input i's edges start
+    steps: int  # comparisons a point may need after its bucket's entry
+
+
+def interval_search_table(edges: torch.Tensor, n_buckets: int = 256) -> BucketTable | None:
     """Bucket table that replaces a per-point binary search over ``edges`` (torch's CPU
     ``searchsorted`` costs ~70 ns a point on short rows).
 
     Equal-width buckets over ``[edges_0, edges_last]`` store ``#{edges ≤ bucket start − δ}``;
     a point then needs its bucket's entry and at most ``steps`` comparisons with the next edge.
-    ``steps`` is the most edges any bucket (widened by δ, a few ulps) holds; the table is only
-    used when it is at most 3 (strongly clustered or repeated knots, as a clamped vector's
-    ends, fall back to ``searchsorted``).
-
-    Returns ``(counts (in, n_buckets + 2) int64, start (in,), scale (in,), padded edges
-    (in · (n_knots + 1),), steps (0-dim int64))``; entry 0 is "left of the knots" and the last
-    "right of them".
+    ``steps`` is the most edges any bucket (widened by δ, a few ulps) holds. None when that is
+    more than 3 (strongly clustered or repeated knots, as a clamped vector's ends): then
+    ``searchsorted`` is used. Entry 0 of a row is "left of the knots", the last "right of them".
     """
     n_in, n_knots = edges.shape
+    if bool((edges[:, 1:] <= edges[:, :-1]).any()):  # repeated knots: a step per copy
+        return None
     start, stop = edges[:, 0], edges[:, -1]
     width = (stop - start) / n_buckets  # (in,)
     delta = 8 * torch.finfo(edges.dtype).eps * edges.abs().amax(1).clamp_min(1.0)
@@ -140,32 +153,29 @@ def interval_search_table(edges: torch.Tensor, n_buckets: int = 256) -> tuple[to
     bounds = start[:, None] + width[:, None] * j  # (in, n_buckets + 1)
     lo = torch.searchsorted(edges, bounds[:, :-1] - delta[:, None], right=True)
     hi = torch.searchsorted(edges, bounds[:, 1:] + delta[:, None], right=True)
-    steps = (hi - lo).amax()
-    if bool((edges[:, 1:] <= edges[:, :-1]).any()):  # repeated knots (clamped ends)
-        steps = torch.full_like(steps, n_knots)  # would need a step per copy: not used
+    steps = int((hi - lo).amax())
+    if steps > 3:
+        return None
     # right of the knots (or rounded there): start from the last bucket and let the steps
     # count the rest; left of them is exact (the sign of x − start is)
     counts = torch.cat([torch.zeros_like(lo[:, :1]), lo, lo[:, -1:]], dim=1)
     scale = torch.where(width > 0, 1.0 / width, torch.zeros_like(width))
-    padded = torch.cat([edges, torch.full_like(edges[:, :1], torch.inf)], dim=1).reshape(-1)
-    return counts, start, scale, padded, steps
+    padded = torch.cat([edges, torch.full_like(edges[:, :1], torch.inf)], dim=1)
+    i = torch.arange(n_in, device=edges.device)
+    return BucketTable(counts.reshape(-1), i * counts.shape[1], start, scale,
+                       padded.reshape(-1), i * padded.shape[1], steps)
 
 
-def _bucket_search(x: torch.Tensor, search: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
-    """``searchsorted(edges, x, right=True)`` per input via the bucket table, or None when the
-    knots are too clustered for it. Shapes: x ``(B, in)`` -> ``(B, in)`` int64."""
-    counts, start, scale, padded, steps = search
-    n_steps = int(steps)
-    if n_steps > 3:
+def _bucket_search(x: torch.Tensor, search: BucketTable | None) -> torch.Tensor | None:
+    """``searchsorted(edges, x, right=True)`` per input via the bucket table (None without
+    one). Shapes: x ``(B, in)`` -> ``(B, in)`` int64."""
+    if search is None:
         return None
-    n_in, n_cols = counts.shape
-    n_buckets = n_cols - 2
-    b = ((x - start) * scale).floor_().nan_to_num_(nan=0.0).clamp_(-1, n_buckets) + 1
-    row_base = torch.arange(n_in, device=x.device) * n_cols  # (in,)
-    found = counts.view(-1).take(b.long() + row_base)  # (B, in): edges ≤ bucket start − δ
-    edge_base = torch.arange(n_in, device=x.device) * (padded.numel() // n_in)
-    for _ in range(n_steps):
-        found += x >= padded.take(found + edge_base)
+    n_buckets = search.counts.numel() // search.row_base.numel() - 2
+    b = ((x - search.start) * search.scale).floor_().nan_to_num_(nan=0.0).clamp_(-1, n_buckets)
+    found = search.counts.take(b.long() + (search.row_base + 1))  # (B, in)
+    for _ in range(search.steps):
+        found += x >= search.padded.take(found + search.edge_base)
     return found
 
 
@@ -202,8 +212,8 @@ def local_values(
         input). On the closed-form path derivatives are taken in ``u = (x − t_m)/h``: multiply
         by ``1/h = uniform[:, 1]`` for derivatives in ``x``. Planes may be strided views.
     """
-    n_in, n_knots = knots.shape
-    offset = torch.arange(n_in, device=x.device) * (n_knots + 1) + 1  # (in,) row of m = 0
+    n_knots = knots.shape[1]
+    offset = tables.row_offset  # (in,) row of m = 0
     if tables.uniform is not None and k == 3:
         m, u = _interval_uniform(x, n_knots, tables.uniform)
         vals = cubic_planes(u)
@@ -211,7 +221,7 @@ def local_values(
         return vals, dvals, m.long() + offset
     # general knots: binary search, then Horner on the interval's Taylor coefficients
     m = None  # m + 1: how many edges lie at or below x
-    if tables.search is not None and x.numel() >= BUCKET_SEARCH_MIN_POINTS:
+    if x.numel() >= BUCKET_SEARCH_MIN_POINTS:
         m = _bucket_search(x, tables.search)
     if m is None:
         m = torch.searchsorted(tables.edges, x.t().contiguous(), right=True).t()  # (B, in)
