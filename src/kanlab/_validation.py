@@ -67,3 +67,11 @@ def check_features(name: str, x: torch.Tensor, in_features: int) -> None:
         raise InputError(f"{name} has shape {tuple(x.shape)}; expected (..., {in_features})")
     if not x.is_floating_point():
         raise InputError(f"{name} must be a floating-point tensor; got dtype {x.dtype}")
+
+
+def as_samples(name: str, x: torch.Tensor, in_features: int, dtype: torch.dtype) -> torch.Tensor:
+    """Checked samples for a grid move: ``(..., in) -> (N, in)`` in ``dtype``, all finite."""
+    check_features(name, x, in_features)
+    x2 = x.reshape(-1, in_features).to(dtype)
+    check_finite(name, x2)
+    return x2

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validation import (
+    as_samples,
     check_choice,
     check_features,
-    check_finite,
     check_nonnegative_int,
     check_positive_int,
     check_range,
@@ -444,9 +444,7 @@ class KANLinear(nn.Module):
         Raises:
             InputError: wrong shape, NaN/inf, or too few samples.
         """
-        check_features("x", x, self.in_features)
-        x2 = x.reshape(-1, self.in_features).to(self.knots.dtype)  # (N, in)
-        check_finite("x", x2)
+        x2 = as_samples("x", x, self.in_features, self.knots.dtype)  # (N, in)
         z, _ = self._standardized(x2)  # the grid lives where the splines are evaluated
         strat = self.grid_strategy if strategy is None else get_grid_strategy(strategy)
         new_size = self.grid_size if grid_size is None else check_positive_int("grid_size",
@@ -504,15 +502,13 @@ class KANLinear(nn.Module):
         frac = pos - lo
         grid = old[:, lo] * (1 - frac) + old[:, lo + 1] * frac  # (in, G' + 1)
         if isinstance(self.grid_strategy, DKANGrid):  # a fixed grid: its quantiles at G'
-            grid = self.grid_strategy.place(old[:, :1].T.expand(2, -1), grid_size)
+            grid = self.grid_strategy.points(grid_size, old.dtype).to(old.device)
+            grid = grid.expand(self.in_features, -1)
         knots = make_knots(grid, k, self.knot_convention)
         if x is None:
             x = _interval_samples(grid, per_interval=2 * k + 2)  # (N, in)
         else:
-            check_features("x", x, self.in_features)
-            x = x.reshape(-1, self.in_features).to(self.knots.dtype)
-            check_finite("x", x)
-            x, _ = self._standardized(x)
+            x, _ = self._standardized(as_samples("x", x, self.in_features, self.knots.dtype))
         coef = self._transferred_coef(x, knots)
         self.knots = knots
         self.coef = nn.Parameter(coef, requires_grad=self.coef.requires_grad)

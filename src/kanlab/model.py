@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validation import check_features, check_finite
+from ._validation import as_samples, check_features
 from .density import GridContext
 from .errors import InputError
 from .grids import GRID_STRATEGIES, DKANGrid, GridStrategy, get_grid_strategy
@@ -273,9 +273,7 @@ class KAN(nn.Module):
         Returns:
             Each layer's drift (see :meth:`KANLinear.update_grid`).
         """
-        check_features("x", x, self.widths[0])
-        h = x.reshape(-1, self.widths[0]).to(self.dtype)
-        check_finite("x", h)
+        h = as_samples("x", x, self.widths[0], self.dtype)
         targets = None if y is None else y.reshape(h.shape[0], -1).to(self.dtype)
         context = GridContext(model=self, inputs=h, targets=targets, loss_fn=loss_fn)
         sizes = [None] * self.depth if grid_size is None else _per_layer(
@@ -294,9 +292,7 @@ class KAN(nn.Module):
         sizes = _per_layer("grid_size", grid_size, self.depth)
         h = None
         if x is not None:
-            check_features("x", x, self.widths[0])
-            h = x.reshape(-1, self.widths[0]).to(self.dtype)
-            check_finite("x", h)
+            h = as_samples("x", x, self.widths[0], self.dtype)
         for layer, g in zip(self.layers, sizes):
             if g != layer.grid_size:
                 layer._set_grid_size_(g, h)
