@@ -258,3 +258,62 @@ def write_runs(runs: list[Run], path: Path) -> None:
 def log(run: Run) -> None:
     print(f"{run.case:>8} {run.arm:<18} seed {run.seed}: rel L2 {run.error:.3e}  "
           f"({run.train_s:.1f} s, adapt {run.adapt_s:.2f} s)", flush=True)
+
+
+def check_names(kind: str, given: list[str], known) -> None:
+    """Exit with a message naming what is unknown and what is available."""
+    unknown = [g for g in given if g not in known]
+    if unknown:
+        raise SystemExit(f"unknown {kind} {unknown} ; choose from {list(known)}")
+
+
+def collect_runs(
+    cases: list[str],
+    arms: list[str],
+    seeds: tuple[int, ...],
+    stem: str,
+    trainer: Callable[[str], Callable[[str, int], Run]],
+    from_csv: list[Path] | None,
+    all_cases,
+) -> tuple[list[Run], list[str], list[str], tuple[int, ...], str]:
+    """Train every case × arm × seed, or re-read earlier runs (``from_csv``).
+
+    ``trainer(case)`` prepares a case once (its data) and returns ``train(arm, seed) -> Run``.
+    Runs are saved to ``results/<stem>_runs.csv`` as they finish, so partial results survive.
+
+    Returns the runs and the cases, arms and seeds they cover, and a wall-time note.
+    """
+    path = RESULTS / f"{stem}_runs.csv"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if from_csv:
+        runs = [r for p in from_csv for r in read_runs(p)]
+        cases = [c for c in all_cases if any(r.case == c for r in runs)]
+        arms = [a for a in ARMS if any(r.arm == a for r in runs)]
+        seeds = tuple(sorted(dict.fromkeys(r.seed for r in runs)))
+        wall = (f"not measured in this re-summary; sum of the training times "
+                f"{sum(r.train_s for r in runs) / 60:.1f} min (1 thread)")
+    else:
+        start = time.perf_counter()
+        runs = []
+        for case in cases:
+            train = trainer(case)
+            for arm in arms:
+                for seed in seeds:
+                    runs.append(train(arm, seed))
+                    log(runs[-1])
+                    write_runs(runs, path)
+        wall = f"{(time.perf_counter() - start) / 60:.1f} min (1 thread)"
+    write_runs(runs, path)
+    return runs, cases, arms, seeds, wall
+
+
+def report(runs: list[Run], cases: list[str], arms: list[str], stem: str,
+           markdown: Callable[[], str], title: str) -> None:
+    """Write and print the summary and the plot (a run without ``input`` has none)."""
+    if "input" not in arms:  # a partial run, to be merged with --from-csv
+        print(f"runs saved to {RESULTS / f'{stem}_runs.csv'}; no summary without the input arm")
+        return
+    text = markdown()
+    (RESULTS / f"{stem}.md").write_text(text)
+    plot(runs, cases, arms, RESULTS / f"{stem}.png", title)
+    print(text)

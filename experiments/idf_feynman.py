@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,16 +29,14 @@ from idf_common import (  # noqa: E402
     ARM_NOTES,
     ARMS,
     DEFAULT_ARMS,
-    RESULTS,
     Run,
-    log,
+    check_names,
+    collect_runs,
     paper_medians,
-    plot,
-    read_runs,
     relative_l2,
+    report,
     summary,
     train_scheduled,
-    write_runs,
 )
 
 PI = math.pi
@@ -213,40 +210,18 @@ def main(argv: list[str] | None = None) -> None:
     default = "f2,f9" if args.quick else ",".join(FUNCTIONS)
     functions = (args.functions or default).split(",")
     arms = args.arms.split(",")
-    unknown = [f for f in functions if f not in FUNCTIONS] + [a for a in arms if a not in ARMS]
-    if unknown:
-        sys.exit(f"unknown functions/arms {unknown} ; choose from "
-                 f"{list(FUNCTIONS)} and {list(ARMS)}")
+    check_names("functions", functions, FUNCTIONS)
+    check_names("arms", arms, ARMS)
+
+    def trainer(f):
+        test = test_data(f)
+        return lambda arm, seed: train_run(f, arm, seed, cfg, test)
 
     stem = args.out or ("idf_feynman_quick" if args.quick else "idf_feynman")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    if args.from_csv:
-        runs = [r for path in args.from_csv for r in read_runs(path)]
-        functions = [f for f in FUNCTIONS if any(r.case == f for r in runs)]
-        arms = [a for a in ARMS if any(r.arm == a for r in runs)]
-        cfg.seeds = tuple(sorted(dict.fromkeys(r.seed for r in runs)))
-        wall = (f"not measured in this re-summary; sum of the training times "
-                f"{sum(r.train_s for r in runs) / 60:.1f} min (1 thread)")
-    else:
-        start = time.perf_counter()
-        runs = []
-        for f in functions:
-            test = test_data(f)
-            for arm in arms:
-                for seed in cfg.seeds:
-                    runs.append(train_run(f, arm, seed, cfg, test))
-                    log(runs[-1])
-                    write_runs(runs, RESULTS / f"{stem}_runs.csv")  # partial results survive
-        wall = f"{(time.perf_counter() - start) / 60:.1f} min (1 thread)"
-    write_runs(runs, RESULTS / f"{stem}_runs.csv")
-    if "input" not in arms:  # a partial run, to be merged with --from-csv
-        print(f"runs saved to {RESULTS / f'{stem}_runs.csv'}; no summary without the input arm")
-        return
-    text = markdown(runs, functions, arms, cfg, wall)
-    (RESULTS / f"{stem}.md").write_text(text)
-    plot(runs, functions, arms, RESULTS / f"{stem}.png",
-         "Feynman subset: grid adaptation by importance density (median over seeds)")
-    print(text)
+    runs, functions, arms, cfg.seeds, wall = collect_runs(
+        functions, arms, cfg.seeds, stem, trainer, args.from_csv, FUNCTIONS)
+    report(runs, functions, arms, stem, lambda: markdown(runs, functions, arms, cfg, wall),
+           "Feynman subset: grid adaptation by importance density (median over seeds)")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,16 +36,14 @@ from idf_common import (  # noqa: E402
     ARM_NOTES,
     ARMS,
     DEFAULT_ARMS,
-    RESULTS,
     Run,
-    log,
+    check_names,
+    collect_runs,
     paper_medians,
-    plot,
-    read_runs,
     relative_l2,
+    report,
     summary,
     train_scheduled,
-    write_runs,
 )
 
 PI = math.pi
@@ -180,39 +177,16 @@ def main(argv: list[str] | None = None) -> None:
         cfg.seeds = tuple(int(s) for s in args.seeds.split(","))
     cases = (args.cases or ("1-1,2-2" if args.quick else ",".join(CASES))).split(",")
     arms = args.arms.split(",")
-    unknown = [c for c in cases if c not in CASES] + [a for a in arms if a not in ARMS]
-    if unknown:
-        sys.exit(f"unknown cases/arms {unknown} ; choose from "
-                 f"{list(CASES)} and {list(ARMS)}")
+    check_names("cases", cases, CASES)
+    check_names("arms", arms, ARMS)
 
     stem = args.out or ("idf_helmholtz_quick" if args.quick else "idf_helmholtz")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    if args.from_csv:
-        runs = [r for path in args.from_csv for r in read_runs(path)]
-        cases = [c for c in CASES if any(r.case == c for r in runs)]
-        arms = [a for a in ARMS if any(r.arm == a for r in runs)]
-        cfg.seeds = tuple(sorted(dict.fromkeys(r.seed for r in runs)))
-        wall = (f"not measured in this re-summary; sum of the training times "
-                f"{sum(r.train_s for r in runs) / 60:.1f} min (1 thread)")
-    else:
-        start = time.perf_counter()
-        runs = []
-        for case in cases:
-            for arm in arms:
-                for seed in cfg.seeds:
-                    runs.append(train_run(case, arm, seed, cfg))
-                    log(runs[-1])
-                    write_runs(runs, RESULTS / f"{stem}_runs.csv")  # partial results survive
-        wall = f"{(time.perf_counter() - start) / 60:.1f} min (1 thread)"
-    write_runs(runs, RESULTS / f"{stem}_runs.csv")
-    if "input" not in arms:  # a partial run, to be merged with --from-csv
-        print(f"runs saved to {RESULTS / f'{stem}_runs.csv'}; no summary without the input arm")
-        return
-    text = markdown(runs, cases, arms, cfg, wall)
-    (RESULTS / f"{stem}.md").write_text(text)
-    plot(runs, cases, arms, RESULTS / f"{stem}.png",
-         "Helmholtz PIKAN: grid adaptation by importance density (median over seeds)")
-    print(text)
+    runs, cases, arms, cfg.seeds, wall = collect_runs(
+        cases, arms, cfg.seeds, stem,
+        lambda case: lambda arm, seed: train_run(case, arm, seed, cfg),
+        args.from_csv, CASES)
+    report(runs, cases, arms, stem, lambda: markdown(runs, cases, arms, cfg, wall),
+           "Helmholtz PIKAN: grid adaptation by importance density (median over seeds)")
 
 
 if __name__ == "__main__":
