@@ -196,3 +196,19 @@ def test_bucket_search_declines_clustered_knots_and_the_layer_path_agrees(monkey
     x, knots, weight, bias = _case(3, "extended", "random", True)
     y = spline_linear(x, F.silu(x), weight, bias, knots, 3)
     torch.testing.assert_close(y, _reference_forward(x, F.silu(x), weight, bias, knots, 3))
+
+
+@pytest.mark.parametrize("spacing", ["uniform", "random"])
+def test_work_split_into_row_blocks_gives_the_same_values_and_gradients(monkeypatch, spacing):
+    # blocks of a few rows (A is filled, and ∂L/∂A formed, block by block) against one block
+    x, knots, weight, bias = _case(3, "extended", spacing, True, batch=37)
+    results = []
+    for chunk in (1 << 30, 7):
+        monkeypatch.setattr("kanlab.spline_linear.CHUNK_VALUES", chunk)
+        x.grad = weight.grad = None
+        base = F.silu(x)
+        y = spline_linear(x, base, weight, bias, knots, 3, tables=_tables(knots, 3, True))
+        (y * torch.arange(1.0, 5.0, dtype=D)).sum().backward()
+        results.append((y.detach(), x.grad.clone(), weight.grad.clone()))
+    for one, blocks in zip(*results):
+        torch.testing.assert_close(blocks, one, rtol=0, atol=1e-13)

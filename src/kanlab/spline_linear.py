@@ -15,6 +15,12 @@ column of ``A``, the *trash*, receives the values of basis functions that do not
 the ends of an extended knot vector) and of points outside the knots; its weight is zero, so its
 gradient is zero and neither the values nor the gradients need masks.
 
+Memory: the forward keeps ``A`` (for the weight gradient), each point's interval row (int32)
+and, for the backward's derivatives, either ``u = (x − t_m)/h`` (uniform cubic: recomputed from
+it) or the ``k + 1`` derivative planes. ``A`` is filled, and ``∂L/∂A = G W`` formed and read in
+the backward, a block of rows at a time (:data:`CHUNK_VALUES`), so that no other
+batch-sized temporary exists: one training step peaks at about the floor's memory plus ``A``.
+
 Columns of ``A``: ``i·n_basis + j`` for spline ``j`` of input ``i``; then the ``E`` extra columns;
 then the trash column (and zero columns up to a multiple of 16, which keeps the GEMMs fast).
 """
@@ -244,6 +250,16 @@ def local_values(
     return vals, dvals, row
 
 
+#: ``A`` is filled, and ``∂L/∂A`` formed in the backward, this many spline values at a time
+#: (blocks of batch rows): temporaries stay small whatever the batch
+CHUNK_VALUES = 1 << 18
+
+
+def _row_blocks(batch: int, values_per_row: int) -> list[slice]:
+    step = max(1, CHUNK_VALUES // max(1, values_per_row))
+    return [slice(start, start + step) for start in range(0, batch, step)]
+
+
 class _SplineLinear(torch.autograd.Function):
     """``y = A(x) W^T + bias``; see the module docstring."""
 
@@ -252,48 +268,102 @@ class _SplineLinear(torch.autograd.Function):
         tables = KnotTables(*tables)  # passed as loose tensors: torch.compile wants them so
         batch, n_in = x.shape
         nb = n_basis(knots, k)
-        vals, dvals, row = local_values(x, knots, k, ctx.needs_input_grad[0], tables)
+        need_dx = ctx.needs_input_grad[0]
+        closed = tables.uniform is not None and k == 3
         # the trash and padding to a multiple of 16 columns (odd widths slow the GEMMs down)
         n_cols = -(-(weight.shape[1] + 1) // 16) * 16
-        n_used = weight.shape[1]
-        padded = torch.nn.functional.pad(weight, (0, n_cols - n_used))  # (out, cols), pad = 0
+        padded = torch.nn.functional.pad(weight, (0, n_cols - weight.shape[1]))  # (out, cols)
         a = x.new_zeros((batch, n_cols))  # (B, cols)
         if extra is not None:
             a[:, n_in * nb : n_in * nb + extra.shape[1]] = extra
-        index = tables.scatter.index_select(0, row.view(-1)).view(batch, -1)  # (B, in·(k + 1))
-        a.scatter_add_(1, index, vals.permute(1, 2, 0).reshape(batch, -1))
+        # what the backward needs: each point's interval row (int32: index_select takes it)
+        # and its derivatives (closed form: the u they are recomputed from, a quarter the size)
+        rows = x.new_empty((batch, n_in), dtype=torch.int32) if need_dx else None
+        if not need_dx:
+            derivs = None
+        elif closed:
+            derivs = x.new_empty((batch, n_in))
+        else:
+            derivs = x.new_empty((k + 1, batch, n_in))
+        per_row = n_in * (k + 1) if closed else n_in * (2 + (k + 1) ** 2)  # Taylor rows
+        for block in _row_blocks(batch, per_row):
+            xb = x[block]
+            if closed:
+                m, u = _interval_uniform(xb, knots.shape[1], tables.uniform)
+                vals, row = cubic_planes(u), m.long() + tables.row_offset
+                if need_dx:
+                    derivs[block] = u
+            else:
+                vals, dvals, row = local_values(xb, knots, k, need_dx, tables)
+                if need_dx:
+                    derivs[:, block] = dvals
+            if need_dx:
+                rows[block] = row
+            index = tables.scatter.index_select(0, row.view(-1)).view(xb.shape[0], -1)
+            a[block].scatter_add_(1, index, vals.permute(1, 2, 0).reshape(xb.shape[0], -1))
+            del vals, row, index  # free this block's temporaries before the next is formed
         y = torch.addmm(bias, a, padded.t()) if bias is not None else a @ padded.t()
-        ctx.save_for_backward(x, extra, weight, bias, a, dvals, index)
-        ctx.k, ctx.nb, ctx.n_cols = k, nb, n_cols
+        ctx.save_for_backward(x, extra, weight, bias, a, derivs, rows, tables.scatter)
+        ctx.k, ctx.nb, ctx.n_cols, ctx.closed = k, nb, n_cols, closed
         ctx.knots, ctx.uniform = knots, tables.uniform
-        ctx.uniform_k3 = tables.uniform is not None and k == 3
         return y
 
     @staticmethod
     def backward(ctx, grad_y):  # type: ignore[override]
-        x, extra, weight, bias, a, dvals, index = ctx.saved_tensors
+        x, extra, weight, bias, a, derivs, rows, scatter = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate a differentiable copy
             return _double_backward(ctx, grad_y, x, extra, weight, bias)
-        n_in = x.shape[1]
+        n_in, nb = x.shape[1], ctx.nb
         grad_x = grad_extra = grad_w = grad_bias = None
         if ctx.needs_input_grad[2]:
             grad_w = (grad_y.t() @ a)[:, : weight.shape[1]]  # (out, in·nb (+ in))
         if ctx.needs_input_grad[3]:
             grad_bias = grad_y.sum(0)
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            padded = torch.nn.functional.pad(weight, (0, ctx.n_cols - weight.shape[1]))
-            grad_a = grad_y @ padded  # (B, cols); the trash column is zero
-            if ctx.needs_input_grad[0]:
-                g = grad_a.gather(1, index).view(x.shape[0], n_in, -1)  # (B, in, k + 1)
-                grad_x = g[..., 0] * dvals[0]
-                for r in range(1, ctx.k + 1):  # Σ_r ∂L/∂A[col_r] · B'_r(x)
-                    grad_x.addcmul_(g[..., r], dvals[r])
-                if ctx.uniform_k3:  # closed-form derivatives are in u = (x − t_m)/h
-                    grad_x *= ctx.uniform[:, 1]
-            if ctx.needs_input_grad[1]:
-                start = n_in * ctx.nb
-                grad_extra = grad_a[:, start : start + extra.shape[1]].contiguous()
+        if ctx.needs_input_grad[1]:
+            grad_extra = grad_y @ weight[:, n_in * nb : n_in * nb + extra.shape[1]]  # (B, E)
+        if ctx.needs_input_grad[0]:
+            grad_x = _input_grad(ctx, grad_y, weight, derivs, rows, scatter)
         return grad_x, grad_extra, grad_w, grad_bias, *([None] * (len(ctx.needs_input_grad) - 4))
+
+
+def _input_grad(ctx, grad_y, weight, derivs, rows, scatter):
+    """``∂L/∂x_i = Σ_r (G W)[col_r(i)] · B'_r(x_i)``, forming ``G W`` a block of rows at a time.
+
+    ``derivs``: the derivative planes ``(k + 1, B, in)``, or on the closed-form path the ``u``
+    ``(B, in)``: there ``Σ_r g_r B'_r(u)`` is a quadratic in ``u`` whose coefficients are one
+    small matmul of the gathered ``g``.
+    """
+    batch, n_in = rows.shape
+    padded = torch.nn.functional.pad(weight, (0, ctx.n_cols - weight.shape[1]))  # (out, cols)
+    grad_x = grad_y.new_empty((batch, n_in))
+    if ctx.closed:
+        to_quadratic = _CUBIC_DERIVATIVE.to(grad_y)  # (4, 3)
+    for block in _row_blocks(batch, ctx.n_cols + 3 * n_in * (ctx.k + 1)):
+        grad_a = grad_y[block] @ padded  # (b, cols); the trash column is zero
+        index = scatter.index_select(0, rows[block].view(-1)).view(grad_a.shape[0], -1)
+        g = grad_a.gather(1, index).view(grad_a.shape[0], n_in, -1)  # (b, in, k + 1)
+        out = grad_x[block]
+        if ctx.closed:
+            c = g @ to_quadratic  # (b, in, 3): Σ_r g_r B'_r(u) = c_0 + c_1 u + c_2 u²
+            u = derivs[block]
+            torch.addcmul(c[..., 1], c[..., 2], u, out=out)
+            out.mul_(u).add_(c[..., 0])
+        else:
+            d = derivs[:, block]  # (k + 1, b, in)
+            torch.mul(g[..., 0], d[0], out=out)
+            for r in range(1, ctx.k + 1):
+                out.addcmul_(g[..., r], d[r])
+        del grad_a, index, g  # free this block's temporaries before the next is formed
+    if ctx.closed:  # closed-form derivatives are in u = (x − t_m)/h
+        grad_x *= ctx.uniform[:, 1]
+    return grad_x
+
+
+#: derivatives of the uniform cubic pieces (:func:`~kanlab.splines.cubic_planes`) as
+#: quadratics in u: row r holds B'_r's coefficients of 1, u, u²
+_CUBIC_DERIVATIVE = torch.tensor(
+    [[-0.5, 1.0, -0.5], [0.0, -2.0, 1.5], [0.5, 1.0, -1.5], [0.0, 0.0, 0.5]], dtype=torch.float64
+)
 
 
 def _double_backward(ctx, grad_y, x, extra, weight, bias):
