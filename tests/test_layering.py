@@ -11,11 +11,14 @@ LAYERS = {
     "errors": 0, "_validation": 1,
     "splines": 2,
     "lstsq": 3,
+    "symbolic": 2,
     "spline_linear": 3, "grids": 3, "optim": 3, "standardize": 3, "schedules": 3,
+    "symbolic_edges": 3, "sparsity": 3,
     "layer": 4, "density": 4,
     "model": 5,
     "data": 5,
-    "train": 6, "datasets": 6,
+    "train": 6, "datasets": 6, "importance": 6, "symbolic_model": 6, "formula": 6,
+    "prune": 7, "demos": 7, "plot": 7,
     "cli": 8, "__main__": 9, "__init__": 10,
 }
 OPTIONAL = {"sympy", "matplotlib", "sklearn", "tqdm", "scipy"}

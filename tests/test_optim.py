@@ -1,3 +1,5 @@
+import math
+
 import torch
 
 from kanlab.optim import LBFGS
@@ -38,3 +40,20 @@ def test_keeps_quasi_newton_steps_where_torch_stalls():
     ours, theirs = _run(LBFGS, 1e-13), _run(torch.optim.LBFGS, 1e-13)
     assert ours < 1e-8
     assert theirs > 100 * ours
+
+
+def test_lbfgs_backs_off_from_overflow_instead_of_writing_nan():
+    # the minimum (p = 2) lies beyond a wall where the loss is infinite (p > 1)
+    p = torch.nn.Parameter(torch.tensor([0.0], dtype=torch.float64))
+    opt = LBFGS([p], lr=1, line_search_fn="strong_wolfe", max_iter=20)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.where(p > 1, p * math.inf, (p - 2) ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    assert torch.isfinite(p).all() and float(p.detach()) <= 1.0
+    assert float(closure().detach()) <= 4.0  # no worse than the start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -31,6 +31,7 @@ from .splines import (
     window_rows,
 )
 from .standardize import RunningStandardize
+from .symbolic_edges import SymbolicEdges
 
 __all__ = ["BASE_FUNCTIONS", "TAILS", "KANLinear"]
 
@@ -163,6 +164,7 @@ class KANLinear(nn.Module):
             grid_size = grid.shape[1] - 1
         self.register_buffer("knots", make_knots(grid, spline_order, knot_convention))
         self.register_buffer("mask", torch.ones(out_features, in_features, **factory))
+        self.symbolic = SymbolicEdges(in_features, out_features, **factory)
         nb = grid_size + spline_order
         self.coef = nn.Parameter(torch.empty(out_features, in_features, nb, **factory))
         self.spline_scale = nn.Parameter(torch.empty(out_features, in_features, **factory))
@@ -220,9 +222,16 @@ class KANLinear(nn.Module):
         )
 
     # ---------------------------------------------------------------- forward
-    def spline_weight(self) -> torch.Tensor:
+    def numeric_mask(self) -> torch.Tensor:
+        """``(out, in)``: 1 on edges that exist and are numeric (not pruned, not symbolic)."""
+        if not len(self.symbolic):
+            return self.mask
+        return self.mask * (1 - self.symbolic.active)
+
+    def spline_weight(self, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``W = w_s · c · mask`` flattened for the GEMM: ``(out, in · n_basis)``."""
-        w = self.coef * (self.spline_scale * self.mask).unsqueeze(-1)  # (out, in, nb)
+        mask = self.numeric_mask() if mask is None else mask
+        w = self.coef * (self.spline_scale * mask).unsqueeze(-1)  # (out, in, nb)
         return w.reshape(self.out_features, -1)
 
     def spline_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -253,11 +262,12 @@ class KANLinear(nn.Module):
 
     def gemm_weight(self) -> torch.Tensor:
         """The forward GEMM's weight ``(out, in·n_basis + E)``: splines, base branch, tails."""
-        weights = [self.spline_weight()]
+        mask = self.numeric_mask()
+        weights = [self.spline_weight(mask)]
         if self.base_fn is not None:
-            weights.append(self.base_scale * self.mask)
+            weights.append(self.base_scale * mask)
         if self.tail_coef is not None:
-            scale = self.spline_scale * self.mask  # (out, in)
+            scale = self.spline_scale * mask  # (out, in)
             weights += [self.tail_coef[..., 0] * scale, self.tail_coef[..., 1] * scale]
         return torch.cat(weights, dim=1)
 
@@ -297,6 +307,9 @@ class KANLinear(nn.Module):
         _, _, tables = self._knot_lookup()
         y = spline_linear(z, self._extra_columns(x2, z), self.gemm_weight(), self.bias,
                           self.knots, self.spline_order, tables=tables)  # (B, out)
+        symbolic = self.symbolic(x2, self.mask)  # (B, out) or None
+        if symbolic is not None:
+            y = y + symbolic
         return y.reshape(*batch_shape, self.out_features)
 
     def forward_derivatives(
@@ -344,6 +357,12 @@ class KANLinear(nn.Module):
         y = out[:batch] + (self.bias if self.bias is not None else 0)
         dy = out[batch : batch * (1 + n_dim)].reshape(batch, n_dim, -1)
         d2y = out[batch * (1 + n_dim) :].reshape(batch, n_dim, -1)
+        if len(self.symbolic):
+            v0, v1, v2 = self.symbolic.jet(h, mask=self.mask)  # (B, out, in) each
+            y = y + v0.sum(-1)
+            dy = dy + torch.einsum("boi,bdi->bdo", v1, dh)
+            d2y = d2y + torch.einsum("boi,bdi->bdo", v2, dh * dh)
+            d2y = d2y + torch.einsum("boi,bdi->bdo", v1, d2h)
         return y, dy, d2y
 
     def _standardized(self, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -370,10 +389,13 @@ class KANLinear(nn.Module):
         spline = torch.einsum("bim,oim->boi", self.basis(z), self.coef)  # (B, out, in)
         if self.tail_coef is not None:
             spline = spline + torch.einsum("bit,oit->boi", self.tail_features(z), self.tail_coef)
-        phi = spline * (self.spline_scale * self.mask)
+        mask = self.numeric_mask()
+        phi = spline * (self.spline_scale * mask)
         if self.base_fn is not None:
             b = self.base_fn(x2 if self.base_input == "raw" else z)
-            phi = phi + b.unsqueeze(1) * (self.base_scale * self.mask)
+            phi = phi + b.unsqueeze(1) * (self.base_scale * mask)
+        if len(self.symbolic):
+            phi = phi + self.symbolic.edge_values(x2, self.mask)
         return phi
 
     def edge_derivative(self, x: torch.Tensor, order: int) -> torch.Tensor:
@@ -397,7 +419,8 @@ class KANLinear(nn.Module):
             if self.tail_coef is not None and order == 0:
                 spline = spline + torch.einsum("bit,oit->boi", self.tail_features(z),
                                                self.tail_coef)
-            phi = spline * (self.spline_scale * self.mask)
+            mask = self.numeric_mask()
+            phi = spline * (self.spline_scale * mask)
             if dz is not None:
                 phi = phi * dz**order
         if self.base_fn is not None:
@@ -411,7 +434,9 @@ class KANLinear(nn.Module):
                         break
                     (d,) = torch.autograd.grad(d.sum(), xr, create_graph=True)
             d = d.detach() if raw else d.detach() * dz**order
-            phi = phi + d.unsqueeze(1) * (self.base_scale * self.mask)
+            phi = phi + d.unsqueeze(1) * (self.base_scale * mask)
+        if len(self.symbolic):
+            phi = phi + self.symbolic.jet(x2, order, self.mask)[order].detach()
         return phi
 
     # ------------------------------------------------------------- grid moves
@@ -528,6 +553,49 @@ class KANLinear(nn.Module):
         new = copy.deepcopy(self)
         new._set_grid_size_(grid_size, x)
         return new
+
+
+    @torch.no_grad()
+    def select(self, out_index: Sequence[int], in_index: Sequence[int]) -> KANLinear:
+        """A copy with only the given outputs and inputs (in that order); the kept edges, their
+        knots, symbolic functions and statistics are unchanged.
+
+        Args:
+            out_index: outputs to keep (indices into ``range(out_features)``).
+            in_index: inputs to keep (indices into ``range(in_features)``).
+        """
+        o = _index("out_index", out_index, self.out_features, self.coef.device)
+        i = _index("in_index", in_index, self.in_features, self.coef.device)
+        new = copy.deepcopy(self)
+        new.in_features, new.out_features = len(i), len(o)
+
+        def edges(t: torch.Tensor) -> torch.Tensor:  # (out, in, ...) -> (out', in', ...)
+            return t.index_select(0, o).index_select(1, i).clone()
+
+        for name in ("coef", "spline_scale", "base_scale", "tail_coef"):
+            p = getattr(self, name)
+            if p is not None:
+                setattr(new, name, nn.Parameter(edges(p), requires_grad=p.requires_grad))
+        if self.bias is not None:
+            new.bias = nn.Parameter(self.bias[o].clone(), requires_grad=self.bias.requires_grad)
+        new.knots = self.knots[i].clone()
+        new.mask = edges(self.mask)
+        if self.standardize is not None:
+            new.standardize.num_features = len(i)
+            new.standardize.running_mean = self.standardize.running_mean[i].clone()
+            new.standardize.running_var = self.standardize.running_var[i].clone()
+        new.symbolic = self.symbolic.select(o.tolist(), i.tolist())
+        new.__dict__.pop("_lookup_cache", None)
+        return new
+
+
+def _index(name: str, index: Sequence[int], size: int, device) -> torch.Tensor:
+    idx = torch.as_tensor(list(index), dtype=torch.long)
+    if idx.dim() != 1 or len(idx) == 0:
+        raise InputError(f"{name} must be a non-empty list of indices; got {list(index)!r}")
+    if bool(((idx < 0) | (idx >= size)).any()) or len(set(idx.tolist())) != len(idx):
+        raise InputError(f"{name} must hold distinct indices in [0, {size}); got {idx.tolist()}")
+    return idx.to(device)
 
 
 def _elementwise_jet(

@@ -321,6 +321,93 @@ class KAN(nn.Module):
             new._set_grid_size_(grid_size, x)
         return new
 
+    # ------------------------------------------------------- interpretability
+    @torch.no_grad()
+    def record(self, x: torch.Tensor) -> None:
+        """Keep ``x`` (network inputs) as :attr:`recorded_inputs`, the default samples of
+        pruning and symbolic fitting. :func:`~kanlab.train.fit` records its training inputs."""
+        self.recorded_inputs = as_samples("x", x, self.widths[0], self.dtype).detach()
+
+    def importance(self, x: torch.Tensor | None = None, method: str = "attribution"):
+        """Edge and node scores on ``x`` (default :attr:`recorded_inputs`); see
+        :func:`kanlab.importance.importance`."""
+        from .importance import importance
+        from .prune import _samples
+
+        return importance(self, _samples(self, x), method)
+
+    def prune(self, x: torch.Tensor | None = None, node_threshold: float = 1e-2,
+              edge_threshold: float = 3e-2, *, method: str = "attribution") -> KAN:
+        """A new, smaller model: :func:`kanlab.prune.prune` (nodes, then edges; the mean of
+        what a removed edge contributed is kept as bias)."""
+        from .prune import prune
+
+        return prune(self, x, node_threshold, edge_threshold, method=method)
+
+    def prune_nodes(self, x: torch.Tensor | None = None, threshold: float = 1e-2, **kw) -> KAN:
+        """A new model without unimportant hidden nodes: :func:`kanlab.prune.prune_nodes`."""
+        from .prune import prune_nodes
+
+        return prune_nodes(self, x, threshold, **kw)
+
+    def prune_edges(self, x: torch.Tensor | None = None, threshold: float = 3e-2, **kw) -> KAN:
+        """A new model without unimportant edges: :func:`kanlab.prune.prune_edges`."""
+        from .prune import prune_edges
+
+        return prune_edges(self, x, threshold, **kw)
+
+    def prune_inputs(self, x: torch.Tensor | None = None, threshold: float = 1e-2, **kw):
+        """``(new model, kept input indices)``: :func:`kanlab.prune.prune_inputs`."""
+        from .prune import prune_inputs
+
+        return prune_inputs(self, x, threshold, **kw)
+
+    def fix_symbolic(self, l: int, i: int, j: int, name: str, **kw):
+        """Snap edge ``(l, i, j)`` to ``c·f(a·x+b)+d`` and return the fit (with ``r2``):
+        :func:`kanlab.symbolic_model.fix_symbolic`."""
+        from .symbolic_model import fix_symbolic
+
+        return fix_symbolic(self, l, i, j, name, **kw)
+
+    def unfix_symbolic(self, l: int, i: int, j: int) -> None:
+        """Make edge ``(l, i, j)`` numeric again."""
+        from .symbolic_model import unfix_symbolic
+
+        unfix_symbolic(self, l, i, j)
+
+    def suggest_symbolic(self, l: int, i: int, j: int, **kw):
+        """Ranked candidate functions for an edge:
+        :func:`kanlab.symbolic_model.suggest_symbolic`."""
+        from .symbolic_model import suggest_symbolic
+
+        return suggest_symbolic(self, l, i, j, **kw)
+
+    def auto_symbolic(self, **kw):
+        """Snap every numeric edge to its best function:
+        :func:`kanlab.symbolic_model.auto_symbolic`."""
+        from .symbolic_model import auto_symbolic
+
+        return auto_symbolic(self, **kw)
+
+    def symbolic_formula(self, var_names=None, **kw):
+        """Sympy expressions of the outputs: :func:`kanlab.formula.symbolic_formula`."""
+        from .formula import symbolic_formula
+
+        return symbolic_formula(self, var_names, **kw)
+
+    def plot(self, x: torch.Tensor | None = None, *, path=None, beta: float = 3.0,
+             in_vars=None, out_vars=None, **kw):
+        """The paper's network picture (needs matplotlib): :func:`kanlab.plot.plot_network`.
+
+        Each edge's curve on ``x`` (default :attr:`recorded_inputs`), transparency
+        ``tanh(β·score)``, symbolic edges in red. Saved to ``path`` if given; returns the
+        matplotlib figure.
+        """
+        from .plot import plot_network
+
+        return plot_network(self, x, path=path, beta=beta, in_vars=in_vars,
+                            out_vars=out_vars, **kw)
+
     # ------------------------------------------------------------- training
     def fit(self, data, **kwargs):
         """Shortcut for :func:`kanlab.fit(self, data, ...) <kanlab.train.fit>`."""

@@ -6,14 +6,37 @@ float64 (RMSE around 1e-5, so ``yᵀs`` around 1e-10) it then stops storing pair
 gradient steps and stalls; the KAN paper's scaling laws (test RMSE ∝ G⁻³ … G⁻⁴) need the fit to go
 on. This subclass runs the same algorithm (two-loop recursion, strong-Wolfe line search from
 ``torch.optim.lbfgs``) with both thresholds as arguments.
+
+It also survives overflow: when the line search ends at a point where the loss or gradient is
+not finite (an ``exp`` edge stepped too far, say), the step is shrunk tenfold until they are,
+and the curvature memory that proposed it is dropped. torch's LBFGS writes NaN into the
+parameters instead.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch.optim.lbfgs import _strong_wolfe
 
 __all__ = ["LBFGS"]
+
+
+def _finite(loss: float, grad: torch.Tensor, t: float) -> bool:
+    return math.isfinite(loss) and math.isfinite(t) and bool(torch.isfinite(grad).all())
+
+
+def _finite_step(obj, x0, t: float, d: torch.Tensor, shrink: float = 0.1, tries: int = 12):
+    """Shrink the step ``t`` until loss and gradient are finite: ``(loss, grad, t, evals)``;
+    ``t = 0`` when none of ``tries`` steps is."""
+    t = t if math.isfinite(t) and t > 0 else 1.0
+    for n in range(1, tries + 1):
+        t *= shrink
+        loss, grad = obj(x0, t, d)
+        if _finite(loss, grad, t):
+            return loss, grad, t, n
+    return math.nan, grad, 0.0, tries
 
 
 class LBFGS(torch.optim.LBFGS):
@@ -102,9 +125,19 @@ class LBFGS(torch.optim.LBFGS):
                 def obj(x, t, d):
                     return self._directional_evaluate(closure, x, t, d)
 
-                loss, g, t, ls_evals = _strong_wolfe(
+                new_loss, new_g, new_t, ls_evals = _strong_wolfe(
                     obj, x0, t, d, loss, g, gtd, tolerance_change=tol_change
                 )
+                if not _finite(new_loss, new_g, new_t):  # stepped into overflow: back off
+                    new_loss, new_g, new_t, more = _finite_step(obj, x0, t, d)
+                    ls_evals += more
+                    old_dirs.clear(), old_stps.clear(), ro.clear()  # the memory misled us
+                    h_diag = 1.0
+                    if new_t == 0.0:  # no finite point along d: stop here, parameters unchanged
+                        evals += ls_evals
+                        state["func_evals"] += ls_evals
+                        break
+                loss, g, t = new_loss, new_g, new_t
                 self._add_grad(t, d)
                 opt_cond = g.abs().max() <= tol_grad
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -18,6 +19,7 @@ from .errors import InputError
 from .model import KAN
 from .optim import LBFGS
 from .schedules import AdaptSchedule, EveryNSteps, ScheduleState, any_due
+from .sparsity import REG_METRICS, coefficient_penalty, edge_scales, sparsity_penalty
 
 __all__ = ["History", "TrainState", "fit", "grid_schedule_steps"]
 
@@ -32,7 +34,8 @@ class History:
 
     Attributes:
         step: optimiser steps completed when the entry was recorded (1-based).
-        loss: the training objective at the start of the step (on its batch).
+        loss: the prediction loss at the start of the step (on its batch).
+        reg: the regularisation penalty at the start of the step (0 without ``lamb``).
         train_rmse, test_rmse: root mean squared error on the whole train / test set after the
             step (``nan`` where there is no such set or the loss is not a regression loss).
         grid_size: each layer's grid size during the step.
@@ -50,6 +53,7 @@ class History:
     wall_time: list[float] = field(default_factory=list)
     events: list[tuple[int, str]] = field(default_factory=list)
     grid_drift: list[tuple[int, list[float]]] = field(default_factory=list)
+    reg: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list]:
         return {name: list(getattr(self, name)) for name in self.__dataclass_fields__}
@@ -254,6 +258,12 @@ def fit(
     seed: int | None = 0,
     log_every: int | None = None,
     optimizer_options: Mapping[str, Any] | None = None,
+    lamb: float = 0.0,
+    lamb_l1: float = 1.0,
+    lamb_entropy: float = 2.0,
+    lamb_coef: float = 0.0,
+    lamb_coefdiff: float = 0.0,
+    reg_metric: str = "edge_l1",
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
@@ -290,6 +300,13 @@ def fit(
             record evaluates the whole train and test sets. Default: every step in full-batch
             training, once per epoch with ``batch_size``.
         optimizer_options: extra keyword arguments for the optimiser.
+        lamb: weight ``λ`` of the sparsity regularisation (paper eq. 2.20); 0 turns it off
+            (and then nothing of it is computed). Needs a KAN.
+        lamb_l1, lamb_entropy: ``μ₁`` and ``μ₂``: weights of the L1 and entropy terms.
+        lamb_coef, lamb_coefdiff: weights of pykan's coefficient magnitude and smoothness
+            penalties (inside ``λ``).
+        reg_metric: ``"edge_l1"`` (the paper: mean ``|φ|`` per edge) or ``"edge_std"``
+            (pykan 0.2.8's default); see :mod:`kanlab.sparsity`.
 
     Returns:
         The :class:`History` of the run.
@@ -308,6 +325,15 @@ def fit(
     if schedule and not is_kan:
         raise InputError("grid_schedule needs a kanlab.KAN model")
     adapt = _adapt_schedules(update_grid, grid_update_every, grid_update_until)
+    check_choice("reg_metric", reg_metric, REG_METRICS)
+    if lamb < 0 or not math.isfinite(lamb):
+        raise InputError(f"lamb must be a finite non-negative number; got {lamb!r}")
+    if lamb > 0 and not is_kan:
+        raise InputError("sparsity regularisation (lamb > 0) needs a kanlab.KAN model")
+    regularise = functools.partial(
+        _regularisation, l1=lamb_l1, entropy=lamb_entropy, coef=lamb_coef,
+        coefdiff=lamb_coefdiff, metric=reg_metric,
+    )
     if not (is_kan and model.grid_strategy.adaptive):
         adapt = []
 
@@ -371,12 +397,21 @@ def fit(
 
             def closure(xb=xb, yb=yb):
                 optimizer.zero_grad()
-                pred = model(xb)
-                loss = loss_fn(pred, yb)
-                loss.backward()
-                return loss.detach()
+                if lamb > 0:
+                    traces = model.trace(xb)
+                    loss = loss_fn(traces[-1].outputs, yb)
+                    reg = regularise(model, traces)
+                    objective = loss + lamb * reg
+                else:
+                    loss = objective = loss_fn(model(xb), yb)
+                    reg = loss.new_zeros(())
+                objective.backward()
+                evaluations.append((float(loss.detach()), float(reg.detach())))
+                return objective.detach()
 
-            loss = float(optimizer.step(closure))
+            evaluations: list[tuple[float, float]] = []  # (loss, reg) of each evaluation
+            optimizer.step(closure)
+            loss, reg = evaluations[0]  # at the start of the step
             losses.append(loss)
             if not math.isfinite(loss):
                 raise FloatingPointError(
@@ -391,6 +426,7 @@ def fit(
                 history.test_rmse.append(_rmse(model, test_x, test_y))
                 history.step.append(done)
                 history.loss.append(loss)
+                history.reg.append(reg)
                 history.grid_size.append(list(model.grid_size) if is_kan else [])
                 history.wall_time.append(time.perf_counter() - start)
             if bar is not None:
@@ -404,4 +440,19 @@ def fit(
     finally:
         if bar is not None:
             bar.close()
+    if is_kan and train_x is not None:
+        model.record(train_x)
     return history
+
+
+def _regularisation(model: KAN, traces, *, l1, entropy, coef, coefdiff, metric) -> torch.Tensor:
+    """The sparsity penalty of a batch's traces plus the coefficient penalties."""
+    scales = [
+        edge_scales(t.inputs, t.activations, metric, layer.numeric_mask())
+        for t, layer in zip(traces, model.layers)
+    ]
+    reg = sparsity_penalty(scales, l1=l1, entropy=entropy, metric=metric)
+    if coef or coefdiff:
+        reg = reg + coefficient_penalty([layer.coef for layer in model.layers],
+                                        magnitude=coef, smoothness=coefdiff)
+    return reg
