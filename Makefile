@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench lint clean venv data
+.PHONY: demo demo-symbolic test bench lint clean venv data
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/kanlab demo
+
+# the KAN paper's §2.5.2 story: sparsify, prune, auto-symbolic, formula (10 seeds)
+demo-symbolic: $(STAMP)
+	$(VENV)/bin/kanlab demo symbolic
 
 test: $(STAMP)
 	$(PY) -m pytest

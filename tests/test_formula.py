@@ -120,3 +120,16 @@ def test_symbolic_calls_check_their_arguments():
     model.layers[0].mask[1, 0] = 0
     with pytest.raises(InputError, match="pruned"):
         model.fix_symbolic(0, 0, 1, "sin", x=x)
+
+
+def test_tidy_snaps_round_off_to_exact_numbers_and_rounds_the_rest():
+    from kanlab.formula import tidy
+
+    x, y = sympy.symbols("x y")
+    noisy = (sympy.Float(1.00000000000001)
+             * sympy.exp(sympy.Float(0.999999999999) * (y - sympy.Float(3.6e-17)) ** 2
+                         + sympy.sin(sympy.Float(3.14159265358979) * x))
+             - sympy.Float(2.2e-16))
+    assert tidy(noisy) == sympy.exp(y**2 + sympy.sin(sympy.pi * x))
+    assert str(tidy(sympy.Float(0.5349123) * sympy.sin(sympy.Float(2.1234) * x))) == \
+        "0.5349*sin(2.123*x)"

@@ -99,3 +99,16 @@ def test_pruning_needs_samples_and_uses_the_recorded_ones():
     x = _x()
     model.record(x)
     torch.testing.assert_close(model.prune(node_threshold=0.0, edge_threshold=0.0)(x), model(x))
+
+
+def test_keep_nodes_checks_its_lists_and_keeps_constant_contributions():
+    model = kanlab.KAN([2, 3, 1], seed=0, dtype=D)
+    _constant_edge(model.layers[1], 0, 2, 0.4)
+    x = _x()
+    smaller = kanlab.prune.keep_nodes(model, [[0, 1], [0, 1], [0]], x)
+    assert smaller.widths == [2, 2, 1]
+    torch.testing.assert_close(smaller(x), model(x), rtol=0, atol=1e-12)
+    with pytest.raises(InputError, match="one list per node layer"):
+        kanlab.prune.keep_nodes(model, [[0, 1], [0]], x)
+    with pytest.raises(InputError, match="outputs"):
+        kanlab.prune.keep_nodes(model, [[0, 1], [0, 1, 2], []], x)

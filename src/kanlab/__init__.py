@@ -2,7 +2,22 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import data, datasets, density, grids, lstsq, schedules, splines
+from . import (
+    data,
+    datasets,
+    density,
+    formula,
+    grids,
+    importance,
+    lstsq,
+    plot,
+    prune,
+    schedules,
+    sparsity,
+    splines,
+    symbolic,
+    symbolic_model,
+)
 from .errors import GridWarning, InputError, KanlabError
 from .layer import KANLinear
 from .model import KAN, LayerTrace
@@ -23,6 +38,13 @@ __all__ = [
     "datasets",
     "density",
     "fit",
+    "formula",
+    "importance",
+    "plot",
+    "prune",
+    "sparsity",
+    "symbolic",
+    "symbolic_model",
     "lstsq",
     "InputError",
     "KANLinear",

@@ -16,6 +16,8 @@ import torch
 
 from .data import Dataset, make_toy_dataset
 from .model import KAN
+from .prune import keep_nodes
+from .symbolic_model import canonicalize
 from .train import fit
 
 __all__ = ["STORY_LIBRARY", "StoryResult", "symbolic_story"]
@@ -32,7 +34,8 @@ class StoryResult:
 
     Attributes:
         seed: the model seed.
-        pruned_widths: the widths after pruning.
+        pruned_widths: the widths after pruning (before :func:`simplify`).
+        widths: the final widths.
         suggestions: ``{(l, i, j): [(name, r2), ...]}`` before auto-symbolic.
         chosen: ``{(l, i, j): name}`` that auto-symbolic fixed.
         formula: the sympy expression of the output (None if some edge stayed numeric).
@@ -43,6 +46,7 @@ class StoryResult:
 
     seed: int
     pruned_widths: list[int]
+    widths: list[int]
     suggestions: dict[tuple[int, int, int], list[tuple[str, float]]]
     chosen: dict[tuple[int, int, int], str]
     formula: Any
@@ -64,11 +68,43 @@ def _rmse(model: KAN, data: Dataset) -> float:
     return out
 
 
+def simplify(model: KAN, data: Dataset, rmse: float, *, steps: int = 30,
+             tolerance: float = 4.0, say: Callable[[str], None] = log.info) -> KAN:
+    """Remove hidden nodes one at a time, weakest first, while the network still fits.
+
+    Each try prunes the weakest node of the widest hidden layer and retrains ``steps`` LBFGS
+    steps; it is kept when the training RMSE stays within ``tolerance`` times the current one.
+    This automates the paper's reading of the plot ("this node does little: prune it"): a
+    sparsified network sometimes splits one feature over two nodes, a local minimum that
+    retraining without one of them leaves.
+
+    Args:
+        model: a pruned, retrained :class:`~kanlab.model.KAN`.
+        data: its training data.
+        rmse: its training RMSE.
+    """
+    while True:
+        hidden = max(range(1, len(model.widths) - 1), key=lambda l: model.widths[l], default=None)
+        if hidden is None or model.widths[hidden] < 2:
+            return model
+        scores = model.importance().nodes[hidden]
+        keep = [[*range(w)] for w in model.widths]
+        keep[hidden].remove(int(scores.argmin()))
+        candidate = keep_nodes(model, keep)
+        history = fit(candidate, data, steps=steps, progress=False)
+        new = history.train_rmse[-1]
+        say(f"  without the weakest node: {model.widths} -> {candidate.widths}, train RMSE "
+            f"{rmse:.2e} -> {new:.2e}: {'kept' if new <= tolerance * rmse else 'undone'}")
+        if not new <= tolerance * rmse:
+            return model
+        model, rmse = candidate, new
+
+
 def symbolic_story(
     seed: int = 0,
     *,
     data: Dataset | None = None,
-    lamb: float = 0.01,
+    lamb: float = 0.03,
     steps: int = 50,
     lib: tuple[str, ...] = STORY_LIBRARY,
     plot_dir: str | Path | None = None,
@@ -77,7 +113,8 @@ def symbolic_story(
     """Train a [2, 5, 1] KAN on ``exp(sin(πx) + y²)`` and recover the formula.
 
     1. ``steps`` LBFGS steps with sparsification ``lamb`` (paper eq. 2.20);
-    2. prune (nodes, then edges), and ``steps`` more steps without it;
+    2. prune (nodes, then edges), and ``steps`` more steps without it; then, while a hidden
+       layer has more than one node, try without its weakest node (:func:`simplify`);
     3. suggest functions for every edge, then auto-symbolic on ``lib``;
     4. ``steps`` steps on the symbolic edges' affine parameters;
     5. the formula, and its RMSE on the test set.
@@ -101,13 +138,17 @@ def symbolic_story(
     fit(model, data, steps=steps, lamb=lamb, progress=False)
     stage["sparse"] = _rmse(model, data)
     if plot_dir is not None:
+        Path(plot_dir).mkdir(parents=True, exist_ok=True)
         model.plot(data.train_input, path=Path(plot_dir) / f"seed{seed}_trained.png")
     model = model.prune()
     stage["pruned"] = _rmse(model, data)
-    fit(model, data, steps=steps, progress=False)
+    pruned_widths = list(model.widths)
+    history = fit(model, data, steps=steps, progress=False)
     stage["retrained"] = _rmse(model, data)
-    say(f"seed {seed}: pruned to {model.widths}; test RMSE sparse {stage['sparse']:.2e}, "
+    say(f"seed {seed}: pruned to {pruned_widths}; test RMSE sparse {stage['sparse']:.2e}, "
         f"pruned {stage['pruned']:.2e}, retrained {stage['retrained']:.2e}")
+    model = simplify(model, data, history.train_rmse[-1], say=say)
+    stage["simplified"] = _rmse(model, data)
     suggestions = {}
     for l, layer in enumerate(model.layers):
         for j, i in (layer.mask > 0).nonzero().tolist():
@@ -120,6 +161,7 @@ def symbolic_story(
     # exact formulas converge in a few steps: stop at float64 round-off
     fit(model, data, steps=steps, progress=False, update_grid=False,
         callbacks=[lambda state: state.loss < 1e-28])
+    canonicalize(model)  # exact; undoes the trade-offs the polish left (readability)
     stage["symbolic"] = _rmse(model, data)
     if plot_dir is not None:
         model.plot(data.train_input, path=Path(plot_dir) / f"seed{seed}_symbolic.png")
@@ -132,5 +174,5 @@ def symbolic_story(
         rmse = float((f(data.test_input) - data.test_label).pow(2).mean().sqrt())
     except ValueError as err:  # an edge stayed numeric
         say(f"  no formula: {err}")
-    return StoryResult(seed, list(model.widths), suggestions, chosen, formula, rmse,
+    return StoryResult(seed, pruned_widths, list(model.widths), suggestions, chosen, formula, rmse,
                        time.perf_counter() - start, stage)

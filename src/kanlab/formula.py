@@ -14,7 +14,7 @@ import torch
 
 from .errors import InputError
 
-__all__ = ["formula_function", "formula_latex", "symbolic_formula"]
+__all__ = ["formula_function", "formula_latex", "symbolic_formula", "tidy"]
 
 
 def _sympy():
@@ -102,6 +102,33 @@ def _round(sp, expr, digits: int):
     if digits < 1:
         raise InputError(f"precision must be a positive number of digits; got {digits}")
     return expr.xreplace({f: sp.Float(f, digits) for f in expr.atoms(sp.Float)})
+
+
+def tidy(expr, *, tolerance: float = 1e-8, digits: int | None = 4):
+    """A readable copy of ``expr``: numbers within ``tolerance`` (relative, and absolute for
+    0) of 0, an integer or a small multiple of π become exact; the rest are rounded to
+    ``digits`` significant digits (None: kept).
+
+    For reading only: the tidied formula no longer equals the model to round-off.
+
+    Example::
+
+        >>> tidy(1.0000000001 * exp(0.99999999999 * y**2 + sin(3.14159265358979 * x) + 1e-17))
+        exp(y**2 + sin(pi*x))
+    """
+    sp = _sympy()
+
+    def snap(f):
+        v = float(f)
+        if abs(v) < tolerance:
+            return sp.Integer(0)
+        for unit, exact in ((1.0, sp.Integer(1)), (math.pi, sp.pi)):
+            k = round(v / unit)
+            if k != 0 and abs(k) <= 12 and abs(v - k * unit) < tolerance * abs(v):
+                return k * exact
+        return sp.Float(f, digits) if digits is not None else f
+
+    return expr.xreplace({f: snap(f) for f in expr.atoms(sp.Float)})
 
 
 def formula_latex(exprs: Sequence[Any]) -> list[str]:

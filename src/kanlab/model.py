@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from torch import nn
 
 from ._validation import as_samples, check_features
 from .density import GridContext
-from .errors import InputError
+from .errors import GridWarning, InputError
 from .grids import GRID_STRATEGIES, DKANGrid, GridStrategy, get_grid_strategy
 from .layer import KANLinear
 from .standardize import RunningStandardize
@@ -260,7 +261,9 @@ class KAN(nn.Module):
         Each layer's knots move to its own inputs and its coefficients are refitted so that its
         function is kept on the samples; the next layer then sees the refitted layer's output.
         Network-level importance densities (``curvature_network``, ``loss``) are computed once,
-        before any layer moves.
+        before any layer moves. A constant *input* column gets a :class:`GridWarning`; a
+        constant hidden node (one that sparsification or pruning emptied) silently keeps its
+        grid.
 
         Args:
             x: inputs ``(..., widths[0])``, at least ``G + 1`` samples.
@@ -280,8 +283,11 @@ class KAN(nn.Module):
             "grid_size", grid_size, self.depth)
         drift = []
         with torch.no_grad():
-            for layer, g in zip(self.layers, sizes):
-                drift.append(layer.update_grid(h, strategy, grid_size=g, context=context))
+            for li, (layer, g) in enumerate(zip(self.layers, sizes)):
+                with warnings.catch_warnings():
+                    if li > 0:  # a hidden node that sparsification or pruning left constant
+                        warnings.simplefilter("ignore", GridWarning)
+                    drift.append(layer.update_grid(h, strategy, grid_size=g, context=context))
                 h = layer._output_without_stats(h)
         return drift
 

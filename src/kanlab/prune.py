@@ -20,7 +20,7 @@ from ._validation import as_samples
 from .errors import InputError
 from .importance import importance
 
-__all__ = ["drop_dead_nodes", "prune", "prune_edges", "prune_inputs", "prune_nodes"]
+__all__ = ["drop_dead_nodes", "keep_nodes", "prune", "prune_edges", "prune_inputs", "prune_nodes"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,24 @@ def _rebuild(model, keep: Sequence[list[int]], x: torch.Tensor):
     new.layers = nn.ModuleList(layers)
     new.widths = [len(k) for k in keep]
     return new
+
+
+@torch.no_grad()
+def keep_nodes(model, keep: Sequence[Sequence[int]], x: torch.Tensor | None = None):
+    """A copy keeping only the nodes ``keep[l]`` of every node layer ``l`` (inputs first);
+    what the edges out of removed nodes contributed on ``x`` goes into the biases.
+
+    Args:
+        model: a :class:`~kanlab.model.KAN`.
+        keep: one list of node indices per node layer (``len(widths)`` lists, each non-empty).
+        x: samples of the inputs; default ``model.recorded_inputs``.
+    """
+    if len(keep) != len(model.widths):
+        raise InputError(f"keep needs one list per node layer ({len(model.widths)}); "
+                         f"got {len(keep)}")
+    if list(keep[-1]) != list(range(model.widths[-1])):
+        raise InputError("keep_nodes cannot remove or reorder the outputs")
+    return _rebuild(model, [list(k) for k in keep], _samples(model, x))
 
 
 def _kept(scores: torch.Tensor, threshold: float, what: str) -> list[int]:
