@@ -51,12 +51,7 @@ def importance(model, x: torch.Tensor, method: str = "attribution") -> Importanc
         method: ``"attribution"`` or ``"l1"`` (see the module docstring).
     """
     check_choice("method", method, IMPORTANCE_METHODS)
-    was_training = model.training
-    model.eval()
-    try:
-        traces = model.trace(x)
-    finally:
-        model.train(was_training)
+    traces = model.eval_trace(x)
     if method == "l1":
         edges = [t.activations.abs().mean(0) for t in traces]  # (out, in)
         nodes = [edges[0].amax(0)]

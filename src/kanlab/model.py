@@ -334,13 +334,39 @@ class KAN(nn.Module):
         pruning and symbolic fitting. :func:`~kanlab.train.fit` records its training inputs."""
         self.recorded_inputs = as_samples("x", x, self.widths[0], self.dtype).detach()
 
+    def samples(self, x: torch.Tensor | None = None, purpose: str = "this") -> torch.Tensor:
+        """Checked network inputs ``(N, widths[0])``: ``x``, or :attr:`recorded_inputs` when
+        ``x`` is None (what pruning, symbolic fitting and plots look at).
+
+        Raises:
+            InputError: ``x`` is None and nothing was recorded (``purpose`` names the caller).
+        """
+        if x is None:
+            x = getattr(self, "recorded_inputs", None)
+            if x is None:
+                raise InputError(
+                    f"{purpose} needs samples of the network inputs: pass x, or fit the model "
+                    "first (fit records its training inputs as model.recorded_inputs)"
+                )
+        return as_samples("x", x, self.widths[0], self.dtype).to(self.device)
+
+    @torch.no_grad()
+    def eval_trace(self, x: torch.Tensor) -> list[LayerTrace]:
+        """:meth:`trace` in evaluation mode (exact symbolic functions, running statistics),
+        without gradients; the training flag is restored."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.trace(x)
+        finally:
+            self.train(was_training)
+
     def importance(self, x: torch.Tensor | None = None, method: str = "attribution"):
         """Edge and node scores on ``x`` (default :attr:`recorded_inputs`); see
         :func:`kanlab.importance.importance`."""
         from .importance import importance
-        from .prune import _samples
 
-        return importance(self, _samples(self, x), method)
+        return importance(self, self.samples(x, "importance"), method)
 
     def prune(self, x: torch.Tensor | None = None, node_threshold: float = 1e-2,
               edge_threshold: float = 3e-2, *, method: str = "attribution") -> KAN:

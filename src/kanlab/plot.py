@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ._validation import as_samples, check_finite
+from ._validation import check_finite
 from .errors import InputError
 from .importance import importance
 
@@ -95,15 +95,7 @@ def _labels(name: str, values: Sequence[Any] | None, n: int, default: str) -> li
 
 
 def _inputs(model, x: torch.Tensor | None) -> torch.Tensor:
-    if x is None:
-        x = getattr(model, "recorded_inputs", None)
-        if x is None:
-            raise InputError(
-                "plot_network needs samples of the network inputs to draw the activations: "
-                "pass x, or fit the model first (fit records its training inputs as "
-                "model.recorded_inputs)"
-            )
-    x = as_samples("x", x, model.widths[0], model.dtype).to(model.device)
+    x = model.samples(x, "plot_network (to draw the activations)")
     if x.shape[0] < 2:
         raise InputError(f"x must hold at least 2 samples to draw curves; got {x.shape[0]}")
     return x
@@ -209,13 +201,7 @@ def plot_network(
     x = _inputs(model, x)
     score = _scores(model, x, scores)
 
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            traces = model.trace(x)
-    finally:
-        model.train(was_training)
+    traces = model.eval_trace(x)
 
     alive = []
     symbolic = []

@@ -16,34 +16,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validation import as_samples
 from .errors import InputError
 from .importance import importance
 
 __all__ = ["drop_dead_nodes", "keep_nodes", "prune", "prune_edges", "prune_inputs", "prune_nodes"]
 
 log = logging.getLogger(__name__)
-
-
-def _eval_traces(model, x: torch.Tensor):
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return model.trace(x)
-    finally:
-        model.train(was_training)
-
-
-def _samples(model, x) -> torch.Tensor:
-    if x is None:
-        x = getattr(model, "recorded_inputs", None)
-        if x is None:
-            raise InputError(
-                "pruning needs samples of the inputs: pass x, or fit the model first "
-                "(fit records its training inputs as model.recorded_inputs)"
-            )
-    return as_samples("x", x, model.widths[0], model.dtype)
 
 
 def _carried(acts: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
@@ -72,9 +50,9 @@ def prune_edges(model, x: torch.Tensor | None = None, threshold: float = 3e-2, *
         threshold: edges scoring below it are removed (pykan: 3e-2).
         method: ``"attribution"`` or ``"l1"`` (:mod:`kanlab.importance`).
     """
-    x = _samples(model, x)
+    x = model.samples(x, "pruning")
     scores = importance(model, x, method).edges
-    traces = _eval_traces(model, x)
+    traces = model.eval_trace(x)
     new = copy.deepcopy(model)
     for layer, t, s in zip(new.layers, traces, scores):
         removed = (s < threshold) & (layer.mask > 0)
@@ -92,7 +70,7 @@ def prune_edges(model, x: torch.Tensor | None = None, threshold: float = 3e-2, *
 def _rebuild(model, keep: Sequence[list[int]], x: torch.Tensor):
     """A copy keeping nodes ``keep[l]`` of every node layer ``l`` (inputs first); what the
     edges out of removed nodes contributed goes into the biases."""
-    traces = _eval_traces(model, x)
+    traces = model.eval_trace(x)
     new = copy.deepcopy(model)
     layers = []
     for li, layer in enumerate(model.layers):
@@ -123,7 +101,7 @@ def keep_nodes(model, keep: Sequence[Sequence[int]], x: torch.Tensor | None = No
                          f"got {len(keep)}")
     if list(keep[-1]) != list(range(model.widths[-1])):
         raise InputError("keep_nodes cannot remove or reorder the outputs")
-    return _rebuild(model, [list(k) for k in keep], _samples(model, x))
+    return _rebuild(model, [list(k) for k in keep], model.samples(x, "pruning"))
 
 
 def _kept(scores: torch.Tensor, threshold: float, what: str) -> list[int]:
@@ -150,7 +128,7 @@ def prune_nodes(model, x: torch.Tensor | None = None, threshold: float = 1e-2, *
     Raises:
         InputError: when every node of a hidden layer would go.
     """
-    x = _samples(model, x)
+    x = model.samples(x, "pruning")
     nodes = importance(model, x, method).nodes
     keep = [list(range(model.widths[0]))]
     for li in range(1, len(model.widths) - 1):
@@ -169,7 +147,7 @@ def prune_inputs(model, x: torch.Tensor | None = None, threshold: float = 1e-2, 
     Returns:
         ``(model, kept)``: the new model and the indices of the kept inputs.
     """
-    x = _samples(model, x)
+    x = model.samples(x, "pruning")
     nodes = importance(model, x, method).nodes
     keep = [_kept(nodes[0], threshold, "the inputs")]
     keep += [list(range(w)) for w in model.widths[1:]]
@@ -179,7 +157,7 @@ def prune_inputs(model, x: torch.Tensor | None = None, threshold: float = 1e-2, 
 def prune(model, x: torch.Tensor | None = None, node_threshold: float = 1e-2,
           edge_threshold: float = 3e-2, *, method: str = "attribution"):
     """:func:`prune_nodes`, then :func:`prune_edges` on the result (pykan's ``prune``)."""
-    x = _samples(model, x)
+    x = model.samples(x, "pruning")
     smaller = prune_nodes(model, x, node_threshold, method=method)
     return drop_dead_nodes(prune_edges(smaller, x, edge_threshold, method=method), x)
 
@@ -191,7 +169,7 @@ def drop_dead_nodes(model, x: torch.Tensor | None = None):
     Such a node is a constant (nothing enters: its outgoing edges' means go into the next
     biases, exactly) or unused (nothing leaves), so the function is kept exactly.
     """
-    x = _samples(model, x)
+    x = model.samples(x, "pruning")
     keep = [list(range(model.widths[0]))]
     for li in range(1, len(model.widths) - 1):
         fed = (model.layers[li - 1].mask > 0).any(1)  # (width,) some edge enters

@@ -25,7 +25,6 @@ from typing import Any
 
 import torch
 
-from ._validation import as_samples
 from .errors import InputError
 from .symbolic import AffineFit, SymbolicFunction, fit_affine, get_function, suggest
 
@@ -35,17 +34,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def _inputs(model, x) -> torch.Tensor:
-    if x is None:
-        x = getattr(model, "recorded_inputs", None)
-        if x is None:
-            raise InputError(
-                "symbolic fitting needs samples: pass x (network inputs), or fit the model "
-                "first (fit records its training inputs as model.recorded_inputs)"
-            )
-    return as_samples("x", x, model.widths[0], model.dtype)
 
 
 def _check_edge(model, l: int, i: int, j: int) -> None:
@@ -69,18 +57,8 @@ def edge_samples(model, l: int, i: int, j: int, x: torch.Tensor | None = None):
         Two ``(B,)`` tensors, sorted by the edge's input.
     """
     _check_edge(model, l, i, j)
-    traces = _traces(model, _inputs(model, x))
+    traces = model.eval_trace(model.samples(x, "symbolic fitting"))
     return _sorted(traces[l].inputs[:, i], traces[l].activations[:, j, i])
-
-
-def _traces(model, x: torch.Tensor):
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return model.trace(x)
-    finally:
-        model.train(was_training)
 
 
 def _sorted(u: torch.Tensor, v: torch.Tensor):
@@ -168,14 +146,14 @@ def auto_symbolic(model, *, x: torch.Tensor | None = None,
     Returns:
         ``{(l, i, j): fit}`` of the edges that were fixed.
     """
-    x = _inputs(model, x)
+    x = model.samples(x, "symbolic fitting")
     fixed: dict[tuple[int, int, int], AffineFit] = {}
     for l, layer in enumerate(model.layers):
         edges = [(i, j) for j, i in (layer.mask > 0).nonzero().tolist()
                  if (j, i) not in layer.symbolic.names]
         if not edges:
             continue
-        trace = _traces(model, x)[l]
+        trace = model.eval_trace(x)[l]
         for i, j in edges:
             u, v = _sorted(trace.inputs[:, i], trace.activations[:, j, i])
             z, to_raw = _standardised(u)
