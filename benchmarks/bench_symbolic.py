@@ -82,7 +82,7 @@ def pykan_rows() -> list[list[object]]:
             dataset = create_dataset(f, n_var=2)
             model = KAN(width=[2, 5, 1], grid=5, k=3, seed=1, auto_save=False)
             with contextlib.redirect_stdout(io.StringIO()):
-                model.fit(dataset, opt="LBFGS", steps=20)
+                model.fit(dataset, opt="LBFGS", steps=20, display_metrics=[])
                 model(dataset["train_input"])
                 t0 = time.perf_counter()
                 model.suggest_symbolic(0, 0, 0, lib=HELLOKAN_LIB, verbose=False)
@@ -105,7 +105,7 @@ def main() -> None:
         "trained 20 LBFGS steps (float64).\n\n" + table + "\n"
     )
     print(text)
-    write_result("symbolic", text)
+    write_result("symbolic.md", text)
 
 
 if __name__ == "__main__":
