@@ -17,6 +17,7 @@ from . import (
     splines,
     symbolic,
     symbolic_model,
+    unsupervised,
 )
 from .errors import GridWarning, InputError, KanlabError
 from .layer import KANLinear
@@ -45,6 +46,7 @@ __all__ = [
     "sparsity",
     "symbolic",
     "symbolic_model",
+    "unsupervised",
     "lstsq",
     "InputError",
     "KANLinear",
