@@ -212,3 +212,21 @@ def test_work_split_into_row_blocks_gives_the_same_values_and_gradients(monkeypa
         results.append((y.detach(), x.grad.clone(), weight.grad.clone()))
     for one, blocks in zip(*results):
         torch.testing.assert_close(blocks, one, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("spacing", ["uniform", "random"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_dense_basis_from_the_tables_equals_the_reference_with_its_derivatives(spacing, k):
+    from kanlab.spline_linear import dense_basis
+
+    x, knots, _, _ = _case(k, "extended", spacing, True)
+    tables = knot_tables(knots, k, n_extra=knots.shape[0])
+    dense = dense_basis(x, knots, k, tables)
+    torch.testing.assert_close(dense, bspline_basis(x, knots, k), rtol=0, atol=1e-13)
+    w = torch.randn(dense.shape, dtype=D, generator=torch.Generator().manual_seed(3))
+    (g,) = torch.autograd.grad((dense * w).sum(), x, create_graph=True)
+    (g_ref,) = torch.autograd.grad((bspline_basis(x, knots, k) * w).sum(), x, create_graph=True)
+    torch.testing.assert_close(g, g_ref, rtol=0, atol=1e-11)
+    (h,) = torch.autograd.grad(g.sum(), x)
+    (h_ref,) = torch.autograd.grad(g_ref.sum(), x)
+    torch.testing.assert_close(h, h_ref, rtol=0, atol=1e-9)

@@ -34,7 +34,9 @@ import torch
 
 from .splines import bspline_basis, cubic_planes, local_basis, n_basis, uniform_spacing
 
-__all__ = ["KnotTables", "knot_tables", "local_values", "scatter_table", "spline_linear"]
+__all__ = [
+    "KnotTables", "dense_basis", "knot_tables", "local_values", "scatter_table", "spline_linear",
+]
 
 
 def scatter_table(knots: torch.Tensor, k: int, n_extra: int = 0) -> torch.Tensor:
@@ -385,6 +387,52 @@ def _double_backward(ctx, grad_y, x, extra, weight, bias):
     if ctx.needs_input_grad[3]:
         grads[3] = grad_y.sum(0)
     return (*grads, *([None] * (len(ctx.needs_input_grad) - 4)))
+
+
+class _TableBasis(torch.autograd.Function):
+    """The dense basis ``(B, in, n_basis)`` from :func:`local_values` (Taylor tables, or the
+    closed form): the layer's fast machinery, for callers that need every edge's value."""
+
+    @staticmethod
+    def forward(ctx, x, knots, k, *tables):  # type: ignore[override]
+        tables = KnotTables(*tables)
+        batch, n_in = x.shape
+        nb = n_basis(knots, k)
+        closed = tables.uniform is not None and k == 3
+        if closed:
+            m, u = _interval_uniform(x, knots.shape[1], tables.uniform)
+            vals, row = cubic_planes(u), m.long() + tables.row_offset
+            dvals = cubic_planes(u, 1) * tables.uniform[:, 1] if ctx.needs_input_grad[0] else None
+        else:
+            vals, dvals, row = local_values(x, knots, k, ctx.needs_input_grad[0], tables)
+        width = int(tables.scatter.max()) + 1  # the trash column is the last one
+        index = tables.scatter.index_select(0, row.view(-1)).view(batch, -1)  # (B, in·(k+1))
+        dense = x.new_zeros((batch, width))
+        dense.scatter_add_(1, index, vals.permute(1, 2, 0).reshape(batch, -1))
+        ctx.save_for_backward(x, knots, dvals, index)
+        ctx.k, ctx.width = k, width
+        return dense[:, : n_in * nb].view(batch, n_in, nb)
+
+    @staticmethod
+    def backward(ctx, grad_dense):  # type: ignore[override]
+        x, knots, dvals, index = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return (None,) * (3 + len(KnotTables._fields))
+        if torch.is_grad_enabled():  # create_graph=True: differentiable pieces
+            grad_x = (grad_dense * bspline_basis(x, knots, ctx.k, 1)).sum(-1)
+        else:
+            batch, n_in = x.shape
+            flat = torch.nn.functional.pad(grad_dense.reshape(batch, -1),
+                                           (0, ctx.width - grad_dense[0].numel()))
+            g = flat.gather(1, index).view(batch, n_in, -1)  # (B, in, k + 1)
+            grad_x = (g * dvals.permute(1, 2, 0)).sum(-1)
+        return (grad_x,) + (None,) * (2 + len(KnotTables._fields))
+
+
+def dense_basis(x: torch.Tensor, knots: torch.Tensor, k: int, tables: KnotTables) -> torch.Tensor:
+    """B-spline basis ``(B, in) -> (B, in, n_basis)`` via the forward pass's tables;
+    differentiable in ``x`` (to any order). Equals :func:`~kanlab.splines.bspline_basis`."""
+    return _TableBasis.apply(x, knots, k, *tables)
 
 
 def _reference_forward(x, extra, weight, bias, knots, k):
