@@ -68,7 +68,7 @@ def _rmse(model: KAN, data: Dataset) -> float:
     return out
 
 
-def simplify(model: KAN, data: Dataset, rmse: float, *, steps: int = 30,
+def simplify(model: KAN, data: Dataset, rmse: float, *, steps: int = 20,
              tolerance: float = 4.0, say: Callable[[str], None] = log.info) -> KAN:
     """Remove hidden nodes one at a time, weakest first, while the network still fits.
 
