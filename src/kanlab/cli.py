@@ -66,7 +66,8 @@ def _demo_symbolic(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     print("kanlab demo symbolic: the KAN paper's §2.5.2 story on exp(sin(pi x) + y^2)")
-    print("[2, 5, 1] KAN, float64: sparsify (lamb 0.03), prune, retrain, auto-symbolic on "
+    print("[2, 5, 1] KAN, float64, 50 LBFGS steps of up to 10 iterations per stage: sparsify "
+          "(lamb 0.03), prune, retrain, auto-symbolic on "
           f"{{{', '.join(STORY_LIBRARY)}}}, fit the affine parameters, read the formula\n")
     results = []
     for seed in range(args.seeds):
