@@ -377,7 +377,7 @@ def fit(
         for step in range(steps):
             xb, yb = next(batches)
             refine_to = refine_at.get(step)
-            if refine_to == model.grid_size[0]:
+            if refine_to is not None and refine_to == model.grid_size[0]:
                 refine_to = None
             refinements += refine_to is not None
             sched = ScheduleState(step, losses, refinements, refine_to is not None)
