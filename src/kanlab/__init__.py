@@ -14,6 +14,7 @@ from . import (
     plot,
     prune,
     schedules,
+    science_data,
     sparsity,
     splines,
     symbolic,
@@ -56,5 +57,6 @@ __all__ = [
     "__version__",
     "grids",
     "schedules",
+    "science_data",
     "splines",
 ]
