@@ -16,7 +16,7 @@ LAYERS = {
     "symbolic_edges": 3, "sparsity": 3,
     "layer": 4, "density": 4,
     "model": 5,
-    "data": 5, "mlp": 5,
+    "data": 5, "mlp": 5, "pde": 6,
     "train": 6, "datasets": 6, "science_data": 6,
     "importance": 6, "symbolic_model": 6, "formula": 6,
     "prune": 7, "plot": 7, "unsupervised": 7, "demos": 8,
