@@ -28,3 +28,12 @@ def test_continual_learning_kan_leaves_earlier_regions_alone():
         torch.testing.assert_close(kan["curves"][4][far], kan["curves"][k][far], rtol=0, atol=0)
     mlp = results["MLP [1, 64, 64, 1]"]
     assert not torch.equal(mlp["curves"][4][grid < -0.64], mlp["curves"][0][grid < -0.64])
+
+
+def test_pde_poisson_runs_and_reports_finite_errors():
+    pde = _load("pde_poisson")
+    results = pde.run(steps=1, n_interior=60, n_boundary=20, widths=(4,), seed=0)
+    assert set(results) == {"KAN [2, 10, 1], G=5", "MLP [2, 4, 4, 1]"}
+    for r in results.values():
+        (l2, h1), = r["curve"]
+        assert 0 < l2 < h1 < 100 and r["params"] > 0
