@@ -398,13 +398,9 @@ class _TableBasis(torch.autograd.Function):
         tables = KnotTables(*tables)
         batch, n_in = x.shape
         nb = n_basis(knots, k)
-        closed = tables.uniform is not None and k == 3
-        if closed:
-            m, u = _interval_uniform(x, knots.shape[1], tables.uniform)
-            vals, row = cubic_planes(u), m.long() + tables.row_offset
-            dvals = cubic_planes(u, 1) * tables.uniform[:, 1] if ctx.needs_input_grad[0] else None
-        else:
-            vals, dvals, row = local_values(x, knots, k, ctx.needs_input_grad[0], tables)
+        vals, dvals, row = local_values(x, knots, k, ctx.needs_input_grad[0], tables)
+        if dvals is not None and tables.uniform is not None and k == 3:
+            dvals = dvals * tables.uniform[:, 1]  # closed-form derivatives are in u: to x
         width = int(tables.scatter.max()) + 1  # the trash column is the last one
         index = tables.scatter.index_select(0, row.view(-1)).view(batch, -1)  # (B, in·(k+1))
         dense = x.new_zeros((batch, width))
