@@ -163,8 +163,9 @@ def paper_medians(rows: list[tuple[str, str, float]]) -> dict[str, tuple[float, 
 
 def summary(runs: list[Run], cases: list[str], arms: list[str],
             paper: dict[str, tuple[float, float]], paper_reported: float,
-            case_label: str = "function") -> list[str]:
-    """Markdown tables: per-case medians and reductions, then the statistics over cases."""
+            case_label: str = "function", wall: str | None = None) -> list[str]:
+    """Markdown tables: per-case medians and reductions, then the statistics over cases, and
+    (with ``wall``) a footer with the run count, non-finite errors and the wall time."""
     med = median_errors(runs, cases, arms)
     others = [a for a in arms if a != "input"]
     red = {a: [reduction(med[c]["input"], med[c][a]) for c in cases] for a in others}
@@ -212,6 +213,13 @@ def summary(runs: list[Run], cases: list[str], arms: list[str],
         "Adaptation overhead (time in update_grid over total training time): "
         + ", ".join(f"{a} {overhead(runs, a):.2f} %" for a in arms) + ".",
     ]
+    if wall is not None:
+        lines += [
+            "",
+            f"Runs: {len(runs)}, non-finite errors: "
+            f"{sum(not math.isfinite(r.error) for r in runs)}. Total wall time: {wall}.",
+            "",
+        ]
     return lines
 
 

@@ -140,13 +140,7 @@ def markdown(runs: list[Run], cases: list[str], arms: list[str], cfg: Config, wa
         ARM_NOTES,
         "",
     ]
-    lines += summary(runs, cases, arms, PAPER, PAPER_MEAN_REDUCTION, case_label="a1-a2")
-    lines += [
-        "",
-        f"Runs: {len(runs)}, non-finite errors: {sum(not math.isfinite(r.error) for r in runs)}. "
-        f"Total wall time: {wall}.",
-        "",
-    ]
+    lines += summary(runs, cases, arms, PAPER, PAPER_MEAN_REDUCTION, case_label="a1-a2", wall=wall)
     return "\n".join(lines)
 
 

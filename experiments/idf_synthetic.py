@@ -215,13 +215,7 @@ def markdown(runs: list[Run], functions: list[str], arms: list[str], cfg: Config
         ARM_NOTES,
         "",
     ]
-    lines += summary(runs, functions, arms, PAPER_MEDIANS, PAPER_MEAN_REDUCTION)
-    lines += [
-        "",
-        f"Runs: {len(runs)}, non-finite errors: {sum(not math.isfinite(r.error) for r in runs)}. "
-        f"Total wall time: {wall}.",
-        "",
-    ]
+    lines += summary(runs, functions, arms, PAPER_MEDIANS, PAPER_MEAN_REDUCTION, wall=wall)
     return "\n".join(lines)
 
 
