@@ -17,9 +17,9 @@ LAYERS = {
     "layer": 4, "density": 4,
     "model": 5,
     "data": 5, "mlp": 5, "pde": 6,
-    "train": 6, "datasets": 6, "science_data": 6,
+    "train": 6, "datasets": 6, "science_data": 6, "feynman_catalog": 6,
     "importance": 6, "symbolic_model": 6, "formula": 6,
-    "prune": 7, "plot": 7, "unsupervised": 7, "demos": 8,
+    "prune": 7, "plot": 7, "sweeps": 7, "unsupervised": 7, "demos": 8,
     "cli": 8, "__main__": 9, "__init__": 10,
 }
 OPTIONAL = {"sympy", "matplotlib", "sklearn", "tqdm", "scipy"}

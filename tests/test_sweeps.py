@@ -1,0 +1,146 @@
+import json
+import math
+
+import pytest
+import torch
+
+from kanlab import KAN
+from kanlab.data import make_dataset
+from kanlab.errors import InputError
+from kanlab.mlp import n_parameters
+from kanlab.sweeps import (
+    KANRun,
+    MLPRun,
+    SweepPoint,
+    falling_part,
+    fit_scaling,
+    kan_runs,
+    load_points,
+    mlp_runs,
+    pareto_frontier,
+    plot_sweep,
+    run_sweep,
+)
+
+
+def _point(n, rmse, run="r", family="kan", grid=None):
+    return SweepPoint(run, family, "[2,1]", 0, grid, n, rmse, rmse, 1, 0.0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_dataset(lambda x: torch.sin(x[:, 0]) * x[:, 1], 2, n_train=64, n_test=32,
+                        seed=1)
+
+
+def test_fit_scaling_recovers_a_power_law():
+    n = [10, 30, 100, 300, 1000]
+    fit = fit_scaling(n, [2.5 * v ** -4.0 for v in n])
+    assert fit.alpha == pytest.approx(4.0, abs=1e-12)
+    assert fit.scale == pytest.approx(2.5, rel=1e-10)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-12)
+    assert fit.n_range == (10, 1000) and fit.n_points == 5
+    assert fit.predict(100) == pytest.approx(2.5e-8)
+
+
+def test_fit_scaling_least_squares_slope_on_noisy_points():
+    # log e = [0, -1, -3] at log n = [0, 1, 2]: the OLS slope is -1.5
+    n = [1.0, math.e, math.e ** 2]
+    fit = fit_scaling(n, [1.0, math.exp(-1), math.exp(-3)])
+    assert fit.alpha == pytest.approx(1.5)
+    assert fit.r2 < 1.0
+
+
+@pytest.mark.parametrize("n, e, match", [
+    ([10], [1.0], "at least 2"),
+    ([10, 10], [1.0, 0.5], "different"),
+    ([10, 20], [1.0, 0.0], "positive"),
+    ([10, 20], [1.0, math.nan], "positive"),
+    ([10, 20], [1.0], "entries"),
+])
+def test_fit_scaling_rejects_bad_points(n, e, match):
+    with pytest.raises(InputError, match=match):
+        fit_scaling(n, e)
+
+
+def test_pareto_frontier_keeps_points_no_smaller_model_beats():
+    pts = [_point(10, 1.0), _point(20, 2.0), _point(20, 0.5), _point(40, 0.7),
+           _point(80, 0.1), _point(5, math.nan)]
+    front = pareto_frontier(pts)
+    assert [(p.n_params, p.test_rmse) for p in front] == [(10, 1.0), (20, 0.5), (80, 0.1)]
+
+
+def test_falling_part_stops_at_the_best_test_error():
+    pts = [_point(40, 1e-3), _point(10, 1e-1), _point(20, 1e-2), _point(80, 5e-3)]
+    assert [p.n_params for p in falling_part(pts)] == [10, 20, 40]
+    assert falling_part([_point(10, math.nan)]) == []
+
+
+def test_run_builders_make_every_combination():
+    runs = mlp_runs(2, 1, depths=(2, 3), widths=(5, 10), seeds=(0, 1))
+    assert len(runs) == 8
+    assert MLPRun((2, 10, 10, 1), "silu", 1000, 1) in runs
+    assert all(r.widths[0] == 2 and r.widths[-1] == 1 for r in runs)
+    kans = kan_runs([(2, 1, 1), (2, 5, 1)], grids=(3, 5), seeds=(0, 1), spline_order=2)
+    assert len(kans) == 4 and len({k.key for k in kans}) == 4
+    assert kans[0].model_options == (("spline_order", 2),)
+    assert "spline_order=2" in kans[0].key
+
+
+def test_kan_run_gives_one_point_per_grid_stage(data, tmp_path):
+    run = KANRun((2, 2, 1), grids=(3, 5), steps_per_grid=3, seed=4)
+    path = tmp_path / "sweep.jsonl"
+    points = run_sweep(data, [run], path=path)
+    assert [p.grid_size for p in points] == [3, 5]
+    assert [p.steps for p in points] == [3, 6]
+    for p in points:
+        expected = n_parameters(KAN([2, 2, 1], grid_size=p.grid_size))
+        assert p.n_params == expected
+        assert p.family == "kan" and p.shape == "[2,2,1]" and p.seed == 4
+        assert math.isfinite(p.test_rmse) and p.test_rmse > 0
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["grid_size"] for r in rows] == [3, 5]
+
+
+def test_sweep_resumes_without_retraining(data, tmp_path, monkeypatch):
+    path = tmp_path / "sweep.jsonl"
+    first = run_sweep(data, [MLPRun((2, 4, 1), steps=3)], path=path)
+    import kanlab.sweeps as sweeps
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(sweeps, "_train", fail)
+    again = run_sweep(data, [MLPRun((2, 4, 1), steps=3)], path=path)
+    assert again == first
+    assert load_points(path) == first
+    assert first[0].n_params == 2 * 4 + 4 + 4 + 1
+
+
+def test_sweep_results_do_not_depend_on_n_jobs(data):
+    runs = [MLPRun((2, 3, 1), steps=4, seed=s) for s in (0, 1)]
+    serial = run_sweep(data, runs)
+    parallel = run_sweep(data, runs, n_jobs=2)
+    assert [p.run for p in parallel] == [p.run for p in serial]
+    for a, b in zip(serial, parallel):
+        assert a.test_rmse == pytest.approx(b.test_rmse, rel=1e-10)
+
+
+def test_sweep_rejects_duplicates_and_bad_files(data, tmp_path):
+    with pytest.raises(InputError, match="twice"):
+        run_sweep(data, [MLPRun((2, 1)), MLPRun((2, 1))])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"run": "x"}\n')
+    with pytest.raises(InputError, match="line 1"):
+        load_points(bad)
+
+
+def test_plot_sweep_draws_runs_mlps_and_fits():
+    pytest.importorskip("matplotlib")
+    pts = [_point(10, 1e-1, grid=3), _point(20, 1e-2, grid=5),
+           _point(30, 1e-1, run="m", family="mlp")]
+    fig = plot_sweep(pts, fits={"KAN": fit_scaling([10, 20], [1e-1, 1e-2])}, title="t")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "MLP" in labels and any(label.startswith("KAN: α = 3.32") for label in labels)
