@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 import torch
 
 from .errors import InputError
+
+T = TypeVar("T")
 
 __all__ = [
     "check_choice",
@@ -16,6 +19,7 @@ __all__ = [
     "check_nonnegative_int",
     "check_positive_int",
     "check_range",
+    "lookup",
 ]
 
 
@@ -48,6 +52,15 @@ def check_choice(name: str, value: str, choices: Iterable[str]) -> str:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InputError(f"unknown {name} {value!r}; expected one of {choices}{hint}")
     return value
+
+
+def lookup(kind: str, name: object, table: Mapping[str, T]) -> T:
+    """``table[name]``, or an error that suggests close names and lists the known ones."""
+    if isinstance(name, str) and name in table:
+        return table[name]
+    close = difflib.get_close_matches(str(name), list(table), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "."
+    raise InputError(f"unknown {kind} {name!r}{hint} Known: {', '.join(table)}")
 
 
 def check_finite(name: str, t: torch.Tensor) -> None:

@@ -20,7 +20,6 @@ paper's exact data, so compare errors with the paper's only as orders of magnitu
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from ._validation import lookup
 from .data import Dataset, make_dataset
 from .errors import InputError
 
@@ -202,14 +202,6 @@ FEYNMAN: dict[str, FeynmanEquation] = {
 """Every equation of the KAN paper's Table 3 (27), by name, in the paper's order."""
 
 
-def _lookup(kind: str, name: object, table: dict):
-    if isinstance(name, str) and name in table:
-        return table[name]
-    close = difflib.get_close_matches(str(name), list(table), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else "."
-    raise InputError(f"unknown {kind} {name!r}{hint} Known: {', '.join(table)}")
-
-
 def feynman_dataset(
     name: str,
     *,
@@ -235,7 +227,7 @@ def feynman_dataset(
     Raises:
         InputError: an unknown name (the message suggests close ones).
     """
-    eq = _lookup("Feynman equation", name, FEYNMAN)
+    eq = lookup("Feynman equation", name, FEYNMAN)
     return make_dataset(eq.fn, eq.n_var, ranges=eq.ranges, n_train=n_train, n_test=n_test,
                         seed=seed, dtype=dtype, device=device)
 
@@ -360,7 +352,7 @@ def special_function_dataset(
         InputError: an unknown name (the message suggests close ones).
         ImportError: scipy is not installed.
     """
-    sf = _lookup("special function", name, SPECIAL_FUNCTIONS)
+    sf = lookup("special function", name, SPECIAL_FUNCTIONS)
     _scipy_special()  # fail early with the install hint
 
     def f(x: torch.Tensor) -> torch.Tensor:
