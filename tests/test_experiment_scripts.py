@@ -1,6 +1,7 @@
 """Experiment scripts run on a tiny budget, so that they do not rot."""
 
 import importlib.util
+import math
 from pathlib import Path
 
 import torch
@@ -37,3 +38,28 @@ def test_pde_poisson_runs_and_reports_finite_errors():
     for r in results.values():
         (l2, h1), = r["curve"]
         assert 0 < l2 < h1 < 100 and r["params"] > 0
+
+
+def test_scaling_toy_fits_an_exponent_for_kan_and_mlp():
+    st = _load("scaling_toy")
+    settings = {"grids": (3, 6), "steps_per_grid": 4, "mlp_depths": (2,), "mlp_widths": (3, 8),
+                "mlp_steps": 4}
+    points, kan_fit, mlp_fit = st.run("xy", settings, n_train=100)
+    kan = [p for p in points if p.family == "kan"]
+    assert [p.grid_size for p in kan] == [3, 6] and kan[0].n_params < kan[1].n_params
+    assert sum(p.family == "mlp" for p in points) == 2
+    for fit in (kan_fit, mlp_fit):
+        assert fit is None or (math.isfinite(fit.alpha) and fit.n_points >= 2)
+
+
+def test_paper_tables_report_compares_with_the_paper():
+    pt = _load("paper_tables")
+    settings = {"kan_hidden": ((2,),), "grids": (3,), "steps_per_grid": 3, "seeds": (0,),
+                "mlp_depths": (2,), "mlp_width": 4, "mlp_steps": 3}
+    result = pt.run("feynman", "II.38.3", settings, n_train=60)
+    assert result["kan"].shape == "[2,2,1]" and result["mlp"].shape == "[2,4,1]"
+    text = pt.report("feynman", {"II.38.3": result}, settings, 0.1, quick=True)
+    ratio = result["kan"].test_rmse / pt.PAPER_FEYNMAN["II.38.3"][1]
+    assert f"| {ratio:.2f} |" in text and "of 1**" in text
+    assert set(pt.PAPER_FEYNMAN) == set(pt.FEYNMAN)  # every Table 3 row has the paper's numbers
+    assert set(pt.PAPER_SPECIAL) == set(pt.SPECIAL_FUNCTIONS)
