@@ -6,6 +6,7 @@ from . import (
     data,
     datasets,
     density,
+    feynman_catalog,
     formula,
     grids,
     importance,
@@ -18,6 +19,7 @@ from . import (
     science_data,
     sparsity,
     splines,
+    sweeps,
     symbolic,
     symbolic_model,
     unsupervised,
@@ -32,8 +34,29 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
+_ESTIMATORS = ("KANClassifier", "KANRegressor")
+
+
+def __getattr__(name: str):
+    """``KANRegressor`` and ``KANClassifier`` import :mod:`kanlab.estimators` (and so
+    scikit-learn) on first access: ``import kanlab`` never imports sklearn."""
+    if name in _ESTIMATORS:
+        try:
+            from . import estimators
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] != "sklearn":
+                raise
+            raise ImportError(
+                f"kanlab.{name} needs scikit-learn: pip install 'kanlab[sklearn]'"
+            ) from err
+        return getattr(estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "KAN",
+    "KANClassifier",
+    "KANRegressor",
     "GridWarning",
     "History",
     "LayerTrace",
@@ -61,4 +84,6 @@ __all__ = [
     "schedules",
     "science_data",
     "splines",
+    "feynman_catalog",
+    "sweeps",
 ]
