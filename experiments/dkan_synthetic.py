@@ -40,6 +40,7 @@ import torch
 from torch.nn import functional as F
 
 import kanlab
+from kanlab.data import dkan_synthetic
 from kanlab.grids import DKANGrid
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,13 +81,9 @@ def make_data(kind: str, a: float | None, seed: int = DATA_SEED):
     """x (N, 2), y (N, 1) float32 and the 9000/1000/10000 split, from a local generator."""
     gen = torch.Generator().manual_seed(seed)
     n = sum(SPLIT)
-    if kind == "uniform":
-        x = (torch.rand(n, 2, generator=gen, dtype=torch.float64) * 2 - 1) * a
-    else:
-        x = torch.randn(n, 2, generator=gen, dtype=torch.float64)
-    y = torch.log(x[:, 0].abs() + (x[:, 1] / 2) ** 2 + 1)
-    y = y + 0.1 * torch.randn(n, generator=gen, dtype=torch.float64)
-    x, y = x.float(), y.float().unsqueeze(1)
+    x, y = dkan_synthetic(n, inputs="uniform" if kind == "uniform" else "normal",
+                          half_width=a or 1.0, generator=gen)
+    x, y = x.float(), y.float()
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(42))
     a_, b_ = SPLIT[0], SPLIT[0] + SPLIT[1]
     tr, va, te = perm[:a_], perm[a_:b_], perm[b_:]

@@ -210,3 +210,23 @@ def test_to_casts_floats_and_keeps_integer_labels():
     assert moved.train_input.dtype == F64 and moved.test_input.dtype == F64
     assert moved.train_label.dtype == torch.int64 and moved.test_label.dtype == torch.int64
     assert ds.train_input.dtype == torch.float32  # the original is untouched
+
+
+def test_dkan_synthetic_follows_its_formula_and_input_laws():
+    from kanlab.data import dkan_synthetic, make_dkan_dataset
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = dkan_synthetic(4000, inputs="uniform", half_width=3.0, noise=0.0, generator=gen)
+    assert x.shape == (4000, 2) and y.shape == (4000, 1) and x.dtype == torch.float64
+    assert x.abs().max() <= 3.0 and x.abs().max() > 2.9
+    expected = torch.log(x[:, 0].abs() + (x[:, 1] / 2) ** 2 + 1)
+    torch.testing.assert_close(y[:, 0], expected, rtol=0, atol=0)
+    xn, yn = dkan_synthetic(4000, noise=0.1, generator=torch.Generator().manual_seed(0))
+    assert (xn.abs() > 1).any(dim=1).float().mean() > 0.4  # "outside" a [-1, 1] grid
+    residual = yn[:, 0] - torch.log(xn[:, 0].abs() + (xn[:, 1] / 2) ** 2 + 1)
+    assert abs(float(residual.std()) - 0.1) < 0.01
+    d1, d2 = make_dkan_dataset("normal", seed=3), make_dkan_dataset("normal", seed=3)
+    assert d1.train_input.shape == (9000, 2) and d1.test_input.shape == (1000, 2)
+    assert torch.equal(d1.train_input, d2.train_input)
+    with pytest.raises(InputError, match="inputs"):
+        dkan_synthetic(10, inputs="outside")

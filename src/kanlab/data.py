@@ -11,7 +11,14 @@ import torch
 from ._validation import check_choice, check_positive_int, check_range
 from .errors import InputError
 
-__all__ = ["TOY_FUNCTIONS", "Dataset", "make_dataset", "make_toy_dataset"]
+__all__ = [
+    "TOY_FUNCTIONS",
+    "Dataset",
+    "dkan_synthetic",
+    "make_dataset",
+    "make_dkan_dataset",
+    "make_toy_dataset",
+]
 
 _DICT_KEYS = ("train_input", "train_label", "test_input", "test_label")
 
@@ -152,3 +159,62 @@ def make_toy_dataset(name: str, **kwargs) -> Dataset:
     check_choice("toy function", name, TOY_FUNCTIONS)
     n_var, f, _ = TOY_FUNCTIONS[name]
     return make_dataset(f, n_var, **kwargs)
+
+
+DKAN_INPUTS = ("normal", "uniform")
+
+
+def dkan_synthetic(
+    n: int,
+    *,
+    inputs: str = "normal",
+    half_width: float = 3.0,
+    noise: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DKAN's synthetic regression (Gong 2024, §4.1): ``y = log(|x₁| + (x₂/2)² + 1) + ε``.
+
+    Args:
+        n: number of samples.
+        inputs: ``"normal"`` (x ~ N(0, I), the paper's "outside" setting: many points beyond
+            a KAN's [−1, 1] grid) or ``"uniform"`` (x ~ U(−half_width, half_width)², its
+            "inside" setting with ``half_width = 3``).
+        half_width: the uniform inputs' half range.
+        noise: standard deviation of the Gaussian label noise ε.
+        generator: the random source (None: the global one).
+
+    Returns:
+        ``x`` ``(n, 2)`` and ``y`` ``(n, 1)``, float64.
+    """
+    check_positive_int("n", n)
+    check_choice("inputs", inputs, DKAN_INPUTS)
+    if inputs == "uniform":
+        x = (torch.rand(n, 2, generator=generator, dtype=torch.float64) * 2 - 1) * half_width
+    else:
+        x = torch.randn(n, 2, generator=generator, dtype=torch.float64)
+    y = torch.log(x[:, 0].abs() + (x[:, 1] / 2) ** 2 + 1)
+    y = y + noise * torch.randn(n, generator=generator, dtype=torch.float64)
+    return x, y.unsqueeze(1)
+
+
+def make_dkan_dataset(
+    inputs: str = "normal",
+    *,
+    n_train: int = 9000,
+    n_test: int = 1000,
+    seed: int = 0,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    **options,
+) -> Dataset:
+    """:func:`dkan_synthetic` split into train and test (the paper's 90/10 of 10 000 samples).
+
+    ``options`` go to :func:`dkan_synthetic` (``half_width``, ``noise``).
+    """
+    check_positive_int("n_train", n_train)
+    check_positive_int("n_test", n_test)
+    gen = torch.Generator().manual_seed(seed)
+    x, y = dkan_synthetic(n_train + n_test, inputs=inputs, generator=gen, **options)
+    dtype = dtype or torch.get_default_dtype()
+    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:]).to(device=device,
+                                                                        dtype=dtype)
