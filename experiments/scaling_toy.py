@@ -2,7 +2,7 @@
 
 Each function is fitted by the paper's KAN shape, refining the grid G = 3, 5, 10, 20, 50,
 100, 200 every 200 full-batch LBFGS steps (float64, 1000 train and 1000 test samples on
-[−1, 1]ⁿ), and by MLPs (SiLU) of depth 2–4 and width 10–100 for 1000 LBFGS steps. For the KAN
+[−1, 1]ⁿ), and by MLPs (SiLU) of depth 2–4 and width 10–50 for 1000 LBFGS steps. For the KAN
 the scaling exponent α of ``test RMSE ∝ N^-α`` is fitted on each run's points up to its best
 test RMSE (past it the error meets the floor that 1000 samples set); for the MLPs on their
 Pareto frontier. The paper's theory: α = k + 1 = 4 for cubic splines; its Figure 3.1 shows
@@ -43,7 +43,7 @@ SHAPES = {
     "exp_4d": (4, 4, 2, 1),
 }
 FULL = {"grids": (3, 5, 10, 20, 50, 100, 200), "steps_per_grid": 200,
-        "mlp_depths": (2, 3, 4), "mlp_widths": (10, 20, 50, 100), "mlp_steps": 1000,
+        "mlp_depths": (2, 3, 4), "mlp_widths": (10, 20, 50), "mlp_steps": 1000,
         "functions": tuple(SHAPES)}
 QUICK = {"grids": (3, 5, 10), "steps_per_grid": 30, "mlp_depths": (2,), "mlp_widths": (5, 10),
          "mlp_steps": 60, "functions": ("exp_sin_sq", "xy")}
