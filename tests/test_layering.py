@@ -15,12 +15,13 @@ LAYERS = {
     "spline_linear": 3, "grids": 3, "optim": 3, "standardize": 3, "schedules": 3,
     "symbolic_edges": 3, "sparsity": 3,
     "layer": 4, "density": 4,
+    "distributed": 4,
     "model": 5,
     "data": 5, "mlp": 5, "pde": 6,
     "train": 6, "datasets": 6, "science_data": 6, "feynman_catalog": 6,
     "importance": 6, "symbolic_model": 6, "formula": 6,
     "prune": 7, "plot": 7, "sweeps": 7, "unsupervised": 7, "demos": 8,
-    "cli": 8, "estimators": 9, "__main__": 9, "__init__": 10,
+    "cli": 8, "report": 8, "estimators": 9, "__main__": 9, "__init__": 10,
 }
 OPTIONAL = {"sympy", "matplotlib", "sklearn", "tqdm", "scipy"}
 # estimators subclasses sklearn's mixins, so it imports sklearn at module level; kanlab's

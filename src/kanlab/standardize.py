@@ -12,9 +12,15 @@ Two variants exist and both are offered:
 ``"running"`` (the paper, Algorithm 1)
     the running statistics are updated first (with the biased batch variance of eq. 8) and the
     batch is standardised with them, in training as in evaluation.
+
+The batch statistics come from :meth:`RunningStandardize.batch_moments`; training on several
+processes replaces it (:func:`kanlab.distributed.synced_statistics`) by one that reduces the
+statistics over every process's batch, like ``torch.nn.SyncBatchNorm``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -39,6 +45,10 @@ class RunningStandardize(nn.Module):
     Shape: ``(B, in) -> (B, in)``. Buffers ``running_mean`` (0 at start), ``running_var`` (1 at
     start) and ``num_batches_tracked``.
     """
+
+    #: ``moments(x) -> (mean, biased variance, count)`` of a training batch ``x`` ``(B, in)``,
+    #: differentiable; ``None`` (the default) computes them from ``x`` alone. Not saved.
+    moments_fn: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, int]] | None = None
 
     def __init__(
         self,
@@ -72,16 +82,14 @@ class RunningStandardize(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return (x - self.running_mean) / torch.sqrt(self.running_var + self.eps)
-        if x.shape[0] < 2:
+        mean, var, n = self.batch_moments(x)
+        if n < 2:
             raise InputError(
-                f"standardising with batch statistics needs at least 2 samples; got {x.shape[0]}"
+                f"standardising with batch statistics needs at least 2 samples; got {n}"
                 " (call .eval() to use the running statistics)"
             )
-        mean = x.mean(0)
-        var = x.var(0, unbiased=False)
         with torch.no_grad():
             g = self.momentum
-            n = x.shape[0]
             new_var = var * n / (n - 1) if self.mode == "batch" else var  # BatchNorm: unbiased
             self.running_mean.mul_(1 - g).add_(g * mean.detach())
             self.running_var.mul_(1 - g).add_(g * new_var.detach())
@@ -90,10 +98,21 @@ class RunningStandardize(nn.Module):
             return (x - mean) / torch.sqrt(var + self.eps)
         return (x - self.running_mean) / torch.sqrt(self.running_var + self.eps)
 
+    def batch_moments(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Mean ``(in,)``, biased variance ``(in,)`` and sample count of the batch ``x``.
+
+        Those of ``x`` itself, or what :attr:`moments_fn` returns when it is set (the moments
+        of the batches of every process).
+        """
+        if self.moments_fn is not None:
+            return self.moments_fn(x)
+        return x.mean(0), x.var(0, unbiased=False), x.shape[0]
+
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """What :meth:`forward` returns in the current mode, without updating any statistics."""
         if self.training and self.mode == "batch":
-            return (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + self.eps)
+            mean, var, _ = self.batch_moments(x)
+            return (x - mean) / torch.sqrt(var + self.eps)
         return (x - self.running_mean) / torch.sqrt(self.running_var + self.eps)
 
     def scale(self) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import distributed as dist_utils
 from ._validation import check_choice, check_finite, check_positive_int
 from .data import Dataset
 from .errors import InputError
@@ -217,8 +219,13 @@ def _make_optimizer(name: str, params, lr: float | None, options: Mapping[str, A
 
 
 @torch.no_grad()
-def _rmse(model: nn.Module, x: torch.Tensor | None, y: torch.Tensor | None) -> float:
-    """RMSE in eval mode (running statistics used, never updated), training mode restored."""
+def _rmse(
+    model: nn.Module, x: torch.Tensor | None, y: torch.Tensor | None, distributed: bool = False
+) -> float:
+    """RMSE in eval mode (running statistics used, never updated), training mode restored.
+
+    ``distributed``: over every rank's ``x`` (squared errors and counts summed over ranks).
+    """
     if x is None or y is None or not y.is_floating_point():
         return math.nan
     was_training = model.training
@@ -227,7 +234,11 @@ def _rmse(model: nn.Module, x: torch.Tensor | None, y: torch.Tensor | None) -> f
         pred = model(x)
     finally:
         model.train(was_training)
-    return float(torch.sqrt(torch.mean((pred - y.reshape(pred.shape)) ** 2)))
+    sq = (pred - y.reshape(pred.shape)) ** 2
+    if distributed:
+        total = dist_utils.all_sum(torch.stack([sq.sum(), sq.new_tensor(sq.numel())]))
+        return float(torch.sqrt(total[0] / total[1]))
+    return float(torch.sqrt(torch.mean(sq)))
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -264,6 +275,7 @@ def fit(
     lamb_coef: float = 0.0,
     lamb_coefdiff: float = 0.0,
     reg_metric: str = "edge_l1",
+    distributed: bool = False,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
@@ -307,6 +319,19 @@ def fit(
             penalties (inside ``λ``).
         reg_metric: ``"edge_l1"`` (the paper: mean ``|φ|`` per edge) or ``"edge_std"``
             (pykan 0.2.8's default); see :mod:`kanlab.sparsity`.
+        distributed: train on every rank of the initialised ``torch.distributed`` process
+            group (launched by ``torchrun``; see :mod:`kanlab.distributed`). Call ``fit`` on
+            every rank with the same arguments except ``data``: each rank passes its own shard
+            (shards may differ in size; a test set on every rank or on none). Rank 0's model is
+            broadcast first; grid updates place the knots from all ranks' batches
+            (:func:`~kanlab.distributed.gather_samples`); DKAN batch and running statistics are
+            pooled over ranks like ``SyncBatchNorm``; each rank's loss is weighted by its share
+            of the global batch and the gradients summed, and the loss given to the optimiser
+            is the global one, so every rank takes the same steps on the same model as one
+            process would on the whole data (up to rounding). ``loss_fn`` must be a mean over
+            samples; the history's losses and RMSEs are global; callbacks run on every rank and
+            must decide alike; only rank 0 shows progress. With ``batch_size`` each rank
+            shuffles its own shard. The model records the training inputs of all ranks.
 
     Returns:
         The :class:`History` of the run.
@@ -336,6 +361,10 @@ def fit(
     )
     if not (is_kan and model.grid_strategy.adaptive):
         adapt = []
+    if distributed:
+        dist_utils.require_distributed("fit(distributed=True)")
+        dist_utils.broadcast_model(model)
+        regularise = functools.partial(regularise, scales_fn=dist_utils.global_edge_scales)
 
     params0 = next(model.parameters())
     device, dtype = params0.device, params0.dtype
@@ -355,8 +384,18 @@ def fit(
         batches = _loader_batches(data, device, dtype)
         train_x = train_y = test_x = test_y = None
 
+    if distributed:  # a mismatch would hang a collective later
+        dist_utils.check_same_on_all_ranks("fit's settings", {
+            "opt": opt, "steps": steps, "lr": lr, "batch_size": batch_size,
+            "schedule": schedule, "lamb": lamb, "log_every": log_every,
+            "data": type(data).__name__, "test set": test_x is not None,
+        })
+        if train_x is not None and train_x.shape[0] == 0:
+            raise InputError("fit(distributed=True) needs training samples on every rank")
     if log_every is None:
         n_train = train_x.shape[0] if train_x is not None else 0
+        if distributed:  # every rank must record at the same steps
+            n_train = int(dist_utils.all_sum(n_train)) // torch.distributed.get_world_size()
         log_every = -(-n_train // batch_size) if batch_size and n_train > batch_size else 1
     check_positive_int("log_every", log_every)
 
@@ -371,8 +410,11 @@ def fit(
 
     optimizer = _make_optimizer(opt, params(), lr, optimizer_options)
     history = History()
-    bar = _progress_bar(steps, progress)
+    bar = _progress_bar(steps, progress and not (distributed and torch.distributed.get_rank()))
     start = time.perf_counter()
+    contexts = contextlib.ExitStack()
+    if distributed:  # DKAN batch statistics pooled over ranks
+        contexts.enter_context(dist_utils.synced_statistics(model))
     try:
         for step in range(steps):
             xb, yb = next(batches)
@@ -386,7 +428,11 @@ def fit(
                 # a refinement followed by an update). Otherwise the optimiser keeps its state
                 # (as pykan's does): the refit keeps the function, and restarting LBFGS every
                 # few steps would throw its curvature history away.
-                drift = model.update_grid(xb, y=yb, grid_size=refine_to)
+                if distributed:  # the same samples, hence the same knots, on every rank
+                    drift = model.update_grid(dist_utils.gather_samples(xb), grid_size=refine_to,
+                                              y=dist_utils.gather_samples(yb))
+                else:
+                    drift = model.update_grid(xb, y=yb, grid_size=refine_to)
                 history.events.append((step, "update grid"))
                 history.grid_drift.append((step, drift))
             elif refine_to is not None:
@@ -395,7 +441,10 @@ def fit(
                 optimizer = _make_optimizer(opt, params(), lr, optimizer_options)
                 history.events.append((step, f"refine to G={refine_to}"))
 
-            def closure(xb=xb, yb=yb):
+            # distributed: this rank's share of the global batch (its loss is a mean over it)
+            share = xb.shape[0] / int(dist_utils.all_sum(xb.shape[0])) if distributed else 1.0
+
+            def closure(xb=xb, yb=yb, share=share):
                 optimizer.zero_grad()
                 if lamb > 0:
                     traces = model.trace(xb)
@@ -405,7 +454,13 @@ def fit(
                 else:
                     loss = objective = loss_fn(model(xb), yb)
                     reg = loss.new_zeros(())
-                objective.backward()
+                if distributed:  # Σ_r share_r · objective_r is the objective of the global batch
+                    (share * objective).backward()
+                    dist_utils.allreduce_gradients(params())
+                    loss = dist_utils.all_sum(share * loss.detach())  # reg is global already
+                    objective = loss + lamb * reg.detach()
+                else:
+                    objective.backward()
                 evaluations.append((float(loss.detach()), float(reg.detach())))
                 return objective.detach()
 
@@ -420,10 +475,10 @@ def fit(
             done = step + 1
             if done % log_every == 0 or done == steps:
                 if train_x is not None:
-                    history.train_rmse.append(_rmse(model, train_x, train_y))
+                    history.train_rmse.append(_rmse(model, train_x, train_y, distributed))
                 else:
                     history.train_rmse.append(math.sqrt(loss) if not custom_loss else math.nan)
-                history.test_rmse.append(_rmse(model, test_x, test_y))
+                history.test_rmse.append(_rmse(model, test_x, test_y, distributed))
                 history.step.append(done)
                 history.loss.append(loss)
                 history.reg.append(reg)
@@ -438,17 +493,19 @@ def fit(
             if any(cb(state) for cb in (callbacks or ())):
                 break
     finally:
+        contexts.close()
         if bar is not None:
             bar.close()
     if is_kan and train_x is not None:
-        model.record(train_x)
+        model.record(dist_utils.gather_samples(train_x) if distributed else train_x)
     return history
 
 
-def _regularisation(model: KAN, traces, *, l1, entropy, coef, coefdiff, metric) -> torch.Tensor:
+def _regularisation(model: KAN, traces, *, l1, entropy, coef, coefdiff, metric,
+                    scales_fn=edge_scales) -> torch.Tensor:
     """The sparsity penalty of a batch's traces plus the coefficient penalties."""
     scales = [
-        edge_scales(t.inputs, t.activations, metric, layer.numeric_mask())
+        scales_fn(t.inputs, t.activations, metric, layer.numeric_mask())
         for t, layer in zip(traces, model.layers)
     ]
     reg = sparsity_penalty(scales, l1=l1, entropy=entropy, metric=metric)
