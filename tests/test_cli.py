@@ -1,6 +1,18 @@
+import contextlib
+import csv
+import html
+import io
+import json
+import math
 import subprocess
 import sys
+from html.parser import HTMLParser
 
+import numpy as np
+import pytest
+import torch
+
+import kanlab
 from kanlab.cli import main
 
 
@@ -36,3 +48,202 @@ def test_demo_symbolic_recovers_the_formula_and_saves_the_plots(capsys, tmp_path
     assert "edge (0, 0, 0): sin" in out  # the suggestions are printed
     for name in ("seed0_trained.png", "seed0_symbolic.png"):
         assert (out_dir / name).stat().st_size > 1000
+
+
+# ---------------------------------------------------------------- kanlab fit / kanlab predict
+FIT_FILES = ("model/config.json", "model/state_dict.pt", "pipeline.json", "metrics.json",
+             "predictions.csv", "formula.txt", "formula.tex", "network.png", "training.png",
+             "report.html")
+
+
+def _write_csv(path, header, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _read_csv(path_or_text):
+    text = path_or_text if isinstance(path_or_text, str) else path_or_text.read_text()
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[0], np.array([[float(v) for v in row] for row in rows[1:]])
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """One small symbolic `kanlab fit` run on y = exp(sin(pi x1) + x2^2) + noise, shared."""
+    tmp = tmp_path_factory.mktemp("fit")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (300, 2))
+    y = np.exp(np.sin(np.pi * x[:, 0]) + x[:, 1] ** 2) + 0.01 * rng.standard_normal(300)
+    data = _write_csv(tmp / "data.csv", ["x1", "x2", "y"],
+                      [[repr(float(v)) for v in row] for row in np.column_stack([x, y])])
+    out = tmp / "run"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["fit", str(data), "--target", "y", "--grids", "3,5", "--steps-per-grid",
+                     "5", "--symbolic", "--out", str(out), "--no-progress"])
+    return {"code": code, "csv": data, "out": out, "x": x, "y": y, "stdout": stdout.getvalue(),
+            "stderr": stderr.getvalue(), "tmp": tmp}
+
+
+class _TagChecker(HTMLParser):
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.imgs, self.doctype = [], [], [], None
+
+    def handle_decl(self, decl):
+        self.doctype = decl
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.imgs.append(dict(attrs))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+def test_fit_writes_the_model_metrics_plots_formula_and_report(fitted):
+    assert fitted["code"] == 0, fitted["stderr"]
+    out = fitted["out"]
+    for name in FIT_FILES:
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("train_rmse", "test_rmse", "train_r2", "test_r2", "seconds"):
+        assert math.isfinite(metrics[key]), key
+    assert metrics["target"] == "y" and metrics["features"] == ["x1", "x2"]
+    assert metrics["n_train"] == 240 and metrics["n_test"] == 60
+    assert metrics["widths"][0] == 2 and metrics["grid"] == [5, 5] and metrics["n_params"] > 0
+    formula = (out / "formula.txt").read_text().strip()
+    assert formula.startswith("y = ")
+    assert (out / "formula.tex").read_text().startswith("y = ")
+    assert "train RMSE" in fitted["stdout"] and formula in fitted["stdout"]
+
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
+    checker = _TagChecker()
+    checker.feed(page)
+    assert checker.doctype == "DOCTYPE html" and not checker.errors and not checker.stack
+    srcs = [img["src"] for img in checker.imgs]
+    assert len(srcs) == 2 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert page.count("data:image/png;base64,") == 2
+    assert html.escape(formula) in page
+    assert "kanlab fit " in page and "--steps-per-grid 5" in page  # the command line
+    assert f"{metrics['test_rmse']:.4g}" in page
+
+
+def test_fit_formula_is_in_column_names_and_original_units(fitted):
+    import sympy
+
+    from kanlab.formula import formula_function
+
+    metrics = json.loads((fitted["out"] / "metrics.json").read_text())
+    expr = sympy.sympify(metrics["formula"], locals={"x1": sympy.Symbol("x1"),
+                                                     "x2": sympy.Symbol("x2")})
+    assert expr.free_symbols <= {sympy.Symbol("x1"), sympy.Symbol("x2")}
+    f = formula_function([expr], ["x1", "x2"])
+    _, fit_pred = _read_csv(fitted["out"] / "predictions.csv")
+    np.testing.assert_allclose(f(fitted["x"])[:, 0], fit_pred[:, 0], rtol=1e-9, atol=1e-9)
+
+
+def test_predict_equals_the_saved_model_and_the_fit_time_predictions(fitted):
+    out, pred_csv = fitted["out"], fitted["tmp"] / "pred.csv"
+    assert main(["predict", str(out), str(fitted["csv"]), "--out", str(pred_csv)]) == 0
+    header, pred = _read_csv(pred_csv)
+    assert header == ["y_pred"] and pred.shape == (300, 1)
+
+    pipe = json.loads((out / "pipeline.json").read_text())
+    model = kanlab.KAN.load(out / "model").eval()
+    z = (torch.tensor(fitted["x"]) - torch.tensor(pipe["x_mean"])) / torch.tensor(pipe["x_scale"])
+    with torch.no_grad():
+        expected = (model(z)[:, 0] * pipe["y_scale"] + pipe["y_mean"]).numpy()
+    np.testing.assert_allclose(pred[:, 0], expected, rtol=0, atol=1e-12)
+    _, fit_time = _read_csv(out / "predictions.csv")
+    np.testing.assert_allclose(pred, fit_time, rtol=0, atol=1e-12)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.sqrt(np.mean((pred[:, 0] - fitted["y"]) ** 2)) < 2 * max(
+        metrics["train_rmse"], metrics["test_rmse"])
+
+
+def test_predict_reads_features_by_name_without_the_target(fitted, capsys):
+    swapped = _write_csv(fitted["tmp"] / "swapped.csv", ["id", "x2", "x1"],
+                         [[k, repr(float(b)), repr(float(a))]
+                          for k, (a, b) in enumerate(fitted["x"][:7])])
+    assert main(["predict", str(fitted["out"]), str(swapped)]) == 0
+    header, pred = _read_csv(capsys.readouterr().out)
+    _, fit_time = _read_csv(fitted["out"] / "predictions.csv")
+    assert header == ["y_pred"]
+    np.testing.assert_array_equal(pred, fit_time[:7])
+
+
+def _assert_one_line_error(err, *needles):
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+
+
+@pytest.mark.parametrize("case, needles", [
+    ("missing target", ("no column 'z'",)),
+    ("non-numeric", ("line 3", "column 'x1'", "'abc' is not a number")),
+    ("nan", ("line 4", "column 'x2'", "not finite")),
+    ("empty cell", ("line 2", "column 'y'", "'' is not a number")),
+])
+def test_fit_input_errors_name_the_row_and_column(tmp_path, capsys, case, needles):
+    rows = [["0.1", "0.2", "1.0"], ["abc", "0.3", "2.0"], ["0.5", "nan", "3.0"]] + [
+        [str(k / 10), "0.0", "1.0"] for k in range(10)]
+    if case == "empty cell":
+        rows[0][2] = ""
+    elif case != "non-numeric":
+        rows[1][0] = "0.2"
+    if case != "nan":
+        rows[2][1] = "0.4"
+    data = _write_csv(tmp_path / "d.csv", ["x1", "x2", "y"], rows)
+    target = "z" if case == "missing target" else "y"
+    code = main(["fit", str(data), "--target", target, "--out", str(tmp_path / "o"),
+                 "--no-progress"])
+    assert code == 1
+    _assert_one_line_error(capsys.readouterr().err, "kanlab fit: error:", *needles)
+    assert not (tmp_path / "o").exists()
+
+
+def test_predict_errors(fitted, tmp_path, capsys):
+    only_x1 = _write_csv(tmp_path / "x1.csv", ["x1"], [["0.5"]])
+    assert main(["predict", str(fitted["out"]), str(only_x1)]) == 1
+    _assert_one_line_error(capsys.readouterr().err, "kanlab predict: error:", "no column 'x2'")
+    bad = _write_csv(tmp_path / "bad.csv", ["x1", "x2"], [["0.5", "0.1"], ["0.5", "x"]])
+    assert main(["predict", str(fitted["out"]), str(bad)]) == 1
+    _assert_one_line_error(capsys.readouterr().err, "line 3", "column 'x2'")
+    assert main(["predict", str(tmp_path), str(bad)]) == 1
+    _assert_one_line_error(capsys.readouterr().err, "pipeline.json")
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--width", "0,1"], "argument --width"),
+    (["--width", "5,2"], "argument --width"),
+    (["--grids", "a"], "argument --grids"),
+    (["--steps-per-grid", "0"], "argument --steps-per-grid"),
+    (["--test-fraction", "1.5"], "argument --test-fraction"),
+    (["--grid-strategy", "nope"], "argument --grid-strategy"),
+])
+def test_bad_command_lines_exit_2(tmp_path, capsys, flags, needle):
+    argv = ["fit", str(tmp_path / "d.csv"), "--target", "y", "--out", str(tmp_path / "o")]
+    assert main(argv + flags) == 2
+    _assert_one_line_error(capsys.readouterr().err, needle)
+
+
+def test_fit_help_and_errors_through_python_dash_m(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "kanlab", "fit", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "--target" in proc.stdout and "examples:" in proc.stdout
+    bad = _write_csv(tmp_path / "bad.csv", ["a", "y"], [["1", "2"], ["oops", "3"]])
+    proc = subprocess.run([sys.executable, "-m", "kanlab", "fit", str(bad), "--target", "y",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 1
+    _assert_one_line_error(proc.stderr, "line 3", "column 'a'", "'oops'")

@@ -16,6 +16,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import density as _density  # noqa: F401 - registers the importance-density grid strategies
 from .errors import KanlabError
@@ -149,6 +150,8 @@ def _fit(args: argparse.Namespace) -> int:
         lamb=args.lamb, prune=args.prune, symbolic=args.symbolic, grid=args.grid_strategy,
         test_fraction=args.test_fraction, seed=args.seed, progress=not args.no_progress,
     )
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise KanlabError(f"--out {args.out}: exists and is not a directory")
     print(f"kanlab fit: {args.csv} -> {args.out}, target {args.target!r}")
     result = report.fit_csv(args.csv, args.target, args.features, options)
     m = result.metrics
