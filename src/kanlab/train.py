@@ -322,16 +322,17 @@ def fit(
         distributed: train on every rank of the initialised ``torch.distributed`` process
             group (launched by ``torchrun``; see :mod:`kanlab.distributed`). Call ``fit`` on
             every rank with the same arguments except ``data``: each rank passes its own shard
-            (shards may differ in size; a test set on every rank or on none). Rank 0's model is
-            broadcast first; grid updates place the knots from all ranks' batches
-            (:func:`~kanlab.distributed.gather_samples`); DKAN batch and running statistics are
-            pooled over ranks like ``SyncBatchNorm``; each rank's loss is weighted by its share
-            of the global batch and the gradients summed, and the loss given to the optimiser
-            is the global one, so every rank takes the same steps on the same model as one
-            process would on the whole data (up to rounding). ``loss_fn`` must be a mean over
-            samples; the history's losses and RMSEs are global; callbacks run on every rank and
-            must decide alike; only rank 0 shows progress. With ``batch_size`` each rank
-            shuffles its own shard. The model records the training inputs of all ranks.
+            (shards may differ in size; a test set on every rank or on none; a ``DataLoader``
+            with a ``DistributedSampler``). Rank 0's model is broadcast first; grid updates
+            place the knots from all ranks' batches (:func:`~kanlab.distributed.gather_samples`);
+            DKAN batch and running statistics are pooled over ranks like ``SyncBatchNorm``;
+            each rank's loss is weighted by its share of the global batch and the gradients
+            summed, and the loss given to the optimiser is the global one, so every rank takes
+            the same steps on the same model as one process would on the whole data (up to
+            rounding). ``loss_fn`` must be a mean over samples; the history's losses and RMSEs
+            are global; callbacks run on every rank and must decide alike; only rank 0 shows
+            progress. With ``batch_size`` each rank shuffles its own shard. The model records
+            the training inputs of all ranks.
 
     Returns:
         The :class:`History` of the run.
