@@ -193,3 +193,47 @@ def test_extending_a_hidden_layer_whose_inputs_leave_its_grid():
     # refine keeps the grid's range, so the extended knots beyond it shrink; fitting on the
     # real inputs helps a little, moving the grid to them (update_grid) a lot
     assert err["adapted"] < 0.1 * err["seeing"] and err["seeing"] < err["blind"]
+
+
+# inductor may hand searchsorted a non-contiguous copy of x; a performance note, not an error
+@pytest.mark.filterwarnings("ignore:torch.searchsorted.*non-contiguous:UserWarning")
+def test_compiled_model_trains_like_eager_across_grid_updates():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(128, 2, generator=gen) * 2 - 1
+    y = torch.exp(torch.sin(torch.pi * x[:, :1]) + x[:, 1:] ** 2)
+
+    def train(model, forward=None):
+        forward = model if forward is None else forward
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for step in range(9):
+            if step % 3 == 0:  # grid updates between compiled steps (new knot buffers)
+                model.update_grid(x)
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(forward(x), y).backward()
+            opt.step()
+        return model
+
+    start = KAN([2, 5, 1], seed=0)
+    eager = train(copy.deepcopy(start))
+    compiled_model = copy.deepcopy(start)
+    compiled = train(compiled_model, torch.compile(compiled_model))
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), eager(x), rtol=1e-5, atol=1e-5)
+    for (name, a), b in zip(compiled.state_dict().items(), eager.state_dict().values()):
+        if isinstance(a, torch.Tensor) and a.is_floating_point():
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("options", [{}, {"grid": "dkan"}, {"tails": "linear"}])
+def test_bfloat16_autocast_runs_the_splines_in_float32(options):
+    x = torch.rand(64, 2, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    model = KAN([2, 4, 1], seed=0, **options).eval()
+    reference = model(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x)
+        mixed = torch.nn.Sequential(torch.nn.Linear(2, 2), model)(x)  # bf16 into the KAN
+    assert out.dtype == torch.float32 and mixed.dtype == torch.float32
+    torch.testing.assert_close(out, reference, rtol=0, atol=0)
+    mixed.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters()
+               if p.requires_grad)

@@ -463,7 +463,18 @@ def spline_linear(
 
     Returns:
         ``(B, out)``. Differentiable in ``x``, ``extra``, ``weight`` and ``bias``, to any order.
+
+    Under ``torch.autocast`` the whole product runs in the weight's dtype with autocast off
+    (as autocast keeps norms in float32): knot search and basis values in bfloat16 would move
+    points between intervals, and the fused kernels need one dtype. Inputs that arrive in a
+    lower precision are widened; the output has the weight's dtype.
     """
+    if torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            dt = weight.dtype
+            return spline_linear(x.to(dt), None if extra is None else extra.to(dt), weight,
+                                 None if bias is None else bias.to(dt), knots.to(dt), k,
+                                 tables=tables)
     if tables is None:
         closed_form = not torch.compiler.is_compiling()
         n_extra = 0 if extra is None else extra.shape[1]
