@@ -80,9 +80,9 @@ DEFAULT_NAMES = {
     "feynman": ("I.6.2", "I.6.2b", "I.12.11", "I.13.12", "I.16.6", "I.18.4", "I.27.6",
                 "I.29.16", "I.30.3", "I.40.1", "II.2.42", "II.6.15a", "II.11.7", "II.35.18",
                 "II.36.38", "III.17.37"),
-    "special": ("ellipj", "ellipkinc", "ellipeinc", "jv", "yv", "kv", "iv", "lpmv_0",
-                "lpmv_1", "lpmv_2", "sph_harm_0_1", "sph_harm_1_1", "sph_harm_0_2",
-                "sph_harm_1_2", "sph_harm_2_2"),
+    # 8 of the 15 (the issue asks for at least 6): every family once or twice
+    "special": ("ellipkinc", "ellipeinc", "jv", "yv", "iv", "lpmv_0", "sph_harm_0_1",
+                "sph_harm_1_1"),
 }
 FULL = {"kan_hidden": ((5,),), "grids": (3, 5, 10, 20, 50), "steps_per_grid": 200,
         "seeds": (0, 1), "mlp_depths": (2, 3), "mlp_width": 20, "mlp_steps": 1000}
@@ -187,11 +187,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a few entries, a tiny budget")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     parser.add_argument("--names", nargs="*", default=None, help="entries to run")
+    parser.add_argument("--seeds", type=int, default=None, help="KAN seeds 0..N-1")
     parser.add_argument("--protocol", choices=("default", "paper"), default="default",
                         help="the paper's fuller sweep (slow) instead of the default")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = QUICK if args.quick else PAPER if args.protocol == "paper" else FULL
+    settings = dict(QUICK if args.quick else PAPER if args.protocol == "paper" else FULL)
+    if args.seeds is not None:
+        settings["seeds"] = tuple(range(args.seeds))
     mode = "_quick" if args.quick else "_paper" if args.protocol == "paper" else ""
     entries = TABLES[args.table][0]
     names = args.names or (QUICK_NAMES if args.quick else DEFAULT_NAMES)[args.table]
