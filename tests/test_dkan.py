@@ -1,5 +1,7 @@
 """DKAN: running standardisation, normal-quantile grids, linear tails."""
 
+import copy
+
 import pytest
 import torch
 
@@ -199,3 +201,26 @@ def test_fit_evaluates_in_eval_mode_and_leaves_the_statistics_to_training_batche
     bn(x)  # the one training batch is all the statistics may have seen
     torch.testing.assert_close(model.layers[0].standardize.running_mean, bn.running_mean)
     assert model.training
+
+
+def test_trace_updates_running_statistics_only_when_asked():
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0)) * 2 + 1
+    model = kanlab.KAN([2, 3, 1], grid="dkan", seed=0).train()
+    stats = [layer.standardize.running_mean.clone() for layer in model.layers]
+    model.trace(x)  # looking inside changes nothing
+    assert all(torch.equal(s, layer.standardize.running_mean)
+               for s, layer in zip(stats, model.layers))
+    twin = copy.deepcopy(model)
+    traced = model.trace(x, update_statistics=True)
+    out = twin(x)  # forward records the statistics; the trace must record the same
+    for a, b in zip(model.layers, twin.layers):
+        torch.testing.assert_close(a.standardize.running_mean, b.standardize.running_mean)
+        torch.testing.assert_close(a.standardize.running_var, b.standardize.running_var)
+    torch.testing.assert_close(traced[-1].outputs, out)
+
+
+def test_fit_with_regularisation_updates_dkan_statistics():
+    data = kanlab.data.make_dkan_dataset("normal", n_train=256, n_test=64, seed=0)
+    model = kanlab.KAN([2, 3, 1], grid="dkan", seed=0)
+    kanlab.fit(model, data, opt="adam", steps=3, lamb=0.01, progress=False)
+    assert model.layers[0].standardize.running_mean.abs().max() > 0

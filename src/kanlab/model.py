@@ -218,7 +218,7 @@ class KAN(nn.Module):
             h, dh, d2h = layer.forward_derivatives(h, dh, d2h)
         return h, dh, d2h
 
-    def trace(self, x: torch.Tensor) -> list[LayerTrace]:
+    def trace(self, x: torch.Tensor, *, update_statistics: bool = False) -> list[LayerTrace]:
         """Every layer's inputs, per-edge activations and outputs for the batch ``x``.
 
         This is the opt-in way to see inside the network (regularisation, plots, symbolic
@@ -226,6 +226,10 @@ class KAN(nn.Module):
 
         Args:
             x: inputs ``(..., widths[0])``, flattened to ``(B, widths[0])``.
+            update_statistics: in training mode, update the running statistics of layers that
+                standardise their inputs (DKAN) as ``forward`` does -- for a training step
+                taken through the trace (``fit`` with ``lamb > 0``). Off by default: looking
+                inside the network changes nothing.
 
         Returns:
             One :class:`LayerTrace` per layer.
@@ -237,6 +241,8 @@ class KAN(nn.Module):
         h = x.reshape(-1, self.widths[0])
         out = []
         for layer in self.layers:
+            if update_statistics and self.training and layer.standardize is not None:
+                layer.standardize(h.detach())  # the statistics forward would record
             acts = layer.edge_activations(h)  # (B, out, in)
             y = acts.sum(-1)
             if layer.bias is not None:

@@ -448,7 +448,7 @@ def fit(
             def closure(xb=xb, yb=yb, share=share):
                 optimizer.zero_grad()
                 if lamb > 0:
-                    traces = model.trace(xb)
+                    traces = model.trace(xb, update_statistics=True)
                     loss = loss_fn(traces[-1].outputs, yb)
                     reg = regularise(model, traces)
                     objective = loss + lamb * reg
