@@ -48,3 +48,20 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+
+# The docs site, in site/. The examples that the pages include run first in quick mode (again
+# when they or kanlab change): their real output and figures go to docs/generated/ (ignored by
+# git). Then mkdocs builds with --strict: any warning fails the build.
+.PHONY: docs
+DOC_EXAMPLES := $(sort $(patsubst "examples/%.py",%,$(shell grep -rhoE '"examples/[A-Za-z0-9_]+\.py"' docs --include='*.md' 2>/dev/null)))
+DOC_OUTPUTS := $(DOC_EXAMPLES:%=docs/generated/%/output.txt)
+
+$(VENV)/.installed-docs: $(STAMP)
+	$(PIP) -e ".[docs]"
+	touch $@
+
+docs/generated/%/output.txt: examples/%.py docs/gen_examples.py $(wildcard src/kanlab/*.py) | $(VENV)/.installed-docs
+	$(PY) docs/gen_examples.py $*
+
+docs: $(VENV)/.installed-docs $(DOC_OUTPUTS)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
