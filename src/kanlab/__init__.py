@@ -6,7 +6,6 @@ from . import (
     data,
     datasets,
     density,
-    feynman_catalog,
     formula,
     grids,
     importance,
@@ -35,11 +34,18 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _ESTIMATORS = ("KANClassifier", "KANRegressor")
+# large data tables, imported on first access (``kanlab.feynman_catalog``)
+_LAZY_MODULES = ("feynman_catalog",)
 
 
 def __getattr__(name: str):
-    """``KANRegressor`` and ``KANClassifier`` import :mod:`kanlab.estimators` (and so
-    scikit-learn) on first access: ``import kanlab`` never imports sklearn."""
+    """Names imported on first access: ``KANRegressor`` and ``KANClassifier`` (from
+    :mod:`kanlab.estimators`, so ``import kanlab`` never imports scikit-learn) and the large
+    data tables of :data:`_LAZY_MODULES`."""
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     if name in _ESTIMATORS:
         try:
             from . import estimators
