@@ -113,8 +113,15 @@ def run(table: str, name: str, settings: dict, *, path: Path | None = None, jobs
     return {"kan": best("kan"), "mlp": best("mlp"), "points": points}
 
 
-def _ratio_cell(ours: float, paper: float) -> str:
-    return f"{ours / paper:.2f}"
+def _training_minutes(results: dict[str, dict]) -> float:
+    """Summed training time of every run behind ``results`` (each run's last wall time)."""
+    total = 0.0
+    for r in results.values():
+        last: dict[str, float] = {}
+        for p in r["points"]:
+            last[p.run] = max(last.get(p.run, 0.0), p.wall_time)
+        total += sum(last.values())
+    return total / 60
 
 
 def report(table: str, results: dict[str, dict], settings: dict, minutes: float,
@@ -142,7 +149,7 @@ def report(table: str, results: dict[str, dict], settings: dict, minutes: float,
         hits += ratio <= 2
         lines.append(
             f"| {name} | {p[0]:.2e} | {p[1]:.2e} | {p[2]:.2e} | {kan.test_rmse:.2e} "
-            f"({kan.shape}, G={kan.grid_size}) | {ratio:.2f} | {'yes' if ratio <= 2 else 'no'} "
+            f"({kan.shape}, G={kan.grid_size}) | {ratio:.2g} | {'yes' if ratio <= 2 else 'no'} "
             f"| {mlp.test_rmse:.2e} ({mlp.shape}) |"
         )
     n = len(results)
@@ -154,8 +161,9 @@ def report(table: str, results: dict[str, dict], settings: dict, minutes: float,
         f"**{hits} of {n}** ({100 * hits / max(n, 1):.0f} %). Misses: "
         f"{', '.join(misses) if misses else 'none'}.",
         "",
-        f"Wall time of this run: {minutes:.1f} min (rows read back from the runs files are "
-        "not retrained).",
+        f"Training time of the runs (1 thread each, summed): {_training_minutes(results):.0f} "
+        f"min; wall time of this invocation: {minutes:.1f} min (runs already in the runs files "
+        "are read back, not retrained).",
         "",
     ]
     return "\n".join(lines)
