@@ -88,6 +88,22 @@ def test_margin_widens_the_uniform_part():
                                atol=1e-12)
 
 
+def test_end_margin_moves_only_the_end_points_out():
+    x = samples(40, 2, seed=5)
+    plain = QuantileGrid().place(x, 6)
+    wide = QuantileGrid(end_margin=0.01).place(x, 6)
+    span = x.amax(0) - x.amin(0)
+    torch.testing.assert_close(wide[:, 1:-1], plain[:, 1:-1], rtol=0, atol=0)
+    torch.testing.assert_close(wide[:, 0], plain[:, 0] - 0.01 * span, rtol=0, atol=1e-15)
+    torch.testing.assert_close(wide[:, -1], plain[:, -1] + 0.01 * span, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("end_margin", [-0.01, 1.0, math.nan])
+def test_bad_end_margin_raises(end_margin):
+    with pytest.raises(InputError, match="end_margin"):
+        QuantileGrid(end_margin=end_margin)
+
+
 def test_float32_samples_give_float32_grids():
     x = samples(50, 2, seed=4, dtype=torch.float32)
     got = QuantileGrid().grid_points(x, 5, old_grid_for(2, 5).float())
