@@ -44,7 +44,7 @@ from .data import Dataset
 from .errors import InputError
 from .grids import min_samples_for_grid
 from .model import KAN
-from .science_data import load_csv
+from .science_data import _parse_float, load_csv
 from .symbolic_model import canonicalize
 from .train import fit
 
@@ -422,22 +422,10 @@ def read_columns(path: str | os.PathLike, names: Sequence[str]) -> torch.Tensor:
             raise InputError(
                 f"{path}: line {line} has {len(row)} cells; the header has {len(header)}"
             )
-        values.append([_cell(row[k], path, line, c) for k, c in zip(index, names)])
+        values.append([_parse_float(row[k], path, line, c) for k, c in zip(index, names)])
     if not values:
         raise InputError(f"{path}: no data rows below the header")
     return torch.tensor(values, dtype=_DTYPE)
-
-
-def _cell(text: str, path: str | os.PathLike, line: int, column: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(
-            f"{path}: line {line}, column {column!r}: {text!r} is not a number"
-        ) from None
-    if not math.isfinite(value):
-        raise InputError(f"{path}: line {line}, column {column!r}: {text!r} is not finite")
-    return value
 
 
 def write_predictions(stream, name: str, values: torch.Tensor) -> None:
