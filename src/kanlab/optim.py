@@ -44,11 +44,11 @@ class LBFGS(torch.optim.LBFGS):
 
     Args:
         params: parameters to optimise.
-        lr, max_iter, max_eval, tolerance_grad, tolerance_change, history_size,
-            line_search_fn: as in ``torch.optim.LBFGS``; ``tolerance_change`` also bounds the
-            line search's bracket.
         tolerance_ys: a curvature pair ``(s, y)`` enters the history when ``yᵀs`` exceeds it
             (torch: 1e-10 fixed; here 1e-32 by default, as pykan's vendored copy).
+        **kwargs: ``torch.optim.LBFGS``'s options (``lr``, ``max_iter``, ``max_eval``,
+            ``tolerance_grad``, ``tolerance_change``, ``history_size``, ``line_search_fn``);
+            ``tolerance_change`` also bounds the line search's bracket.
     """
 
     def __init__(self, params, *, tolerance_ys: float = 1e-32, **kwargs) -> None:
