@@ -20,8 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import copy
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,22 +33,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .data import Dataset
 from .errors import InputError
+from .formula import _sympy, formula_in_units
 from .grids import min_samples_for_grid
 from .model import KAN
-from .symbolic_model import canonicalize
+from .report import center_scale, rmse_r2, snap_symbolic
 from .train import History, fit
 
 __all__ = ["KANClassifier", "KANRegressor"]
 
 _DTYPES = ("float32", "float64")
-
-
-def _sympy():
-    try:
-        import sympy
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("symbolic formulas need sympy: pip install 'kanlab[symbolic]'") from err
-    return sympy
 
 
 def _check_sizes(name: str, value: Any, *, allow_empty: bool) -> tuple[int, ...]:
@@ -68,12 +59,8 @@ def _check_sizes(name: str, value: Any, *, allow_empty: bool) -> tuple[int, ...]
 
 
 def _center_scale(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations; a (nearly) constant column gets scale 1."""
-    mean = a.mean(0)
-    scale = a.std(0)
-    eps = np.finfo(a.dtype).eps
-    constant = ~(scale > 10 * eps * np.maximum(np.abs(mean), 1.0))
-    return mean, np.where(constant, 1.0, scale).astype(a.dtype)
+    """:func:`~kanlab.report.center_scale` of a numpy array."""
+    return tuple(v.numpy() for v in center_scale(torch.tensor(a)))  # a copy: a may be read-only
 
 
 class _KANEstimator(BaseEstimator):
@@ -177,13 +164,7 @@ class _KANEstimator(BaseEstimator):
             model = model.prune()
             fit(model, data, steps=polish, update_grid=False, **options)
         if self.symbolic:
-            model.auto_symbolic(r2_threshold=-math.inf)  # every edge symbolic: formula == model
-            before = copy.deepcopy(model)
-            try:  # the affine parameters of the symbolic edges
-                fit(model, data, steps=polish, update_grid=False, **options)
-            except FloatingPointError:  # the polish diverged: keep the snapped model
-                model = before
-            canonicalize(model)
+            model, _ = snap_symbolic(model, data, polish, **options)
         model.eval()
         self.model_ = model
         self.history_: History = history
@@ -208,15 +189,8 @@ class _KANEstimator(BaseEstimator):
 
     def _raw_formulas(self) -> list[Any]:
         """The KAN's outputs as sympy expressions of the original (unstandardised) inputs."""
-        sp = _sympy()
-        xs = self._variables(sp)
-        zs = [sp.Dummy(f"z{i}") for i in range(len(xs))]
-        exprs = self.model_.symbolic_formula(zs)
-        subs = {}
-        for z, x, m, s in zip(zs, xs, self.x_mean_, self.x_scale_):
-            shifted = x if m == 0 else x - sp.Float(float(m))
-            subs[z] = shifted if s == 1 else sp.Float(1.0 / float(s)) * shifted
-        return [e.xreplace(subs) for e in exprs]
+        return formula_in_units(self.model_, self._variables(_sympy()), self.x_mean_,
+                                self.x_scale_)
 
     def _formula_rows(self, exprs: list[Any], labels: list[Any], scores: list[float]) -> None:
         sp = _sympy()
@@ -345,11 +319,11 @@ class KANRegressor(RegressorMixin, _KANEstimator):
         target = self._tensor((Y - self.y_mean_) / self.y_scale_)
         self._fit_kan(Z, target, Y.shape[1])
         if self.symbolic:
-            sp = _sympy()
-            exprs = [sp.Float(float(self.y_scale_[k])) * e + sp.Float(float(self.y_mean_[k]))
-                     for k, e in enumerate(self._raw_formulas())]
-            pred = self._evaluate(exprs, X)
-            scores = [_r2(Y[:, k], pred[:, k]) for k in range(Y.shape[1])]
+            exprs = formula_in_units(self.model_, self._variables(_sympy()), self.x_mean_,
+                                     self.x_scale_, self.y_mean_, self.y_scale_)
+            pred = torch.from_numpy(self._evaluate(exprs, X))
+            Yt = torch.from_numpy(Y)
+            scores = [rmse_r2(Yt[:, k], pred[:, k])[1] for k in range(Y.shape[1])]
             self._formula_rows(exprs, list(range(Y.shape[1])), scores)
         return self
 
@@ -361,12 +335,6 @@ class KANRegressor(RegressorMixin, _KANEstimator):
 
     def _single_formula(self) -> bool:
         return self._y_ndim == 1
-
-
-def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    ss_res = float(np.sum((y - pred) ** 2))
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
 
 class KANClassifier(ClassifierMixin, _KANEstimator):

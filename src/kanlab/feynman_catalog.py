@@ -50,6 +50,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -478,23 +479,13 @@ def _build() -> dict[str, CatalogEquation]:
 FEYNMAN_NO_UNITS: dict[str, CatalogEquation] = _build()
 
 
-def feynman_no_units_dataset(
-    name: str,
-    *,
-    n_train: int = 1000,
-    n_test: int = 1000,
-    seed: int = 0,
-    dtype: torch.dtype | None = None,
-    device: torch.device | str | None = None,
-) -> Dataset:
+def feynman_no_units_dataset(name: str, **options: Any) -> Dataset:
     """Sample one equation of :data:`FEYNMAN_NO_UNITS` uniformly on its ranges.
 
     Args:
         name: the equation, e.g. ``"I.6.2"`` or ``"bonus.7"``.
-        n_train, n_test: sample counts.
-        seed: seed of the local generator (the same points in every dtype).
-        dtype: floating type of the tensors (default: torch's default dtype).
-        device: where the tensors go.
+        options: :func:`~kanlab.data.make_dataset`'s ``n_train``, ``n_test``, ``seed`` (of
+            the local generator: the same points in every dtype), ``dtype``, ``device``.
 
     Returns:
         A :class:`~kanlab.data.Dataset` with inputs ``(N, n_var)`` in the order of
@@ -505,5 +496,4 @@ def feynman_no_units_dataset(
         InputError: an unknown name (the message suggests close ones and lists the known).
     """
     eq = lookup("Feynman_no_units equation", name, FEYNMAN_NO_UNITS)
-    return make_dataset(eq.fn, eq.n_var, ranges=eq.ranges, n_train=n_train, n_test=n_test,
-                        seed=seed, dtype=dtype, device=device)
+    return make_dataset(eq.fn, eq.n_var, ranges=eq.ranges, **options)

@@ -14,7 +14,9 @@ import torch
 
 from .errors import InputError
 
-__all__ = ["formula_function", "formula_latex", "symbolic_formula", "tidy"]
+__all__ = [
+    "formula_function", "formula_in_units", "formula_latex", "symbolic_formula", "tidy",
+]
 
 
 def _sympy():
@@ -129,6 +131,39 @@ def tidy(expr, *, tolerance: float = 1e-8, digits: int | None = 4):
         return sp.Float(f, digits) if digits is not None else f
 
     return expr.xreplace({f: snap(f) for f in expr.atoms(sp.Float)})
+
+
+def formula_in_units(model, var_names: Sequence[Any], x_mean: Sequence[float],
+                     x_scale: Sequence[float], y_mean: Sequence[float] | None = None,
+                     y_scale: Sequence[float] | None = None) -> list[Any]:
+    """:func:`symbolic_formula` of a model trained on standardised data, in the data's units.
+
+    The model maps ``z = (x − x_mean) / x_scale`` to ``(y − y_mean) / y_scale``; the formulas
+    returned map ``x`` to ``y``. Without ``y_mean``/``y_scale`` the outputs are left as the
+    model gives them.
+
+    Args:
+        model: a fully symbolic :class:`~kanlab.model.KAN`.
+        var_names: the raw inputs' names (or sympy symbols), one per input.
+        x_mean, x_scale: per input.
+        y_mean, y_scale: per output, or None.
+
+    Returns:
+        One sympy expression per output.
+    """
+    sp = _sympy()
+    xs = _variables(sp, var_names, model.widths[0])
+    zs = [sp.Dummy(f"z{i}") for i in range(len(xs))]
+    subs = {}
+    for z, x, m, s in zip(zs, xs, x_mean, x_scale):
+        m, s = float(m), float(s)
+        shifted = x if m == 0 else x - sp.Float(m)
+        subs[z] = shifted if s == 1 else sp.Float(1.0 / s) * shifted
+    exprs = [e.xreplace(subs) for e in symbolic_formula(model, zs)]
+    if y_scale is None:
+        return exprs
+    return [sp.Float(float(s)) * e + sp.Float(float(m))
+            for e, m, s in zip(exprs, y_mean, y_scale)]
 
 
 def formula_latex(exprs: Sequence[Any]) -> list[str]:

@@ -378,10 +378,12 @@ class KANLinear(nn.Module):
             return x2, None
         return self.standardize.transform(x2), self.standardize.scale()
 
-    def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
+    def edge_activations(self, x: torch.Tensor, *, update_statistics: bool = False
+                         ) -> torch.Tensor:
         """Every edge's activation ``φ_ji(x_i)``: ``(B, in) -> (B, out, in)``.
 
-        Running statistics (when the layer standardises) are used, not updated.
+        Running statistics (when the layer standardises) are used, not updated -- unless
+        ``update_statistics`` (in training mode), which records them as ``forward`` does.
 
         Warning:
             Builds a ``(B, out, in)`` tensor; meant for regularisation, plots and symbolic
@@ -389,7 +391,7 @@ class KANLinear(nn.Module):
         """
         check_features("x", x, self.in_features)
         x2 = x.reshape(-1, self.in_features)  # (B, in)
-        z, _ = self._standardized(x2)
+        z = self.spline_input(x2) if update_statistics else self._standardized(x2)[0]
         spline = torch.einsum("bim,oim->boi", self.basis(z), self.coef)  # (B, out, in)
         if self.tail_coef is not None:
             spline = spline + torch.einsum("bit,oit->boi", self.tail_features(z), self.tail_coef)

@@ -241,9 +241,7 @@ class KAN(nn.Module):
         h = x.reshape(-1, self.widths[0])
         out = []
         for layer in self.layers:
-            if update_statistics and self.training and layer.standardize is not None:
-                layer.standardize(h.detach())  # the statistics forward would record
-            acts = layer.edge_activations(h)  # (B, out, in)
+            acts = layer.edge_activations(h, update_statistics=update_statistics)  # (B, out, in)
             y = acts.sum(-1)
             if layer.bias is not None:
                 y = y + layer.bias

@@ -42,21 +42,25 @@ import torch
 
 from .data import Dataset
 from .errors import InputError
+from .formula import formula_in_units
 from .grids import min_samples_for_grid
+from .mlp import n_parameters
 from .model import KAN
 from .science_data import _parse_float, load_csv
 from .symbolic_model import canonicalize
-from .train import fit
+from .train import History, fit
 
 __all__ = [
     "FitOptions",
     "FitResult",
     "Pipeline",
+    "center_scale",
     "csv_header",
     "fit_csv",
     "read_columns",
     "render_html",
     "rmse_r2",
+    "snap_symbolic",
     "write_outputs",
     "write_predictions",
 ]
@@ -205,14 +209,14 @@ class FitResult:
     predictions: torch.Tensor | None = None
 
 
-def _center_scale(a: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Column means and standard deviations; a (nearly) constant column gets scale 1."""
+def center_scale(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column means and standard deviations ``(n_cols,)`` of ``a`` ``(N, n_cols)``; a (nearly)
+    constant column gets scale 1."""
     mean = a.mean(0)
     scale = a.std(0, unbiased=False)
     eps = torch.finfo(a.dtype).eps
     constant = ~(scale > 10 * eps * mean.abs().clamp_min(1.0))
-    scale = torch.where(constant, torch.ones_like(scale), scale)
-    return mean.tolist(), scale.tolist()
+    return mean, torch.where(constant, torch.ones_like(scale), scale)
 
 
 def rmse_r2(y: torch.Tensor, pred: torch.Tensor) -> tuple[float, float]:
@@ -234,22 +238,23 @@ def _append_history(curves: dict[str, list], history, scale: float, label: str |
                          if text != "update grid"]  # refinements only: a readable plot
 
 
-def _formula(pipeline: Pipeline) -> Any:
-    """The model's output as a sympy expression of the raw, named inputs, in the target's units."""
-    import sympy as sp
+def snap_symbolic(model: KAN, data: Dataset, steps: int, **fit_options: Any
+                  ) -> tuple[KAN, History | None]:
+    """Every edge of ``model`` to its best symbolic fit (so the formula equals the model), then
+    ``steps`` steps on the symbolic edges' affine parameters, then :func:`canonicalize`.
 
-    xs = [sp.Symbol(name) for name in pipeline.features]
-    zs = [sp.Dummy(f"z{i}") for i in range(len(xs))]
-    expr = pipeline.model.symbolic_formula(zs)[0]
-    subs = {}
-    for z, x, m, s in zip(zs, xs, pipeline.x_mean, pipeline.x_scale):
-        shifted = x if m == 0 else x - sp.Float(m)
-        subs[z] = shifted if s == 1 else sp.Float(1.0 / s) * shifted
-    return sp.Float(pipeline.y_scale) * expr.xreplace(subs) + sp.Float(pipeline.y_mean)
-
-
-def _count_parameters(model: KAN) -> int:
-    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    Returns:
+        The model and the polish's history; if the polish diverged, the snapped model before
+        it and None.
+    """
+    model.auto_symbolic(r2_threshold=-math.inf)  # every edge symbolic: formula == model
+    before = copy.deepcopy(model)
+    try:  # the affine parameters of the symbolic edges
+        history = fit(model, data, steps=steps, update_grid=False, **fit_options)
+    except FloatingPointError:  # the polish diverged: keep the snapped model
+        model, history = before, None
+    canonicalize(model)
+    return model, history
 
 
 def fit_csv(
@@ -284,8 +289,8 @@ def fit_csv(
     data = load_csv(path, target, features, test_fraction=opts.test_fraction, seed=opts.seed,
                     dtype=_DTYPE)
     names = list(features) if features is not None else _header_without(path, target)
-    x_mean, x_scale = _center_scale(data.train_input)
-    (y_mean,), (y_scale,) = _center_scale(data.train_label)
+    x_mean, x_scale = (v.tolist() for v in center_scale(data.train_input))
+    (y_mean,), (y_scale,) = (v.tolist() for v in center_scale(data.train_label))
     model = KAN([len(names), *widths], grid_size=grids[0], grid=opts.grid, seed=opts.seed,
                 dtype=_DTYPE)
     pipeline = Pipeline(model, names, target, x_mean, x_scale, y_mean, y_scale)
@@ -325,19 +330,14 @@ def fit_csv(
             spline["test_rmse"], _ = rmse_r2(data.test_label[:, 0],
                                              pipeline.predict(data.test_input))
         model.train()
-        model.auto_symbolic(r2_threshold=-math.inf)  # every edge symbolic: formula == model
-        before = copy.deepcopy(model)
-        try:  # the affine parameters of the symbolic edges
-            history = fit(model, z, steps=opts.steps_per_grid, update_grid=False, **common)
+        model, history = snap_symbolic(model, z, opts.steps_per_grid, **common)
+        pipeline.model = model
+        if history is not None:
             _append_history(curves, history, y_scale, "symbolic")
-        except FloatingPointError:  # the polish diverged: keep the snapped model
-            model = before
-            pipeline.model = model
-        canonicalize(model)
     model.eval()
     seconds = time.perf_counter() - start
     if opts.symbolic:
-        formula = _formula(pipeline)
+        (formula,) = formula_in_units(model, names, x_mean, x_scale, [y_mean], [y_scale])
 
     train_rmse, train_r2 = rmse_r2(data.train_label[:, 0], pipeline.predict(data.train_input))
     test_rmse = test_r2 = None
@@ -352,7 +352,7 @@ def fit_csv(
         "test_rmse": test_rmse,
         "train_r2": train_r2,
         "test_r2": test_r2,
-        "n_params": _count_parameters(model),
+        "n_params": n_parameters(model),
         "widths": list(model.widths),
         "widths_before_pruning": widths_trained if opts.prune else None,
         "grid": model.grid_size,

@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -202,23 +203,13 @@ FEYNMAN: dict[str, FeynmanEquation] = {
 """Every equation of the KAN paper's Table 3 (27), by name, in the paper's order."""
 
 
-def feynman_dataset(
-    name: str,
-    *,
-    n_train: int = 1000,
-    n_test: int = 1000,
-    seed: int = 0,
-    dtype: torch.dtype | None = None,
-    device: torch.device | str | None = None,
-) -> Dataset:
+def feynman_dataset(name: str, **options: Any) -> Dataset:
     """Sample one equation of :data:`FEYNMAN` uniformly on its ranges.
 
     Args:
         name: the equation, e.g. ``"I.6.2"``.
-        n_train, n_test: sample counts.
-        seed: seed of the local generator (the same points in every dtype).
-        dtype: floating type of the tensors (default: torch's default dtype).
-        device: where the tensors go.
+        options: :func:`~kanlab.data.make_dataset`'s ``n_train``, ``n_test``, ``seed`` (of
+            the local generator: the same points in every dtype), ``dtype``, ``device``.
 
     Returns:
         A :class:`~kanlab.data.Dataset` with inputs ``(N, n_var)`` in the order of
@@ -228,8 +219,7 @@ def feynman_dataset(
         InputError: an unknown name (the message suggests close ones).
     """
     eq = lookup("Feynman equation", name, FEYNMAN)
-    return make_dataset(eq.fn, eq.n_var, ranges=eq.ranges, n_train=n_train, n_test=n_test,
-                        seed=seed, dtype=dtype, device=device)
+    return make_dataset(eq.fn, eq.n_var, ranges=eq.ranges, **options)
 
 
 def _scipy_special():
@@ -325,25 +315,15 @@ every label finite.
 """
 
 
-def special_function_dataset(
-    name: str,
-    *,
-    n_train: int = 1000,
-    n_test: int = 1000,
-    seed: int = 0,
-    dtype: torch.dtype | None = None,
-    device: torch.device | str | None = None,
-) -> Dataset:
+def special_function_dataset(name: str, **options: Any) -> Dataset:
     """Sample one function of :data:`SPECIAL_FUNCTIONS` uniformly on its ranges.
 
     Labels are computed by scipy in float64, then converted.
 
     Args:
         name: the function, e.g. ``"jv"``, ``"lpmv_1"``, ``"sph_harm_1_2"``.
-        n_train, n_test: sample counts.
-        seed: seed of the local generator.
-        dtype: floating type of the tensors (default: torch's default dtype).
-        device: where the tensors go.
+        options: :func:`~kanlab.data.make_dataset`'s ``n_train``, ``n_test``, ``seed`` (of
+            the local generator: the same points in every dtype), ``dtype``, ``device``.
 
     Returns:
         A :class:`~kanlab.data.Dataset` with inputs ``(N, 2)`` and labels ``(N, 1)``.
@@ -361,8 +341,7 @@ def special_function_dataset(
             raise InputError(f"{name}: scipy returned non-finite values on its ranges")
         return y
 
-    return make_dataset(f, sf.n_var, ranges=sf.ranges, n_train=n_train, n_test=n_test,
-                        seed=seed, dtype=dtype, device=device)
+    return make_dataset(f, sf.n_var, ranges=sf.ranges, **options)
 
 
 def _parse_float(text: str, path: Path, line: int, column: str) -> float:

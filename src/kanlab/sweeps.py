@@ -159,8 +159,10 @@ def _train_kan(run: KANRun, data: Dataset, dtype: torch.dtype,
                 **dict(run.model_options))
     size_of: dict[int, int] = {}
 
-    def count(state) -> None:
-        size_of.setdefault(state.model.grid_size[0], n_parameters(state.model))
+    def count(state) -> None:  # once per grid size
+        grid = state.model.grid_size[0]
+        if grid not in size_of:
+            size_of[grid] = n_parameters(state.model)
 
     steps = run.steps_per_grid * len(run.grids)
     history = fit(model, data, steps=steps, grid_schedule=list(run.grids), callbacks=[count],
