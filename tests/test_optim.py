@@ -57,3 +57,67 @@ def test_lbfgs_backs_off_from_overflow_instead_of_writing_nan():
         opt.step(closure)
     assert torch.isfinite(p).all() and float(p.detach()) <= 1.0
     assert float(closure().detach()) <= 4.0  # no worse than the start
+
+
+def test_takes_torchs_steps_exactly_on_a_kan_when_thresholds_agree():
+    # same algorithm, scalars as Python floats instead of 0-d tensors: the same float64 steps
+    import copy
+
+    import kanlab
+
+    data = kanlab.data.make_toy_dataset("exp_sin_sq", n_train=200, n_test=10, seed=0,
+                                        dtype=torch.float64)
+    start = kanlab.KAN([2, 3, 1], grid_size=5, seed=0, dtype=torch.float64)
+
+    def trajectory(opt_cls, **kw):
+        model = copy.deepcopy(start)
+        opt = opt_cls(model.parameters(), lr=1, max_iter=20, history_size=10,
+                      line_search_fn="strong_wolfe", tolerance_grad=1e-32,
+                      tolerance_change=1e-32, **kw)
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(data.train_input), data.train_label)
+            loss.backward()
+            return loss
+
+        points = []
+        for _ in range(4):
+            opt.step(closure)
+            points.append(torch.cat([p.detach().reshape(-1) for p in model.parameters()]))
+        return points, opt.state[opt._params[0]]["func_evals"]
+
+    ours, n_ours = trajectory(LBFGS, tolerance_ys=1e-10)
+    theirs, n_theirs = trajectory(torch.optim.LBFGS)
+    assert n_ours == n_theirs > 40
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a, b)
+
+
+def test_fixed_step_mode_takes_torchs_steps():
+    a, b, w_star, _ = _quadratic(1.0)
+
+    def run(opt_cls, **kw):
+        w = torch.zeros(10, dtype=torch.float64, requires_grad=True)
+        opt = opt_cls([w], lr=0.1, max_iter=20, history_size=5, **kw)
+
+        def closure():
+            opt.zero_grad()
+            loss = ((a @ w - b) ** 2).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(10):
+            opt.step(closure)
+        return w.detach()
+
+    ours, theirs = run(LBFGS, tolerance_ys=1e-10), run(torch.optim.LBFGS)
+    assert torch.allclose(ours, theirs, rtol=1e-12, atol=0)
+    assert (ours - w_star).norm() < 1e-3 * w_star.norm()
+
+
+def test_rejects_complex_parameters():
+    import pytest
+
+    with pytest.raises(TypeError, match="real"):
+        LBFGS([torch.zeros(3, dtype=torch.complex128, requires_grad=True)])

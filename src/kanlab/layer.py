@@ -475,6 +475,11 @@ class KANLinear(nn.Module):
         Raises:
             InputError: wrong shape, NaN/inf, or too few samples.
         """
+        return self._update_grid(x, strategy, grid_size=grid_size, context=context)[0]
+
+    def _update_grid(self, x, strategy=None, *, grid_size=None, context=None):
+        """:meth:`update_grid` that also returns the layer's new outputs on the samples
+        ``(N, out)``: ``(drift, outputs)``."""
         x2 = as_samples("x", x, self.in_features, self.knots.dtype)  # (N, in)
         z, _ = self._standardized(x2)  # the grid lives where the splines are evaluated
         strat = self.grid_strategy if strategy is None else get_grid_strategy(strategy)
@@ -491,7 +496,7 @@ class KANLinear(nn.Module):
             self.knots = knots
             self.coef = nn.Parameter(coef, requires_grad=self.coef.requires_grad)
         after = self._output_without_stats(x2)
-        return float((after - before).norm() / before.norm().clamp_min(1e-300))
+        return float((after - before).norm() / before.norm().clamp_min(1e-300)), after
 
     def _output_without_stats(self, x2: torch.Tensor) -> torch.Tensor:
         """The layer's output without touching running statistics: ``(N, in) -> (N, out)``."""

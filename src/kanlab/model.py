@@ -291,8 +291,8 @@ class KAN(nn.Module):
                 with warnings.catch_warnings():
                     if li > 0:  # a hidden node that sparsification or pruning left constant
                         warnings.simplefilter("ignore", GridWarning)
-                    drift.append(layer.update_grid(h, strategy, grid_size=g, context=context))
-                h = layer._output_without_stats(h)
+                    change, h = layer._update_grid(h, strategy, grid_size=g, context=context)
+                drift.append(change)
         return drift
 
     @torch.no_grad()
