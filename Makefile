@@ -35,6 +35,7 @@ test: $(STAMP)
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_layer.py
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_eager_floor.py
 	$(PY) benchmarks/bench_accuracy.py
 	$(PY) benchmarks/bench_symbolic.py
 	$(PY) benchmarks/bench_compile.py

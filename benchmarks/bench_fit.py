@@ -130,14 +130,15 @@ def run(steps: int, repeats: int, quick: bool, threads: int | None = None) -> st
             f"Environment: {env_line()}",
             "",
             "f = exp(sin(pi x) + y^2), 1000 train / 1000 test uniform on [-1, 1]^2. kanlab: "
-            "`kanlab.fit(KAN([2,5,1], grid_size=5, seed=0, dtype=float64), "
+            "`kanlab.fit(KAN([2,5,1], grid_size=5, seed=r, dtype=float64), "
             f"make_toy_dataset('exp_sin_sq', seed=0), opt='lbfgs', steps={steps}, "
-            "progress=False)`; pykan: `KAN(width=[2,5,1], grid=5, k=3, seed=1, "
+            "progress=False)`; pykan: `KAN(width=[2,5,1], grid=5, k=3, seed=r, "
             f"auto_save=False).fit(create_dataset(f, n_var=2), opt='LBFGS', steps={steps})` "
             "(default dtype float64 in its own process). Only `fit` is timed, after a 2-step "
             f"warm-up; run r of {repeats} (a fresh process each) seeds both models with r; "
-            "medians over the runs. Forward passes: the model's, counted by a hook (line-search "
-            "evaluations and the per-step RMSE records); ms/forward pass is wall time over them, "
+            "medians over the runs. Forward passes: the model's, counted by wrapping `forward` "
+            "(line-search evaluations and the per-step RMSE records); ms/forward pass is wall "
+            "time over them, "
             "i.e. everything a fit does, per evaluation.",
             "",
             markdown_table(head, rows),
