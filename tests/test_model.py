@@ -120,14 +120,18 @@ def test_wrong_input_width():
 
 
 @pytest.mark.parametrize("options", [{}, {"tails": "linear"}, {"base_fn": "tanh"},
-                                     {"base_fn": "zero", "spline_order": 2}])
+                                     {"base_fn": "zero", "spline_order": 2}, "adapted"])
 def test_forward_derivatives_match_nested_autograd(options):
-    model = KAN([2, 4, 3, 2], grid_size=5, seed=0, dtype=torch.float64, **options)
+    adapted = options == "adapted"  # non-uniform knots: the general (not closed-form) path
+    model = KAN([2, 4, 3, 2], grid_size=5, seed=0, dtype=torch.float64,
+                **({} if adapted else options))
     with torch.no_grad():
         for layer in model.layers:
             layer.coef.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
     gen = torch.Generator().manual_seed(2)
     x = (torch.rand(30, 2, dtype=torch.float64, generator=gen) * 2.4 - 1.2).requires_grad_()
+    if adapted:
+        model.update_grid(x.detach() ** 3)
     u, du, d2u = model.forward_derivatives(x)
     ref = model(x)
     torch.testing.assert_close(u, ref)

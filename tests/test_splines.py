@@ -356,3 +356,36 @@ def test_uniform_path_double_backward_matches_general_path():
     for a, b in zip(third_derivative(rows=rows, uniform=uniform), third_derivative()):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
     assert local_basis(x.detach(), knots, 3, (0,), rows, uniform)[0][0].shape == (50, 3, 4)
+
+
+@pytest.mark.parametrize("uniform_knots", [True, False])
+def test_local_jet_scatters_to_dense_derivatives_and_differentiates_to_the_next(uniform_knots):
+    from kanlab.splines import local_jet
+
+    if uniform_knots:
+        knots = make_knots(torch.linspace(-1, 1, 6, dtype=F64)[None].repeat(3, 1), 3)
+        rows = window_rows(knots, 3)[:, -8:].contiguous()
+        uniform = uniform_spacing(knots)
+        assert uniform is not None
+    else:
+        knots = make_knots(random_grid(3, 5, seed=9), 3, "extended")
+        rows, uniform = None, None
+    x = points_between_knots(knots, 40, seed=10)
+    jet, index = local_jet(x, knots, 3, rows=rows, uniform=uniform)
+    assert jet.shape == (3, 40, 3, 4) and index.shape == (40, 3, 4)
+    nb = n_basis(knots, 3)
+    for d in range(3):
+        dense = torch.zeros(40, 3, nb, dtype=F64).scatter_add_(-1, index, jet[d])
+        torch.testing.assert_close(dense, bspline_basis(x, knots, 3, derivative=d),
+                                   rtol=1e-12, atol=1e-12)
+    # d/dx of order d is order d + 1, to the third derivative (and beyond, where it is 0)
+    xr = x.clone().requires_grad_()
+    weights = torch.randn(3, 40, 3, nb, dtype=F64, generator=torch.Generator().manual_seed(0))
+    jet_r, _ = local_jet(xr, knots, 3, rows=rows, uniform=uniform)
+    dense = torch.zeros(3, 40, 3, nb, dtype=F64).scatter_add(-1, index.expand(3, -1, -1, -1),
+                                                             jet_r)
+    (grad,) = torch.autograd.grad((dense * weights).sum(), xr, create_graph=True)
+    for order, value in ((1, grad), (2, torch.autograd.grad(grad.sum(), xr)[0])):
+        expected = sum((weights[d] * bspline_basis(x, knots, 3, derivative=d + order)).sum(-1)
+                       for d in range(3))
+        torch.testing.assert_close(value, expected, rtol=1e-10, atol=1e-9)

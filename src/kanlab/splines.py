@@ -41,6 +41,7 @@ __all__ = [
     "clamped_knots",
     "extended_knots",
     "local_basis",
+    "local_jet",
     "make_knots",
     "n_basis",
     "uniform_grid",
@@ -212,7 +213,8 @@ def local_basis(
         rows: ``window_rows(knots, k)`` if the caller keeps it (it depends on the knots only).
         uniform: ``uniform_spacing(knots)`` ``(in, 2)`` when every knot vector is equally
             spaced: then a cubic basis (``k = 3``, derivatives up to 2) is evaluated in closed
-            form, and ``rows`` may be just the last ``2k + 2`` columns of ``window_rows``.
+            form (derivatives up to 3), and ``rows`` may be just the last ``2k + 2`` columns
+            of ``window_rows``.
 
     Returns:
         ``(values, index)``: for each order asked, ``(B, in, k + 1)`` values of basis functions
@@ -220,7 +222,7 @@ def local_basis(
         do not exist (index outside the basis) or of ``x`` outside the knots are zero.
     """
     n_knots = knots.shape[1]
-    if uniform is not None and k == 3 and max(derivatives) <= 2:
+    if uniform is not None and k == 3 and max(derivatives) <= 3:
         return _uniform_cubic(x, n_knots, derivatives, rows, uniform, knots)
     m, inside = _locate(x, knots)  # (B, in), m in [0, n_knots - 2]
     full_width = len(_window_pattern(k)) + 2 * (k + 1)
@@ -268,9 +270,13 @@ def cubic_planes(u: torch.Tensor, derivative: int = 0) -> torch.Tensor:
     ``(1−u)³/6``, ``(3u³ − 6u² + 4)/6``, ``(−3u³ + 3u² + 3u + 1)/6``, ``u³/6``: one contiguous
     plane per function, so that every step is a plain elementwise op.
 
-    Shape: ``(...) -> (4, ...)``; ``derivative`` 0, 1 or 2.
+    Shape: ``(...) -> (4, ...)``; ``derivative`` 0, 1, 2 or 3.
     """
     out = u.new_empty((4,) + u.shape)
+    if derivative == 3:  # constant on each piece
+        for r, c in enumerate((-1.0, 3.0, -3.0, 1.0)):
+            out[r].fill_(c)
+        return out
     if derivative == 2:
         torch.sub(1, u, out=out[0])
         torch.sub(3 * u, 2, out=out[1])
@@ -290,7 +296,7 @@ def cubic_planes(u: torch.Tensor, derivative: int = 0) -> torch.Tensor:
         torch.sub(u2 * 1.5, u * 2, out=out[1])
         torch.add(out[0] + out[1], out[3], out=out[2]).neg_()
     else:
-        raise ValueError(f"cubic_planes has derivatives 0, 1 and 2; got {derivative}")
+        raise ValueError(f"cubic_planes has derivatives 0 to 3; got {derivative}")
     return out
 
 
@@ -340,6 +346,50 @@ def window_rows(knots: torch.Tensor, k: int) -> torch.Tensor:
     index = function.clamp(0, nb - 1).to(knots.dtype)  # small integers: exact in any float
     extra = torch.cat([exists, index], dim=-1).expand(n_in, -1, -1)  # (in, n_knots - 1, 2k + 2)
     return torch.cat([window, extra], dim=-1).reshape(n_in * (n_knots - 1), -1)
+
+
+class _LocalJet(torch.autograd.Function):
+    """Local values of ``count`` consecutive derivative orders from ``first``, stacked, and their
+    basis indices; differentiable in ``x`` to any order (backward uses the next orders)."""
+
+    @staticmethod
+    def forward(ctx, x, knots, k, first, count, rows, uniform):  # type: ignore[override]
+        need = ctx.needs_input_grad[0]
+        orders = tuple(range(first, first + count + need))
+        values, index = local_basis(x, knots, k, orders, rows, uniform)
+        ctx.mark_non_differentiable(index)
+        ctx.save_for_backward(x, knots, rows, uniform,
+                              torch.stack(values[1:]) if need else None)
+        ctx.k, ctx.first, ctx.count = k, first, count
+        return torch.stack(values[:count]), index
+
+    @staticmethod
+    def backward(ctx, grad_vals, grad_index):  # type: ignore[override]
+        x, knots, rows, uniform, following = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: the next orders, differentiably
+            following, _ = _LocalJet.apply(x, knots, ctx.k, ctx.first + 1, ctx.count, rows,
+                                           uniform)
+        return (grad_vals * following).sum((0, -1)), None, None, None, None, None, None
+
+
+def local_jet(
+    x: torch.Tensor,
+    knots: torch.Tensor,
+    k: int,
+    count: int = 3,
+    *,
+    rows: torch.Tensor | None = None,
+    uniform: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k + 1`` nonzero basis values and their first ``count − 1`` derivatives at ``x``.
+
+    Like :func:`local_basis` (same ``rows`` and ``uniform``) for the orders ``0..count − 1`` in
+    one interval search, but differentiable in ``x`` to any order.
+
+    Shapes: x ``(B, in)`` -> values ``(count, B, in, k + 1)`` (zero for functions that do not
+    exist and outside the knots) and basis indices ``(B, in, k + 1)`` int64.
+    """
+    return _LocalJet.apply(x, knots, k, 0, count, rows, uniform)
 
 
 class _LocalValues(torch.autograd.Function):
