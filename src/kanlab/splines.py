@@ -392,23 +392,6 @@ def local_jet(
     return _LocalJet.apply(x, knots, k, 0, count, rows, uniform)
 
 
-class _LocalValues(torch.autograd.Function):
-    """Local basis values whose backward is the next derivative's values (any order)."""
-
-    @staticmethod
-    def forward(ctx, x, knots, k, derivative, rows, uniform):  # type: ignore[override]
-        (vals,), _ = local_basis(x, knots, k, (derivative,), rows, uniform)
-        ctx.save_for_backward(x, knots, rows, uniform)
-        ctx.k, ctx.derivative = k, derivative
-        return vals
-
-    @staticmethod
-    def backward(ctx, grad_vals):  # type: ignore[override]
-        x, knots, rows, uniform = ctx.saved_tensors
-        dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1, rows, uniform)
-        return (grad_vals * dvals).sum(-1), None, None, None, None, None
-
-
 class _DenseBasis(torch.autograd.Function):
     """Dense basis ``(B, in, n_basis)`` from the local values.
 
@@ -435,7 +418,8 @@ class _DenseBasis(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None, None, None, None
         if torch.is_grad_enabled():  # create_graph=True: keep the graph differentiable in x
-            dvals = _LocalValues.apply(x, knots, ctx.k, ctx.derivative + 1, rows, uniform)
+            (dvals,), _ = _LocalJet.apply(x, knots, ctx.k, ctx.derivative + 1, 1, rows,
+                                          uniform)
         g = grad_dense.gather(-1, index)  # (B, in, k + 1)
         return (g * dvals).sum(-1), None, None, None, None, None
 
