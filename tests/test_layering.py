@@ -12,7 +12,7 @@ LAYERS = {
     "splines": 2,
     "lstsq": 3,
     "symbolic": 2,
-    "spline_linear": 3, "grids": 3, "optim": 3, "standardize": 3, "schedules": 3,
+    "spline_linear": 3, "grids": 3, "optim": 3, "initialization": 3, "standardize": 3, "schedules": 3,
     "symbolic_edges": 3, "sparsity": 3,
     "layer": 4, "density": 4,
     "distributed": 4,

@@ -21,6 +21,7 @@ from ._validation import (
 )
 from .errors import InputError
 from .grids import DKANGrid, GridStrategy, get_grid_strategy
+from .initialization import INITIALIZATIONS, glorot_fine_std
 from .lstsq import transfer_coefficients, transfer_design
 from .spline_linear import KnotTables, dense_basis, knot_tables, spline_linear
 from .splines import (
@@ -72,6 +73,9 @@ class KANLinear(nn.Module):
             or a callable.
         bias: add a trainable bias per output, zero at start.
         init_noise: standard deviation ``σ`` of the initial spline coefficients (paper: 0.1).
+        init: ``"pykan"`` (the paper's: ``c ~ N(0, init_noise²)``, ``w_b`` Xavier-uniform) or
+            ``"glorot_fine"`` (jaxKAN's variance balance with one std per basis function; see
+            :mod:`kanlab.initialization`; ``init_noise`` then only sets the linear tails').
         knot_convention: ``"extended"`` (pykan) or ``"clamped"`` (DKAN); see :mod:`kanlab.splines`.
         grid_strategy: how :meth:`update_grid` places knots: a name of
             :data:`kanlab.grids.GRID_STRATEGIES` or a :class:`~kanlab.grids.GridStrategy`.
@@ -90,7 +94,8 @@ class KANLinear(nn.Module):
         ``(..., in_features) -> (..., out_features)``.
 
     Attributes:
-        coef: spline coefficients ``(out, in, G + k)``, initialised ``N(0, init_noise²)``.
+        coef: spline coefficients ``(out, in, G + k)``, initialised ``N(0, init_noise²)``
+            (``init="pykan"``).
         tail_coef: ``(out, in, 2)`` coefficients of the linear tails (``tails="linear"``),
             initialised like ``coef``; scaled by ``w_s`` as the spline is.
         spline_scale: ``w_s`` ``(out, in)``, initialised to 1.
@@ -117,6 +122,7 @@ class KANLinear(nn.Module):
         base_fn: str | Callable[[torch.Tensor], torch.Tensor] = "silu",
         bias: bool = True,
         init_noise: float = 0.1,
+        init: str = "pykan",
         knot_convention: str = "extended",
         grid_strategy: str | GridStrategy = "quantile",
         tails: str = "none",
@@ -138,6 +144,7 @@ class KANLinear(nn.Module):
         if init_noise < 0:
             raise InputError(f"init_noise must be non-negative; got {init_noise!r}")
         self.init_noise = float(init_noise)
+        self.init = check_choice("init", init, INITIALIZATIONS)
         if isinstance(base_fn, str):
             check_choice("base_fn", base_fn, BASE_FUNCTIONS)
             self.base_fn_name: str | None = base_fn
@@ -182,21 +189,33 @@ class KANLinear(nn.Module):
 
     # ------------------------------------------------------------------ state
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Re-draw the paper's initialisation (spline ≈ 0, ``w_s = 1``, ``w_b`` Xavier)."""
+        """Re-draw the initial parameters: the paper's (spline ≈ 0, ``w_s = 1``, ``w_b``
+        Xavier) or, with ``init="glorot_fine"``, the variance-balanced one."""
         # Draw where the generator lives (a CPU generator can seed a CUDA layer), then copy.
         gen_device = generator.device if generator is not None else self.coef.device
         draw = {"device": gen_device, "dtype": self.coef.dtype}
         with torch.no_grad():
             coef = torch.empty(self.coef.shape, **draw)
-            coef.normal_(0.0, self.init_noise, generator=generator)
+            fine = self.init == "glorot_fine"
+            if fine:
+                base_std, coef_std = glorot_fine_std(self.knots, self.spline_order,
+                                                     self.out_features, self.base_fn)
+                coef.normal_(0.0, 1.0, generator=generator).mul_(coef_std.to(**draw))
+            else:
+                coef.normal_(0.0, self.init_noise, generator=generator)
             self.coef.copy_(coef)
             if self.tail_coef is not None:
                 tail = torch.empty(self.tail_coef.shape, **draw)
                 self.tail_coef.copy_(tail.normal_(0.0, self.init_noise, generator=generator))
             self.spline_scale.fill_(1.0)
-            bound = math.sqrt(6.0 / (self.in_features + self.out_features))
             base = torch.empty(self.base_scale.shape, **draw)
-            base.uniform_(-bound, bound, generator=generator)
+            if not fine:
+                bound = math.sqrt(6.0 / (self.in_features + self.out_features))
+                base.uniform_(-bound, bound, generator=generator)
+            elif base_std is not None:
+                base.normal_(0.0, 1.0, generator=generator).mul_(base_std.to(**draw))
+            else:
+                base.zero_()  # no base function: its weights multiply zero
             self.base_scale.copy_(base)
             if self.bias is not None:
                 self.bias.zero_()

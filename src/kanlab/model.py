@@ -56,7 +56,7 @@ class KAN(nn.Module):
 
     Args:
         widths: node counts from inputs to outputs, e.g. ``[2, 5, 1]``.
-        grid_size, spline_order, grid_range, base_fn, bias, init_noise, knot_convention:
+        grid_size, spline_order, grid_range, base_fn, bias, init_noise, init, knot_convention:
             passed to every :class:`~kanlab.layer.KANLinear`; each may also be a list with one
             entry per layer.
         tails: ``"none"`` or ``"linear"`` (linear bases beyond the grid; see
@@ -90,6 +90,7 @@ class KAN(nn.Module):
         base_fn: str | Sequence[str] = "silu",
         bias: bool | Sequence[bool] = True,
         init_noise: float | Sequence[float] = 0.1,
+        init: str | Sequence[str] = "pykan",
         knot_convention: str | Sequence[str] = "extended",
         tails: str | Sequence[str] = "none",
         grid: str | GridStrategy = "quantile",
@@ -117,6 +118,7 @@ class KAN(nn.Module):
             "base_fn": base_fn,
             "bias": bias,
             "init_noise": init_noise,
+            "init": init,
             "knot_convention": knot_convention,
             "tails": tails,
         }
