@@ -116,6 +116,7 @@ class Config:
     hidden: int = 10
     seeds: tuple[int, ...] = (44, 45, 46)
     dtype: torch.dtype = torch.float32
+    init: str = "pykan"  # kanlab's default; the reference uses "glorot_fine"
 
     @classmethod
     def quick(cls) -> Config:
@@ -151,7 +152,8 @@ def train_run(name: str, arm: str, seed: int, cfg: Config, test) -> Run:
     """Train one KAN under one arm; time the grid adaptations separately."""
     x, y = train_data(name, seed, cfg)
     model = kanlab.KAN([FUNCTIONS[name][1], cfg.hidden, 1], grid_size=cfg.schedule[0],
-                       spline_order=3, seed=seed, dtype=cfg.dtype, grid=ARMS[arm]())
+                       spline_order=3, seed=seed, dtype=cfg.dtype, grid=ARMS[arm](),
+                       init=cfg.init)
     train_s, adapt_s = train_scheduled(model, x, lambda m: torch.mean((m(x) - y) ** 2),
                                        cfg.epochs, cfg.schedule, cfg.lr)
     return Run(name, arm, seed, relative_l2(model, *test), train_s, adapt_s)
@@ -167,7 +169,8 @@ def markdown(runs: list[Run], functions: list[str], arms: list[str], cfg: Config
         f"a random {cfg.n_train} of them for training, full-batch Adam lr {cfg.lr}, "
         f"{cfg.epochs} epochs, grid schedule {cfg.schedule} (extend and adapt in one fit per "
         f"layer on the training inputs, then a fresh Adam; no adaptation between), seeds "
-        f"{list(cfg.seeds)}, {str(cfg.dtype).removeprefix('torch.')}. Error: relative L2 on the "
+        f"{list(cfg.seeds)}, {str(cfg.dtype).removeprefix('torch.')}, {cfg.init} "
+        "initialisation. Error: relative L2 on the "
         "reference's grid over [-1+1e-6, 1]^d (200 per axis in 2D, 30 in 3D). Median over seeds. "
         "The paper's columns are the medians of the reference's results/feynman_results.csv "
         "(seeds 44-46, JAX, its own data draws).",
@@ -187,6 +190,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--functions", help="comma-separated subset, e.g. f1,f2")
     p.add_argument("--arms", default=",".join(DEFAULT_ARMS),
                    help="comma-separated subset of " + ",".join(ARMS))
+    p.add_argument("--init", choices=("pykan", "glorot_fine"), default="pykan",
+                   help="initialisation (the reference code's is glorot_fine)")
     p.add_argument("--out", help="output stem (default idf_feynman or idf_feynman_quick)")
     p.add_argument("--from-csv", type=Path, nargs="+", help="re-summarise earlier *_runs.csv "
                    "files (written with the default settings) instead of training")
@@ -197,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
     cfg = Config.quick() if args.quick else Config()
+    cfg.init = args.init
     if args.seeds:
         cfg.seeds = tuple(range(44, 44 + args.seeds))
     if args.seed_list:
