@@ -63,3 +63,19 @@ def test_paper_tables_report_compares_with_the_paper():
     assert f"| {ratio:.2g} |" in text and "of 1**" in text
     assert set(pt.PAPER_FEYNMAN) == set(pt.FEYNMAN)  # every Table 3 row has the paper's numbers
     assert set(pt.PAPER_SPECIAL) == set(pt.SPECIAL_FUNCTIONS)
+
+
+def test_reference_rerun_statistics():
+    rr = _load("idf_reference_rerun")
+    # the published runs give back the paper's mean reductions (25.3 %; 9.2 % on our 10)
+    assert round(rr.mean_reduction(rr.paper_pairs("synthetic")), 1) == 25.3
+    assert round(rr.mean_reduction(rr.paper_pairs("feynman")), 1) == 9.2
+    halved = {f"f{i}": ([1.0, 1.1, 0.9], [0.5, 0.55, 0.45]) for i in range(6)}
+    assert math.isclose(rr.mean_reduction(halved), 50.0)
+    lo, hi = rr.bootstrap_interval(halved, draws=500)
+    assert lo <= 50.0 <= hi
+    assert rr.permutation_p(halved, draws=500) < 0.01
+    same = {f"f{i}": ([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) for i in range(6)}
+    assert rr.permutation_p(same, draws=500) > 0.3
+    # a failed (NaN) run counts as the worst, not as missing
+    assert rr._finite(float("nan")) == math.inf
