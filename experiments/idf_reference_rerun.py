@@ -160,6 +160,10 @@ def table(benchmark: str, sources: dict[str, Pairs]) -> list[str]:
         lambda n: f"{wilcoxon_p(*meds[n]):.3g}")
     row("permutation p (labels shuffled within function, one-sided)",
         lambda n: f"{permutation_p(subsets[n]):.3g}")
+    paper_curv = meds[names[0]][1]
+    row("input median below the paper's curvature median",
+        lambda n: "{}/{}".format(sum(i < pc for i, pc in zip(meds[n][0], paper_curv)),
+                                 len(cases)))
     return lines
 
 
