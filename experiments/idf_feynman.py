@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 import kanlab
+from kanlab.initialization import INITIALIZATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from idf_common import (  # noqa: E402
@@ -190,7 +191,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--functions", help="comma-separated subset, e.g. f1,f2")
     p.add_argument("--arms", default=",".join(DEFAULT_ARMS),
                    help="comma-separated subset of " + ",".join(ARMS))
-    p.add_argument("--init", choices=("pykan", "glorot_fine"), default="pykan",
+    p.add_argument("--init", choices=INITIALIZATIONS, default="pykan",
                    help="initialisation (the reference code's is glorot_fine)")
     p.add_argument("--out", help="output stem (default idf_feynman or idf_feynman_quick)")
     p.add_argument("--from-csv", type=Path, nargs="+", help="re-summarise earlier *_runs.csv "

@@ -78,12 +78,12 @@ def paper_pairs(benchmark: str) -> Pairs:
             for c in FEYNMAN_CASES}
 
 
-def runs_pairs(path: Path, cases: list[str], curvature_arm: str = "curvature_network") -> Pairs:
+def runs_pairs(path: Path, cases: list[str]) -> Pairs:
     runs = read_runs(path)
     out = {}
     for c in cases:
         ins = [_finite(r.error) for r in runs if r.case == c and r.arm == "input"]
-        cur = [_finite(r.error) for r in runs if r.case == c and r.arm == curvature_arm]
+        cur = [_finite(r.error) for r in runs if r.case == c and r.arm == "curvature_network"]
         if ins and cur:
             out[c] = (ins, cur)
     return out
@@ -126,44 +126,39 @@ def table(benchmark: str, sources: dict[str, Pairs]) -> list[str]:
     cases = [c for c in (SYNTHETIC_CASES if benchmark == "synthetic" else FEYNMAN_CASES)
              if all(c in p for p in sources.values())]
     names = list(sources)
+    subsets = {n: {c: sources[n][c] for c in cases} for n in names}
+    meds = {n: ([statistics.median(subsets[n][c][0]) for c in cases],
+                [statistics.median(subsets[n][c][1]) for c in cases]) for n in names}
+    reds = {n: [reduction(i, u) for i, u in zip(*meds[n])] for n in names}
     lines = [
         "| function | " + " | ".join(f"{n}: input / curvature / Δ %" for n in names) + " |",
         "|---" * (1 + len(names)) + "|",
     ]
-    for c in cases:
-        cells = []
-        for n in names:
-            i, u = (statistics.median(v) for v in sources[n][c])
-            cells.append(f"{i:.2e} / {u:.2e} / {reduction(i, u):+.0f}")
-        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    for j, c in enumerate(cases):
+        lines.append(f"| {c} | " + " | ".join(
+            f"{meds[n][0][j]:.2e} / {meds[n][1][j]:.2e} / {reds[n][j]:+.0f}" for n in names)
+            + " |")
     lines += ["", "| | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
-    subsets = {n: {c: sources[n][c] for c in cases} for n in names}
     seeds = {n: sorted({len(v[0]) for v in subsets[n].values()}) for n in names}
-    meds = {n: ([statistics.median(v[0]) for v in subsets[n].values()],
-                [statistics.median(v[1]) for v in subsets[n].values()]) for n in names}
 
     def row(label, fn):
         lines.append(f"| {label} | " + " | ".join(fn(n) for n in names) + " |")
 
     row("seeds per arm", lambda n: "/".join(map(str, seeds[n])))
     row("mean reduction of the median (the paper's statistic)",
-        lambda n: f"**{mean_reduction(subsets[n]):+.1f} %**")
+        lambda n: f"**{statistics.mean(reds[n]):+.1f} %**")
     row("bootstrap 95 % interval of that mean (seeds resampled)",
         lambda n: "[{:+.0f} %, {:+.0f} %]".format(*bootstrap_interval(subsets[n])))
-    row("median of the per-function reductions", lambda n: "{:+.1f} %".format(
-        statistics.median(reduction(statistics.median(i), statistics.median(u))
-                          for i, u in subsets[n].values())))
-    row("functions improved", lambda n: "{}/{}".format(
-        sum(statistics.median(u) < statistics.median(i) for i, u in subsets[n].values()),
-        len(cases)))
+    row("median of the per-function reductions",
+        lambda n: f"{statistics.median(reds[n]):+.1f} %")
+    row("functions improved", lambda n: f"{sum(r > 0 for r in reds[n])}/{len(cases)}")
     row("Wilcoxon signed-rank p (medians, two-sided)",
         lambda n: f"{wilcoxon_p(*meds[n]):.3g}")
     row("permutation p (labels shuffled within function, one-sided)",
         lambda n: f"{permutation_p(subsets[n]):.3g}")
     paper_curv = meds[names[0]][1]
     row("input median below the paper's curvature median",
-        lambda n: "{}/{}".format(sum(i < pc for i, pc in zip(meds[n][0], paper_curv)),
-                                 len(cases)))
+        lambda n: f"{sum(i < pc for i, pc in zip(meds[n][0], paper_curv))}/{len(cases)}")
     return lines
 
 

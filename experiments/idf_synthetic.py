@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 import kanlab
+from kanlab.initialization import INITIALIZATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from idf_common import (  # noqa: E402
@@ -231,7 +232,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--arms", default=",".join(DEFAULT_ARMS),
                    help="comma-separated subset of " + ",".join(ARMS))
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--init", choices=("pykan", "glorot_fine"), default="pykan",
+    p.add_argument("--init", choices=INITIALIZATIONS, default="pykan",
                    help="initialisation (the reference code's is glorot_fine)")
     p.add_argument("--out", help="output stem (default idf_synthetic or idf_synthetic_quick)")
     p.add_argument("--from-csv", type=Path, nargs="+", help="re-summarise the runs of earlier "

@@ -8,7 +8,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "kanlab"
 # lower number = lower layer; a module may import only modules of a lower layer
 LAYERS = {
-    "errors": 0, "_validation": 1,
+    "errors": 0, "_validation": 1, "_autodiff": 1,
     "splines": 2,
     "lstsq": 3,
     "symbolic": 2,

@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ._autodiff import elementwise_jet
 from .splines import bspline_basis
 
 __all__ = ["INITIALIZATIONS", "glorot_fine_std", "uniform_moments"]
@@ -80,11 +81,8 @@ def uniform_moments(
             r0.append(x.new_zeros(()))
             r1.append(x.new_zeros(()))
         else:
-            with torch.enable_grad():  # reset_parameters runs under no_grad
-                xr = x.clone().requires_grad_(True)
-                r = base_fn(xr)
-                (dr,) = torch.autograd.grad(r.sum(), xr)
-            r0.append(w @ r.detach().square())
+            r, dr, _ = (v.detach() for v in elementwise_jet(base_fn, x))
+            r0.append(w @ r.square())
             r1.append(w @ dr.square())
         gain.append(x.new_tensor((b - a) / math.sqrt(12.0)))
     return (torch.stack(mu0), torch.stack(mu1), torch.stack(r0), torch.stack(r1),

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._autodiff import elementwise_jet
 from ._validation import (
     as_samples,
     check_choice,
@@ -357,7 +358,7 @@ class KANLinear(nn.Module):
         rows = self._spline_jet_rows(h, dh, d2h)  # [(B, in·nb), (B·D, in·nb) twice]
         extra: list[list[torch.Tensor]] = [[], [], []]
         if self.base_fn is not None:
-            v0, v1, v2 = _elementwise_jet(self.base_fn, h)  # (B, in) each
+            v0, v1, v2 = elementwise_jet(self.base_fn, h)  # (B, in) each
             extra[0].append(v0)
             extra[1].append((v1.unsqueeze(1) * dh).reshape(batch * n_dim, -1))
             extra[2].append((v2.unsqueeze(1) * dh * dh + v1.unsqueeze(1) * d2h)
@@ -654,22 +655,6 @@ def _index(name: str, index: Sequence[int], size: int, device) -> torch.Tensor:
     if bool(((idx < 0) | (idx >= size)).any()) or len(set(idx.tolist())) != len(idx):
         raise InputError(f"{name} must hold distinct indices in [0, {size}); got {idx.tolist()}")
     return idx.to(device)
-
-
-def _elementwise_jet(
-    fn: Callable[[torch.Tensor], torch.Tensor], h: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``fn(h)``, ``fn'(h)`` and ``fn''(h)`` of an elementwise function, differentiable in ``h``."""
-    with torch.enable_grad():
-        hr = h if h.requires_grad else h.detach().requires_grad_()
-        v0 = fn(hr)
-        (v1,) = torch.autograd.grad(v0.sum(), hr, create_graph=True)
-        if v1.requires_grad:
-            (v2,) = torch.autograd.grad(v1.sum(), hr, create_graph=True, allow_unused=True)
-            v2 = torch.zeros_like(h) if v2 is None else v2
-        else:  # fn is linear
-            v2 = torch.zeros_like(h)
-    return v0, v1, v2
 
 
 def _tails(z: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
