@@ -1,0 +1,33 @@
+"""Models saved by kanlab before the package restructure still load and give the same outputs."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import kanlab
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "saved_v1"
+EXPECTED = torch.load(FIXTURES / "expected.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["outputs"]))
+def test_model_saved_before_the_restructure_loads_with_the_same_outputs(name):
+    model = kanlab.KAN.load(FIXTURES / name).eval()
+    with torch.no_grad():
+        out = model(EXPECTED["x"])
+    torch.testing.assert_close(out, EXPECTED["outputs"][name], rtol=0, atol=1e-12)
+
+
+def test_csv_run_saved_before_the_restructure_predicts_the_same(tmp_path):
+    from kanlab.cli import main
+
+    out = tmp_path / "pred.csv"
+    main(["predict", str(FIXTURES / "csv_run"), str(FIXTURES / "csv_run_new.csv"),
+          "--out", str(out)])
+    old = (FIXTURES / "csv_run_predictions.csv").read_text().splitlines()
+    new = out.read_text().splitlines()
+    assert new[0] == old[0]
+    assert len(new) == len(old) == 11
+    for a, b in zip(new[1:], old[1:]):
+        assert float(a) == pytest.approx(float(b), rel=1e-12, abs=1e-12)
