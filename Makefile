@@ -62,7 +62,7 @@ $(VENV)/.installed-docs: $(STAMP)
 	$(PIP) -e ".[docs]"
 	touch $@
 
-docs/generated/%/output.txt: examples/%.py docs/gen_examples.py $(wildcard src/kanlab/*.py) | $(VENV)/.installed-docs
+docs/generated/%/output.txt: examples/%.py docs/gen_examples.py $(shell find src/kanlab -name "*.py") | $(VENV)/.installed-docs
 	$(PY) docs/gen_examples.py $*
 
 docs: $(VENV)/.installed-docs $(DOC_OUTPUTS)

@@ -33,8 +33,8 @@ def _median_time(fn, repeats: int = 5) -> float:
 def kanlab_rows() -> list[list[object]]:
     import kanlab
     from kanlab.data import make_toy_dataset
+    from kanlab.interpret.symbolic_model import edge_samples
     from kanlab.symbolic import DEFAULT_LIBRARY, fit_library
-    from kanlab.symbolic_model import edge_samples
 
     data = make_toy_dataset("exp_sin_sq", seed=0, dtype=torch.float64)
     model = kanlab.KAN([2, 5, 1], seed=0, dtype=torch.float64)

@@ -1,7 +1,7 @@
 """MkDocs hook: show the docstrings' Sphinx roles as plain code in the API pages.
 
-kanlab's docstrings cross-reference with Sphinx roles (``:func:`~kanlab.train.fit```), which
-Markdown renders as ``:func:<code>~kanlab.train.fit</code>``. This drops the role and, as Sphinx
+kanlab's docstrings cross-reference with Sphinx roles (``:func:`~kanlab.training.loop.fit```), which
+Markdown renders as ``:func:<code>~kanlab.training.loop.fit</code>``. This drops the role and, as Sphinx
 does for a leading ``~``, keeps the last component of the name: ``<code>fit</code>``.
 """
 

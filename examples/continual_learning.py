@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 import kanlab
 from kanlab.data import Dataset
-from kanlab.mlp import MLP
+from kanlab.nn.mlp import MLP
 
 CENTERS = (-0.8, -0.4, 0.0, 0.4, 0.8)
 

@@ -22,7 +22,7 @@ import torch.distributed as dist
 
 import kanlab
 from kanlab.data import Dataset, make_toy_dataset
-from kanlab.distributed import gather_samples, synced_statistics
+from kanlab.training.distributed import gather_samples, synced_statistics
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,8 +49,8 @@ def train_with_fit(model: kanlab.KAN, shard: Dataset, steps: int) -> kanlab.Hist
 
 
 def train_with_ddp(model: kanlab.KAN, shard: Dataset, steps: int) -> list[float]:
-    """The plain PyTorch loop: DDP averages the gradients; kanlab.distributed keeps the knots
-    (gathered samples) and the DKAN statistics (pooled over ranks) identical."""
+    """The plain PyTorch loop: DDP averages the gradients; kanlab.training.distributed keeps the
+    knots (gathered samples) and the DKAN statistics (pooled over ranks) identical."""
     ddp = torch.nn.parallel.DistributedDataParallel(model)  # broadcasts rank 0's state
     opt = torch.optim.Adam(ddp.parameters(), lr=1e-2)
     x, y = shard.train_input, shard.train_label

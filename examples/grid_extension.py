@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 import kanlab
-from kanlab.plot import plot_history
+from kanlab.interpret.plot import plot_history
 
 
 def main(argv=None):

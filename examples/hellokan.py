@@ -42,13 +42,13 @@ def main(argv=None):
         print(f"edge {edge} -> {fitted.name} (r2 {fitted.r2:.6f})")
     history = kanlab.fit(model, data, steps=steps, update_grid=False, progress=False,
                          callbacks=[lambda state: state.loss < 1e-28])  # stop at round-off
-    kanlab.symbolic_model.canonicalize(model)  # an exact rewrite that reads better
+    kanlab.interpret.symbolic_model.canonicalize(model)  # an exact rewrite that reads better
     print(f"symbolic: test RMSE {history.test_rmse[-1]:.2e}")
     model.plot(path=args.out / "hellokan_symbolic.png")
 
     # 4. the formula, rounded for display
     (formula,) = model.symbolic_formula(["x", "y"])
-    print("formula:", kanlab.formula.tidy(formula, digits=4))
+    print("formula:", kanlab.symbolic.formula.tidy(formula, digits=4))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Solving a PDE with a KAN: the Poisson equation of the KAN paper's §3.4.
 
 ``Δu = f`` on [-1, 1]^2 with ``u = 0`` on the boundary; the exact solution is
-``u = sin(pi x) sin(pi y^2)``. The physics-informed loss (``kanlab.pde.POISSON.loss``) is
+``u = sin(pi x) sin(pi y^2)``. The physics-informed loss (``kanlab.science.pde.POISSON.loss``) is
 ``0.01 · mean((Δu - f)^2)`` on interior points plus ``mean((u - g)^2)`` on boundary points; a
 KAN's second derivatives come from forward-mode jets in one pass. A KAN [2, 10, 1] (G = 5,
 grid adapted to the interior points during the first steps) is compared with an MLP
@@ -17,9 +17,9 @@ import torch
 from matplotlib.figure import Figure
 
 import kanlab
-from kanlab.mlp import MLP, n_parameters
-from kanlab.optim import LBFGS
-from kanlab.pde import POISSON, l2_error, sample_boundary, sample_interior
+from kanlab.nn.mlp import MLP, n_parameters
+from kanlab.science.pde import POISSON, l2_error, sample_boundary, sample_interior
+from kanlab.training.lbfgs import LBFGS
 
 
 def solve(model, steps, interior, boundary, test, adapt_grid):

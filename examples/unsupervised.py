@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from kanlab.unsupervised import (
+from kanlab.science.unsupervised import (
     contrastive_accuracy,
     contrastive_dataset,
     dependent_features,

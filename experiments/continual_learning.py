@@ -23,7 +23,7 @@ import torch
 
 import kanlab
 from kanlab.data import Dataset
-from kanlab.mlp import MLP, n_parameters
+from kanlab.nn.mlp import MLP, n_parameters
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CENTERS = (-0.8, -0.4, 0.0, 0.4, 0.8)

@@ -76,11 +76,11 @@ ALL_MODELS = ("KAN", "KAN+update", "DKAN", "DKAN-paper")
 
 def load(name: str):
     if name == "digits":
-        ds = kanlab.datasets.load_digits()
+        ds = kanlab.data.images.load_digits()
     elif name == "mnist":
-        ds = kanlab.datasets.load_mnist(ROOT / "data")
+        ds = kanlab.data.images.load_mnist(ROOT / "data")
     elif name == "fmnist":
-        ds = kanlab.datasets.load_fashion_mnist(ROOT / "data")
+        ds = kanlab.data.images.load_fashion_mnist(ROOT / "data")
     else:
         raise ValueError(name)
     # [0, 1] -> [-1, 1], as the authors' Normalize((0.5,), (0.5,))

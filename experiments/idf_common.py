@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import kanlab
-from kanlab.density import DensityGrid
+from kanlab.grids.density import DensityGrid
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MARGIN = 0.01  # the reference code's bounds: 1 % of the batch range beyond each end

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 import kanlab
-from kanlab.density import DensityGrid
-from kanlab.lstsq import fit_coefficients
+from kanlab.grids.density import DensityGrid
+from kanlab.splines.lstsq import fit_coefficients
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARMS = ("input", "curvature")

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 import kanlab
-from kanlab.initialization import INITIALIZATIONS
+from kanlab.nn.initialization import INITIALIZATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from idf_common import (  # noqa: E402

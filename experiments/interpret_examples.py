@@ -5,9 +5,10 @@
   (``x/y = exp(log x − log y)``);
 - ``√((x₁ − x₂)² + (x₃ − x₄)²)`` to ``[4, 2, 1, 1]`` (differences, squares summed, a root).
 
-Each runs :func:`kanlab.demos.symbolic_story` (sparsify, prune, drop extra nodes, auto-symbolic,
-polish, formula) for a few seeds. Run ``python experiments/interpret_examples.py [--quick]``;
-it writes ``experiments/results/interpret_examples{,_quick}.md``.
+Each runs :func:`kanlab.apps.demos.symbolic_story` (sparsify, prune, drop extra nodes,
+auto-symbolic, polish, formula) for a few seeds. Run
+``python experiments/interpret_examples.py [--quick]``; it writes
+``experiments/results/interpret_examples{,_quick}.md``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import torch
 
+from kanlab.apps.demos import symbolic_story
 from kanlab.data import make_dataset
-from kanlab.demos import symbolic_story
-from kanlab.formula import tidy
+from kanlab.symbolic.formula import tidy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         "# The KAN paper's §4.1 examples: structure and formula after sparsify + prune\n\n"
         f"`python experiments/interpret_examples.py{' --quick' if args.quick else ''}`: "
         f"{seeds} model seeds per function, {steps} LBFGS steps per stage, float64, 1000 "
-        "train / 1000 test points (data seed 0). Story: `kanlab.demos.symbolic_story` "
+        "train / 1000 test points (data seed 0). Story: `kanlab.apps.demos.symbolic_story` "
         "(sparsify, prune, drop nodes while the fit holds, auto-symbolic on the listed "
         "library, polish the affine parameters).\n\n" + table + "\n"
     )

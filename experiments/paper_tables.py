@@ -7,13 +7,13 @@ Protocol (the paper's §3.2–3.3, cut to fit this 2-core machine): unpruned KAN
 the grid refined G = 3, 5, 10, 20, 50 every 200 full-batch LBFGS steps, 2 seeds (the paper:
 3); MLPs of width 20 and depth 2–3 (SiLU), 1000 LBFGS steps, one seed. ``--protocol paper``
 runs the paper's fuller sweep (KAN depth 2–4, G up to 200, 3 seeds; MLP depth 2–6): hours
-here. Float64, 1000 training and 1000 test samples from :mod:`kanlab.science_data` (seed 0).
+here. Float64, 1000 training and 1000 test samples from :mod:`kanlab.data.science` (seed 0).
 Each of our entries is the best test RMSE over every run and grid stage, as the paper's ("each
 entry is the best run"). The paper's pruned KANs (λ = 1e-2 or 1e-3, then pruned) are not run:
 its pruned column is shown for reference and the comparison is made with its unpruned one.
 
 Differences that matter: the paper gives no sampling ranges, so ours
-(:data:`kanlab.science_data.FEYNMAN`, ``SPECIAL_FUNCTIONS``) are not its data; the paper tried
+(:data:`kanlab.data.science.FEYNMAN`, ``SPECIAL_FUNCTIONS``) are not its data; the paper tried
 depths 2–6 for KANs and MLPs and grids up to 200 (our default: KAN depth 2, G ≤ 50 -- with
 1000 training samples a finer grid rarely lowers the test error).
 
@@ -29,13 +29,13 @@ import math
 import time
 from pathlib import Path
 
-from kanlab.science_data import (
+from kanlab.data.science import (
     FEYNMAN,
     SPECIAL_FUNCTIONS,
     feynman_dataset,
     special_function_dataset,
 )
-from kanlab.sweeps import kan_runs, mlp_runs, run_sweep
+from kanlab.science.sweeps import kan_runs, mlp_runs, run_sweep
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

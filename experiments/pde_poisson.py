@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 import kanlab
-from kanlab.mlp import MLP, n_parameters
-from kanlab.optim import LBFGS
-from kanlab.pde import POISSON, h1_error, l2_error, sample_boundary, sample_interior
+from kanlab.nn.mlp import MLP, n_parameters
+from kanlab.science.pde import POISSON, h1_error, l2_error, sample_boundary, sample_interior
+from kanlab.training.lbfgs import LBFGS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

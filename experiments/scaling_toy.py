@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from kanlab.data import TOY_FUNCTIONS, make_toy_dataset
-from kanlab.sweeps import (
+from kanlab.science.sweeps import (
     falling_part,
     fit_scaling,
     kan_runs,

@@ -1,7 +1,7 @@
 """The KAN paper's unsupervised mode (§4.2): which features depend on each other?
 
 Six features, ``x1, x2, x4, x6 ~ U(-1, 1)``, ``x3 = exp(sin(π x1) + x2²)``, ``x5 = x4³``
-(:func:`kanlab.unsupervised.make_unsupervised_toy`). Real rows (label 1) against rows whose
+(:func:`kanlab.science.unsupervised.make_unsupervised_toy`). Real rows (label 1) against rows whose
 columns were shuffled independently (label 0) are classified by a KAN ``[6, 1, 1]`` whose last
 edge is the Gaussian ``exp(-h²)``; with sparsity regularisation only the features of one
 relation should keep their first-layer edges: ``{x1, x2, x3}`` or ``{x4, x5}``, never ``x6``.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from kanlab.unsupervised import (
+from kanlab.science.unsupervised import (
     contrastive_accuracy,
     contrastive_dataset,
     dependent_features,

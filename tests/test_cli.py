@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import kanlab
-from kanlab.cli import main
+from kanlab.apps.cli import main
 
 
 def test_demo_prints_the_rmse_table(capsys):
@@ -141,7 +141,7 @@ def test_fit_writes_the_model_metrics_plots_formula_and_report(fitted):
 def test_fit_formula_is_in_column_names_and_original_units(fitted):
     import sympy
 
-    from kanlab.formula import formula_function
+    from kanlab.symbolic.formula import formula_function
 
     metrics = json.loads((fitted["out"] / "metrics.json").read_text())
     expr = sympy.sympify(metrics["formula"], locals={"x1": sympy.Symbol("x1"),

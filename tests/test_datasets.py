@@ -12,7 +12,7 @@ import torch
 
 from kanlab import InputError
 from kanlab.data import Dataset
-from kanlab.datasets import load_digits, load_idx_dataset, load_mnist, read_idx
+from kanlab.data.images import load_digits, load_idx_dataset, load_mnist, read_idx
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -234,5 +234,5 @@ def test_digits_options():
 def test_digits_without_sklearn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn... raises ImportError
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r"sklearn extra.*kanlab\[sklearn\]"):
+    with pytest.raises(ImportError, match=r"scikit-learn with pip install 'kanlab\[sklearn\]'"):
         load_digits()

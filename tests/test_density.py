@@ -8,9 +8,9 @@ import torch
 import kanlab
 from _reference import lstsq_per_input
 from kanlab import InputError, KANLinear
-from kanlab.density import DensityGrid, GridContext, network_curvature, weighted_quantile_grid
 from kanlab.errors import GridWarning
 from kanlab.grids import QuantileGrid, get_grid_strategy
+from kanlab.grids.density import DensityGrid, GridContext, network_curvature, weighted_quantile_grid
 from kanlab.splines import bspline_basis
 
 D = torch.float64
@@ -95,7 +95,7 @@ def _peak_layer(grid_size=40):
     layer = KANLinear(1, 1, grid_size=grid_size, base_fn="zero", dtype=D)
     x = torch.linspace(-1, 1, 2001, dtype=D).unsqueeze(1)
     y = torch.exp(-200 * x**2)
-    coef = kanlab.lstsq.fit_coefficients(x, y.unsqueeze(-1), layer.knots, 3)
+    coef = kanlab.splines.lstsq.fit_coefficients(x, y.unsqueeze(-1), layer.knots, 3)
     with torch.no_grad():
         layer.coef.copy_(coef)
     return layer

@@ -19,14 +19,14 @@ from torch.nn.functional import mse_loss
 import kanlab
 from kanlab import InputError
 from kanlab.data import Dataset, make_toy_dataset
-from kanlab.distributed import (
+from kanlab.grids import DKANGrid
+from kanlab.grids.schedules import EveryNSteps, OnRefine
+from kanlab.training.distributed import (
     combine_moments,
     gather_samples,
     global_moments,
     synced_statistics,
 )
-from kanlab.grids import DKANGrid
-from kanlab.schedules import EveryNSteps, OnRefine
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
@@ -91,7 +91,8 @@ DDP_CASES = ("ddp_quantile", "ddp_dkan")
 
 
 def _ddp_recipe(name, x, y, ddp: bool):
-    """The plain-loop recipe of kanlab.distributed: DDP, synced statistics, gathered knots."""
+    """The plain-loop recipe of kanlab.training.distributed: DDP, synced statistics, gathered
+    knots."""
     grid = "dkan" if name == "ddp_dkan" else "quantile"
     model = kanlab.KAN([2, 3, 1], grid=grid, grid_size=5, seed=0, dtype=D)
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model

@@ -8,7 +8,7 @@ import torch
 import kanlab
 from kanlab import InputError, KANLinear
 from kanlab.grids import DKANGrid
-from kanlab.standardize import RunningStandardize
+from kanlab.nn.standardize import RunningStandardize
 
 D = torch.float64
 

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import kanlab  # noqa: E402
-from kanlab.estimators import KANClassifier, KANRegressor  # noqa: E402
+from kanlab.apps.estimators import KANClassifier, KANRegressor  # noqa: E402
 
 SMALL = {"width": (2,), "grids": (3,), "steps": 3}
 

@@ -1,4 +1,4 @@
-"""Tests of kanlab.feynman_catalog: the AI Feynman Feynman_no_units equations as data."""
+"""Tests of kanlab.data.feynman_catalog: the AI Feynman Feynman_no_units equations as data."""
 
 import keyword
 import math
@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from kanlab.errors import InputError
-from kanlab.feynman_catalog import (
+from kanlab.data.feynman_catalog import (
     FEYNMAN_NO_UNITS,
     CatalogEquation,
     feynman_no_units_dataset,
 )
+from kanlab.errors import InputError
 
 NAMES = list(FEYNMAN_NO_UNITS)
 MAIN = [n for n in NAMES if not n.startswith("bonus.")]

@@ -6,7 +6,7 @@ import torch
 
 import kanlab
 from kanlab.errors import InputError
-from kanlab.formula import formula_function, formula_latex
+from kanlab.symbolic.formula import formula_function, formula_latex
 
 sympy = pytest.importorskip("sympy")
 D = torch.float64
@@ -123,7 +123,7 @@ def test_symbolic_calls_check_their_arguments():
 
 
 def test_tidy_snaps_round_off_to_exact_numbers_and_rounds_the_rest():
-    from kanlab.formula import tidy
+    from kanlab.symbolic.formula import tidy
 
     x, y = sympy.symbols("x y")
     noisy = (sympy.Float(1.00000000000001)

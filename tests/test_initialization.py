@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from kanlab import KAN, KANLinear
 from kanlab.errors import InputError
-from kanlab.initialization import glorot_fine_std, uniform_moments
+from kanlab.nn.initialization import glorot_fine_std, uniform_moments
 from kanlab.splines import bspline_basis, make_knots, uniform_grid
 
 

@@ -1,4 +1,12 @@
-"""Each module of kanlab may import only the layers below it (DESIGN.md)."""
+"""The import rules of docs/architecture.md, checked on every import at any depth.
+
+Each module of ``kanlab`` may import modules of its own subpackage and of subpackages in a lower
+layer, never a higher one -- inside functions too. The one exception is the model's documented
+convenience facade (:data:`FACADE`). There is no import cycle between modules, no private name
+imported from another module, and no optional dependency imported at module level.
+"""
+
+from __future__ import annotations
 
 import ast
 from pathlib import Path
@@ -6,51 +14,152 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "kanlab"
-# lower number = lower layer; a module may import only modules of a lower layer
+
+#: lower number = lower layer; keys are subpackages or top-level modules of kanlab
 LAYERS = {
-    "errors": 0, "_validation": 1, "_autodiff": 1,
-    "splines": 2,
-    "lstsq": 3,
-    "symbolic": 2,
-    "spline_linear": 3, "grids": 3, "optim": 3,
-    "initialization": 3, "standardize": 3, "schedules": 3,
-    "symbolic_edges": 3, "sparsity": 3,
-    "layer": 4, "density": 4,
-    "distributed": 4,
-    "model": 5,
-    "data": 5, "mlp": 5, "pde": 6,
-    "train": 6, "datasets": 6, "science_data": 6, "feynman_catalog": 6,
-    "importance": 6, "symbolic_model": 6, "formula": 6,
-    "prune": 7, "plot": 7, "sweeps": 7, "unsupervised": 7, "demos": 8,
-    "cli": 8, "report": 8, "estimators": 9, "__main__": 9, "__init__": 10,
+    "errors": 0, "_validation": 1, "_autodiff": 1, "_optional": 1,
+    "splines": 2, "symbolic": 2, "data": 2,
+    "grids": 3,
+    "nn": 4,
+    "training": 5, "interpret": 5,
+    "science": 6,
+    "apps": 7,
+    "_aliases": 8, "__init__": 9, "__main__": 9,
+}
+#: the model's pykan-style convenience methods (docs/architecture.md, "The facade"): ``KAN``
+#: methods that call a higher layer, importing it inside the method.
+FACADE = {
+    ("kanlab.nn.model", "kanlab.interpret.importance"),
+    ("kanlab.nn.model", "kanlab.interpret.prune"),
+    ("kanlab.nn.model", "kanlab.interpret.symbolic_model"),
+    ("kanlab.nn.model", "kanlab.interpret.plot"),
+    ("kanlab.nn.model", "kanlab.symbolic.formula"),
+    ("kanlab.nn.model", "kanlab.training.loop"),
 }
 OPTIONAL = {"sympy", "matplotlib", "sklearn", "tqdm", "scipy"}
 # estimators subclasses sklearn's mixins, so it imports sklearn at module level; kanlab's
 # __init__ imports it lazily (module __getattr__), so `import kanlab` still does not
-ALLOWED_OPTIONAL = {"estimators": {"sklearn"}}
+ALLOWED_OPTIONAL = {"kanlab.apps.estimators": {"sklearn"}}
 
 
-def _imports(path: Path):
-    tree = ast.parse(path.read_text())
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def _layer_key(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "__init__"
+    if len(parts) == 2 and (SRC / f"{parts[1]}.py").exists():
+        return parts[1]
+    return parts[1]
+
+
+def _resolve(module: str, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    package = module.split(".") if MODULES[module].name == "__init__.py" else module.split(".")[:-1]
+    base = package[: len(package) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports(module: str):
+    """``(imported module, names, top_level)`` for every import statement in ``module``."""
+    tree = ast.parse(MODULES[module].read_text())
+    top = set(map(id, tree.body))
     for node in ast.walk(tree):
-        top_level = node in tree.body
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            yield (node.module or "").split(".")[0], top_level
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module.split(".")[0], top_level
+        if isinstance(node, ast.ImportFrom):
+            target = _resolve(module, node)
+            names = [a.name for a in node.names]
+            if target == "kanlab" or f"{target}.{names[0]}" in MODULES:
+                # ``from kanlab.grids import density``: submodules, one import each
+                for name in names:
+                    full = f"{target}.{name}"
+                    yield (full if full in MODULES else target), [], id(node) in top
+            else:
+                yield target, names, id(node) in top
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name.split(".")[0], top_level
+                yield alias.name, [], id(node) in top
 
 
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_module_imports_only_lower_layers(name):
-    for target, top_level in _imports(SRC / f"{name}.py"):
-        if target in LAYERS and top_level:
-            assert LAYERS[target] < LAYERS[name] or target == name, f"{name} imports {target}"
-        if target in OPTIONAL and target not in ALLOWED_OPTIONAL.get(name, ()):
-            assert not top_level, f"{name} imports optional dependency {target} at module level"
+def _kanlab_edges():
+    for module in MODULES:
+        for target, names, _ in imports(module):
+            if target.startswith("kanlab.") or target == "kanlab":
+                yield module, target, names
 
 
-def test_every_module_is_placed():
-    assert {p.stem for p in SRC.glob("*.py")} <= set(LAYERS)
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_imports_only_its_package_and_lower_layers(module):
+    key = _layer_key(module)
+    assert key in LAYERS, f"{module} is in no layer: place it in LAYERS and docs/architecture.md"
+    for _, target, _ in (e for e in _kanlab_edges() if e[0] == module):
+        if target == "kanlab" or (module, target) in FACADE:
+            continue
+        other = _layer_key(target)
+        assert other == key or LAYERS[other] < LAYERS[key], (
+            f"{module} imports {target} (layer {other!r} is not below {key!r})"
+        )
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_optional_dependency_at_module_level(module):
+    for target, _, top_level in imports(module):
+        root = target.split(".")[0]
+        if root in OPTIONAL and root not in ALLOWED_OPTIONAL.get(module, ()):
+            assert not top_level, f"{module} imports optional dependency {root} at module level"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_private_name_imported_from_another_module(module):
+    for _, target, names in (e for e in _kanlab_edges() if e[0] == module):
+        private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+        assert not private, f"{module} imports private {private} from {target}"
+
+
+def test_no_import_cycle_outside_the_facade():
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for module, target, _ in _kanlab_edges():
+        if (module, target) in FACADE or target not in MODULES:
+            continue
+        graph[module].add(target)
+    # a package's __init__ imports its modules; a module importing its own package's __init__
+    # (``from kanlab.grids import X`` inside kanlab.grids) would close a cycle
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def test_the_facade_is_what_the_model_imports_upwards():
+    """Every FACADE entry is used (the list documents the code, not a wish)."""
+    used = {(m, t) for m, t, _ in _kanlab_edges()}
+    assert FACADE <= used, f"unused facade entries: {sorted(FACADE - used)}"

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from _reference import lstsq_per_input
-from kanlab.lstsq import DEFAULT_RIDGE, fit_coefficients, ridge_solve, transfer_coefficients
 from kanlab.splines import KNOT_CONVENTIONS, bspline_basis, make_knots, n_basis
+from kanlab.splines.lstsq import DEFAULT_RIDGE, fit_coefficients, ridge_solve, transfer_coefficients
 
 F64 = torch.float64
 

@@ -6,7 +6,7 @@ import torch
 import kanlab
 from kanlab.data import make_toy_dataset
 from kanlab.errors import InputError
-from kanlab.mlp import MLP, n_parameters
+from kanlab.nn.mlp import MLP, n_parameters
 
 D = torch.float64
 

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from kanlab.optim import LBFGS
+from kanlab.training.lbfgs import LBFGS
 
 
 def _quadratic(scale):

@@ -7,8 +7,8 @@ import torch
 
 import kanlab
 from kanlab.errors import InputError
-from kanlab.mlp import MLP
-from kanlab.pde import (
+from kanlab.nn.mlp import MLP
+from kanlab.science.pde import (
     POISSON,
     derivatives,
     h1_error,

@@ -1,4 +1,4 @@
-"""kanlab.plot: the network picture and the training-history plot."""
+"""kanlab.interpret.plot: the network picture and the training-history plot."""
 
 import math
 import sys
@@ -9,11 +9,11 @@ import torch
 
 import kanlab
 from kanlab.errors import InputError
-from kanlab.train import History
+from kanlab.training.loop import History
 
 pytest.importorskip("matplotlib")
 
-from kanlab.plot import (  # noqa: E402 - after the importorskip
+from kanlab.interpret.plot import (  # noqa: E402 - after the importorskip
     MIN_ALPHA,
     NUMERIC_COLOR,
     SYMBOLIC_COLOR,

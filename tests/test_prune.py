@@ -5,7 +5,7 @@ import torch
 
 import kanlab
 from kanlab.errors import InputError
-from kanlab.importance import importance
+from kanlab.interpret.importance import importance
 
 D = torch.float64
 
@@ -105,10 +105,10 @@ def test_keep_nodes_checks_its_lists_and_keeps_constant_contributions():
     model = kanlab.KAN([2, 3, 1], seed=0, dtype=D)
     _constant_edge(model.layers[1], 0, 2, 0.4)
     x = _x()
-    smaller = kanlab.prune.keep_nodes(model, [[0, 1], [0, 1], [0]], x)
+    smaller = kanlab.interpret.prune.keep_nodes(model, [[0, 1], [0, 1], [0]], x)
     assert smaller.widths == [2, 2, 1]
     torch.testing.assert_close(smaller(x), model(x), rtol=0, atol=1e-12)
     with pytest.raises(InputError, match="one list per node layer"):
-        kanlab.prune.keep_nodes(model, [[0, 1], [0]], x)
+        kanlab.interpret.prune.keep_nodes(model, [[0, 1], [0]], x)
     with pytest.raises(InputError, match="outputs"):
-        kanlab.prune.keep_nodes(model, [[0, 1], [0, 1, 2], []], x)
+        kanlab.interpret.prune.keep_nodes(model, [[0, 1], [0, 1, 2], []], x)

@@ -20,7 +20,7 @@ def test_model_saved_before_the_restructure_loads_with_the_same_outputs(name):
 
 
 def test_csv_run_saved_before_the_restructure_predicts_the_same(tmp_path):
-    from kanlab.cli import main
+    from kanlab.apps.cli import main
 
     out = tmp_path / "pred.csv"
     main(["predict", str(FIXTURES / "csv_run"), str(FIXTURES / "csv_run_new.csv"),

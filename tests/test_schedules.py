@@ -5,7 +5,7 @@ import torch
 
 import kanlab
 from kanlab import InputError
-from kanlab.schedules import EveryNSteps, OnPlateau, OnRefine, ScheduleState
+from kanlab.grids.schedules import EveryNSteps, OnPlateau, OnRefine, ScheduleState
 
 
 def _due_steps(schedule, losses, refine_steps=()):

@@ -1,4 +1,4 @@
-"""Tests of kanlab.science_data: Feynman and special-function datasets, CSV loading."""
+"""Tests of kanlab.data.science: Feynman and special-function datasets, CSV loading."""
 
 import math
 
@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from kanlab.errors import InputError
-from kanlab.science_data import (
+from kanlab.data.science import (
     FEYNMAN,
     SPECIAL_FUNCTIONS,
     feynman_dataset,
     load_csv,
     special_function_dataset,
 )
+from kanlab.errors import InputError
 
 TABLE_3 = [
     "I.6.2", "I.6.2b", "I.9.18", "I.12.11", "I.13.12", "I.15.3x", "I.16.6", "I.18.4",
@@ -184,5 +184,5 @@ def test_missing_scipy_names_the_install(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "scipy.special", None)
-    with pytest.raises(ImportError, match="pip install scipy"):
+    with pytest.raises(ImportError, match=r"scipy with pip install 'kanlab\[scipy\]'"):
         special_function_dataset("jv", n_train=2, n_test=2)

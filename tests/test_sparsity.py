@@ -7,7 +7,7 @@ import torch
 
 import kanlab
 from kanlab.data import make_toy_dataset
-from kanlab.sparsity import coefficient_penalty, edge_scales, sparsity_penalty
+from kanlab.training.regularization import coefficient_penalty, edge_scales, sparsity_penalty
 
 D = torch.float64
 

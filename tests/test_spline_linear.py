@@ -5,14 +5,14 @@ import torch
 import torch.nn.functional as F
 
 import kanlab
-from kanlab.spline_linear import (
+from kanlab.splines import bspline_basis, make_knots, n_basis, uniform_grid
+from kanlab.splines.kernel import (
     _reference_forward,
     knot_tables,
     scatter_table,
     spline_linear,
     taylor_table,
 )
-from kanlab.splines import bspline_basis, make_knots, n_basis, uniform_grid
 
 D = torch.float64
 
@@ -168,7 +168,7 @@ def test_taylor_table_reproduces_the_basis_inside_every_interval(k):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("convention", ["extended"])
 def test_bucket_search_equals_searchsorted(dtype, convention):
-    from kanlab.spline_linear import _bucket_search, interval_search_table
+    from kanlab.splines.kernel import _bucket_search, interval_search_table
 
     gen = torch.Generator().manual_seed(3)
     grid = torch.sort(torch.rand(4, 9, generator=gen, dtype=D) * 4 - 2, dim=1).values.to(dtype)
@@ -204,7 +204,7 @@ def test_work_split_into_row_blocks_gives_the_same_values_and_gradients(monkeypa
     x, knots, weight, bias = _case(3, "extended", spacing, True, batch=37)
     results = []
     for chunk in (1 << 30, 7):
-        monkeypatch.setattr("kanlab.spline_linear.CHUNK_VALUES", chunk)
+        monkeypatch.setattr("kanlab.splines.kernel.CHUNK_VALUES", chunk)
         x.grad = weight.grad = None
         base = F.silu(x)
         y = spline_linear(x, base, weight, bias, knots, 3, tables=_tables(knots, 3, True))
@@ -217,7 +217,7 @@ def test_work_split_into_row_blocks_gives_the_same_values_and_gradients(monkeypa
 @pytest.mark.parametrize("spacing", ["uniform", "random"])
 @pytest.mark.parametrize("k", [1, 3])
 def test_dense_basis_from_the_tables_equals_the_reference_with_its_derivatives(spacing, k):
-    from kanlab.spline_linear import dense_basis
+    from kanlab.splines.kernel import dense_basis
 
     x, knots, _, _ = _case(k, "extended", spacing, True)
     tables = knot_tables(knots, k, n_extra=knots.shape[0])

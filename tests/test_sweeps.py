@@ -7,8 +7,8 @@ import torch
 from kanlab import KAN
 from kanlab.data import make_dataset
 from kanlab.errors import InputError
-from kanlab.mlp import n_parameters
-from kanlab.sweeps import (
+from kanlab.nn.mlp import n_parameters
+from kanlab.science.sweeps import (
     KANRun,
     MLPRun,
     SweepPoint,
@@ -105,7 +105,7 @@ def test_kan_run_gives_one_point_per_grid_stage(data, tmp_path):
 def test_sweep_resumes_without_retraining(data, tmp_path, monkeypatch):
     path = tmp_path / "sweep.jsonl"
     first = run_sweep(data, [MLPRun((2, 4, 1), steps=3)], path=path)
-    import kanlab.sweeps as sweeps
+    import kanlab.science.sweeps as sweeps
 
     def fail(*args, **kwargs):
         raise AssertionError("a finished run was trained again")

@@ -16,6 +16,7 @@ from kanlab.symbolic import (
     fit_library,
     function_names,
     get_function,
+    library,
     register_function,
     resolve_library,
     suggest,
@@ -76,7 +77,7 @@ def _rel_rms(u, v):
 @pytest.fixture
 def private_registry(monkeypatch):
     """Registrations in a test go to a copy of the registry, dropped afterwards."""
-    monkeypatch.setattr(symbolic, "_REGISTRY", dict(symbolic._REGISTRY))
+    monkeypatch.setattr(library, "_REGISTRY", dict(library._REGISTRY))
 
 
 # --- registry --------------------------------------------------------------------------------

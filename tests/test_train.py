@@ -5,7 +5,7 @@ import torch
 
 from kanlab import KAN, InputError, fit
 from kanlab.data import Dataset, make_toy_dataset
-from kanlab.train import grid_schedule_steps
+from kanlab.training.loop import grid_schedule_steps
 
 
 @pytest.fixture(scope="module")

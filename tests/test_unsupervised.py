@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from kanlab.errors import InputError
-from kanlab.model import KAN
-from kanlab.unsupervised import (
+from kanlab.nn.model import KAN
+from kanlab.science.unsupervised import (
     contrastive_accuracy,
     contrastive_dataset,
     dependent_features,

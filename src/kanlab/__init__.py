@@ -1,32 +1,31 @@
-"""kanlab: Kolmogorov-Arnold Networks on PyTorch."""
+"""kanlab: Kolmogorov-Arnold Networks on PyTorch.
+
+The package is layered; each subpackage imports only those listed before it
+(``docs/architecture.md``):
+
+- :mod:`kanlab.splines`: B-spline bases, the layer's GEMM kernel, least squares.
+- :mod:`kanlab.symbolic`: the library of symbolic functions, edge fitting, formulas.
+- :mod:`kanlab.data`: datasets and their generators and readers.
+- :mod:`kanlab.grids`: where knots go (strategies, their registry) and when (schedules).
+- :mod:`kanlab.nn`: :class:`KANLinear`, :class:`KAN`, the MLP baseline.
+- :mod:`kanlab.training`: :func:`fit`, LBFGS, regularisation, distributed training.
+- :mod:`kanlab.interpret`: importance, pruning, symbolic formulas of a model, plots.
+- :mod:`kanlab.science`: PDEs, sweeps and scaling laws, unsupervised discovery.
+- :mod:`kanlab.apps`: the pipeline behind the CLI, the estimators and the demos.
+
+The first layout's flat module paths (``kanlab.layer``, ``kanlab.train``, ...) still import
+(:mod:`kanlab._aliases`).
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import (
-    data,
-    datasets,
-    density,
-    formula,
-    grids,
-    importance,
-    lstsq,
-    mlp,
-    pde,
-    plot,
-    prune,
-    schedules,
-    science_data,
-    sparsity,
-    splines,
-    sweeps,
-    symbolic,
-    symbolic_model,
-    unsupervised,
-)
-from .errors import GridWarning, InputError, KanlabError
-from .layer import KANLinear
-from .model import KAN, LayerTrace
-from .train import History, TrainState, fit
+from kanlab import _aliases, data, grids, interpret, nn, science, splines, symbolic, training
+from kanlab.errors import GridWarning, InputError, KanlabError
+from kanlab.nn.layer import KANLinear
+from kanlab.nn.model import KAN, LayerTrace
+from kanlab.training.loop import History, TrainState, fit
+
+_aliases.install()
 
 try:
     __version__ = version("kanlab")
@@ -34,21 +33,19 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _ESTIMATORS = ("KANClassifier", "KANRegressor")
-# large data tables, imported on first access (``kanlab.feynman_catalog``)
-_LAZY_MODULES = ("feynman_catalog",)
 
 
 def __getattr__(name: str):
     """Names imported on first access: ``KANRegressor`` and ``KANClassifier`` (from
-    :mod:`kanlab.estimators`, so ``import kanlab`` never imports scikit-learn) and the large
-    data tables of :data:`_LAZY_MODULES`."""
-    if name in _LAZY_MODULES:
-        import importlib
+    :mod:`kanlab.apps.estimators`, so ``import kanlab`` never imports scikit-learn), ``apps``,
+    and the first layout's module names (``kanlab.sweeps``, ``kanlab.feynman_catalog``, ...)."""
+    import importlib
 
-        return importlib.import_module(f".{name}", __name__)
+    if name in _aliases.MOVED or name == "apps":
+        return importlib.import_module(f"kanlab.{name}")
     if name in _ESTIMATORS:
         try:
-            from . import estimators
+            from kanlab.apps import estimators
         except ModuleNotFoundError as err:
             if (err.name or "").split(".")[0] != "sklearn":
                 raise
@@ -62,34 +59,22 @@ def __getattr__(name: str):
 __all__ = [
     "KAN",
     "KANClassifier",
+    "KANLinear",
     "KANRegressor",
     "GridWarning",
     "History",
+    "InputError",
+    "KanlabError",
     "LayerTrace",
     "TrainState",
-    "data",
-    "datasets",
-    "density",
-    "fit",
-    "formula",
-    "importance",
-    "plot",
-    "prune",
-    "sparsity",
-    "symbolic",
-    "symbolic_model",
-    "unsupervised",
-    "lstsq",
-    "mlp",
-    "pde",
-    "InputError",
-    "KANLinear",
-    "KanlabError",
     "__version__",
+    "data",
+    "fit",
     "grids",
-    "schedules",
-    "science_data",
+    "interpret",
+    "nn",
+    "science",
     "splines",
-    "feynman_catalog",
-    "sweeps",
+    "symbolic",
+    "training",
 ]

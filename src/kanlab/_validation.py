@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import torch
 
-from .errors import InputError
+from kanlab.errors import InputError
 
 T = TypeVar("T")
 

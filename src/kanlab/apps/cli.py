@@ -1,0 +1,388 @@
+"""The ``kanlab`` command line: ``demo``, ``fit`` and ``predict``.
+
+Exit status: 0 on success; 1 when the input is wrong (a CSV file with a missing column or a
+non-numeric, empty or non-finite cell, a missing file, a directory that ``kanlab fit`` did not
+write) or training failed; 2 when the command line is wrong (an unknown flag, a bad value, a
+missing argument). Every error is one line on stderr, ``kanlab COMMAND: error: ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from kanlab.errors import KanlabError
+from kanlab.grids import GRID_STRATEGIES
+
+__all__ = ["main"]
+
+DEMO_GRIDS = (3, 5, 10, 20, 50)
+FIT_GRIDS = (3, 5, 10, 20)
+
+EXIT_STATUS = """exit status:
+  0  success
+  1  bad input: a missing file or column, a non-numeric, empty or non-finite cell (the
+     message names the file, line and column), or training failed
+  2  bad command line: an unknown flag, a bad value, a missing argument"""
+
+FIT_EPILOG = f"""examples:
+  kanlab fit data.csv --target y --out run1
+      train a [n_features, 5, 1] KAN on every column but y; open run1/report.html
+  kanlab fit data.csv --target y --features x1,x2 --grids 3,5,10 --steps-per-grid 100 \\
+      --lamb 1e-3 --prune --symbolic --out run2
+      sparsify, prune, and read off a formula in the columns' names and units
+
+the CSV file needs a header row naming the columns and numeric cells (blank lines are
+skipped). Inputs and target are standardised with the training rows' mean and standard
+deviation; predictions, metrics and the formula are in the original units. The rows are
+shuffled (--seed) and --test-fraction of them held out for the test metrics.
+
+files written into --out:
+  model/            the KAN (kanlab.KAN.load("DIR/model"); on standardised units)
+  pipeline.json     feature and target names and the standardisation, for kanlab predict
+  metrics.json      train/test RMSE and R^2, n_params, widths, grid sizes, seconds, settings
+  predictions.csv   the fitted model's prediction of every CSV row, in file order
+  formula.txt/.tex  with --symbolic: the formula (6 significant digits)
+  network.png       the network and its learned activations
+  training.png      train/test RMSE per step
+  report.html       all of the above in one self-contained page
+
+{EXIT_STATUS}"""
+
+PREDICT_EPILOG = f"""examples:
+  kanlab predict run1 new.csv                      # CSV on stdout
+  kanlab predict run1 new.csv --out predictions.csv
+
+the feature columns are read by name (other columns, such as the target, are ignored) and
+the output has one column, <target>_pred, one row per data row of the input, in order. With
+--out and a target column in the input, the RMSE and R^2 are printed.
+
+{EXIT_STATUS}"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (and exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(v < 1 for v in sizes):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 5,1; got {text!r}"
+        )
+    return sizes
+
+
+def _widths(text: str) -> list[int]:
+    widths = _sizes(text)
+    if widths[-1] != 1:
+        raise argparse.ArgumentTypeError(
+            f"the last width is the output and must be 1 (one target column); got {text!r}"
+        )
+    return widths
+
+
+def _names(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names; got {text!r}")
+    return names
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def _lamb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1); got {text!r}")
+    return value
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import matplotlib  # noqa: F401 - fail before training, not after it
+
+    from kanlab.apps import report
+
+    if args.symbolic:
+        import sympy  # noqa: F401 - the same
+
+    options = report.FitOptions(
+        widths=args.width, grids=args.grids, steps_per_grid=args.steps_per_grid,
+        lamb=args.lamb, prune=args.prune, symbolic=args.symbolic, grid=args.grid_strategy,
+        test_fraction=args.test_fraction, seed=args.seed, progress=not args.no_progress,
+    )
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise KanlabError(f"--out {args.out}: exists and is not a directory")
+    print(f"kanlab fit: {args.csv} -> {args.out}, target {args.target!r}")
+    result = report.fit_csv(args.csv, args.target, args.features, options)
+    m = result.metrics
+    files = report.write_outputs(result, args.out, _command(args))
+    print(f"features: {', '.join(m['features'])}; rows: {m['n_train']} train, "
+          f"{m['n_test']} test")
+    print(f"widths {m['widths']}, grid {m['grid']}, {m['n_params']} parameters, "
+          f"{m['seconds']:.1f} s")
+    test = "" if m["test_rmse"] is None else (
+        f", test RMSE {m['test_rmse']:.4g} (R^2 {m['test_r2']:.4f})")
+    print(f"train RMSE {m['train_rmse']:.4g} (R^2 {m['train_r2']:.4f}){test}")
+    if m["formula"] is not None:
+        print((files[0].parent / "formula.txt").read_text().rstrip())
+    for warning in m["warnings"]:
+        print(f"kanlab fit: warning: {warning}", file=sys.stderr)
+    print(f"wrote {len(files)} files into {args.out}/: "
+          + ", ".join(p.name + ("/" if p.is_dir() else "") for p in files))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from kanlab.apps import report
+
+    pipeline = report.Pipeline.load(args.model_dir)
+    x = report.read_columns(args.csv, pipeline.features)
+    pred = pipeline.predict(x)
+    if args.out is None:
+        report.write_predictions(sys.stdout, pipeline.prediction_name, pred)
+        return 0
+    with open(args.out, "w", newline="") as fh:
+        report.write_predictions(fh, pipeline.prediction_name, pred)
+    summary = ""
+    if pipeline.target in report.csv_header(args.csv):
+        try:
+            y = report.read_columns(args.csv, [pipeline.target])[:, 0]
+        except KanlabError as err:
+            summary = f" (no RMSE: {_one_line(err)})"
+        else:
+            rmse, r2 = report.rmse_r2(y, pred)
+            summary = f"; RMSE {rmse:.4g}, R^2 {r2:.4f} against column {pipeline.target!r}"
+    print(f"wrote {len(pred)} predictions ({pipeline.prediction_name}) to {args.out}{summary}")
+    return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    return shlex.join(["kanlab", *args.argv])
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.story == "symbolic":
+        return _demo_symbolic(args)
+    import torch
+
+    from kanlab.data import make_toy_dataset
+    from kanlab.nn.model import KAN
+    from kanlab.training.loop import fit
+
+    grids = tuple(args.grids)
+    steps = args.steps_per_grid * len(grids)
+    data = make_toy_dataset("exp_sin_sq", n_train=1000, n_test=1000, seed=0, dtype=torch.float64)
+    print("kanlab demo: f(x, y) = exp(sin(pi x) + y^2), 1000 train / 1000 test points")
+    print(
+        f"LBFGS, float64, grid extension G = {', '.join(map(str, grids))} every "
+        f"{args.steps_per_grid} steps (the KAN paper's Figure 2.3)\n"
+    )
+    results = {}
+    times = {}
+    start = time.perf_counter()
+    for widths in ([2, 1, 1], [2, 5, 1]):
+        t0 = time.perf_counter()
+        model = KAN(widths, grid_size=grids[0], seed=args.seed, dtype=torch.float64)
+        history = fit(model, data, opt="lbfgs", steps=steps, grid_schedule=list(grids),
+                      progress=not args.no_progress)
+        results[str(widths)] = history.final_by_grid()
+        times[str(widths)] = time.perf_counter() - t0
+    total = time.perf_counter() - start
+
+    names = list(results)
+    header = "| G | " + " | ".join(f"{n} train RMSE | {n} test RMSE" for n in names) + " |"
+    print(header)
+    print("|" + "---|" * (1 + 2 * len(names)))
+    for g in grids:
+        cells = []
+        for n in names:
+            r = results[n].get(g, {"train_rmse": float("nan"), "test_rmse": float("nan")})
+            cells += [f"{r['train_rmse']:.3e}", f"{r['test_rmse']:.3e}"]
+        print(f"| {g} | " + " | ".join(cells) + " |")
+    print()
+    for n in names:
+        print(f"{n}: {times[n]:.1f} s")
+    print(f"total: {total:.1f} s")
+    return 0
+
+
+def _demo_symbolic(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import sympy  # noqa: F401 - imported before the clock starts (start-up, not the story)
+
+    from kanlab.apps.demos import STORY_LIBRARY, symbolic_story
+
+    out = Path(args.out)
+    print("kanlab demo symbolic: the KAN paper's §2.5.2 story on exp(sin(pi x) + y^2)")
+    print("[2, 5, 1] KAN, float64, 50 LBFGS steps of up to 10 iterations per stage: sparsify "
+          "(lamb 0.03), prune, retrain, auto-symbolic on "
+          f"{{{', '.join(STORY_LIBRARY)}}}, fit the affine parameters, read the formula\n")
+    results = []
+    for seed in range(args.seeds):
+        plots = out if seed == 0 else None
+        r = symbolic_story(seed, plot_dir=plots, report=print if seed == 0 else None)
+        results.append(r)
+        formula = "no formula" if r.formula is None else _rounded(r.formula)
+        print(f"seed {seed}: {r.pruned_widths} -> {r.widths}, formula test RMSE "
+              f"{r.formula_test_rmse:.2e} ({'recovered' if r.recovered else 'NOT recovered'}), "
+              f"{r.seconds:.1f} s: {formula}")
+    n_ok = sum(r.recovered for r in results)
+    times = [r.seconds for r in results]
+    print(f"\nrecovered exactly (formula test RMSE < 1e-6): {n_ok} of {len(results)} seeds")
+    print(f"seconds per seed: min {min(times):.1f}, median {sorted(times)[len(times) // 2]:.1f}, "
+          f"max {max(times):.1f}")
+    print(f"plots of seed 0 (trained, symbolic): {out}/")
+    return 0
+
+
+def _rounded(expr) -> str:
+    from kanlab.symbolic.formula import tidy
+
+    return str(tidy(expr))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kanlab", description="Kolmogorov-Arnold Networks on PyTorch.",
+        epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser(
+        "demo", help="fit exp(sin(pi x) + y^2) with grid extension and print the RMSE table; "
+        "'demo symbolic': sparsify, prune and recover the formula"
+    )
+    demo.add_argument("story", nargs="?", choices=("fit", "symbolic"), default="fit",
+                      help="fit (grid extension, the default) or symbolic (formula recovery)")
+    demo.add_argument("--seeds", type=int, default=10, help="symbolic: model seeds 0..n-1")
+    demo.add_argument("--out", default="kanlab_demo_symbolic",
+                      help="symbolic: directory for the plots of seed 0")
+    demo.add_argument("--steps-per-grid", type=int, default=200, help="LBFGS steps per grid")
+    demo.add_argument("--grids", type=int, nargs="+", default=list(DEMO_GRIDS),
+                      help="grid sizes, in order")
+    demo.add_argument("--seed", type=int, default=0, help="model seed")
+    demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    demo.set_defaults(func=_demo)
+
+    fit = sub.add_parser(
+        "fit", help="train a KAN on a CSV file; write the model, metrics, plots and an HTML report",
+        description="Train a KAN on the columns of a CSV file to predict --target (float64,\n"
+        "LBFGS, grid extension over --grids with --steps-per-grid steps each).",
+        epilog=FIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fit.add_argument("csv", help="the CSV file (header row, numeric cells)")
+    fit.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
+    fit.add_argument("--features", type=_names, metavar="A,B,...",
+                     help="the input columns, in order (default: every column but --target)")
+    fit.add_argument("--out", required=True, metavar="DIR",
+                     help="directory for the model and the report (created)")
+    fit.add_argument("--width", type=_widths, default=[5, 1], metavar="W,...,1",
+                     help="widths after the inputs: hidden layers, then the output 1 "
+                     "(default 5,1: a [n_features, 5, 1] KAN; 1 alone: no hidden layer)")
+    fit.add_argument("--grids", type=_sizes, default=list(FIT_GRIDS), metavar="G,G,...",
+                     help="grid sizes, in order: the grid-extension schedule (default "
+                     f"{','.join(map(str, FIT_GRIDS))})")
+    fit.add_argument("--steps-per-grid", type=_positive_int, default=50, metavar="N",
+                     help="LBFGS steps at each grid size, and of each retraining after "
+                     "--prune and --symbolic (default 50)")
+    fit.add_argument("--lamb", type=_lamb, default=0.0, metavar="L",
+                     help="sparsity regularisation lambda, e.g. 1e-3 before --prune "
+                     "(default 0: off)")
+    fit.add_argument("--prune", action="store_true",
+                     help="after training, remove unimportant nodes and edges and retrain")
+    fit.add_argument("--symbolic", action="store_true",
+                     help="snap every edge to a symbolic function (sin, exp, x^2, ...), train "
+                     "their affine parameters and write the formula")
+    fit.add_argument("--grid-strategy", default="quantile", choices=sorted(GRID_STRATEGIES),
+                     metavar="NAME", help="how grids adapt to the data: "
+                     f"{', '.join(sorted(GRID_STRATEGIES))} (default quantile)")
+    fit.add_argument("--test-fraction", type=_fraction, default=0.2, metavar="F",
+                     help="share of the rows held out for the test metrics, in [0, 1) "
+                     "(default 0.2)")
+    fit.add_argument("--seed", type=int, default=0,
+                     help="seed of the train/test split and the initialisation (default 0)")
+    fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    fit.set_defaults(func=_fit)
+
+    predict = sub.add_parser(
+        "predict", help="predict with a model that 'kanlab fit' wrote",
+        description="Predict the target of every row of a CSV file with the model in DIR\n"
+        "(the --out directory of kanlab fit).",
+        epilog=PREDICT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    predict.add_argument("model_dir", metavar="DIR", help="the --out directory of kanlab fit")
+    predict.add_argument("csv", help="the CSV file with the feature columns (by name)")
+    predict.add_argument("--out", metavar="FILE",
+                         help="write the predictions to FILE (default: stdout)")
+    predict.set_defaults(func=_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a bad command line (2)
+        return 0 if stop.code is None else int(stop.code)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    args.argv = argv
+    try:
+        return args.func(args)
+    except (KanlabError, csv.Error, UnicodeDecodeError, ImportError, FloatingPointError) as err:
+        message = _one_line(err)
+    except BrokenPipeError:  # `kanlab predict ... | head`: the reader stopped; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 1
+    except OSError as err:
+        message = _one_line(f"{err.filename}: {err.strerror}" if err.filename else err)
+    except KeyboardInterrupt:
+        message = "interrupted"
+    print(f"kanlab {args.command}: error: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,398 @@
+"""scikit-learn estimators: :class:`KANRegressor` and :class:`KANClassifier`.
+
+Both wrap the library's one core: a :class:`~kanlab.nn.model.KAN` trained by
+:func:`~kanlab.training.loop.fit`, optionally pruned (:mod:`kanlab.interpret.prune`) and snapped to
+symbolic functions (:mod:`kanlab.interpret.symbolic_model`). They follow PySR's ``PySRRegressor``
+conventions: ``__init__`` only stores its arguments, ``fit`` validates and returns ``self``,
+fitted attributes end in ``_``, and ``sympy()`` / ``latex()`` return the formulas of a
+``symbolic=True`` fit. NumPy goes in and NumPy (float64) comes out.
+
+Needs scikit-learn (``pip install 'kanlab[sklearn]'``); ``kanlab.KANRegressor`` imports this
+module on first access, so ``import kanlab`` never imports sklearn. Symbolic formulas also need
+sympy (``pip install 'kanlab[symbolic]'``).
+
+Example::
+
+    >>> est = KANRegressor(width=(5,), grids=(3, 5), steps=50, random_state=0).fit(X, y)
+    >>> est.predict(X_new)                  # (n,) for 1-D y, (n, k) for 2-D y
+    >>> KANRegressor(width=(), symbolic=True).fit(X, y).sympy()   # in X's and y's units
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from kanlab.apps.report import center_scale, rmse_r2, snap_symbolic
+from kanlab.data import Dataset
+from kanlab.errors import InputError
+from kanlab.grids import min_samples_for_grid
+from kanlab.nn.model import KAN
+from kanlab.symbolic.formula import formula_in_units, sympy_module
+from kanlab.training.loop import History, fit
+
+__all__ = ["KANClassifier", "KANRegressor"]
+
+_DTYPES = ("float32", "float64")
+
+
+def _check_sizes(name: str, value: Any, *, allow_empty: bool) -> tuple[int, ...]:
+    """A tuple of positive ints (``width``, ``grids``), or an error naming what arrived."""
+    try:
+        sizes = tuple(value)
+    except TypeError:
+        sizes = None
+    if sizes is None or any(
+        isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in sizes
+    ) or (not sizes and not allow_empty):
+        kind = "a tuple" if allow_empty else "a non-empty tuple"
+        raise InputError(f"{name} must be {kind} of positive integers; got {value!r}")
+    return tuple(int(v) for v in sizes)
+
+
+def _center_scale(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~kanlab.apps.report.center_scale` of a numpy array."""
+    return tuple(v.numpy() for v in center_scale(torch.tensor(a)))  # a copy: a may be read-only
+
+
+class _KANEstimator(BaseEstimator):
+    """What both estimators share: parameters, the training pipeline, formulas."""
+
+    _loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+    def __init__(
+        self,
+        *,
+        width: Sequence[int] = (5,),
+        grids: Sequence[int] = (3, 5, 10),
+        steps: int = 200,
+        opt: str = "lbfgs",
+        lr: float | None = None,
+        batch_size: int | None = None,
+        spline_order: int = 3,
+        grid: str = "quantile",
+        lamb: float = 0.0,
+        prune: bool = False,
+        symbolic: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        dtype: str = "float64",
+        progress: bool = False,
+        standardize: bool = True,
+    ) -> None:
+        self.width = width
+        self.grids = grids
+        self.steps = steps
+        self.opt = opt
+        self.lr = lr
+        self.batch_size = batch_size
+        self.spline_order = spline_order
+        self.grid = grid
+        self.lamb = lamb
+        self.prune = prune
+        self.symbolic = symbolic
+        self.random_state = random_state
+        self.dtype = dtype
+        self.progress = progress
+        self.standardize = standardize
+
+    # ------------------------------------------------------------ validation
+    def _np_dtype(self) -> type:
+        if self.dtype not in _DTYPES:
+            raise InputError(f"dtype must be one of {list(_DTYPES)}; got {self.dtype!r}")
+        return np.float32 if self.dtype == "float32" else np.float64
+
+    def _check_params(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        width = _check_sizes("width", self.width, allow_empty=True)
+        grids = _check_sizes("grids", self.grids, allow_empty=False)
+        if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or (
+            self.steps < len(grids)
+        ):
+            raise InputError(
+                f"steps must be an integer of at least len(grids) = {len(grids)} (one step per "
+                f"grid size at the least); got {self.steps!r}"
+            )
+        self._np_dtype()
+        return width, grids
+
+    def _standardize_x(self, X: np.ndarray, *, fitting: bool) -> np.ndarray:
+        if fitting:
+            if self.standardize:
+                self.x_mean_, self.x_scale_ = _center_scale(X)
+            else:
+                self.x_mean_ = np.zeros(X.shape[1], X.dtype)
+                self.x_scale_ = np.ones(X.shape[1], X.dtype)
+        return (X - self.x_mean_) / self.x_scale_
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        # torch.tensor copies: read-only (memmapped) inputs are fine and never aliased
+        return torch.tensor(np.ascontiguousarray(a), dtype=getattr(torch, self.dtype))
+
+    # -------------------------------------------------------------- training
+    def _fit_kan(self, Z: np.ndarray, target: torch.Tensor, n_out: int) -> None:
+        """Build ``model_`` for standardised inputs ``Z`` and train it (then prune, symbolic)."""
+        width, grids = self._check_params()
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        model = KAN(
+            [Z.shape[1], *width, n_out], grid_size=grids[0], spline_order=self.spline_order,
+            grid=self.grid, seed=seed, dtype=getattr(torch, self.dtype),
+        )
+        data = Dataset(self._tensor(Z), target)
+        options = {
+            "opt": self.opt, "lr": self.lr, "batch_size": self.batch_size,
+            "loss_fn": self._loss_fn, "progress": self.progress, "seed": seed,
+        }
+        # A grid update places G + 1 points from the samples of one batch: with fewer samples
+        # than the largest grid needs (tiny data sets, small batches), the grids keep their
+        # initial uniform placement on [-1, 1] instead (standardised inputs mostly lie there).
+        n = Z.shape[0]
+        smallest_batch = n if self.batch_size is None or self.batch_size >= n else min(
+            self.batch_size, n % self.batch_size or self.batch_size)
+        update_grid = smallest_batch >= min_samples_for_grid(max(grids))
+        model.train()
+        history = fit(model, data, steps=int(self.steps), grid_schedule=list(grids),
+                      update_grid=update_grid, lamb=self.lamb, **options)
+        polish = max(int(self.steps) // 4, 1)
+        if self.prune:
+            model = model.prune()
+            fit(model, data, steps=polish, update_grid=False, **options)
+        if self.symbolic:
+            model, _ = snap_symbolic(model, data, polish, **options)
+        model.eval()
+        self.model_ = model
+        self.history_: History = history
+
+    @torch.no_grad()
+    def _outputs(self, X: np.ndarray) -> np.ndarray:
+        """The KAN's outputs ``(n, n_out)`` on validated, unstandardised ``X``."""
+        Z = self._standardize_x(X, fitting=False)
+        self.model_.eval()
+        return self.model_(self._tensor(Z)).double().numpy()
+
+    def _validate_x(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=self._np_dtype())
+
+    # -------------------------------------------------------------- formulas
+    def _variables(self, sp) -> list[Any]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        return [sp.Symbol(str(v)) for v in names]
+
+    def _raw_formulas(self) -> list[Any]:
+        """The KAN's outputs as sympy expressions of the original (unstandardised) inputs."""
+        return formula_in_units(self.model_, self._variables(sympy_module()), self.x_mean_,
+                                self.x_scale_)
+
+    def _formula_rows(self, exprs: list[Any], labels: list[Any], scores: list[float]) -> None:
+        sp = sympy_module()
+        self.formulas_ = [
+            {"output": label, "equation": str(e), "sympy": e, "latex": sp.latex(e),
+             "train_score": float(score)}
+            for label, e, score in zip(labels, exprs, scores)
+        ]
+
+    def _evaluate(self, exprs: list[Any], X: np.ndarray) -> np.ndarray:
+        from kanlab.symbolic.formula import formula_function
+
+        return formula_function(exprs, self._variables(sympy_module()))(np.asarray(X, np.float64))
+
+    def _checked_formulas(self) -> list[dict[str, Any]]:
+        check_is_fitted(self)
+        if not hasattr(self, "formulas_"):
+            raise InputError(
+                f"{type(self).__name__} was fitted with symbolic=False, so it has no formulas; "
+                "refit with symbolic=True"
+            )
+        return self.formulas_
+
+    def _pick(self, values: list[Any], index: int | None) -> Any:
+        if index is not None:
+            return values[index]
+        return values[0] if len(values) == 1 and self._single_formula() else values
+
+    def _single_formula(self) -> bool:
+        return False
+
+    def sympy(self, index: int | None = None) -> Any:
+        """The fitted formula as a sympy expression, in the original units of ``X`` (and ``y``).
+
+        Inputs are named after ``feature_names_in_`` when ``X`` had column names, else
+        ``x0, x1, ...`` (column indices). A regressor with 1-D ``y`` gives one expression;
+        otherwise (2-D ``y``, a classifier's logits) a list, one per output; ``index`` picks one.
+
+        Raises:
+            NotFittedError: before ``fit``.
+            InputError: the estimator was fitted with ``symbolic=False``.
+        """
+        return self._pick([row["sympy"] for row in self._checked_formulas()], index)
+
+    def latex(self, index: int | None = None, precision: int | None = 3) -> Any:
+        """LaTeX of :meth:`sympy` (same shape), numbers rounded to ``precision`` significant
+        digits for reading (``None``: full precision, as in ``formulas_``)."""
+        from kanlab.symbolic.formula import tidy
+
+        sp = sympy_module()
+        exprs = [row["sympy"] for row in self._checked_formulas()]
+        if precision is not None:
+            exprs = [tidy(e, digits=precision) for e in exprs]
+        return self._pick([sp.latex(e) for e in exprs], index)
+
+
+class KANRegressor(RegressorMixin, _KANEstimator):
+    """A KAN regressor with the scikit-learn API.
+
+    Args:
+        width: hidden-layer widths (``()``: one KAN layer, a sum of univariate functions); the
+            input and output widths come from the data.
+        grids: grid sizes, the grid-extension schedule; ``steps`` are split evenly over them.
+        steps: optimiser steps in all (at least ``len(grids)``).
+        opt, lr, batch_size: the optimiser (``"lbfgs"`` or ``"adam"``), its learning rate
+            (``None``: 1 for LBFGS, 1e-2 for Adam) and the batch size (``None``: full batch).
+        spline_order: ``k`` of the B-splines.
+        grid: grid strategy of the KAN (a name of :data:`kanlab.grids.GRID_STRATEGIES`).
+            Grids adapt to the training inputs unless a batch has fewer samples than the
+            largest grid needs (``max(grids) + 1``); then they stay uniform on ``[-1, 1]``.
+            A constant column of ``X`` keeps its grid and gives a
+            :class:`~kanlab.errors.GridWarning` at the grid updates.
+        lamb: sparsity regularisation ``λ`` (paper eq. 2.20).
+        prune: after training, prune the KAN (nodes, then edges) and train ``steps // 4`` more
+            steps.
+        symbolic: after training (and pruning), snap every edge to its best symbolic function
+            (:func:`~kanlab.interpret.symbolic_model.auto_symbolic`), train the functions' affine
+            parameters ``steps // 4`` more steps, and record the formulas in ``formulas_``.
+        random_state: seeds the initialisation and batch shuffling (``None``: numpy's global
+            RNG draws the seed).
+        dtype: ``"float64"`` or ``"float32"`` (the KAN's parameters).
+        progress: show a progress bar while training (tqdm if installed, else logging).
+        standardize: train on standardised ``X`` and ``y`` (zero mean, unit variance per
+            column; constant columns are only centred). Predictions and formulas are always
+            in the original units.
+
+    Attributes:
+        model_: the trained :class:`~kanlab.nn.model.KAN` (on standardised units).
+        history_: the :class:`~kanlab.training.loop.History` of the main training run.
+        n_features_in_, feature_names_in_: the inputs seen by ``fit``.
+        x_mean_, x_scale_, y_mean_, y_scale_: the standardisation (``z = (x - mean) / scale``).
+        formulas_: with ``symbolic=True``, one dict per output: ``output`` (index),
+            ``equation`` (str), ``sympy``, ``latex`` (full precision), ``train_score`` (R² of
+            the formula on the training data; score held-out data with :meth:`score`).
+
+    Example::
+
+        >>> est = KANRegressor(width=(), grids=(5,), steps=20, symbolic=True).fit(X, y)
+        >>> est.predict(X[:3]), est.sympy()
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X: Any, y: Any) -> KANRegressor:
+        """Train on ``X`` ``(n, n_features)`` and ``y`` ``(n,)`` or ``(n, n_outputs)``.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ValueError: NaN/inf, complex or non-numeric data, mismatched lengths, bad
+                parameters (an :class:`~kanlab.errors.InputError`).
+        """
+        dtype = self._np_dtype()
+        X, y = validate_data(self, X, y, dtype=dtype, multi_output=True, y_numeric=True)
+        self._y_ndim = y.ndim
+        Y = y.reshape(len(y), -1).astype(dtype)
+        if self.standardize:
+            self.y_mean_, self.y_scale_ = _center_scale(Y)
+        else:
+            self.y_mean_, self.y_scale_ = np.zeros(Y.shape[1], dtype), np.ones(Y.shape[1], dtype)
+        Z = self._standardize_x(X, fitting=True)
+        target = self._tensor((Y - self.y_mean_) / self.y_scale_)
+        self._fit_kan(Z, target, Y.shape[1])
+        if self.symbolic:
+            exprs = formula_in_units(self.model_, self._variables(sympy_module()), self.x_mean_,
+                                     self.x_scale_, self.y_mean_, self.y_scale_)
+            pred = torch.from_numpy(self._evaluate(exprs, X))
+            Yt = torch.from_numpy(Y)
+            scores = [rmse_r2(Yt[:, k], pred[:, k])[1] for k in range(Y.shape[1])]
+            self._formula_rows(exprs, list(range(Y.shape[1])), scores)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions ``(n,)`` for a 1-D ``y`` in ``fit``, else ``(n, n_outputs)``; float64."""
+        X = self._validate_x(X)
+        out = self._outputs(X) * self.y_scale_.astype(np.float64) + self.y_mean_
+        return out[:, 0] if self._y_ndim == 1 else out
+
+    def _single_formula(self) -> bool:
+        return self._y_ndim == 1
+
+
+class KANClassifier(ClassifierMixin, _KANEstimator):
+    """A KAN classifier with the scikit-learn API: one KAN output (logit) per class, trained
+    with cross-entropy; ``predict_proba`` is their softmax (two columns for two classes).
+
+    Takes the arguments of :class:`KANRegressor`; ``standardize`` standardises ``X`` only.
+
+    Attributes:
+        classes_: the class labels (sorted), in the order of the outputs.
+        model_, history_, n_features_in_, feature_names_in_, x_mean_, x_scale_: as in
+            :class:`KANRegressor`.
+        formulas_: with ``symbolic=True``, one dict per class with the formula of its logit
+            (``output`` is the class label); ``train_score`` is the training accuracy of the
+            formulas' argmax (the same in every row).
+    """
+
+    _loss_fn = staticmethod(torch.nn.functional.cross_entropy)
+
+    def fit(self, X: Any, y: Any) -> KANClassifier:
+        """Train on ``X`` ``(n, n_features)`` and labels ``y`` ``(n,)`` (any hashable labels).
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ValueError: as :meth:`KANRegressor.fit`, a continuous ``y``, or a single class.
+        """
+        X, y = validate_data(self, X, y, dtype=self._np_dtype())
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise InputError(
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class "
+                f"({self.classes_[0]!r})"
+            )
+        Z = self._standardize_x(X, fitting=True)
+        target = torch.as_tensor(encoder.transform(y), dtype=torch.long)
+        self._fit_kan(Z, target, len(self.classes_))
+        if self.symbolic:
+            exprs = self._raw_formulas()
+            pred = self.classes_[self._evaluate(exprs, X).argmax(1)]
+            accuracy = float(np.mean(pred == y))
+            self._formula_rows(exprs, list(self.classes_), [accuracy] * len(exprs))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)``, columns in the order of ``classes_``."""
+        logits = torch.from_numpy(self._outputs(self._validate_x(X)))
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``, computed stably."""
+        logits = torch.from_numpy(self._outputs(self._validate_x(X)))
+        return torch.log_softmax(logits, dim=1).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row ``(n,)``."""
+        best = self._outputs(self._validate_x(X)).argmax(1)  # checks fitted before classes_
+        return self.classes_[best]

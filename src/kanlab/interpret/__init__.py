@@ -1,0 +1,11 @@
+"""Reading a trained KAN: edge importance, pruning, the network plot and symbolic formulas.
+
+- :mod:`~kanlab.interpret.importance`: edge and node scores (the paper's §2.5.1).
+- :mod:`~kanlab.interpret.prune`: new, smaller models without unimportant edges and nodes.
+- :mod:`~kanlab.interpret.symbolic_model`: snapping edges to symbolic functions, and the
+  network's formula.
+- :mod:`~kanlab.interpret.plot`: the network picture (matplotlib, imported lazily).
+
+Each takes a model and returns new objects; none trains. Imports: :mod:`kanlab.nn`,
+:mod:`kanlab.symbolic` and below.
+"""

@@ -1,0 +1,181 @@
+"""Pruning: smaller KANs that predict like the original (the paper's §2.5.1).
+
+Every function returns a *new* model and leaves its argument alone. What a removed edge
+contributed is not simply dropped: its mean over the batch goes into the bias of the node it
+fed, so the pruned model predicts like the full one without retraining (pykan 0.2.8 drops it,
+and its pruned toy model is off by a constant). Removed edges with a near-constant activation
+therefore cost nothing; the rest cost their variance.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from kanlab.errors import InputError
+from kanlab.interpret.importance import importance
+
+__all__ = ["drop_dead_nodes", "keep_nodes", "prune", "prune_edges", "prune_inputs", "prune_nodes"]
+
+log = logging.getLogger(__name__)
+
+
+def _carried(acts: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
+    """Batch mean of the ``removed`` edges' activations, summed per output node.
+
+    acts ``(B, out, in)``; removed ``(out, in)`` bool -> ``(out,)``.
+    """
+    return (acts.mean(0) * removed).sum(1)
+
+
+def _add_to_bias(layer: nn.Module, carried: torch.Tensor) -> None:
+    if layer.bias is not None:
+        layer.bias.add_(carried)
+    elif bool((carried != 0).any()):
+        log.warning("a layer without bias: the pruned edges' mean outputs are dropped")
+
+
+@torch.no_grad()
+def prune_edges(model, x: torch.Tensor | None = None, threshold: float = 3e-2, *,
+                method: str = "attribution"):
+    """A copy without the edges whose score is below ``threshold`` (their mean kept as bias).
+
+    Args:
+        model: a :class:`~kanlab.nn.model.KAN`.
+        x: samples of the inputs ``(B, widths[0])``; default ``model.recorded_inputs``.
+        threshold: edges scoring below it are removed (pykan: 3e-2).
+        method: ``"attribution"`` or ``"l1"`` (:mod:`kanlab.interpret.importance`).
+    """
+    x = model.samples(x, "pruning")
+    scores = importance(model, x, method).edges
+    traces = model.eval_trace(x)
+    new = copy.deepcopy(model)
+    for layer, t, s in zip(new.layers, traces, scores):
+        removed = (s < threshold) & (layer.mask > 0)
+        _add_to_bias(layer, _carried(t.activations, removed))
+        layer.mask[removed] = 0.0
+        for j, i in removed.nonzero().tolist():
+            layer.symbolic.remove_edge(j, i)
+    if any(not bool((layer.mask > 0).any()) for layer in new.layers):
+        raise InputError(
+            f"pruning edges below {threshold} removes every edge of a layer; lower the threshold"
+        )
+    return new
+
+
+def _rebuild(model, keep: Sequence[list[int]], x: torch.Tensor):
+    """A copy keeping nodes ``keep[l]`` of every node layer ``l`` (inputs first); what the
+    edges out of removed nodes contributed goes into the biases."""
+    traces = model.eval_trace(x)
+    new = copy.deepcopy(model)
+    layers = []
+    for li, layer in enumerate(model.layers):
+        out_keep, in_keep = keep[li + 1], keep[li]
+        gone = torch.ones(layer.in_features, dtype=torch.bool, device=layer.mask.device)
+        gone[in_keep] = False
+        removed = (layer.mask > 0) & gone  # (out, in): edges out of removed nodes
+        part = layer.select(out_keep, in_keep)
+        _add_to_bias(part, _carried(traces[li].activations, removed)[out_keep])
+        layers.append(part)
+    new.layers = nn.ModuleList(layers)
+    new.widths = [len(k) for k in keep]
+    return new
+
+
+@torch.no_grad()
+def keep_nodes(model, keep: Sequence[Sequence[int]], x: torch.Tensor | None = None):
+    """A copy keeping only the nodes ``keep[l]`` of every node layer ``l`` (inputs first);
+    what the edges out of removed nodes contributed on ``x`` goes into the biases.
+
+    Args:
+        model: a :class:`~kanlab.nn.model.KAN`.
+        keep: one list of node indices per node layer (``len(widths)`` lists, each non-empty).
+        x: samples of the inputs; default ``model.recorded_inputs``.
+    """
+    if len(keep) != len(model.widths):
+        raise InputError(f"keep needs one list per node layer ({len(model.widths)}); "
+                         f"got {len(keep)}")
+    if list(keep[-1]) != list(range(model.widths[-1])):
+        raise InputError("keep_nodes cannot remove or reorder the outputs")
+    return _rebuild(model, [list(k) for k in keep], model.samples(x, "pruning"))
+
+
+def _kept(scores: torch.Tensor, threshold: float, what: str) -> list[int]:
+    keep = (scores >= threshold).nonzero().flatten().tolist()
+    if not keep:
+        raise InputError(
+            f"pruning at threshold {threshold} removes every node of {what} (best score "
+            f"{float(scores.max()):.3g}); lower the threshold"
+        )
+    return keep
+
+
+@torch.no_grad()
+def prune_nodes(model, x: torch.Tensor | None = None, threshold: float = 1e-2, *,
+                method: str = "attribution"):
+    """A copy without the hidden nodes whose score is below ``threshold``.
+
+    Args:
+        model: a :class:`~kanlab.nn.model.KAN`.
+        x: samples of the inputs ``(B, widths[0])``; default ``model.recorded_inputs``.
+        threshold: hidden nodes scoring below it are removed (pykan: 1e-2).
+        method: ``"attribution"`` or ``"l1"`` (:mod:`kanlab.interpret.importance`).
+
+    Raises:
+        InputError: when every node of a hidden layer would go.
+    """
+    x = model.samples(x, "pruning")
+    nodes = importance(model, x, method).nodes
+    keep = [list(range(model.widths[0]))]
+    for li in range(1, len(model.widths) - 1):
+        keep.append(_kept(nodes[li], threshold, f"hidden layer {li}"))
+    keep.append(list(range(model.widths[-1])))
+    return _rebuild(model, keep, x)
+
+
+@torch.no_grad()
+def prune_inputs(model, x: torch.Tensor | None = None, threshold: float = 1e-2, *,
+                 method: str = "attribution"):
+    """A copy without the input features whose score is below ``threshold``.
+
+    The new model takes only the kept columns, ``x[:, kept]``.
+
+    Returns:
+        ``(model, kept)``: the new model and the indices of the kept inputs.
+    """
+    x = model.samples(x, "pruning")
+    nodes = importance(model, x, method).nodes
+    keep = [_kept(nodes[0], threshold, "the inputs")]
+    keep += [list(range(w)) for w in model.widths[1:]]
+    return _rebuild(model, keep, x), keep[0]
+
+
+def prune(model, x: torch.Tensor | None = None, node_threshold: float = 1e-2,
+          edge_threshold: float = 3e-2, *, method: str = "attribution"):
+    """:func:`prune_nodes`, then :func:`prune_edges` on the result (pykan's ``prune``)."""
+    x = model.samples(x, "pruning")
+    smaller = prune_nodes(model, x, node_threshold, method=method)
+    return drop_dead_nodes(prune_edges(smaller, x, edge_threshold, method=method), x)
+
+
+@torch.no_grad()
+def drop_dead_nodes(model, x: torch.Tensor | None = None):
+    """A copy without the hidden nodes that no unpruned edge enters or leaves.
+
+    Such a node is a constant (nothing enters: its outgoing edges' means go into the next
+    biases, exactly) or unused (nothing leaves), so the function is kept exactly.
+    """
+    x = model.samples(x, "pruning")
+    keep = [list(range(model.widths[0]))]
+    for li in range(1, len(model.widths) - 1):
+        fed = (model.layers[li - 1].mask > 0).any(1)  # (width,) some edge enters
+        used = (model.layers[li].mask > 0).any(0)  # some edge leaves
+        keep.append(_kept((fed & used).to(x.dtype), 0.5, f"hidden layer {li}"))
+    keep.append(list(range(model.widths[-1])))
+    if all(len(k) == w for k, w in zip(keep, model.widths)):
+        return copy.deepcopy(model)
+    return _rebuild(model, keep, x)

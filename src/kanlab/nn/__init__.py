@@ -1,0 +1,50 @@
+"""The modules: the KAN layer and its parts, the network, and the MLP baseline.
+
+- :mod:`~kanlab.nn.layer`: :class:`KANLinear`, a layer of learnable activations on edges.
+- :mod:`~kanlab.nn.symbolic_edges`, :mod:`~kanlab.nn.standardize`,
+  :mod:`~kanlab.nn.initialization`: parts of the layer (symbolic edges, input standardisation,
+  initial coefficients).
+- :mod:`~kanlab.nn.model`: :class:`KAN`, layers of given widths, with grid moves, save/load and
+  the convenience methods of its documented facade.
+- :mod:`~kanlab.nn.mlp`: :class:`MLP`, the paper's baseline.
+
+Imports: :mod:`kanlab.splines`, :mod:`kanlab.symbolic`, :mod:`kanlab.grids` and below.
+"""
+
+from __future__ import annotations
+
+from kanlab.nn.layer import (  # noqa: F401
+    BASE_FUNCTIONS,
+    TAILS,
+    KANLinear,
+)
+from kanlab.nn.mlp import (  # noqa: F401
+    ACTIVATIONS,
+    MLP,
+    n_parameters,
+)
+from kanlab.nn.model import (  # noqa: F401
+    KAN,
+    LayerTrace,
+)
+from kanlab.nn.standardize import (  # noqa: F401
+    STANDARDIZE_MODES,
+    RunningStandardize,
+)
+from kanlab.nn.symbolic_edges import (  # noqa: F401
+    SymbolicEdges,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "BASE_FUNCTIONS",
+    "KAN",
+    "KANLinear",
+    "LayerTrace",
+    "MLP",
+    "RunningStandardize",
+    "STANDARDIZE_MODES",
+    "SymbolicEdges",
+    "TAILS",
+    "n_parameters",
+]

@@ -1,0 +1,530 @@
+"""``KAN``: a stack of :class:`~kanlab.nn.layer.KANLinear` layers, with grid moves and save/load."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kanlab._validation import as_samples, check_features
+from kanlab.errors import GridWarning, InputError
+from kanlab.grids import GRID_STRATEGIES, DKANGrid, GridStrategy, get_grid_strategy
+from kanlab.grids.density import GridContext
+from kanlab.nn.layer import KANLinear
+from kanlab.nn.standardize import RunningStandardize
+
+__all__ = ["KAN", "LayerTrace"]
+
+_FORMAT = "kanlab.KAN"
+_FORMAT_VERSION = 1
+
+
+@dataclass
+class LayerTrace:
+    """What one layer saw and did for a batch.
+
+    Attributes:
+        inputs: pre-activations ``(B, in)``.
+        activations: post-activations of every edge ``(B, out, in)``.
+        outputs: the layer's outputs ``(B, out)`` (the sum over edges plus the bias).
+    """
+
+    inputs: torch.Tensor
+    activations: torch.Tensor
+    outputs: torch.Tensor
+
+
+def _strategy_config(strategy: GridStrategy) -> dict[str, Any]:
+    if strategy.name not in GRID_STRATEGIES or not dataclasses.is_dataclass(strategy):
+        raise InputError(
+            f"grid strategy {type(strategy).__name__} is not registered in "
+            "kanlab.grids.GRID_STRATEGIES, so the model cannot be saved as JSON"
+        )
+    return {"name": strategy.name, **dataclasses.asdict(strategy)}
+
+
+class KAN(nn.Module):
+    """A Kolmogorov-Arnold network: ``KANLinear`` layers of the given widths.
+
+    Args:
+        widths: node counts from inputs to outputs, e.g. ``[2, 5, 1]``.
+        grid_size, spline_order, grid_range, base_fn, bias, init_noise, init, knot_convention:
+            passed to every :class:`~kanlab.nn.layer.KANLinear`; each may also be a list with one
+            entry per layer.
+        tails: ``"none"`` or ``"linear"`` (linear bases beyond the grid; see
+            :class:`~kanlab.nn.layer.KANLinear`); per layer or for all.
+        grid: grid strategy of every layer's :meth:`update_grid`: a name of
+            :data:`kanlab.grids.GRID_STRATEGIES` (default ``"quantile"``) or an instance.
+            ``"dkan"`` (or a :class:`~kanlab.grids.DKANGrid`) builds DKAN layers: standardised
+            inputs, clamped knots at normal quantiles, linear tails, a fixed grid.
+        grid_eps: ``eps`` of the ``"quantile"`` strategy (pykan 0.2.8's 0.02).
+        seed: seeds a local ``torch.Generator`` for the initialisation; the global RNG is not
+            touched. ``None`` draws from the global RNG like any ``nn.Module``.
+        dtype, device: where the parameters live.
+
+    Shape:
+        ``(..., widths[0]) -> (..., widths[-1])``.
+
+    Example::
+
+        >>> model = KAN([2, 5, 1], grid_size=5, seed=0)
+        >>> model(torch.rand(8, 2)).shape
+        torch.Size([8, 1])
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int],
+        *,
+        grid_size: int | Sequence[int] = 5,
+        spline_order: int | Sequence[int] = 3,
+        grid_range: tuple[float, float] | Sequence[tuple[float, float]] = (-1.0, 1.0),
+        base_fn: str | Sequence[str] = "silu",
+        bias: bool | Sequence[bool] = True,
+        init_noise: float | Sequence[float] = 0.1,
+        init: str | Sequence[str] = "pykan",
+        knot_convention: str | Sequence[str] = "extended",
+        tails: str | Sequence[str] = "none",
+        grid: str | GridStrategy = "quantile",
+        grid_eps: float = 0.02,
+        seed: int | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        widths = list(widths) if not isinstance(widths, (str, bytes)) else widths
+        if (
+            not isinstance(widths, list)
+            or len(widths) < 2
+            or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+        ):
+            raise InputError(
+                f"widths must be a list of at least two positive integers; got {widths!r}"
+            )
+        self.widths = widths
+        n_layers = len(widths) - 1
+        options = {
+            "grid_size": grid_size,
+            "spline_order": spline_order,
+            "grid_range": grid_range,
+            "base_fn": base_fn,
+            "bias": bias,
+            "init_noise": init_noise,
+            "init": init,
+            "knot_convention": knot_convention,
+            "tails": tails,
+        }
+        if isinstance(grid, str) and grid == "quantile":
+            strategy: GridStrategy = get_grid_strategy("quantile", eps=grid_eps)
+        else:
+            strategy = get_grid_strategy(grid)
+        self.grid_strategy = strategy
+        dkan = strategy.layer_options() if isinstance(strategy, DKANGrid) else None
+        if dkan is not None:
+            options["knot_convention"] = dkan["knot_convention"]
+            options["tails"] = dkan["tails"]
+        per_layer = {name: _per_layer(name, value, n_layers) for name, value in options.items()}
+
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        layers = []
+        for li in range(n_layers):
+            layer_opts = {name: per_layer[name][li] for name in per_layer}
+            if dkan is not None:
+                layer_opts["grid"] = strategy.points(layer_opts["grid_size"], dtype)
+                layer_opts["base_input"] = dkan["base_input"]
+                layer_opts["standardize"] = RunningStandardize(
+                    widths[li], momentum=dkan["momentum"], mode=dkan["standardize_mode"],
+                    dtype=dtype,
+                )
+            # Initialise on the CPU so that a seed gives the same model on every device.
+            layers.append(
+                KANLinear(
+                    widths[li], widths[li + 1], **layer_opts, grid_strategy=strategy,
+                    generator=generator, dtype=dtype,
+                )
+            )
+        self.layers = nn.ModuleList(layers)
+        if device is not None:
+            self.to(device)
+        self._options = {
+            **{name: _jsonable(v) for name, v in per_layer.items()},
+            "grid": _strategy_config(strategy) if _is_saveable(strategy) else None,
+            "seed": seed,
+        }
+
+    # ------------------------------------------------------------ structure
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @property
+    def grid_size(self) -> list[int]:
+        """Grid intervals of each layer."""
+        return [layer.grid_size for layer in self.layers]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model's structure (JSON-serialisable)."""
+        cfg = dict(self._options)
+        cfg["widths"] = list(self.widths)
+        cfg["grid_size"] = self.grid_size
+        cfg["dtype"] = str(self.dtype).removeprefix("torch.")
+        return cfg
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers[0].coef.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].coef.device
+
+    def extra_repr(self) -> str:
+        return f"widths={self.widths}"
+
+    # -------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 0 or x.shape[-1] != self.widths[0]:
+            raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.widths[0]})")
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def forward_derivatives(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Outputs with their first and pure second derivatives in every input, in one pass.
+
+        Forward mode through the layers (see :meth:`KANLinear.forward_derivatives`): cheaper
+        than nested autograd for PDE residuals, and differentiable for training.
+
+        Returns:
+            ``u`` ``(B, out)``, ``du`` ``(B, D, out)`` with ``du[b, d] = ∂u/∂x_d`` and ``d2u``
+            ``(B, D, out)`` with ``d2u[b, d] = ∂²u/∂x_d²`` (``D = widths[0]``); the Laplacian
+            is ``d2u.sum(1)``.
+        """
+        check_features("x", x, self.widths[0])
+        h = x.reshape(-1, self.widths[0])
+        batch, n_dim = h.shape
+        dh = torch.eye(n_dim, dtype=h.dtype, device=h.device).expand(batch, n_dim, n_dim)
+        d2h = torch.zeros_like(dh)
+        for layer in self.layers:
+            h, dh, d2h = layer.forward_derivatives(h, dh, d2h)
+        return h, dh, d2h
+
+    def trace(self, x: torch.Tensor, *, update_statistics: bool = False) -> list[LayerTrace]:
+        """Every layer's inputs, per-edge activations and outputs for the batch ``x``.
+
+        This is the opt-in way to see inside the network (regularisation, plots, symbolic
+        fitting); ``forward`` never records anything. Differentiable.
+
+        Args:
+            x: inputs ``(..., widths[0])``, flattened to ``(B, widths[0])``.
+            update_statistics: in training mode, update the running statistics of layers that
+                standardise their inputs (DKAN) as ``forward`` does -- for a training step
+                taken through the trace (``fit`` with ``lamb > 0``). Off by default: looking
+                inside the network changes nothing.
+
+        Returns:
+            One :class:`LayerTrace` per layer.
+
+        Warning:
+            Builds a ``(B, out, in)`` tensor per layer.
+        """
+        check_features("x", x, self.widths[0])
+        h = x.reshape(-1, self.widths[0])
+        out = []
+        for layer in self.layers:
+            acts = layer.edge_activations(h, update_statistics=update_statistics)  # (B, out, in)
+            y = acts.sum(-1)
+            if layer.bias is not None:
+                y = y + layer.bias
+            out.append(LayerTrace(h, acts, y))
+            h = y
+        return out
+
+    # ----------------------------------------------------------- grid moves
+    @torch.no_grad()
+    def update_grid(
+        self,
+        x: torch.Tensor,
+        strategy: str | GridStrategy | None = None,
+        *,
+        grid_size: int | Sequence[int] | None = None,
+        y: torch.Tensor | None = None,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ) -> list[float]:
+        """Adapt every layer's grid to the batch ``x`` (layer by layer, one forward pass).
+
+        Each layer's knots move to its own inputs and its coefficients are refitted so that its
+        function is kept on the samples; the next layer then sees the refitted layer's output.
+        Network-level importance densities (``curvature_network``, ``loss``) are computed once,
+        before any layer moves. A constant *input* column gets a :class:`GridWarning`; a
+        constant hidden node (one that sparsification or pruning emptied) silently keeps its
+        grid.
+
+        Args:
+            x: inputs ``(..., widths[0])``, at least ``G + 1`` samples.
+            strategy: overrides each layer's grid strategy for this call.
+            grid_size: new grid sizes (one, or one per layer): extend and adapt in one
+                least-squares fit per layer (parameters are replaced: rebuild the optimiser).
+            y: targets of ``x`` (only the ``loss`` density uses them).
+            loss_fn: per-sample loss for the ``loss`` density (default squared error).
+
+        Returns:
+            Each layer's drift (see :meth:`KANLinear.update_grid`).
+        """
+        h = as_samples("x", x, self.widths[0], self.dtype)
+        targets = None if y is None else y.reshape(h.shape[0], -1).to(self.dtype)
+        context = GridContext(model=self, inputs=h, targets=targets, loss_fn=loss_fn)
+        sizes = [None] * self.depth if grid_size is None else _per_layer(
+            "grid_size", grid_size, self.depth)
+        drift = []
+        with torch.no_grad():
+            for li, (layer, g) in enumerate(zip(self.layers, sizes)):
+                with warnings.catch_warnings():
+                    if li > 0:  # a hidden node that sparsification or pruning left constant
+                        warnings.simplefilter("ignore", GridWarning)
+                    change, h = layer._update_grid(h, strategy, grid_size=g, context=context)
+                drift.append(change)
+        return drift
+
+    @torch.no_grad()
+    def _set_grid_size_(
+        self, grid_size: int | Sequence[int], x: torch.Tensor | None = None
+    ) -> None:
+        sizes = _per_layer("grid_size", grid_size, self.depth)
+        h = None
+        if x is not None:
+            h = as_samples("x", x, self.widths[0], self.dtype)
+        for layer, g in zip(self.layers, sizes):
+            if g != layer.grid_size:
+                layer._set_grid_size_(g, h)
+            if h is not None:
+                h = layer._output_without_stats(h)
+
+    def refine(self, grid_size: int | Sequence[int], x: torch.Tensor | None = None) -> KAN:
+        """A new model on finer (or coarser) grids with the same function (paper §2.4).
+
+        Without ``x`` each layer's splines are transferred over its whole grid (exact when the
+        new knots contain the old ones); what an extended knot vector adds beyond the grid
+        shrinks with the finer spacing, so a hidden layer whose inputs fall outside its grid
+        changes there. With ``x`` each layer is fitted on the inputs it actually sees, which
+        helps a little; ``update_grid(x, grid_size=G)`` moves the grid to those inputs as it
+        extends it, and keeps such a network far better.
+
+        Args:
+            grid_size: the new number of intervals, for every layer or one per layer.
+            x: network inputs ``(N, widths[0])`` to fit on (optional).
+
+        Returns:
+            A new :class:`KAN`; this one is unchanged. Every other setting is kept.
+        """
+        new = copy.deepcopy(self)
+        with torch.no_grad():
+            new._set_grid_size_(grid_size, x)
+        return new
+
+    # ------------------------------------------------------- interpretability
+    @torch.no_grad()
+    def record(self, x: torch.Tensor) -> None:
+        """Keep ``x`` (network inputs) as :attr:`recorded_inputs`, the default samples of
+        pruning and symbolic fitting. :func:`~kanlab.training.loop.fit` records its training
+        inputs."""
+        self.recorded_inputs = as_samples("x", x, self.widths[0], self.dtype).detach()
+
+    def samples(self, x: torch.Tensor | None = None, purpose: str = "this") -> torch.Tensor:
+        """Checked network inputs ``(N, widths[0])``: ``x``, or :attr:`recorded_inputs` when
+        ``x`` is None (what pruning, symbolic fitting and plots look at).
+
+        Raises:
+            InputError: ``x`` is None and nothing was recorded (``purpose`` names the caller).
+        """
+        if x is None:
+            x = getattr(self, "recorded_inputs", None)
+            if x is None:
+                raise InputError(
+                    f"{purpose} needs samples of the network inputs: pass x, or fit the model "
+                    "first (fit records its training inputs as model.recorded_inputs)"
+                )
+        return as_samples("x", x, self.widths[0], self.dtype).to(self.device)
+
+    @torch.no_grad()
+    def eval_trace(self, x: torch.Tensor) -> list[LayerTrace]:
+        """:meth:`trace` in evaluation mode (exact symbolic functions, running statistics),
+        without gradients; the training flag is restored."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.trace(x)
+        finally:
+            self.train(was_training)
+
+    def importance(self, x: torch.Tensor | None = None, method: str = "attribution"):
+        """Edge and node scores on ``x`` (default :attr:`recorded_inputs`); see
+        :func:`kanlab.interpret.importance.importance`."""
+        from kanlab.interpret.importance import importance
+
+        return importance(self, self.samples(x, "importance"), method)
+
+    def prune(self, x: torch.Tensor | None = None, node_threshold: float = 1e-2,
+              edge_threshold: float = 3e-2, *, method: str = "attribution") -> KAN:
+        """A new, smaller model: :func:`kanlab.interpret.prune.prune` (nodes, then edges; the mean
+        of what a removed edge contributed is kept as bias)."""
+        from kanlab.interpret.prune import prune
+
+        return prune(self, x, node_threshold, edge_threshold, method=method)
+
+    def prune_nodes(self, x: torch.Tensor | None = None, threshold: float = 1e-2, **kw) -> KAN:
+        """A new model without unimportant hidden nodes:
+        :func:`kanlab.interpret.prune.prune_nodes`."""
+        from kanlab.interpret.prune import prune_nodes
+
+        return prune_nodes(self, x, threshold, **kw)
+
+    def prune_edges(self, x: torch.Tensor | None = None, threshold: float = 3e-2, **kw) -> KAN:
+        """A new model without unimportant edges: :func:`kanlab.interpret.prune.prune_edges`."""
+        from kanlab.interpret.prune import prune_edges
+
+        return prune_edges(self, x, threshold, **kw)
+
+    def prune_inputs(self, x: torch.Tensor | None = None, threshold: float = 1e-2, **kw):
+        """``(new model, kept input indices)``: :func:`kanlab.interpret.prune.prune_inputs`."""
+        from kanlab.interpret.prune import prune_inputs
+
+        return prune_inputs(self, x, threshold, **kw)
+
+    def fix_symbolic(self, l: int, i: int, j: int, name: str, **kw):
+        """Snap edge ``(l, i, j)`` to ``c·f(a·x+b)+d`` and return the fit (with ``r2``):
+        :func:`kanlab.interpret.symbolic_model.fix_symbolic`."""
+        from kanlab.interpret.symbolic_model import fix_symbolic
+
+        return fix_symbolic(self, l, i, j, name, **kw)
+
+    def unfix_symbolic(self, l: int, i: int, j: int) -> None:
+        """Make edge ``(l, i, j)`` numeric again."""
+        from kanlab.interpret.symbolic_model import unfix_symbolic
+
+        unfix_symbolic(self, l, i, j)
+
+    def suggest_symbolic(self, l: int, i: int, j: int, **kw):
+        """Ranked candidate functions for an edge:
+        :func:`kanlab.interpret.symbolic_model.suggest_symbolic`."""
+        from kanlab.interpret.symbolic_model import suggest_symbolic
+
+        return suggest_symbolic(self, l, i, j, **kw)
+
+    def auto_symbolic(self, **kw):
+        """Snap every numeric edge to its best function:
+        :func:`kanlab.interpret.symbolic_model.auto_symbolic`."""
+        from kanlab.interpret.symbolic_model import auto_symbolic
+
+        return auto_symbolic(self, **kw)
+
+    def symbolic_formula(self, var_names=None, **kw):
+        """Sympy expressions of the outputs: :func:`kanlab.symbolic.formula.symbolic_formula`."""
+        from kanlab.symbolic.formula import symbolic_formula
+
+        return symbolic_formula(self, var_names, **kw)
+
+    def plot(self, x: torch.Tensor | None = None, *, path=None, beta: float = 3.0,
+             in_vars=None, out_vars=None, **kw):
+        """The paper's network picture (needs matplotlib):
+        :func:`kanlab.interpret.plot.plot_network`.
+
+        Each edge's curve on ``x`` (default :attr:`recorded_inputs`), transparency
+        ``tanh(β·score)``, symbolic edges in red. Saved to ``path`` if given; returns the
+        matplotlib figure.
+        """
+        from kanlab.interpret.plot import plot_network
+
+        return plot_network(self, x, path=path, beta=beta, in_vars=in_vars,
+                            out_vars=out_vars, **kw)
+
+    # ------------------------------------------------------------- training
+    def fit(self, data, **kwargs):
+        """Shortcut for :func:`kanlab.fit(self, data, ...) <kanlab.training.loop.fit>`."""
+        from kanlab.training.loop import (
+            fit,  # train sits above model; imported here to keep layers acyclic
+        )
+
+        return fit(self, data, **kwargs)
+
+    # ------------------------------------------------------------ save/load
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``state_dict.pt`` into the directory ``path`` (created).
+
+        :meth:`load` gives a model with bit-identical outputs.
+        """
+        if self._options["grid"] is None:
+            raise InputError(
+                "this model's grid strategy is not registered in kanlab.grids.GRID_STRATEGIES; "
+                "it cannot be saved as JSON"
+            )
+        if any(layer.base_fn_name is None for layer in self.layers):
+            raise InputError("a model with a custom (callable) base_fn cannot be saved as JSON")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        doc = {"format": _FORMAT, "version": _FORMAT_VERSION, "config": self.config}
+        (path / "config.json").write_text(json.dumps(doc, indent=2))
+        torch.save(self.state_dict(), path / "state_dict.pt")
+        return path
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> KAN:
+        """A freshly initialised model with the structure that :attr:`config` describes."""
+        cfg = dict(config)
+        grid = cfg.pop("grid")
+        dtype = getattr(torch, cfg.pop("dtype"))
+        strategy = get_grid_strategy(grid.pop("name"), **grid)
+        widths = cfg.pop("widths")
+        cfg["grid_range"] = [tuple(r) for r in cfg["grid_range"]]
+        return cls(widths, **cfg, grid=strategy, dtype=dtype)
+
+    @classmethod
+    def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu") -> KAN:
+        """Load a model written by :meth:`save`."""
+        path = Path(path)
+        doc = json.loads((path / "config.json").read_text())
+        if doc.get("format") != _FORMAT:
+            raise InputError(f"{path} does not hold a kanlab KAN (format {doc.get('format')!r})")
+        if doc.get("version", 0) > _FORMAT_VERSION:
+            raise InputError(
+                f"{path} was written by a newer kanlab (format version {doc['version']})"
+            )
+        model = cls.from_config(doc["config"])
+        state = torch.load(path / "state_dict.pt", map_location=map_location, weights_only=True)
+        model.load_state_dict(state)
+        return model.to(map_location) if map_location is not None else model
+
+
+def _per_layer(name: str, value: Any, n_layers: int) -> list[Any]:
+    """Broadcast a per-model option to one value per layer, or check a per-layer list."""
+    is_list = isinstance(value, (list, tuple)) and not (
+        name == "grid_range" and len(value) == 2 and not isinstance(value[0], (list, tuple))
+    )
+    if not is_list:
+        return [value] * n_layers
+    if len(value) != n_layers:
+        raise InputError(f"{name} has {len(value)} entries; expected one per layer ({n_layers})")
+    return list(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _is_saveable(strategy: GridStrategy) -> bool:
+    return strategy.name in GRID_STRATEGIES and dataclasses.is_dataclass(strategy)

@@ -1,0 +1,8 @@
+"""The paper's science workflows on top of models and training.
+
+- :mod:`~kanlab.science.pde`: derivatives of a network's output for physics-informed losses.
+- :mod:`~kanlab.science.sweeps`: shapes × grids × seeds, resumable, and scaling-law fits.
+- :mod:`~kanlab.science.unsupervised`: the §4.2 unsupervised discovery of relations.
+
+Imports: :mod:`kanlab.training`, :mod:`kanlab.nn`, :mod:`kanlab.data` and below.
+"""
