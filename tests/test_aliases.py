@@ -22,9 +22,10 @@ def test_old_path_is_the_new_module(old):
 
 def test_readme_style_imports_give_the_same_objects():
     from kanlab.density import DensityGrid
-    from kanlab.grids import DensityGrid as NewDensityGrid
     from kanlab.layer import KANLinear
     from kanlab.train import fit
+
+    from kanlab.grids import DensityGrid as NewDensityGrid
 
     assert DensityGrid is NewDensityGrid
     assert KANLinear is kanlab.KANLinear

@@ -574,8 +574,9 @@ class KANLinear(nn.Module):
         return transfer_design(a_new.transpose(0, 1), a_old.transpose(0, 1), old)
 
     @torch.no_grad()
-    def _set_grid_size_(self, grid_size: int, x: torch.Tensor | None = None) -> None:
-        """Re-grid in place to ``grid_size`` intervals keeping the function (see :meth:`refine`)."""
+    def refine_(self, grid_size: int, x: torch.Tensor | None = None) -> None:
+        """:meth:`refine` in place: ``grid_size`` intervals, the same function; ``knots`` and
+        ``coef`` become new tensors (an optimiser must be rebuilt)."""
         check_positive_int("grid_size", grid_size)
         k = self.spline_order
         old = self.grid  # (in, G + 1)
@@ -610,7 +611,7 @@ class KANLinear(nn.Module):
                 which keeps the function over the whole grid whatever the data.
         """
         new = copy.deepcopy(self)
-        new._set_grid_size_(grid_size, x)
+        new.refine_(grid_size, x)
         return new
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from kanlab._modes import evaluating
 from kanlab._validation import as_samples, check_features
 from kanlab.errors import GridWarning, InputError
 from kanlab.grids import GRID_STRATEGIES, DKANGrid, GridStrategy, get_grid_strategy
@@ -298,16 +299,17 @@ class KAN(nn.Module):
         return drift
 
     @torch.no_grad()
-    def _set_grid_size_(
-        self, grid_size: int | Sequence[int], x: torch.Tensor | None = None
-    ) -> None:
+    def refine_(self, grid_size: int | Sequence[int], x: torch.Tensor | None = None) -> None:
+        """:meth:`refine` in place: this model's grids become ``grid_size`` intervals with the
+        same function (what ``fit``'s ``grid_schedule`` does between stages). Parameters whose
+        shape changes are new ``nn.Parameter`` objects, so an optimiser must be rebuilt."""
         sizes = _per_layer("grid_size", grid_size, self.depth)
         h = None
         if x is not None:
             h = as_samples("x", x, self.widths[0], self.dtype)
         for layer, g in zip(self.layers, sizes):
             if g != layer.grid_size:
-                layer._set_grid_size_(g, h)
+                layer.refine_(g, h)
             if h is not None:
                 h = layer._output_without_stats(h)
 
@@ -330,7 +332,7 @@ class KAN(nn.Module):
         """
         new = copy.deepcopy(self)
         with torch.no_grad():
-            new._set_grid_size_(grid_size, x)
+            new.refine_(grid_size, x)
         return new
 
     # ------------------------------------------------------- interpretability
@@ -361,12 +363,8 @@ class KAN(nn.Module):
     def eval_trace(self, x: torch.Tensor) -> list[LayerTrace]:
         """:meth:`trace` in evaluation mode (exact symbolic functions, running statistics),
         without gradients; the training flag is restored."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return self.trace(x)
-        finally:
-            self.train(was_training)
 
     def importance(self, x: torch.Tensor | None = None, method: str = "attribution"):
         """Edge and node scores on ``x`` (default :attr:`recorded_inputs`); see

@@ -37,6 +37,7 @@ import math
 
 import torch
 
+from kanlab._modes import evaluating
 from kanlab._validation import check_finite, check_positive_int
 from kanlab.data import Dataset
 from kanlab.errors import InputError
@@ -239,12 +240,8 @@ def contrastive_accuracy(
     if not isinstance(labels, torch.Tensor) or labels.numel() != x.shape[0]:
         raise InputError(f"labels must be a tensor with one 0/1 label per row of inputs "
                          f"({x.shape[0]}); got {getattr(labels, 'shape', type(labels).__name__)}")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         pred = model(x.to(model.dtype)).reshape(-1) > threshold
-    finally:
-        model.train(was_training)
     return float((pred == (labels.reshape(-1) > 0.5)).double().mean())
 
 

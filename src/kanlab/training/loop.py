@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from kanlab._modes import evaluating
 from kanlab._validation import check_choice, check_finite, check_positive_int
 from kanlab.data import Dataset
 from kanlab.errors import InputError
@@ -234,12 +235,8 @@ def _rmse(
     """
     if x is None or y is None or not y.is_floating_point():
         return math.nan
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         pred = model(x)
-    finally:
-        model.train(was_training)
     sq = (pred - y.reshape(pred.shape)) ** 2
     if distributed:
         total = dist_utils.all_sum(torch.stack([sq.sum(), sq.new_tensor(sq.numel())]))
@@ -444,7 +441,7 @@ def fit(
                 history.events.append((step, "update grid"))
                 history.grid_drift.append((step, drift))
             elif refine_to is not None:
-                model._set_grid_size_(refine_to)
+                model.refine_(refine_to)
             if refine_to is not None:
                 optimizer = _make_optimizer(opt, params(), lr, optimizer_options)
                 history.events.append((step, f"refine to G={refine_to}"))
