@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,12 +20,10 @@ from kanlab.grids import GRID_STRATEGIES, DKANGrid, GridStrategy, get_grid_strat
 from kanlab.grids.density import GridContext
 from kanlab.nn.facade import KANFacade
 from kanlab.nn.layer import KANLinear
+from kanlab.nn.persistence import load_model, model_from_config, save_model
 from kanlab.nn.standardize import RunningStandardize
 
 __all__ = ["KAN", "LayerTrace", "RECORD_MAX_VALUES"]
-
-_FORMAT = "kanlab.KAN"
-_FORMAT_VERSION = 2  # 2: state_dict.pt may hold recorded_inputs; version 1 files load too
 
 #: The most numbers (rows × inputs) that :meth:`KAN.record` keeps by default: ``2**20``, 8 MiB in
 #: float64 (a fit on 60000 × 784 inputs keeps 1337 evenly spaced rows).
@@ -175,9 +172,7 @@ class KAN(KANFacade, nn.Module):
             "grid": _strategy_config(strategy) if _is_saveable(strategy) else None,
             "seed": seed,
         }
-        #: network inputs ``(N, widths[0])`` kept by :meth:`record` (``fit`` records its training
-        #: inputs), the default samples of the facade's pruning, symbolic fitting and plots
-        self.register_buffer("recorded_inputs", None)
+        self.register_buffer("recorded_inputs", None)  # see record() and Attributes
 
     # ------------------------------------------------------------ structure
     @property
@@ -430,50 +425,21 @@ class KAN(KANFacade, nn.Module):
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` and ``state_dict.pt`` into the directory ``path`` (created).
-
-        :meth:`load` gives a model with bit-identical outputs.
-        """
-        if self._options["grid"] is None:
-            raise InputError(
-                "this model's grid strategy is not registered in kanlab.grids.GRID_STRATEGIES; "
-                "it cannot be saved as JSON"
-            )
-        if any(layer.base_fn_name is None for layer in self.layers):
-            raise InputError("a model with a custom (callable) base_fn cannot be saved as JSON")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        doc = {"format": _FORMAT, "version": _FORMAT_VERSION, "config": self.config}
-        (path / "config.json").write_text(json.dumps(doc, indent=2))
-        torch.save(self.state_dict(), path / "state_dict.pt")
-        return path
+        """Write ``config.json`` and ``state_dict.pt`` (recorded inputs included) into the
+        directory ``path`` (created): :func:`kanlab.nn.persistence.save_model`. :meth:`load`
+        gives a model with bit-identical outputs."""
+        return save_model(self, path)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KAN:
         """A freshly initialised model with the structure that :attr:`config` describes."""
-        cfg = dict(config)
-        grid = cfg.pop("grid")
-        dtype = getattr(torch, cfg.pop("dtype"))
-        strategy = get_grid_strategy(grid.pop("name"), **grid)
-        widths = cfg.pop("widths")
-        cfg["grid_range"] = [tuple(r) for r in cfg["grid_range"]]
-        return cls(widths, **cfg, grid=strategy, dtype=dtype)
+        return model_from_config(cls, config)
 
     @classmethod
     def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu") -> KAN:
-        """Load a model written by :meth:`save`."""
-        path = Path(path)
-        doc = json.loads((path / "config.json").read_text())
-        if doc.get("format") != _FORMAT:
-            raise InputError(f"{path} does not hold a kanlab KAN (format {doc.get('format')!r})")
-        if doc.get("version", 0) > _FORMAT_VERSION:
-            raise InputError(
-                f"{path} was written by a newer kanlab (format version {doc['version']})"
-            )
-        model = cls.from_config(doc["config"])
-        state = torch.load(path / "state_dict.pt", map_location=map_location, weights_only=True)
-        model.load_state_dict(state)
-        return model.to(map_location) if map_location is not None else model
+        """Load a model written by :meth:`save` (any format version up to this kanlab's):
+        :func:`kanlab.nn.persistence.load_model`."""
+        return load_model(cls, path, map_location=map_location)
 
 
 def _per_layer(name: str, value: Any, n_layers: int) -> list[Any]:
