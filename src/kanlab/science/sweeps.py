@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
-from kanlab._optional import optional_import
 from kanlab.data import Dataset
 from kanlab.errors import InputError
+from kanlab.interpret.plot import figure_class
 from kanlab.nn.mlp import MLP, n_parameters
 from kanlab.nn.model import KAN
 from kanlab.training.loop import fit
@@ -390,7 +390,7 @@ def plot_sweep(points: Sequence[SweepPoint], *, title: str | None = None,
     Returns:
         The matplotlib ``Figure``.
     """
-    Figure = optional_import("matplotlib.figure", "plot_sweep").Figure
+    Figure = figure_class()
     if ax is None:
         fig = Figure(figsize=(5.0, 4.0), layout="constrained")
         ax = fig.add_subplot()

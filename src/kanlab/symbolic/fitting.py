@@ -50,10 +50,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from kanlab._optional import optional_import
 from kanlab._validation import check_nonnegative_int, check_positive_int, check_range
 from kanlab.errors import InputError
-from kanlab.symbolic.library import SymbolicFunction, get_function, resolve_library, zero
+from kanlab.symbolic.library import (
+    SymbolicFunction,
+    get_function,
+    resolve_library,
+    sympy_module,
+    zero,
+)
 from kanlab.symbolic.polish import State, polish, state_at
 from kanlab.symbolic.search import (
     COARSE_POINTS,
@@ -121,7 +126,7 @@ class AffineFit:
         Returns:
             A sympy expression with float coefficients.
         """
-        sp = optional_import("sympy", "sympy forms")
+        sp = sympy_module()
         x = sp.Symbol("x") if x_symbol is None else x_symbol
         inner = sp.Float(self.a) * x + sp.Float(self.b)
         return sp.Float(self.c) * self._fn().sympy_fn(inner) + sp.Float(self.d)
