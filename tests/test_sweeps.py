@@ -154,3 +154,9 @@ def test_plot_sweep_without_matplotlib_says_how_to_install(monkeypatch):
     with pytest.raises(ImportError, match=r"plotting: install matplotlib with "
                                           r"pip install 'kanlab\[plot\]'"):
         plot_sweep([_point(10, 0.1)])
+
+
+@pytest.mark.parametrize("n_jobs", [0, -1, 1.5, True])
+def test_run_sweep_rejects_a_bad_n_jobs(n_jobs):
+    with pytest.raises(InputError, match=r"n_jobs must be a positive integer"):
+        run_sweep(None, [], n_jobs=n_jobs)

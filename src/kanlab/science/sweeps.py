@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from kanlab._validation import check_positive_int
 from kanlab.data import Dataset
 from kanlab.errors import InputError
 from kanlab.interpret.plot import figure_class
@@ -258,8 +259,7 @@ def run_sweep(
     keys = [r.key for r in runs]
     if len(set(keys)) != len(keys):
         raise InputError("runs contains the same run twice")
-    if n_jobs < 1:
-        raise InputError(f"n_jobs must be >= 1; got {n_jobs}")
+    check_positive_int("n_jobs", n_jobs)
     path = Path(path) if path is not None else None
     done: dict[str, list[SweepPoint]] = {}
     for p in load_points(path) if path is not None else []:

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from kanlab._optional import optional_import
+from kanlab._validation import check_nonnegative_int
 from kanlab.errors import InputError
 
 __all__ = [
@@ -114,10 +115,7 @@ def register_function(
             raise InputError(f"{what} of {name!r} must be callable; got {type(fn).__name__}")
     if safe_fn is not None and not callable(safe_fn):
         raise InputError(f"safe_fn of {name!r} must be callable or None")
-    if isinstance(complexity, bool) or not isinstance(complexity, int) or complexity < 0:
-        raise InputError(
-            f"complexity of {name!r} must be a non-negative integer; got {complexity!r}"
-        )
+    check_nonnegative_int(f"complexity of {name!r}", complexity)
     if name in _REGISTRY and not overwrite:
         raise InputError(
             f"a symbolic function named {name!r} is registered already; "
