@@ -26,15 +26,15 @@ LAYERS = {
     "apps": 7,
     "_aliases": 8, "__init__": 9, "__main__": 9,
 }
-#: the model's pykan-style convenience methods (docs/architecture.md, "The facade"): ``KAN``
-#: methods that call a higher layer, importing it inside the method.
+#: the model's pykan-style convenience methods (docs/architecture.md, "The facade"): the methods
+#: of ``kanlab.nn.facade.KANFacade`` (a mixin of ``KAN``), each importing a higher layer inside
+#: its body. These are the only upward imports; no other module may import a higher layer.
 FACADE = {
-    ("kanlab.nn.model", "kanlab.interpret.importance"),
-    ("kanlab.nn.model", "kanlab.interpret.prune"),
-    ("kanlab.nn.model", "kanlab.interpret.symbolic_model"),
-    ("kanlab.nn.model", "kanlab.interpret.plot"),
-    ("kanlab.nn.model", "kanlab.symbolic.formula"),
-    ("kanlab.nn.model", "kanlab.training.loop"),
+    ("kanlab.nn.facade", "kanlab.interpret.importance"),
+    ("kanlab.nn.facade", "kanlab.interpret.prune"),
+    ("kanlab.nn.facade", "kanlab.interpret.symbolic_model"),
+    ("kanlab.nn.facade", "kanlab.interpret.plot"),
+    ("kanlab.nn.facade", "kanlab.training.loop"),
 }
 OPTIONAL = {"sympy", "matplotlib", "sklearn", "tqdm", "scipy"}
 # estimators subclasses sklearn's mixins, so it imports sklearn at module level; kanlab's
@@ -159,7 +159,19 @@ def test_no_import_cycle_outside_the_facade():
     assert not cycles, f"import cycles: {cycles}"
 
 
-def test_the_facade_is_what_the_model_imports_upwards():
-    """Every FACADE entry is used (the list documents the code, not a wish)."""
-    used = {(m, t) for m, t, _ in _kanlab_edges()}
-    assert FACADE <= used, f"unused facade entries: {sorted(FACADE - used)}"
+def _is_upward(module: str, target: str) -> bool:
+    key, other = _layer_key(module), _layer_key(target)
+    return target != "kanlab" and other != key and LAYERS[other] > LAYERS[key]
+
+
+def test_the_facade_is_exactly_what_the_model_imports_upwards():
+    """FACADE is the set of upward imports, no more (the list documents the code, not a wish)
+    and no less (test_module_imports_only_its_package_and_lower_layers checks that side), and
+    every entry is an import inside a method, never at module level."""
+    upward = {(m, t) for m, t, _ in _kanlab_edges() if _is_upward(m, t)}
+    assert upward == FACADE, f"not in FACADE: {sorted(upward - FACADE)}; " \
+                             f"unused: {sorted(FACADE - upward)}"
+    for module in {m for m, _ in FACADE}:
+        for target, _, top_level in imports(module):
+            if (module, target) in FACADE:
+                assert not top_level, f"{module} imports {target} at module level"

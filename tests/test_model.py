@@ -241,3 +241,22 @@ def test_bfloat16_autocast_runs_the_splines_in_float32(options):
     mixed.square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters()
                if p.requires_grad)
+
+
+def test_from_config_leaves_the_models_config_alone(tmp_path):
+    model = _model()
+    rebuilt = KAN.from_config(model.config)  # once mutated the model's grid config
+    assert model.config == rebuilt.config
+    assert model.config["grid"]["name"] == "quantile"
+    loaded = KAN.load(model.save(tmp_path / "m"))
+    x = torch.rand(8, 2, dtype=torch.float64)
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_load_rejects_a_newer_format(tmp_path):
+    path = _model().save(tmp_path / "m")
+    doc = json.loads((path / "config.json").read_text())
+    doc["version"] += 1
+    (path / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="newer kanlab"):
+        KAN.load(path)

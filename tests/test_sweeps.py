@@ -144,3 +144,19 @@ def test_plot_sweep_draws_runs_mlps_and_fits():
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "MLP" in labels and any(label.startswith("KAN: α = 3.32") for label in labels)
+
+
+def test_plot_sweep_without_matplotlib_says_how_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r"plotting: install matplotlib with "
+                                          r"pip install 'kanlab\[plot\]'"):
+        plot_sweep([_point(10, 0.1)])
+
+
+@pytest.mark.parametrize("n_jobs", [0, -1, 1.5, True])
+def test_run_sweep_rejects_a_bad_n_jobs(n_jobs):
+    with pytest.raises(InputError, match=r"n_jobs must be a positive integer"):
+        run_sweep(None, [], n_jobs=n_jobs)

@@ -451,3 +451,18 @@ def test_a_near_exact_square_is_a_square_not_a_sliver_of_a_sine(lib):
     assert fits["sin"].r2 >= fits["x^2"].r2 - 1e-9  # the sine is not worse...
     assert abs(fits["sin"].c) > 10 * abs(fits["x^2"].c)  # ...by using a sliver of itself
     assert suggest(x, y, lib, topk=1)[0].name == "x^2"
+
+
+def test_every_sympy_form_without_sympy_says_how_to_install(monkeypatch):
+    """One loader (library.sympy_module) for the library, the fits and the formulas."""
+    import sys
+
+    from kanlab.symbolic.formula import formula_latex
+
+    monkeypatch.setitem(sys.modules, "sympy", None)
+    fit = AffineFit("sin", 1.0, 0.0, 1.0, 0.0, 1.0, 2)
+    for call in (lambda: get_function("sin").sympy_fn(1), fit.sympy,
+                 lambda: formula_latex([]), library.sympy_module):
+        with pytest.raises(ImportError, match=r"symbolic formulas: install sympy with "
+                                              r"pip install 'kanlab\[symbolic\]'"):
+            call()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +32,14 @@ from kanlab._optional import optional_import
 from kanlab._validation import check_finite
 from kanlab.errors import InputError
 from kanlab.interpret.importance import importance
+from kanlab.symbolic.library import sympy_module
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.figure import Figure
 
 __all__ = [
     "MAX_INSETS",
+    "figure_class",
     "MIN_ALPHA",
     "NUMERIC_COLOR",
     "SYMBOLIC_COLOR",
@@ -64,8 +67,9 @@ _MAX_WIDTH = 18.0
 _MIN_WIDTH = 3.0
 
 
-def _figure_class():
-    """:class:`matplotlib.figure.Figure`, or an ImportError that says how to get it."""
+def figure_class():
+    """:class:`matplotlib.figure.Figure`, or an ImportError that says how to get it: the one
+    matplotlib loader of kanlab's figures (they are never made through pyplot)."""
     return optional_import("matplotlib.figure", "plotting").Figure
 
 
@@ -75,9 +79,7 @@ def _label(value: Any) -> str:
         return value
     module = type(value).__module__ or ""
     if module.split(".")[0] == "sympy":
-        import sympy
-
-        return f"${sympy.latex(value)}$"
+        return f"${sympy_module().latex(value)}$"
     return str(value)
 
 
@@ -129,6 +131,125 @@ def _row_x(n: int, width: float) -> np.ndarray:
     """Centres of ``n`` evenly spread items across a row of ``width`` inches."""
     pitch = (width - 2 * _MARGIN_X) / n
     return _MARGIN_X + (np.arange(n) + 0.5) * pitch
+
+
+def _check_samples(samples: int | None) -> None:
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
+                                or samples < 2):
+        raise InputError(f"samples must be an integer >= 2 or None; got {samples!r}")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where things go, in inches (the main axes' data coordinates).
+
+    Attributes:
+        width, height: the figure's size.
+        row_y: height of each node row, inputs first.
+        node_x: centres of each row's nodes.
+        insets: whether edges get inset plots (else straight lines).
+    """
+
+    width: float
+    height: float
+    row_y: list[float]
+    node_x: list[np.ndarray]
+    insets: bool
+
+    def slots(self, li: int, n_in: int, n_out: int) -> tuple[np.ndarray, float, float]:
+        """Inset centres ``(n_in·n_out,)`` of layer ``li``, the inset side and the band's
+        height (half-way between the layer's node rows)."""
+        slot_x = _row_x(n_in * n_out, self.width)
+        side = min(_INSET, (slot_x[1] - slot_x[0]) / _SLOT if len(slot_x) > 1 else _INSET)
+        return slot_x, side, 0.5 * (self.row_y[li] + self.row_y[li + 1])
+
+
+def _layout(widths: list[int], alive: list[np.ndarray], title: str | None) -> _Layout:
+    """The figure's size and the node positions; insets only up to :data:`MAX_INSETS` edges."""
+    insets = int(sum(a.sum() for a in alive)) <= MAX_INSETS
+    slots = [a.size for a in alive]
+    width = max(max(slots) * _INSET * _SLOT if insets else 0.0,
+                max(widths) * _NODE_PITCH) + 2 * _MARGIN_X
+    width = min(max(width, _MIN_WIDTH), _MAX_WIDTH)
+    height = (len(widths) - 1) * _ROW_GAP + 2 * _MARGIN_Y + (0.35 if title else 0.0)
+    row_y = [_MARGIN_Y + r * _ROW_GAP for r in range(len(widths))]
+    return _Layout(width, height, row_y, [_row_x(n, width) for n in widths], insets)
+
+
+def _draw_inset(fig, layout: _Layout, box: tuple[float, float, float], tag: str,
+                curve: tuple[np.ndarray, np.ndarray], color: str, alpha: float) -> None:
+    """The inset axes of one edge at ``box = (centre x, band y, side)`` with its curve."""
+    xk, band, side = box
+    inset = fig.add_axes(
+        ((xk - side / 2) / layout.width, (band - side / 2) / layout.height,
+         side / layout.width, side / layout.height)
+    )
+    inset.set_gid(f"kan-inset-{tag}")
+    xs, ys = curve
+    ys = ys.copy()
+    ys[~np.isfinite(ys)] = np.nan  # e.g. 1/x at 0: a gap, not an autoscale error
+    inset.plot(xs, ys, color=color, alpha=alpha, lw=1.2, gid=f"kan-curve-{tag}")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    inset.set_facecolor("none")
+    for spine in inset.spines.values():
+        spine.set_edgecolor(color)
+        spine.set_alpha(alpha)
+        spine.set_linewidth(0.8)
+
+
+def _draw_layer(fig, ax, layout: _Layout, li: int, trace, model, score: np.ndarray,
+                beta: float, samples: int | None) -> None:
+    """Every unpruned edge of layer ``li``: a line (through its inset, if any) and the inset.
+
+    ``trace`` is the layer's :class:`~kanlab.nn.model.LayerTrace`; ``score`` ``(out, in)``.
+    """
+    layer = model.layers[li]
+    alive = (layer.mask > 0).cpu().numpy()  # (out, in)
+    symbolic = (layer.symbolic.active > 0).cpu().numpy()  # (out, in)
+    n_out, n_in = alive.shape
+    slot_x, side, band = layout.slots(li, n_in, n_out)
+    inputs = trace.inputs.detach().to("cpu", torch.float64).numpy()  # (B, in)
+    acts = trace.activations.detach().to("cpu", torch.float64).numpy()  # (B, out, in)
+    for i in range(n_in):
+        order = np.argsort(inputs[:, i], kind="stable")
+        order = order[_thin(len(order), samples)]
+        xs = inputs[order, i]
+        for j in range(n_out):
+            if not alive[j, i]:
+                continue
+            tag = f"{li}-{i}-{j}"
+            color = SYMBOLIC_COLOR if symbolic[j, i] else NUMERIC_COLOR
+            alpha = _alpha(float(score[j, i]), beta)
+            x0, y0 = layout.node_x[li][i], layout.row_y[li]
+            x1, y1 = layout.node_x[li + 1][j], layout.row_y[li + 1]
+            if not layout.insets:
+                ax.plot([x0, x1], [y0, y1], color=color, alpha=alpha, lw=1.0,
+                        gid=f"kan-edge-{tag}")
+                continue
+            xk = slot_x[i * n_out + j]
+            ax.plot([x0, xk, np.nan, xk, x1],
+                    [y0, band - side / 2, np.nan, band + side / 2, y1],
+                    color=color, alpha=alpha, lw=1.0, gid=f"kan-edge-{tag}")
+            _draw_inset(fig, layout, (xk, band, side), tag,
+                        (xs, acts[order, j, i]), color, alpha)
+
+
+def _draw_nodes(ax, layout: _Layout, widths: list[int], in_labels: list[str],
+                out_labels: list[str], title: str | None) -> None:
+    """The node markers, the variable names and the title."""
+    for r, n in enumerate(widths):
+        ax.plot(layout.node_x[r], [layout.row_y[r]] * n, "o", color="black", ms=5, zorder=3,
+                gid=f"kan-nodes-{r}")
+    for i, text in enumerate(in_labels):
+        ax.text(layout.node_x[0][i], layout.row_y[0] - 0.12, text, ha="center", va="top",
+                fontsize=11, gid=f"kan-in-var-{i}")
+    for j, text in enumerate(out_labels):
+        ax.text(layout.node_x[-1][j], layout.row_y[-1] + 0.12, text, ha="center",
+                va="bottom", fontsize=11, gid=f"kan-out-var-{j}")
+    if title:
+        ax.text(layout.width / 2, layout.height - 0.1, title, ha="center", va="top",
+                fontsize=12, gid="kan-title")
 
 
 def plot_network(
@@ -186,97 +307,24 @@ def plot_network(
         InputError: without samples (no ``x`` and no ``model.recorded_inputs``), with fewer than
             2 samples, or with ``scores``, ``in_vars`` or ``out_vars`` of the wrong size.
     """
-    figure_class = _figure_class()
-    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
-                                or samples < 2):
-        raise InputError(f"samples must be an integer >= 2 or None; got {samples!r}")
+    Figure = figure_class()  # an ImportError first, before any other check
+    _check_samples(samples)
     widths = list(model.widths)
     in_labels = _labels("in_vars", in_vars, widths[0], "x")
     out_labels = _labels("out_vars", out_vars, widths[-1], "y")
     x = _inputs(model, x)
     score = _scores(model, x, scores)
-
     traces = model.eval_trace(x)
+    layout = _layout(widths, [(layer.mask > 0).cpu().numpy() for layer in model.layers], title)
 
-    alive = []
-    symbolic = []
-    for layer in model.layers:
-        sym = (layer.symbolic.active > 0).cpu().numpy()
-        alive.append((layer.mask > 0).cpu().numpy())
-        symbolic.append(sym)
-    n_drawn = int(sum(a.sum() for a in alive))
-    insets = n_drawn <= MAX_INSETS
-
-    # ------------------------------------------------------------------ layout (inches)
-    slots = [a.size for a in alive]
-    width = max(max(slots) * _INSET * _SLOT if insets else 0.0,
-                max(widths) * _NODE_PITCH) + 2 * _MARGIN_X
-    width = min(max(width, _MIN_WIDTH), _MAX_WIDTH)
-    height = (len(widths) - 1) * _ROW_GAP + 2 * _MARGIN_Y + (0.35 if title else 0.0)
-    row_y = [_MARGIN_Y + r * _ROW_GAP for r in range(len(widths))]
-    node_x = [_row_x(n, width) for n in widths]
-
-    fig = figure_class(figsize=(width, height))
+    fig = Figure(figsize=(layout.width, layout.height))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    ax.set_xlim(0.0, width)
-    ax.set_ylim(0.0, height)
+    ax.set_xlim(0.0, layout.width)
+    ax.set_ylim(0.0, layout.height)
     ax.set_axis_off()
-
-    for li, t in enumerate(traces):
-        n_in, n_out = widths[li], widths[li + 1]
-        slot_x = _row_x(n_in * n_out, width)
-        side = min(_INSET, (slot_x[1] - slot_x[0]) / _SLOT if len(slot_x) > 1 else _INSET)
-        band = 0.5 * (row_y[li] + row_y[li + 1])
-        inputs = t.inputs.detach().to("cpu", torch.float64).numpy()
-        acts = t.activations.detach().to("cpu", torch.float64).numpy()
-        for i in range(n_in):
-            order = np.argsort(inputs[:, i], kind="stable")
-            order = order[_thin(len(order), samples)]
-            xs = inputs[order, i]
-            for j in range(n_out):
-                if not alive[li][j, i]:
-                    continue
-                tag = f"{li}-{i}-{j}"
-                color = SYMBOLIC_COLOR if symbolic[li][j, i] else NUMERIC_COLOR
-                alpha = _alpha(float(score[li][j, i]), beta)
-                x0, y0 = node_x[li][i], row_y[li]
-                x1, y1 = node_x[li + 1][j], row_y[li + 1]
-                if not insets:
-                    ax.plot([x0, x1], [y0, y1], color=color, alpha=alpha, lw=1.0,
-                            gid=f"kan-edge-{tag}")
-                    continue
-                xk = slot_x[i * n_out + j]
-                ax.plot([x0, xk, np.nan, xk, x1],
-                        [y0, band - side / 2, np.nan, band + side / 2, y1],
-                        color=color, alpha=alpha, lw=1.0, gid=f"kan-edge-{tag}")
-                inset = fig.add_axes(
-                    ((xk - side / 2) / width, (band - side / 2) / height,
-                     side / width, side / height)
-                )
-                inset.set_gid(f"kan-inset-{tag}")
-                ys = acts[order, j, i].copy()
-                ys[~np.isfinite(ys)] = np.nan  # e.g. 1/x at 0: a gap, not an autoscale error
-                inset.plot(xs, ys, color=color, alpha=alpha, lw=1.2, gid=f"kan-curve-{tag}")
-                inset.set_xticks([])
-                inset.set_yticks([])
-                inset.set_facecolor("none")
-                for spine in inset.spines.values():
-                    spine.set_edgecolor(color)
-                    spine.set_alpha(alpha)
-                    spine.set_linewidth(0.8)
-
-    for r, n in enumerate(widths):
-        ax.plot(node_x[r], [row_y[r]] * n, "o", color="black", ms=5, zorder=3,
-                gid=f"kan-nodes-{r}")
-    for i, text in enumerate(in_labels):
-        ax.text(node_x[0][i], row_y[0] - 0.12, text, ha="center", va="top", fontsize=11,
-                gid=f"kan-in-var-{i}")
-    for j, text in enumerate(out_labels):
-        ax.text(node_x[-1][j], row_y[-1] + 0.12, text, ha="center", va="bottom", fontsize=11,
-                gid=f"kan-out-var-{j}")
-    if title:
-        ax.text(width / 2, height - 0.1, title, ha="center", va="top", fontsize=12,
-                gid="kan-title")
+    for li, trace in enumerate(traces):
+        _draw_layer(fig, ax, layout, li, trace, model, score[li], beta, samples)
+    _draw_nodes(ax, layout, widths, in_labels, out_labels, title)
 
     if path is not None:
         fig.savefig(path, bbox_inches="tight")
@@ -316,7 +364,7 @@ def plot_history(
         ImportError: without matplotlib.
         InputError: for an unknown metric, or a series whose length differs from ``step``.
     """
-    figure_class = _figure_class()
+    Figure = figure_class()  # an ImportError first, before any other check
     if isinstance(metrics, str):
         metrics = (metrics,)
     series = {}
@@ -328,7 +376,7 @@ def plot_history(
     steps = _series(history, "step")
     events = _series(history, "events") or []
 
-    fig = figure_class(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
     ax = fig.add_subplot()
     finite_values = []
     for name, values in series.items():

@@ -5,6 +5,12 @@ contributed is not simply dropped: its mean over the batch goes into the bias of
 fed, so the pruned model predicts like the full one without retraining (pykan 0.2.8 drops it,
 and its pruned toy model is off by a constant). Removed edges with a near-constant activation
 therefore cost nothing; the rest cost their variance.
+
+Samples: every function takes network inputs ``x``; None means ``model.recorded_inputs``
+(:meth:`~kanlab.nn.model.KAN.record`). The pruned model keeps the original's recorded inputs,
+restricted to the input columns it keeps (all of them unless inputs are removed), whatever
+``x`` was: they stay the training inputs of the last fit, so pruning again, symbolic fitting
+and plots of the pruned model default to the same rows.
 """
 
 from __future__ import annotations
@@ -83,6 +89,9 @@ def _rebuild(model, keep: Sequence[list[int]], x: torch.Tensor):
         layers.append(part)
     new.layers = nn.ModuleList(layers)
     new.widths = [len(k) for k in keep]
+    recorded = getattr(model, "recorded_inputs", None)
+    if recorded is not None:
+        new.record(recorded[:, keep[0]], max_values=None)  # (N, kept inputs)
     return new
 
 

@@ -11,8 +11,8 @@ An edge ``(l, i, j)`` is the activation from node ``i`` of layer ``l`` to node `
 ``l + 1`` (pykan's order). Its samples are the pairs ``(x_i, φ_ji(x_i))`` that the network
 produces on a batch of *network* inputs: either the batch you pass as ``x``, or, when ``x`` is
 None, ``model.recorded_inputs`` -- the training inputs of the last :func:`~kanlab.training.loop.fit`
-(an error if there is none). Nothing else is cached, so the same call on the same model gives
-the same answer.
+(see :meth:`~kanlab.nn.model.KAN.record`; saved and loaded with the model; an error if there
+is none). Nothing else is cached, so the same call on the same model gives the same answer.
 """
 
 from __future__ import annotations

@@ -4,11 +4,15 @@
 - :mod:`~kanlab.nn.symbolic_edges`, :mod:`~kanlab.nn.standardize`,
   :mod:`~kanlab.nn.initialization`: parts of the layer (symbolic edges, input standardisation,
   initial coefficients).
-- :mod:`~kanlab.nn.model`: :class:`KAN`, layers of given widths, with grid moves, save/load and
-  the convenience methods of its documented facade.
+- :mod:`~kanlab.nn.model`: :class:`KAN`, layers of given widths, with grid moves, recorded
+  inputs and save/load.
+- :mod:`~kanlab.nn.facade`: ``KANFacade``, the pykan-style convenience methods of ``KAN``
+  (``prune``, ``auto_symbolic``, ``plot``, ``fit``, ...), the one place in ``nn`` that calls a
+  higher layer.
 - :mod:`~kanlab.nn.mlp`: :class:`MLP`, the paper's baseline.
 
-Imports: :mod:`kanlab.splines`, :mod:`kanlab.symbolic`, :mod:`kanlab.grids` and below.
+Imports: :mod:`kanlab.splines`, :mod:`kanlab.symbolic`, :mod:`kanlab.grids` and below
+(the facade's methods: :mod:`kanlab.interpret` and :mod:`kanlab.training`, inside the methods).
 """
 
 from __future__ import annotations

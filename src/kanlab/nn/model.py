@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,17 +14,20 @@ import torch
 from torch import nn
 
 from kanlab._modes import evaluating
-from kanlab._validation import as_samples, check_features
+from kanlab._validation import as_samples, check_features, check_positive_int
 from kanlab.errors import GridWarning, InputError
 from kanlab.grids import GRID_STRATEGIES, DKANGrid, GridStrategy, get_grid_strategy
 from kanlab.grids.density import GridContext
+from kanlab.nn.facade import KANFacade
 from kanlab.nn.layer import KANLinear
+from kanlab.nn.persistence import load_model, model_from_config, save_model
 from kanlab.nn.standardize import RunningStandardize
 
-__all__ = ["KAN", "LayerTrace"]
+__all__ = ["KAN", "LayerTrace", "RECORD_MAX_VALUES"]
 
-_FORMAT = "kanlab.KAN"
-_FORMAT_VERSION = 1
+#: The most numbers (rows × inputs) that :meth:`KAN.record` keeps by default: ``2**20``, 8 MiB in
+#: float64 (a fit on 60000 × 784 inputs keeps 1337 evenly spaced rows).
+RECORD_MAX_VALUES = 2**20
 
 
 @dataclass
@@ -52,7 +54,7 @@ def _strategy_config(strategy: GridStrategy) -> dict[str, Any]:
     return {"name": strategy.name, **dataclasses.asdict(strategy)}
 
 
-class KAN(nn.Module):
+class KAN(KANFacade, nn.Module):
     """A Kolmogorov-Arnold network: ``KANLinear`` layers of the given widths.
 
     Args:
@@ -73,6 +75,16 @@ class KAN(nn.Module):
 
     Shape:
         ``(..., widths[0]) -> (..., widths[-1])``.
+
+    Attributes:
+        recorded_inputs: network inputs ``(N, widths[0])`` or None, a buffer (saved with the
+            model): the default samples of pruning, symbolic fitting, importance and plots.
+            :func:`~kanlab.training.loop.fit` records its training inputs (:meth:`record`,
+            bounded by :data:`RECORD_MAX_VALUES`); a pruned model has the original's, restricted
+            to the inputs it keeps.
+
+    The pykan-style methods (``prune``, ``auto_symbolic``, ``plot``, ``fit``, ...) come from
+    :class:`~kanlab.nn.facade.KANFacade`, which forwards each to a higher layer.
 
     Example::
 
@@ -160,6 +172,7 @@ class KAN(nn.Module):
             "grid": _strategy_config(strategy) if _is_saveable(strategy) else None,
             "seed": seed,
         }
+        self.register_buffer("recorded_inputs", None)  # see record() and Attributes
 
     # ------------------------------------------------------------ structure
     @property
@@ -335,17 +348,43 @@ class KAN(nn.Module):
             new.refine_(grid_size, x)
         return new
 
-    # ------------------------------------------------------- interpretability
+    # ------------------------------------------------------- recorded inputs
     @torch.no_grad()
-    def record(self, x: torch.Tensor) -> None:
-        """Keep ``x`` (network inputs) as :attr:`recorded_inputs`, the default samples of
-        pruning and symbolic fitting. :func:`~kanlab.training.loop.fit` records its training
-        inputs."""
-        self.recorded_inputs = as_samples("x", x, self.widths[0], self.dtype).detach()
+    def record(self, x: torch.Tensor, *, max_values: int | None = RECORD_MAX_VALUES) -> None:
+        """Keep network inputs as :attr:`recorded_inputs`, the default samples of pruning,
+        symbolic fitting, importance and plots. :func:`~kanlab.training.loop.fit` records its
+        training inputs this way.
+
+        The rows are kept in a buffer: they are part of :meth:`state_dict`, so :meth:`save`
+        writes them and :meth:`load` restores them, and they move with ``.to()``. To bound that
+        file, at most ``max_values`` numbers are kept: when ``x`` has ``N`` rows of ``d``
+        inputs and ``N·d > max_values``, the ``k = max(max_values // d, 2)`` rows
+        ``round(i·(N−1)/(k−1))``, ``i = 0 … k−1`` (evenly spaced, the first and the last
+        included, in their order) -- the same rule for the same ``x`` every time.
+
+        Args:
+            x: network inputs ``(..., widths[0])``, flattened to ``(N, widths[0])``; copied
+                (never aliased) in the model's dtype and on its device.
+            max_values: the most numbers kept (default :data:`RECORD_MAX_VALUES`, ``2**20``:
+                8 MiB in float64); None keeps every row.
+
+        Raises:
+            InputError: ``x`` has the wrong width or a non-finite value, or ``max_values`` is
+                not a positive integer or None.
+        """
+        if max_values is not None:
+            check_positive_int("max_values", max_values)
+        x = as_samples("x", x, self.widths[0], self.dtype)  # (N, d)
+        n, d = x.shape
+        if max_values is not None and n * d > max_values:
+            k = max(max_values // d, 2)
+            rows = torch.linspace(0, n - 1, k, dtype=torch.float64).round().long()
+            x = x[rows.to(x.device)]  # (k, d)
+        self.register_buffer("recorded_inputs", x.detach().to(device=self.device, copy=True))
 
     def samples(self, x: torch.Tensor | None = None, purpose: str = "this") -> torch.Tensor:
         """Checked network inputs ``(N, widths[0])``: ``x``, or :attr:`recorded_inputs` when
-        ``x`` is None (what pruning, symbolic fitting and plots look at).
+        ``x`` is None (what pruning, symbolic fitting, importance and plots look at).
 
         Raises:
             InputError: ``x`` is None and nothing was recorded (``purpose`` names the caller).
@@ -359,6 +398,24 @@ class KAN(nn.Module):
                 )
         return as_samples("x", x, self.widths[0], self.dtype).to(self.device)
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):  # type: ignore[override]
+        # recorded_inputs has as many rows as were recorded: make room for the loaded ones (a
+        # fresh tensor, so that recorded rows are never overwritten in place). A state without
+        # them -- nothing recorded, or a file saved before kanlab saved them -- leaves none.
+        key = prefix + "recorded_inputs"
+        value = state_dict.get(key)
+        room = None
+        if isinstance(value, torch.Tensor):
+            if value.dim() == 2 and value.shape[1] == self.widths[0]:
+                room = torch.empty(value.shape, dtype=self.dtype, device=self.device)
+            else:
+                error_msgs.append(f"{key} has shape {tuple(value.shape)}; expected "
+                                  f"(N, {self.widths[0]}) network inputs")
+        self.register_buffer("recorded_inputs", room)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
     @torch.no_grad()
     def eval_trace(self, x: torch.Tensor) -> list[LayerTrace]:
         """:meth:`trace` in evaluation mode (exact symbolic functions, running statistics),
@@ -366,142 +423,23 @@ class KAN(nn.Module):
         with evaluating(self):
             return self.trace(x)
 
-    def importance(self, x: torch.Tensor | None = None, method: str = "attribution"):
-        """Edge and node scores on ``x`` (default :attr:`recorded_inputs`); see
-        :func:`kanlab.interpret.importance.importance`."""
-        from kanlab.interpret.importance import importance
-
-        return importance(self, self.samples(x, "importance"), method)
-
-    def prune(self, x: torch.Tensor | None = None, node_threshold: float = 1e-2,
-              edge_threshold: float = 3e-2, *, method: str = "attribution") -> KAN:
-        """A new, smaller model: :func:`kanlab.interpret.prune.prune` (nodes, then edges; the mean
-        of what a removed edge contributed is kept as bias)."""
-        from kanlab.interpret.prune import prune
-
-        return prune(self, x, node_threshold, edge_threshold, method=method)
-
-    def prune_nodes(self, x: torch.Tensor | None = None, threshold: float = 1e-2, **kw) -> KAN:
-        """A new model without unimportant hidden nodes:
-        :func:`kanlab.interpret.prune.prune_nodes`."""
-        from kanlab.interpret.prune import prune_nodes
-
-        return prune_nodes(self, x, threshold, **kw)
-
-    def prune_edges(self, x: torch.Tensor | None = None, threshold: float = 3e-2, **kw) -> KAN:
-        """A new model without unimportant edges: :func:`kanlab.interpret.prune.prune_edges`."""
-        from kanlab.interpret.prune import prune_edges
-
-        return prune_edges(self, x, threshold, **kw)
-
-    def prune_inputs(self, x: torch.Tensor | None = None, threshold: float = 1e-2, **kw):
-        """``(new model, kept input indices)``: :func:`kanlab.interpret.prune.prune_inputs`."""
-        from kanlab.interpret.prune import prune_inputs
-
-        return prune_inputs(self, x, threshold, **kw)
-
-    def fix_symbolic(self, l: int, i: int, j: int, name: str, **kw):
-        """Snap edge ``(l, i, j)`` to ``c·f(a·x+b)+d`` and return the fit (with ``r2``):
-        :func:`kanlab.interpret.symbolic_model.fix_symbolic`."""
-        from kanlab.interpret.symbolic_model import fix_symbolic
-
-        return fix_symbolic(self, l, i, j, name, **kw)
-
-    def unfix_symbolic(self, l: int, i: int, j: int) -> None:
-        """Make edge ``(l, i, j)`` numeric again."""
-        from kanlab.interpret.symbolic_model import unfix_symbolic
-
-        unfix_symbolic(self, l, i, j)
-
-    def suggest_symbolic(self, l: int, i: int, j: int, **kw):
-        """Ranked candidate functions for an edge:
-        :func:`kanlab.interpret.symbolic_model.suggest_symbolic`."""
-        from kanlab.interpret.symbolic_model import suggest_symbolic
-
-        return suggest_symbolic(self, l, i, j, **kw)
-
-    def auto_symbolic(self, **kw):
-        """Snap every numeric edge to its best function:
-        :func:`kanlab.interpret.symbolic_model.auto_symbolic`."""
-        from kanlab.interpret.symbolic_model import auto_symbolic
-
-        return auto_symbolic(self, **kw)
-
-    def symbolic_formula(self, var_names=None, **kw):
-        """Sympy expressions of the outputs: :func:`kanlab.symbolic.formula.symbolic_formula`."""
-        from kanlab.symbolic.formula import symbolic_formula
-
-        return symbolic_formula(self, var_names, **kw)
-
-    def plot(self, x: torch.Tensor | None = None, *, path=None, beta: float = 3.0,
-             in_vars=None, out_vars=None, **kw):
-        """The paper's network picture (needs matplotlib):
-        :func:`kanlab.interpret.plot.plot_network`.
-
-        Each edge's curve on ``x`` (default :attr:`recorded_inputs`), transparency
-        ``tanh(β·score)``, symbolic edges in red. Saved to ``path`` if given; returns the
-        matplotlib figure.
-        """
-        from kanlab.interpret.plot import plot_network
-
-        return plot_network(self, x, path=path, beta=beta, in_vars=in_vars,
-                            out_vars=out_vars, **kw)
-
-    # ------------------------------------------------------------- training
-    def fit(self, data, **kwargs):
-        """Shortcut for :func:`kanlab.fit(self, data, ...) <kanlab.training.loop.fit>`."""
-        from kanlab.training.loop import (
-            fit,  # train sits above model; imported here to keep layers acyclic
-        )
-
-        return fit(self, data, **kwargs)
-
     # ------------------------------------------------------------ save/load
     def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` and ``state_dict.pt`` into the directory ``path`` (created).
-
-        :meth:`load` gives a model with bit-identical outputs.
-        """
-        if self._options["grid"] is None:
-            raise InputError(
-                "this model's grid strategy is not registered in kanlab.grids.GRID_STRATEGIES; "
-                "it cannot be saved as JSON"
-            )
-        if any(layer.base_fn_name is None for layer in self.layers):
-            raise InputError("a model with a custom (callable) base_fn cannot be saved as JSON")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        doc = {"format": _FORMAT, "version": _FORMAT_VERSION, "config": self.config}
-        (path / "config.json").write_text(json.dumps(doc, indent=2))
-        torch.save(self.state_dict(), path / "state_dict.pt")
-        return path
+        """Write ``config.json`` and ``state_dict.pt`` (recorded inputs included) into the
+        directory ``path`` (created): :func:`kanlab.nn.persistence.save_model`. :meth:`load`
+        gives a model with bit-identical outputs."""
+        return save_model(self, path)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KAN:
         """A freshly initialised model with the structure that :attr:`config` describes."""
-        cfg = dict(config)
-        grid = cfg.pop("grid")
-        dtype = getattr(torch, cfg.pop("dtype"))
-        strategy = get_grid_strategy(grid.pop("name"), **grid)
-        widths = cfg.pop("widths")
-        cfg["grid_range"] = [tuple(r) for r in cfg["grid_range"]]
-        return cls(widths, **cfg, grid=strategy, dtype=dtype)
+        return model_from_config(cls, config)
 
     @classmethod
     def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu") -> KAN:
-        """Load a model written by :meth:`save`."""
-        path = Path(path)
-        doc = json.loads((path / "config.json").read_text())
-        if doc.get("format") != _FORMAT:
-            raise InputError(f"{path} does not hold a kanlab KAN (format {doc.get('format')!r})")
-        if doc.get("version", 0) > _FORMAT_VERSION:
-            raise InputError(
-                f"{path} was written by a newer kanlab (format version {doc['version']})"
-            )
-        model = cls.from_config(doc["config"])
-        state = torch.load(path / "state_dict.pt", map_location=map_location, weights_only=True)
-        model.load_state_dict(state)
-        return model.to(map_location) if map_location is not None else model
+        """Load a model written by :meth:`save` (any format version up to this kanlab's):
+        :func:`kanlab.nn.persistence.load_model`."""
+        return load_model(cls, path, map_location=map_location)
 
 
 def _per_layer(name: str, value: Any, n_layers: int) -> list[Any]:

@@ -27,9 +27,10 @@ from typing import Any
 
 import torch
 
-from kanlab._optional import optional_import
+from kanlab._validation import check_positive_int
 from kanlab.data import Dataset
 from kanlab.errors import InputError
+from kanlab.interpret.plot import figure_class
 from kanlab.nn.mlp import MLP, n_parameters
 from kanlab.nn.model import KAN
 from kanlab.training.loop import fit
@@ -258,8 +259,7 @@ def run_sweep(
     keys = [r.key for r in runs]
     if len(set(keys)) != len(keys):
         raise InputError("runs contains the same run twice")
-    if n_jobs < 1:
-        raise InputError(f"n_jobs must be >= 1; got {n_jobs}")
+    check_positive_int("n_jobs", n_jobs)
     path = Path(path) if path is not None else None
     done: dict[str, list[SweepPoint]] = {}
     for p in load_points(path) if path is not None else []:
@@ -390,7 +390,7 @@ def plot_sweep(points: Sequence[SweepPoint], *, title: str | None = None,
     Returns:
         The matplotlib ``Figure``.
     """
-    Figure = optional_import("matplotlib.figure", "plot_sweep").Figure
+    Figure = figure_class()
     if ax is None:
         fig = Figure(figsize=(5.0, 4.0), layout="constrained")
         ax = fig.add_subplot()

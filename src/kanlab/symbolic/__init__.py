@@ -3,7 +3,9 @@
 - :mod:`~kanlab.symbolic.library`: the registry of 1-D functions (``sin``, ``x^2``, ...) with
   their torch, safe-for-training and sympy forms; :func:`register_function` adds your own.
 - :mod:`~kanlab.symbolic.fitting`: the fit ``y ≈ c·f(a·x+b)+d`` of one edge's samples, and the
-  ranking of library functions (:func:`suggest`).
+  ranking of library functions (:func:`suggest`); its grid search of ``(a, b)`` is in
+  :mod:`~kanlab.symbolic.search`, its Levenberg–Marquardt polish in
+  :mod:`~kanlab.symbolic.polish`.
 - :mod:`~kanlab.symbolic.formula`: sympy formulas to LaTeX and numpy/torch callables.
 
 Imports: torch, numpy, :mod:`kanlab.errors`; sympy lazily.

@@ -31,6 +31,9 @@ Fitting (:func:`fit_affine`), pykan's algorithm made fast
     against the whole default library takes about 0.2 s on one CPU core (pykan takes about a
     second per function).
 
+    Steps 1-3 use the pieces of :mod:`kanlab.symbolic.search` (samples, ``r²`` grids, zoom
+    rounds), step 4 is :mod:`kanlab.symbolic.polish`; this module runs them in order.
+
 Ranking (:func:`suggest`)
     ``score = w·complexity + (1 - w)·log2(1 + 1e-5 - r²)`` with ``w = weight_simple`` (pykan's
     score; lower is better). Scores within ``1e-6`` of each other count as ties, which go to
@@ -44,14 +47,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from kanlab._optional import optional_import
-from kanlab._validation import check_finite, check_positive_int, check_range
+from kanlab._validation import check_nonnegative_int, check_positive_int, check_range
 from kanlab.errors import InputError
-from kanlab.symbolic.library import SymbolicFunction, get_function, resolve_library, zero
+from kanlab.symbolic.library import (
+    SymbolicFunction,
+    get_function,
+    resolve_library,
+    sympy_module,
+    zero,
+)
+from kanlab.symbolic.polish import State, polish, state_at
+from kanlab.symbolic.search import (
+    COARSE_POINTS,
+    STARTS,
+    ZOOM_GRID,
+    ZOOM_POINTS,
+    Samples,
+    Window,
+    Zoom,
+    best_index,
+    grid_r2,
+    zoom_rounds,
+)
 
 __all__ = ["AffineFit", "fit_affine", "fit_library", "suggest"]
 
@@ -106,340 +126,16 @@ class AffineFit:
         Returns:
             A sympy expression with float coefficients.
         """
-        sp = optional_import("sympy", "sympy forms")
+        sp = sympy_module()
         x = sp.Symbol("x") if x_symbol is None else x_symbol
         inner = sp.Float(self.a) * x + sp.Float(self.b)
         return sp.Float(self.c) * self._fn().sympy_fn(inner) + sp.Float(self.d)
 
 
-_COARSE_POINTS = 128  # samples of the coarse float32 grid
-_ZOOM_POINTS = 512  # samples of the first zoom round; x4 per further round
-_ZOOM_GRID = 11  # grid points per axis of a zoom round (at most grid_number)
-_CHUNK_BYTES = 2**18  # bytes of one temporary of a grid chunk (cache-sized chunks are fast)
-_LM_MAX_EVALUATIONS = 30  # trial steps of one polish
-_STARTS = 4  # coarse points refined before the search goes on from the best
-_F64_EPS = float(torch.finfo(torch.float64).eps)
-
-
-class _Samples:
-    """Validated samples in float64 with cached subsamples for the grid searches."""
-
-    def __init__(self, x: Any, y: Any) -> None:
-        self.x = _as_samples("x", x)
-        self.y = _as_samples("y", y)
-        n = self.x.numel()
-        if self.y.numel() != n:
-            raise InputError(f"x and y must have the same length; got {n} and {self.y.numel()}")
-        if n < 2:
-            raise InputError(f"a symbolic fit needs at least 2 samples; got {n}")
-        self.n = n
-        if bool(self.y.max() == self.y.min()):  # exact constant: mean without rounding
-            self.y_mean = float(self.y[0])
-        else:
-            self.y_mean = float(self.y.mean())
-        self.yc = self.y - self.y_mean
-        self.sst = float(self.yc @ self.yc)
-        self.order = torch.argsort(self.x)
-        self._levels: dict[tuple[int, torch.dtype], tuple[Tensor, Tensor]] = {}
-
-    def level(self, m: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """``m`` samples evenly spaced in sorted ``x`` (ends included) and normalised ``y``.
-
-        Returns ``(x_sub, y_dir)`` in ``dtype``, where ``y_dir`` is the centred ``y`` of the
-        subsample scaled to unit norm (zero if it is constant).
-        """
-        m = min(m, self.n)
-        key = (m, dtype)
-        if key not in self._levels:
-            if m == self.n:
-                idx = self.order
-            else:
-                pos = torch.linspace(0, self.n - 1, m, dtype=torch.float64).round().long()
-                idx = self.order[pos]
-            xs, ys = self.x[idx], self.y[idx]
-            yc = ys - ys.mean()
-            norm = float(torch.linalg.vector_norm(yc))
-            usable = self.sst > 0 and norm > 0 and math.isfinite(norm)
-            y_dir = yc / norm if usable else torch.zeros_like(yc)
-            self._levels[key] = (xs.to(dtype), y_dir.to(dtype))
-        return self._levels[key]
-
-
-def _as_samples(name: str, v: Any) -> Tensor:
-    if not isinstance(v, Tensor):
-        try:
-            v = torch.as_tensor(np.asarray(v))
-        except (TypeError, ValueError, RuntimeError) as err:
-            raise InputError(
-                f"{name} must be a 1-D tensor of samples; got {type(v).__name__}"
-            ) from err
-    if v.is_complex() or v.dtype == torch.bool:
-        raise InputError(f"{name} must be a real tensor; got dtype {v.dtype}")
-    if sum(s != 1 for s in v.shape) > 1:
-        raise InputError(f"{name} must be 1-D (N,) or squeezable to it; got shape {tuple(v.shape)}")
-    v = v.detach().reshape(-1).to(device="cpu", dtype=torch.float64)
-    check_finite(name, v)
-    return v
-
-
-def _grid_r2(
-    fn: Callable[[Tensor], Tensor], a_vals: Tensor, b_vals: Tensor, xs: Tensor, y_dir: Tensor
-) -> Tensor:
-    """``corr²(f(a·x+b), y)`` for candidates ``a_vals``, ``b_vals`` broadcast to ``(R, C)``.
-
-    Computed in the dtype of ``xs`` (sorted samples) against ``y_dir`` (centred ``y`` of unit
-    norm).
-
-    ``xs`` is sorted, so ``a·x+b`` spans ``[a·xs[0]+b, a·xs[-1]+b]``: a candidate whose ``f`` is
-    not finite at an end is invalid (``-inf``) without being evaluated (it is replaced by a
-    constant row: out-of-domain values are slow to compute). Other candidates with a non-finite
-    value also get ``-inf``, constant ones ``0``. Returned in float64.
-    """
-    dtype = xs.dtype
-    a_vals, b_vals = torch.broadcast_tensors(a_vals, b_vals)
-    (n_a, n_b), m = a_vals.shape, xs.numel()
-    a = a_vals.to(dtype).unsqueeze(-1)
-    b = b_vals.to(dtype).unsqueeze(-1)
-    t_ends = (a * xs[[0, -1]].view(1, 1, 2)).add_(b)
-    ends = torch.isfinite(_call(fn, t_ends)).all(-1)
-    first = int(torch.argmax(ends.view(-1).to(torch.uint8)))
-    if not bool(ends.view(-1)[first]):
-        return torch.full((n_a, n_b), -math.inf, dtype=torch.float64)
-    t_ok = float(t_ends.view(-1, 2)[first, 0])  # an argument where f is finite
-    a = torch.where(ends[..., None], a, 0.0)
-    b = torch.where(ends[..., None], b, t_ok)
-    x = xs.view(1, 1, m)
-    rows = max(1, _CHUNK_BYTES // (n_b * m * xs.element_size()))
-    mean = torch.empty(n_a, n_b, dtype=dtype)
-    szz = torch.empty(n_a, n_b, dtype=dtype)
-    szy = torch.empty(n_a, n_b, dtype=dtype)
-    for start in range(0, n_a, rows):
-        rs = slice(start, start + rows)
-        t = (a[rs] * x).add_(b[rs])  # faster than addcmul
-        z = _call(fn, t)
-        mu = torch.mean(z, -1, keepdim=True)
-        mean[rs] = mu.squeeze(-1)
-        z = z.sub_(mu) if z.is_contiguous() else z - mu
-        torch.linalg.vector_norm(z, dim=-1, out=szz[rs])
-        torch.matmul(z, y_dir, out=szy[rs])
-    szz, szy, mean = szz.double() ** 2, szy.double(), mean.double()
-    total = szz + m * mean**2  # uncentred sum of squares
-    valid = ends & torch.isfinite(szz) & torch.isfinite(szy) & torch.isfinite(total)
-    r2 = szy**2 / szz
-    # constant: no variation above rounding, or too small to resolve in dtype (squares of
-    # values below ~sqrt(tiny) underflow); then also r2 > 1 would be a sign of lost precision
-    info = torch.finfo(dtype)
-    const = (szz <= (16 * info.eps) ** 2 * total) | (szz <= m * info.tiny / info.eps**2)
-    r2 = torch.where(const | (r2 > 1 + 1e-3), 0.0, r2.clamp_(max=1))
-    return torch.where(valid, r2, -math.inf)
-
-
-def _call(fn: Callable[[Tensor], Tensor], t: Tensor) -> Tensor:
-    """``fn(t)`` as a tensor of the shape and dtype of ``t`` (not necessarily a new one)."""
-    z = fn(t)
-    if not isinstance(z, Tensor):
-        z = torch.as_tensor(z, dtype=t.dtype)
-    if z.dtype != t.dtype:
-        z = z.to(t.dtype)
-    if z.shape != t.shape:
-        z = torch.broadcast_to(z, t.shape)
-    return z
-
-
-def _best_index(r2: Tensor, allowed: Tensor) -> tuple[int, int] | None:
-    """Grid index of the best allowed finite ``r²``: the middle one of ties; ``None`` if none.
-
-    Taking the middle of tied points makes a plateau (e.g. of a step function, whose jump can
-    move between two samples) be zoomed into at its centre, not at its edge.
-    """
-    r2 = torch.where(allowed, r2, -math.inf)
-    top = r2.max()
-    if top == -math.inf:
-        return None
-    ties = (r2.view(-1) == top).nonzero()
-    i, j = divmod(int(ties[len(ties) // 2]), r2.shape[1])
-    return i, j
-
-
-_Window = tuple[float, float, float, float]  # a_lo, a_hi, b_lo, b_hi
-
-
-@dataclass(frozen=True)
-class _Zoom:
-    """A point of the search: its window, its best ``(a, b)``, the cell of its grid and r²."""
-
-    window: _Window
-    center: tuple[float, float]
-    cell: tuple[float, float]
-    r2: float = -math.inf
-
-    def grid(self, n: int) -> tuple[_Window, Tensor, Tensor]:
-        """Window and axes of the next round: ±1 cell around the centre, clipped to the window."""
-        a_lo, a_hi, b_lo, b_hi = self.window
-        (a0, b0), (da, db) = self.center, self.cell
-        a_lo, a_hi = max(a_lo, a0 - da), min(a_hi, a0 + da)
-        b_lo, b_hi = max(b_lo, b0 - db), min(b_hi, b0 + db)
-        a_vals = torch.linspace(a_lo, a_hi, n, dtype=torch.float64)
-        b_vals = torch.linspace(b_lo, b_hi, n, dtype=torch.float64)
-        return (a_lo, a_hi, b_lo, b_hi), a_vals, b_vals
-
-    def next(self, r2: Tensor, n: int) -> _Zoom:
-        """The zoom after a round whose ``r²`` on the grid of :meth:`grid` is ``r2``."""
-        window, a_vals, b_vals = self.grid(n)
-        best = _best_index(r2, torch.ones((), dtype=torch.bool))
-        if best is None:  # no finite candidate (on more samples): keep the point
-            return self
-        i, j = best
-        a_lo, a_hi, b_lo, b_hi = window
-        cell = ((a_hi - a_lo) / (n - 1), (b_hi - b_lo) / (n - 1))
-        return _Zoom(window, (float(a_vals[i]), float(b_vals[j])), cell, float(r2[i, j]))
-
-
-def _zoom_rounds(
-    fn: Callable[[Tensor], Tensor], zooms: list[_Zoom], xs: Tensor, y_dir: Tensor, n: int
-) -> list[_Zoom]:
-    """One zoom round for each of ``zooms``, all evaluated in one batch."""
-    grids = [z.grid(n) for z in zooms]
-    a = torch.stack([g[1] for g in grids])[:, :, None].expand(-1, n, n).reshape(-1, n)
-    b = torch.stack([g[2] for g in grids])[:, None, :].expand(-1, n, n).reshape(-1, n)
-    r2 = _grid_r2(fn, a, b, xs, y_dir).view(len(zooms), n, n)
-    return [z.next(r, n) for z, r in zip(zooms, r2)]
-
-
-@dataclass
-class _State:
-    """Values of the fit at one ``(a, b)``, with ``c, d`` by least squares."""
-
-    a: float
-    b: float
-    c: float
-    d: float
-    sse: float
-    z: Tensor  # f(a·x+b)
-    residual: Tensor  # y - (c·z + d)
-
-
-def _slope(fn: Callable[[Tensor], Tensor], t: Tensor) -> Tensor:
-    """``f'(t)`` elementwise: autograd, else central differences; non-finite slopes are 0."""
-    g = None
-    try:
-        with torch.enable_grad():
-            tt = t.detach().requires_grad_(True)
-            z = fn(tt)
-            if isinstance(z, Tensor) and z.requires_grad:
-                (g,) = torch.autograd.grad(z.sum(), tt, allow_unused=True)
-    except RuntimeError:  # e.g. inside torch.inference_mode, or f not differentiable
-        g = None
-    if g is None:
-        h = 1e-6 * (1 + t.abs())
-        g = (_call(fn, t + h) - _call(fn, t - h)) / (2 * h)
-    return torch.nan_to_num(g.to(t.dtype), nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def _state(fn: Callable[[Tensor], Tensor], s: _Samples, a: float, b: float) -> _State | None:
-    """Closed-form ``c, d`` at ``(a, b)``; ``None`` if ``f`` is not finite at every sample."""
-    z = _call(fn, s.x * a + b)
-    z_mean = z.mean()
-    zc = z - z_mean
-    szz, szy = (torch.stack([zc, s.yc]) @ zc).tolist()
-    z_mean = float(z_mean)
-    if not (math.isfinite(szz) and math.isfinite(szy) and math.isfinite(z_mean)):
-        return None
-    if szz <= (16 * _F64_EPS) ** 2 * (szz + s.n * z_mean**2):  # constant f(a·x+b)
-        c = 0.0
-        residual = s.yc
-    else:
-        c = szy / szz
-        residual = s.yc - c * zc
-    sse = float(residual @ residual)
-    if not math.isfinite(sse):
-        return None
-    return _State(a, b, c, s.y_mean - c * z_mean, sse, z, residual)
-
-
-def _polish(
-    fn: Callable[[Tensor], Tensor],
-    s: _Samples,
-    st: _State,
-    a_range: tuple[float, float],
-    b_range: tuple[float, float],
-) -> _State:
-    """Levenberg–Marquardt on ``(a, b)`` with ``c, d`` projected out; SSE never increases.
-
-    The step solves the Kaufman variable-projection normal equations (Jacobian columns of
-    ``a`` and ``b`` projected orthogonal to ``span(1, z)``), Jacobi-scaled and damped, with
-    Nielsen's damping update. A parameter at a bound of its range whose step points outwards
-    is held there (active set). Stops when a step lowers the SSE by less than a relative
-    ``1e-10``, or a nearly undamped one by less than ``1e-6`` (a flat valley), when no step
-    lowers it, or after ``_LM_MAX_EVALUATIONS`` trial steps.
-    """
-    lo, hi = (a_range[0], b_range[0]), (a_range[1], b_range[1])
-    lam, nu = 1e-3, 2.0
-    evaluations = 0
-    while evaluations < _LM_MAX_EVALUATIONS:
-        if st.sse <= 1e-28 * s.sst or st.c == 0.0:
-            break
-        g = _slope(fn, s.x * st.a + st.b)
-        cols = torch.stack([g * s.x, g, st.z, st.residual])
-        cols = cols - cols.mean(1, keepdim=True)
-        (uu, uv, uz, ur), (_, vv, vz, vr), (_, _, zz, zr), _ = (cols @ cols.T).tolist()
-        if not (all(map(math.isfinite, (uu, uv, uz, ur, vv, vz, vr, zz, zr))) and zz > 0):
-            break
-        # projected normal equations; the model's Jacobian is c times these columns
-        jtj = (uu - uz * uz / zz, uv - uz * vz / zz, vv - vz * vz / zz)  # (00, 01, 11)
-        jtr = ((ur - uz * zr / zz) / st.c, (vr - vz * zr / zz) / st.c)
-        diag = (jtj[0], jtj[2])
-        # a direction is identifiable if projecting out span(1, z) leaves some of its norm
-        identifiable = (diag[0] > 1e-12 * uu, diag[1] > 1e-12 * vv)
-        p = (st.a, st.b)
-        improved = False
-        while lam < 1e12 and evaluations < _LM_MAX_EVALUATIONS:
-            # free: identifiable, and not at a bound with the descent direction outwards
-            free = [
-                identifiable[k]
-                and not (p[k] <= lo[k] and jtr[k] < 0)
-                and not (p[k] >= hi[k] and jtr[k] > 0)
-                for k in range(2)
-            ]
-            if not any(free):
-                break
-            scale = [1 / math.sqrt(diag[k]) if free[k] else 0.0 for k in range(2)]
-            rhs = [jtr[k] * scale[k] for k in range(2)]
-            off = jtj[1] * scale[0] * scale[1] if all(free) else 0.0
-            det = (1 + lam) ** 2 - off * off  # > 0: |off| <= 1 by Cauchy-Schwarz
-            step = (
-                ((1 + lam) * rhs[0] - off * rhs[1]) / det * scale[0],
-                ((1 + lam) * rhs[1] - off * rhs[0]) / det * scale[1],
-            )
-            new_p = tuple(min(max(p[k] + step[k], lo[k]), hi[k]) for k in range(2))
-            if new_p == p:
-                break
-            new = _state(fn, s, *new_p)
-            evaluations += 1
-            if new is not None and new.sse < st.sse:
-                da, db = new_p[0] - p[0], new_p[1] - p[1]
-                predicted = st.c**2 * (
-                    2 * (da * jtr[0] + db * jtr[1])
-                    - (da * da * jtj[0] + 2 * da * db * jtj[1] + db * db * jtj[2])
-                )
-                rho = (st.sse - new.sse) / predicted if predicted > 0 else 0.0
-                gain = (st.sse - new.sse) / st.sse
-                improved = gain > 1e-10 and (lam > 1e-2 or gain > 1e-6)
-                lam = max(lam * max(1 / 3, 1 - (2 * rho - 1) ** 3), 1e-12)
-                nu = 2.0
-                st = new
-                break
-            lam *= nu
-            nu *= 2
-        if not improved:
-            break
-    return st
-
-
 @torch.no_grad()
 def _fit(
     function: SymbolicFunction,
-    s: _Samples,
+    s: Samples,
     a_range: tuple[float, float],
     b_range: tuple[float, float],
     grid_number: int,
@@ -447,7 +143,7 @@ def _fit(
 ) -> AffineFit:
     fn = function.torch_fn
     if fn is zero:  # the zero function: nothing to search
-        st = _state(fn, s, 1.0, 0.0)
+        st = state_at(fn, s, 1.0, 0.0)
     else:
         st = _search(fn, s, a_range, b_range, grid_number, iterations)
     if st is None:
@@ -462,51 +158,51 @@ def _fit(
 
 def _search(
     fn: Callable[[Tensor], Tensor],
-    s: _Samples,
+    s: Samples,
     a_range: tuple[float, float],
     b_range: tuple[float, float],
     grid_number: int,
     iterations: int,
-) -> _State | None:
+) -> State | None:
     """Coarse grid, zoom rounds and polish; ``None`` if no ``(a, b)`` gives finite values.
 
     The coarse grid's spacing can favour a basin whose optimum lies off the grid, or outside
     the ranges, over a better one (e.g. ``cos`` with ``b`` and an equivalent ``b ± π``). So
-    the best coarse points at least 3 cells apart (``_STARTS`` of them) are each refined by
+    the best coarse points at least 3 cells apart (``STARTS`` of them) are each refined by
     one zoom round on the coarse samples, and the search goes on from the best refined one.
     A fit that ends on a bound of ``a_range`` or ``b_range`` without being exact is tried
     again from the next refined start; the fit with the lowest error is kept.
     """
     n = grid_number
-    n_zoom = min(grid_number, _ZOOM_GRID)
+    n_zoom = min(grid_number, ZOOM_GRID)
     a_vals = torch.linspace(*a_range, n, dtype=torch.float64)
     b_vals = torch.linspace(*b_range, n, dtype=torch.float64)
-    coarse = s.level(_COARSE_POINTS, torch.float32)
-    r2 = _grid_r2(fn, a_vals[:, None], b_vals[None, :], *coarse)
-    full: _Window = (*a_range, *b_range)
+    coarse = s.level(COARSE_POINTS, torch.float32)
+    r2 = grid_r2(fn, a_vals[:, None], b_vals[None, :], *coarse)
+    full: Window = (*a_range, *b_range)
     cell = ((a_range[1] - a_range[0]) / (n - 1), (b_range[1] - b_range[0]) / (n - 1))
     allowed = torch.ones(n, n, dtype=torch.bool)
     starts = []
-    for _ in range(_STARTS):
-        ij = _best_index(r2, allowed)
+    for _ in range(STARTS):
+        ij = best_index(r2, allowed)
         if ij is None:
             break
         i, j = ij
         allowed[max(i - 2, 0) : i + 3, max(j - 2, 0) : j + 3] = False
-        starts.append(_Zoom(full, (float(a_vals[i]), float(b_vals[j])), cell, float(r2[i, j])))
+        starts.append(Zoom(full, (float(a_vals[i]), float(b_vals[j])), cell, float(r2[i, j])))
     if not starts:
         return None
-    starts = _zoom_rounds(fn, starts, *coarse, n_zoom)
+    starts = zoom_rounds(fn, starts, *coarse, n_zoom)
     starts.sort(key=lambda z: -z.r2)  # stable: ties keep the coarse order
-    best: _State | None = None
+    best: State | None = None
     for zoom in starts:
         for round_ in range(iterations):
-            level = s.level(_ZOOM_POINTS * 4**round_, torch.float64)
-            (zoom,) = _zoom_rounds(fn, [zoom], *level, n_zoom)
-        st = _state(fn, s, *zoom.center)
+            level = s.level(ZOOM_POINTS * 4**round_, torch.float64)
+            (zoom,) = zoom_rounds(fn, [zoom], *level, n_zoom)
+        st = state_at(fn, s, *zoom.center)
         if st is None:  # not finite at some sample outside the subsamples
             continue
-        st = _polish(fn, s, st, a_range, b_range)
+        st = polish(fn, s, st, a_range, b_range)
         if best is None or st.sse < best.sse:
             best = st
         at_bound = best.a in a_range or best.b in b_range
@@ -533,8 +229,7 @@ def _check_fit_args(
     check_positive_int("grid_number", grid_number)
     if grid_number < 2:
         raise InputError(f"grid_number must be at least 2; got {grid_number}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise InputError(f"iterations must be a non-negative integer; got {iterations!r}")
+    check_nonnegative_int("iterations", iterations)
     return a_range, b_range, grid_number, iterations
 
 
@@ -572,7 +267,7 @@ def fit_affine(
     """
     args = _check_fit_args(a_range, b_range, grid_number, iterations)
     (function,) = resolve_library([function])
-    return _fit(function, _Samples(x, y), *args)
+    return _fit(function, Samples(x, y), *args)
 
 
 def fit_library(
@@ -605,7 +300,7 @@ def fit_library(
         opts["a_range"], opts["b_range"], opts["grid_number"], opts["iterations"]
     )
     functions = resolve_library(lib)
-    s = _Samples(x, y)
+    s = Samples(x, y)
     return [_fit(f, s, *args) for f in functions]
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from kanlab._optional import optional_import
 from kanlab.errors import InputError
+from kanlab.symbolic.library import sympy_module
 
 __all__ = [
     "formula_function", "formula_in_units", "formula_latex", "symbolic_formula", "sympy_module",
@@ -21,9 +21,9 @@ __all__ = [
 ]
 
 
-def sympy_module():
-    """The sympy module, or an ImportError naming the extra that installs it."""
-    return optional_import("sympy", "symbolic formulas")
+def _symbols(sp, names: Sequence[Any]) -> list[Any]:
+    """Names as sympy symbols; sympy symbols and expressions as they are."""
+    return [sp.Symbol(v) if isinstance(v, str) else v for v in names]
 
 
 def _variables(sp, names: Sequence[Any] | None, n: int) -> list[Any]:
@@ -32,7 +32,7 @@ def _variables(sp, names: Sequence[Any] | None, n: int) -> list[Any]:
     names = list(names)
     if len(names) != n:
         raise InputError(f"var_names has {len(names)} entries; the model has {n} inputs")
-    return [sp.Symbol(v) if isinstance(v, str) else v for v in names]
+    return _symbols(sp, names)
 
 
 @torch.no_grad()
@@ -61,7 +61,7 @@ def symbolic_formula(model, var_names: Sequence[Any] | None = None, *,
     numeric = [
         (l, i, j)
         for l, layer in enumerate(model.layers)
-        for j, i in ((layer.mask > 0) & (layer.symbolic.active == 0)).nonzero().tolist()
+        for j, i in (layer.numeric_mask() > 0).nonzero().tolist()  # unpruned, not symbolic
     ]
     if numeric:
         shown = ", ".join(str(e) for e in numeric[:8]) + (" ..." if len(numeric) > 8 else "")
@@ -189,7 +189,7 @@ def formula_function(exprs: Sequence[Any], variables: Sequence[Any], *,
     sp = sympy_module()
     if backend not in ("numpy", "torch"):
         raise InputError(f"backend must be 'numpy' or 'torch'; got {backend!r}")
-    variables = [sp.Symbol(v) if isinstance(v, str) else v for v in variables]
+    variables = _symbols(sp, variables)
     modules = "numpy" if backend == "numpy" else [_TORCH_FUNCTIONS]
     funcs = [sp.lambdify(variables, e, modules=modules) for e in exprs]
     n = len(variables)

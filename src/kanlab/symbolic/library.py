@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from kanlab._optional import optional_import
+from kanlab._validation import check_nonnegative_int
 from kanlab.errors import InputError
 
 __all__ = [
@@ -38,12 +39,14 @@ __all__ = [
     "get_function",
     "register_function",
     "resolve_library",
+    "sympy_module",
 ]
 
 
-def _sp() -> Any:
-    """The sympy module, imported on first use (sympy is an optional dependency)."""
-    return optional_import("sympy", "sympy forms")
+def sympy_module() -> Any:
+    """The sympy module, imported on first use, or an ImportError that names the extra that
+    installs it (sympy is optional). The one sympy loader of :mod:`kanlab.symbolic`."""
+    return optional_import("sympy", "symbolic formulas")
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,10 +115,7 @@ def register_function(
             raise InputError(f"{what} of {name!r} must be callable; got {type(fn).__name__}")
     if safe_fn is not None and not callable(safe_fn):
         raise InputError(f"safe_fn of {name!r} must be callable or None")
-    if isinstance(complexity, bool) or not isinstance(complexity, int) or complexity < 0:
-        raise InputError(
-            f"complexity of {name!r} must be a non-negative integer; got {complexity!r}"
-        )
+    check_nonnegative_int(f"complexity of {name!r}", complexity)
     if name in _REGISTRY and not overwrite:
         raise InputError(
             f"a symbolic function named {name!r} is registered already; "
@@ -226,8 +226,10 @@ def _gaussian(x: Tensor) -> Tensor:
 
 
 def _register_builtins() -> tuple[str, ...]:
+    sp = sympy_module  # called only when a sympy form is asked for
+
     def sp_pow(k: Any) -> Callable[[Any], Any]:
-        return lambda x: x ** _sp().Integer(k) if isinstance(k, int) else x ** _sp().Rational(k)
+        return lambda x: x ** sp().Integer(k) if isinstance(k, int) else x ** sp().Rational(k)
 
     reg = register_function
     reg("x", lambda x: x, lambda x: x, 1)
@@ -242,11 +244,11 @@ def _register_builtins() -> tuple[str, ...]:
     def sqrt_safe(x: Tensor) -> Tensor:
         return torch.sqrt(x.clamp(min=1e-8))
 
-    reg("sqrt", torch.sqrt, lambda x: _sp().sqrt(x), 2, safe_fn=sqrt_safe)
+    reg("sqrt", torch.sqrt, lambda x: sp().sqrt(x), 2, safe_fn=sqrt_safe)
     reg(
         "x^1.5",
         lambda x: x * torch.sqrt(x),
-        lambda x: _sp().sqrt(x) ** 3,
+        lambda x: sp().sqrt(x) ** 3,
         4,
         safe_fn=lambda x: torch.pow(x.clamp(min=0), 1.5),
     )
@@ -254,40 +256,40 @@ def _register_builtins() -> tuple[str, ...]:
     def rsqrt_safe(x: Tensor) -> Tensor:
         return torch.rsqrt(x.clamp(min=1e-8))
 
-    reg("1/sqrt(x)", torch.rsqrt, lambda x: 1 / _sp().sqrt(x), 2, safe_fn=rsqrt_safe)
-    reg("exp", torch.exp, lambda x: _sp().exp(x), 2)
-    reg("log", torch.log, lambda x: _sp().log(x), 2, safe_fn=lambda x: torch.log(x.clamp(1e-4)))
-    reg("abs", torch.abs, lambda x: _sp().Abs(x), 3)
-    reg("sin", torch.sin, lambda x: _sp().sin(x), 2)
-    reg("cos", torch.cos, lambda x: _sp().cos(x), 2)
-    reg("tan", torch.tan, lambda x: _sp().tan(x), 3, safe_fn=_safe_tan)
-    reg("tanh", torch.tanh, lambda x: _sp().tanh(x), 3)
-    reg("sgn", torch.sign, lambda x: _sp().sign(x), 3)
+    reg("1/sqrt(x)", torch.rsqrt, lambda x: 1 / sp().sqrt(x), 2, safe_fn=rsqrt_safe)
+    reg("exp", torch.exp, lambda x: sp().exp(x), 2)
+    reg("log", torch.log, lambda x: sp().log(x), 2, safe_fn=lambda x: torch.log(x.clamp(1e-4)))
+    reg("abs", torch.abs, lambda x: sp().Abs(x), 3)
+    reg("sin", torch.sin, lambda x: sp().sin(x), 2)
+    reg("cos", torch.cos, lambda x: sp().cos(x), 2)
+    reg("tan", torch.tan, lambda x: sp().tan(x), 3, safe_fn=_safe_tan)
+    reg("tanh", torch.tanh, lambda x: sp().tanh(x), 3)
+    reg("sgn", torch.sign, lambda x: sp().sign(x), 3)
     one = 1 - 1e-6
     reg(
         "arcsin",
         torch.arcsin,
-        lambda x: _sp().asin(x),
+        lambda x: sp().asin(x),
         4,
         safe_fn=lambda x: torch.arcsin(x.clamp(-one, one)),
     )
     reg(
         "arccos",
         torch.arccos,
-        lambda x: _sp().acos(x),
+        lambda x: sp().acos(x),
         4,
         safe_fn=lambda x: torch.arccos(x.clamp(-one, one)),
     )
-    reg("arctan", torch.arctan, lambda x: _sp().atan(x), 4)
+    reg("arctan", torch.arctan, lambda x: sp().atan(x), 4)
     reg(
         "arctanh",
         torch.arctanh,
-        lambda x: _sp().atanh(x),
+        lambda x: sp().atanh(x),
         4,
         safe_fn=lambda x: torch.arctanh(x.clamp(-1 + 1e-4, 1 - 1e-4)),
     )
-    reg("gaussian", _gaussian, lambda x: _sp().exp(-(x**2)), 3)
-    reg("0", zero, lambda x: _sp().Integer(0), 0)
+    reg("gaussian", _gaussian, lambda x: sp().exp(-(x**2)), 3)
+    reg("0", zero, lambda x: sp().Integer(0), 0)
     library = function_names()
     # pykan's aliases: the same functions under a second name, not in the default library
     for alias, name in (("x^0.5", "sqrt"), ("1/x^0.5", "1/sqrt(x)")):
