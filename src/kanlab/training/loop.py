@@ -72,7 +72,7 @@ def fit(
         batch_size: ``None`` for full batch; otherwise shuffled epochs (each sample once each).
         update_grid, grid_update_every, grid_update_until: when to adapt the grids to the
             step's batch (:meth:`KAN.update_grid`): ``True`` at steps ``0, every, 2·every, ...``
-            below ``until`` (pykan's 5 and 50; ``None``: no limit) while the grid is unrefined;
+            below ``until`` (pykan's 5 and 50; ``None``: no limit) until the first refinement;
             ``False`` never; or schedules of :mod:`kanlab.grids.schedules` (adapt when any is
             due). Fixed grids (DKAN) are never adapted.
         grid_schedule: grid extension (paper §2.4): sizes spread evenly over ``steps``
@@ -90,6 +90,9 @@ def fit(
             every rank of the initialised ``torch.distributed`` process group, each passing its
             own shard as ``data`` and otherwise the same arguments, as one process would on the
             whole data (see :class:`~kanlab.training.parallel.Distributed`).
+
+    Returns:
+        The :class:`History` of the run.
 
     Raises:
         InputError: bad shapes, NaN/inf in the data, labels ``(N,)`` against outputs ``(N, 1)``,
@@ -109,7 +112,7 @@ def fit(
     step = OptimizerStep(model, objective, opt, lr, optimizer_options)
     records = Records(model, data, processes, steps, log_every, batch_size, progress,
                       custom_loss=loss_fn is not None)
-    with processes.synced(model), records:
+    with records, processes.synced(model):
         _run(model, data.batches, steps, grid, step, records, processes.gather, callbacks)
     if isinstance(model, KAN) and data.train_x is not None:
         model.record(processes.gather(data.train_x))
