@@ -27,6 +27,7 @@ from kanlab.training.distributed import (
     global_moments,
     synced_statistics,
 )
+from kanlab.training.parallel import Distributed
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
@@ -131,7 +132,9 @@ def _worker(rank, port, out_dir):
             if rank == 1:  # another initialisation: fit broadcasts rank 0's model
                 model = kanlab.KAN([2, 3, 1], grid=model.grid_strategy, grid_size=5, seed=1,
                                    dtype=D)
-            hist = kanlab.fit(model, _shard(data, rank), progress=False, distributed=True,
+            # the processes object itself once, True (which builds it) everywhere else
+            how = Distributed() if name == "adam_batches" else True
+            hist = kanlab.fit(model, _shard(data, rank), progress=False, distributed=how,
                               **opts)
             results[name] = {"state": model.state_dict(), "history": hist.as_dict(),
                              "recorded": model.recorded_inputs}

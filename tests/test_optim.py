@@ -94,6 +94,39 @@ def test_takes_torchs_steps_exactly_on_a_kan_when_thresholds_agree():
         assert torch.equal(a, b)
 
 
+def test_takes_torchs_steps_with_a_short_history_and_an_evaluation_budget():
+    # Rosenbrock from a far start: the history of 3 pairs overflows, max_eval cuts iterations
+    def rosenbrock(w):
+        return ((1 - w[:-1]) ** 2 + 100 * (w[1:] - w[:-1] ** 2) ** 2).sum()
+
+    def run(opt_cls, **kw):
+        w = torch.nn.Parameter(torch.full((6,), -0.5, dtype=torch.float64))
+        opt = opt_cls([w], lr=1, line_search_fn="strong_wolfe", history_size=3, max_iter=20,
+                      tolerance_grad=1e-32, tolerance_change=1e-32, **kw)
+
+        def closure():
+            opt.zero_grad()
+            loss = rosenbrock(w)
+            loss.backward()
+            return loss
+
+        points = []
+        for _ in range(8):
+            opt.step(closure)
+            points.append(w.detach().clone())
+        state = opt.state[opt._params[0]]
+        return points, state["func_evals"], state["n_iter"]
+
+    for budget in ({}, {"max_eval": 7}):
+        (ours, evals, iters), (theirs, t_evals, t_iters) = (
+            run(LBFGS, tolerance_ys=1e-10, **budget), run(torch.optim.LBFGS, **budget))
+        assert iters == t_iters
+        for a, b in zip(ours, theirs):
+            assert torch.equal(a, b)
+    assert evals == t_evals  # counted alike
+    assert float((ours[-1] - 1).abs().max()) > 1e-2  # and the budget did cut the run short
+
+
 def test_fixed_step_mode_takes_torchs_steps():
     a, b, w_star, _ = _quadratic(1.0)
 

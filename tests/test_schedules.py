@@ -5,7 +5,15 @@ import torch
 
 import kanlab
 from kanlab import InputError
-from kanlab.grids.schedules import EveryNSteps, OnPlateau, OnRefine, ScheduleState
+from kanlab.grids.schedules import (
+    EveryNSteps,
+    OnPlateau,
+    OnRefine,
+    RefineSchedule,
+    ScheduleState,
+    adapt_schedules,
+    grid_schedule_steps,
+)
 
 
 def _due_steps(schedule, losses, refine_steps=()):
@@ -48,6 +56,29 @@ def test_bad_schedule_settings():
         EveryNSteps(0)
     with pytest.raises(InputError, match="rel_tol"):
         OnPlateau(rel_tol=1.5)
+
+
+def test_refine_schedule():
+    schedule = RefineSchedule.from_grid_schedule([3, 5, 10], steps=600)
+    assert schedule.pairs == grid_schedule_steps([3, 5, 10], 600) == [(0, 3), (200, 5), (400, 10)]
+    assert [schedule.size_at(s) for s in (0, 1, 199, 200, 400, 599)] == [3, None, None, 5, 10,
+                                                                          None]
+    assert schedule and not RefineSchedule() and not RefineSchedule.from_grid_schedule(None, 5)
+    # more sizes than steps: a later size for the same step wins
+    crowded = RefineSchedule.from_grid_schedule([3, 5, 10], steps=2)
+    assert crowded.pairs == [(0, 3), (1, 5), (1, 10)] and crowded.size_at(1) == 10
+    with pytest.raises(InputError, match="grid size"):
+        RefineSchedule.from_grid_schedule({0: 0}, 10)
+
+
+def test_adapt_schedules_normalises_fits_update_grid():
+    assert adapt_schedules(True, 3, 30) == [EveryNSteps(3, until=30, after_refine=False)]
+    assert adapt_schedules(False) == [] and adapt_schedules(None) == []
+    on_refine = OnRefine()
+    assert adapt_schedules(on_refine)[0] is on_refine
+    assert adapt_schedules([on_refine, EveryNSteps(2)]) == [on_refine, EveryNSteps(2)]
+    with pytest.raises(InputError, match="got int"):
+        adapt_schedules([on_refine, 5])
 
 
 def _data():

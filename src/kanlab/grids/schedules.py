@@ -1,21 +1,97 @@
-"""When ``fit`` adapts the grids: at fixed intervals, after a refinement, or on a loss plateau.
+"""When ``fit`` moves the grids: refinements at fixed steps, and adaptations at fixed intervals,
+after a refinement, or on a loss plateau.
 
-A schedule answers :meth:`AdaptSchedule.due` once per step, before the step, with what has
-happened so far (:class:`ScheduleState`). ``fit(update_grid=...)`` takes one schedule or a list
-(adapt when any is due); ``True`` means pykan's rule, ``EveryNSteps(5, until=50)`` before the
-first refinement.
+- :class:`RefineSchedule`: ``fit(grid_schedule=...)``, the grid sizes to refine to and when
+  (paper §2.4); :func:`grid_schedule_steps` normalises what the user wrote.
+- :class:`AdaptSchedule`: answers :meth:`AdaptSchedule.due` once per step, before the step, with
+  what has happened so far (:class:`ScheduleState`). ``fit(update_grid=...)`` takes one schedule
+  or a list (adapt when any is due); ``True`` means pykan's rule, ``EveryNSteps(5, until=50)``
+  before the first refinement (:func:`adapt_schedules`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kanlab._validation import check_positive_int
 from kanlab.errors import InputError
 
-__all__ = ["AdaptSchedule", "EveryNSteps", "OnPlateau", "OnRefine", "ScheduleState", "any_due"]
+__all__ = [
+    "AdaptSchedule",
+    "EveryNSteps",
+    "OnPlateau",
+    "OnRefine",
+    "RefineSchedule",
+    "ScheduleState",
+    "adapt_schedules",
+    "any_due",
+    "grid_schedule_steps",
+]
+
+
+def grid_schedule_steps(
+    schedule: Sequence[int] | Mapping[int, int] | None, steps: int
+) -> list[tuple[int, int]]:
+    """Normalise a grid schedule to sorted ``(step, grid_size)`` pairs.
+
+    A mapping gives the steps explicitly; a list of sizes splits ``steps`` evenly, so
+    ``[3, 5, 10]`` with ``steps=600`` refines to 3, 5 and 10 at steps 0, 200 and 400.
+
+    Raises:
+        InputError: a size that is not a positive integer, or a step outside ``[0, steps)``.
+    """
+    if schedule is None:
+        return []
+    if isinstance(schedule, Mapping):
+        pairs = sorted((int(s), int(g)) for s, g in schedule.items())
+    else:
+        sizes = list(schedule)
+        if not sizes:
+            return []
+        pairs = [(round(i * steps / len(sizes)), int(g)) for i, g in enumerate(sizes)]
+    for s, g in pairs:
+        check_positive_int("grid size in grid_schedule", g)
+        if not 0 <= s < max(steps, 1):
+            raise InputError(f"grid_schedule step {s} lies outside the run's steps [0, {steps})")
+    return pairs
+
+
+class RefineSchedule:
+    """Refine the grids to ``size`` before ``step``, for every ``(step, size)`` pair.
+
+    Args:
+        pairs: ``(step, grid_size)`` pairs (:func:`grid_schedule_steps` makes them from
+            ``fit``'s ``grid_schedule``); a later pair for the same step wins.
+
+    Example::
+
+        >>> schedule = RefineSchedule.from_grid_schedule([3, 5, 10], steps=600)
+        >>> schedule.size_at(200), schedule.size_at(201)
+        (5, None)
+    """
+
+    def __init__(self, pairs: Sequence[tuple[int, int]] = ()) -> None:
+        self.pairs = [(int(s), int(g)) for s, g in pairs]
+        self._size_at = dict(self.pairs)
+
+    @classmethod
+    def from_grid_schedule(
+        cls, schedule: Sequence[int] | Mapping[int, int] | None, steps: int
+    ) -> RefineSchedule:
+        """The schedule of ``fit(grid_schedule=schedule, steps=steps)``."""
+        return cls(grid_schedule_steps(schedule, steps))
+
+    def size_at(self, step: int) -> int | None:
+        """The grid size to refine to before ``step`` (0-based), or None."""
+        return self._size_at.get(step)
+
+    def __bool__(self) -> bool:
+        return bool(self._size_at)
+
+    def __repr__(self) -> str:
+        return f"RefineSchedule({self.pairs!r})"
 
 
 @dataclass
@@ -141,3 +217,28 @@ def any_due(schedules: Sequence[AdaptSchedule], state: ScheduleState) -> bool:
     """True when any schedule is due (each is asked, so that all keep their state current)."""
     answers = [s.due(state) for s in schedules]
     return any(answers)
+
+
+def adapt_schedules(
+    update_grid: bool | AdaptSchedule | Sequence[AdaptSchedule] | None,
+    every: int = 5,
+    until: int | None = 50,
+) -> list[AdaptSchedule]:
+    """The schedules of ``fit(update_grid=...)``: ``True`` is ``EveryNSteps(every, until)``
+    before the first refinement, ``False`` (or None) none, else the schedule or list given.
+
+    Raises:
+        InputError: an item that is not an :class:`AdaptSchedule`.
+    """
+    if update_grid is True:
+        return [EveryNSteps(every=every, until=until, after_refine=False)]
+    if update_grid is False or update_grid is None:
+        return []
+    items = [update_grid] if isinstance(update_grid, AdaptSchedule) else list(update_grid)
+    for item in items:
+        if not isinstance(item, AdaptSchedule):
+            raise InputError(
+                "update_grid must be True, False, a kanlab.grids.schedules schedule or a list of "
+                f"them; got {type(item).__name__}"
+            )
+    return items

@@ -1,6 +1,11 @@
 """Training: the fit loop and its parts.
 
-- :mod:`~kanlab.training.loop`: :func:`fit` and its :class:`History`.
+- :mod:`~kanlab.training.loop`: :func:`fit`, a short loop over the parts below.
+- :mod:`~kanlab.training.batches`: ``fit``'s data checked, moved to the model, cut into batches.
+- :mod:`~kanlab.training.grid_events`: the grid refinements and updates due before a step.
+- :mod:`~kanlab.training.step`: the objective of a batch and the optimiser's step on it.
+- :mod:`~kanlab.training.records`: the :class:`History` and the progress of a run.
+- :mod:`~kanlab.training.parallel`: one process or every rank of a process group, one object.
 - :mod:`~kanlab.training.lbfgs`: the LBFGS optimiser with a strong-Wolfe line search.
 - :mod:`~kanlab.training.regularization`: the sparsity penalties of the paper's §2.5.1.
 - :mod:`~kanlab.training.distributed`: multi-process training (samples and statistics synced).
@@ -11,9 +16,14 @@ Imports: :mod:`kanlab.nn`, :mod:`kanlab.data`, :mod:`kanlab.grids` and below.
 from __future__ import annotations
 
 from kanlab.training import (
+    batches,  # noqa: F401
     distributed,  # noqa: F401
+    grid_events,  # noqa: F401
     lbfgs,  # noqa: F401
+    parallel,  # noqa: F401
+    records,  # noqa: F401
     regularization,  # noqa: F401
+    step,  # noqa: F401
 )
 from kanlab.training.loop import (  # noqa: F401
     History,
@@ -21,13 +31,21 @@ from kanlab.training.loop import (  # noqa: F401
     fit,
     grid_schedule_steps,
 )
+from kanlab.training.parallel import Distributed, SingleProcess  # noqa: F401
 
 __all__ = [
+    "Distributed",
     "History",
+    "SingleProcess",
     "TrainState",
+    "batches",
     "distributed",
     "fit",
+    "grid_events",
     "grid_schedule_steps",
     "lbfgs",
+    "parallel",
+    "records",
     "regularization",
+    "step",
 ]

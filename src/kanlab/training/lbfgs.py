@@ -167,6 +167,44 @@ def _two_loop(g: torch.Tensor, dirs: list, steps: list, rho: list, h_diag: float
     return r
 
 
+class _Memory:
+    """The curvature pairs of the two-loop recursion, in the optimiser's state as torch keeps
+    them (``old_dirs`` = ``y``, ``old_stps`` = ``s``, ``ro`` = ``1/yᵀs``, at most
+    ``history_size``), and the scale ``h_diag`` of ``H₀``."""
+
+    def __init__(self, state: dict, history_size: int) -> None:
+        self.dirs = state.setdefault("old_dirs", [])
+        self.stps = state.setdefault("old_stps", [])
+        self.ro = state.setdefault("ro", [])
+        self.h_diag = float(state.get("H_diag", 1.0))
+        self.history_size = history_size
+
+    def clear(self) -> None:
+        self.dirs.clear(), self.stps.clear(), self.ro.clear()
+        self.h_diag = 1.0
+
+    def direction(self, g: torch.Tensor, first: bool, prev_g: torch.Tensor | None,
+                  d: torch.Tensor | None, t: float | None, tolerance_ys: float) -> torch.Tensor:
+        """The next search direction at gradient ``g`` ``(n,)``: ``−g`` on the ``first``
+        iteration (the memory is cleared), else ``−H g`` after storing the pair of the last
+        step ``t·d`` (``y = g − prev_g``, ``s = t·d``) if its curvature ``yᵀs`` exceeds
+        ``tolerance_ys``."""
+        if first:
+            self.clear()
+            return g.neg()
+        y = g.sub(prev_g)
+        s = d.mul(t)
+        ys = float(y.dot(s))
+        if ys > tolerance_ys:
+            if len(self.dirs) == self.history_size:
+                self.dirs.pop(0), self.stps.pop(0), self.ro.pop(0)
+            self.dirs.append(y)
+            self.stps.append(s)
+            self.ro.append(1.0 / ys)
+            self.h_diag = ys / float(y.dot(y))
+        return _two_loop(g, self.dirs, self.stps, self.ro, self.h_diag)
+
+
 class LBFGS(torch.optim.LBFGS):
     """``torch.optim.LBFGS`` with a settable curvature threshold ``tolerance_ys``, less overhead
     per evaluation, and a back-off from overflow.
@@ -206,99 +244,101 @@ class LBFGS(torch.optim.LBFGS):
     def step(self, closure):  # type: ignore[override]
         """Up to ``max_iter`` quasi-Newton iterations; returns the loss before the first."""
         group = self.param_groups[0]
-        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
-        tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
-        history_size = group["history_size"]
         closure = torch.enable_grad()(closure)
         state = self.state[self._params[0]]
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
         orig_loss = closure()
-        loss = float(orig_loss)
-        evals = 1
         state["func_evals"] += 1
         g = self._gather_flat_grad()
-        if float(g.abs().max()) <= tol_grad:
+        if float(g.abs().max()) <= group["tolerance_grad"]:
             return orig_loss
+        self._iterate(closure, group, state, float(orig_loss), g)
+        return orig_loss
 
+    def _iterate(self, closure, group: dict, state: dict, loss: float, g: torch.Tensor) -> None:
+        """The iterations of one :meth:`step` from loss ``loss`` and flat gradient ``g``
+        ``(n,)``; the direction, step length and last point are kept in ``state``."""
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
+        memory = _Memory(state, group["history_size"])
         d, t = state.get("d"), state.get("t")
-        old_dirs = state.setdefault("old_dirs", [])
-        old_stps = state.setdefault("old_stps", [])
-        ro = state.setdefault("ro", [])
-        h_diag = float(state.get("H_diag", 1.0))
         prev_g, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
-
+        evals = 1
         n_local = 0
         while n_local < max_iter:
             n_local += 1
             state["n_iter"] += 1
-            if state["n_iter"] == 1:
-                d = g.neg()
-                old_dirs.clear(), old_stps.clear(), ro.clear()
-                h_diag = 1.0
-            else:
-                y = g.sub(prev_g)
-                s = d.mul(t)
-                ys = float(y.dot(s))
-                if ys > self.tolerance_ys:
-                    if len(old_dirs) == history_size:
-                        old_dirs.pop(0), old_stps.pop(0), ro.pop(0)
-                    old_dirs.append(y)
-                    old_stps.append(s)
-                    ro.append(1.0 / ys)
-                    h_diag = ys / float(y.dot(y))
-                d = _two_loop(g, old_dirs, old_stps, ro, h_diag)
-
+            first = state["n_iter"] == 1
+            d = memory.direction(g, first, prev_g, d, t, self.tolerance_ys)
             prev_g = g  # never modified in place: every evaluation makes a new gradient
             prev_loss = loss
-            t = min(1.0, 1.0 / float(g.abs().sum())) * lr if state["n_iter"] == 1 else lr
+            t = min(1.0, 1.0 / float(g.abs().sum())) * lr if first else lr
             gtd = float(g.dot(d))
             if gtd > -tol_change:
                 break
             d_norm = float(d.abs().max())
-
             if group["line_search_fn"] == "strong_wolfe":
-                x0 = self._flat_params()
-
-                def evaluate(step: float, x0=x0, d=d) -> tuple[float, torch.Tensor, float]:
-                    self._set_flat_params(x0.add(d, alpha=step))
-                    value = float(closure())
-                    grad = self._gather_flat_grad()
-                    return value, grad, float(grad.dot(d))
-
-                new_loss, new_g, new_t, ls_evals = _strong_wolfe(
-                    evaluate, t, d_norm, loss, g, gtd, tolerance_change=tol_change
-                )
-                if not _finite(new_loss, new_g, new_t):  # stepped into overflow: back off
-                    new_loss, new_g, new_t, more = _finite_step(evaluate, t)
-                    ls_evals += more
-                    old_dirs.clear(), old_stps.clear(), ro.clear()  # the memory misled us
-                    h_diag = 1.0
-                    if new_t == 0.0:  # no finite point along d: stop here, parameters unchanged
-                        self._set_flat_params(x0)
-                        evals += ls_evals
-                        state["func_evals"] += ls_evals
-                        break
-                loss, g, t = new_loss, new_g, new_t
-                self._set_flat_params(x0.add(d, alpha=t))
-                opt_cond = float(g.abs().max()) <= tol_grad
+                loss, g, t, ls_evals, moved = self._line_search(
+                    closure, memory, d, t, d_norm, loss, g, gtd, tol_change)
+                opt_cond = moved and float(g.abs().max()) <= tol_grad
             else:
-                self._add_grad(t, d)
-                ls_evals = 0
-                opt_cond = False
-                if n_local != max_iter:
-                    loss = float(closure())  # (the closure enables grad itself)
-                    g = self._gather_flat_grad()
-                    opt_cond = float(g.abs().max()) <= tol_grad
-                    ls_evals = 1
+                loss, g, ls_evals, opt_cond = self._fixed_step(
+                    closure, d, t, loss, g, n_local == max_iter, tol_grad)
+                moved = True
             evals += ls_evals
             state["func_evals"] += ls_evals
-
+            if not moved:  # no finite point along d: stopped, parameters unchanged
+                break
             if n_local == max_iter or evals >= max_eval or opt_cond:
                 break
             if d_norm * abs(t) <= tol_change or abs(loss - prev_loss) < tol_change:
                 break
+        state.update(d=d, t=t, H_diag=memory.h_diag, prev_flat_grad=prev_g, prev_loss=prev_loss)
 
-        state.update(d=d, t=t, H_diag=h_diag, prev_flat_grad=prev_g, prev_loss=prev_loss)
-        return orig_loss
+    def _line_search(
+        self, closure, memory: _Memory, d: torch.Tensor, t: float, d_norm: float, loss: float,
+        g: torch.Tensor, gtd: float, tol_change: float,
+    ) -> tuple[float, torch.Tensor, float, int, bool]:
+        """Move the parameters to a strong-Wolfe point along ``d`` ``(n,)`` (first trial step
+        ``t``), backing off from overflow.
+
+        Returns:
+            ``(loss, gradient, t, evaluations, moved)`` at the new point; ``moved`` is False
+            (and the given ``loss``, ``g``, ``t`` are returned, the parameters unchanged) when
+            no finite point was found.
+        """
+        x0 = self._flat_params()
+
+        def evaluate(step: float) -> tuple[float, torch.Tensor, float]:
+            self._set_flat_params(x0.add(d, alpha=step))
+            value = float(closure())
+            grad = self._gather_flat_grad()
+            return value, grad, float(grad.dot(d))
+
+        new_loss, new_g, new_t, ls_evals = _strong_wolfe(
+            evaluate, t, d_norm, loss, g, gtd, tolerance_change=tol_change
+        )
+        if not _finite(new_loss, new_g, new_t):  # stepped into overflow: back off
+            new_loss, new_g, new_t, more = _finite_step(evaluate, t)
+            ls_evals += more
+            memory.clear()  # the memory misled us
+            if new_t == 0.0:
+                self._set_flat_params(x0)
+                return loss, g, t, ls_evals, False
+        self._set_flat_params(x0.add(d, alpha=new_t))
+        return new_loss, new_g, new_t, ls_evals, True
+
+    def _fixed_step(
+        self, closure, d: torch.Tensor, t: float, loss: float, g: torch.Tensor, last: bool,
+        tol_grad: float,
+    ) -> tuple[float, torch.Tensor, int, bool]:
+        """Step ``t·d`` without a line search; evaluate there unless it is the ``last``
+        iteration. Returns ``(loss, gradient, evaluations, optimal)``."""
+        self._add_grad(t, d)
+        if last:
+            return loss, g, 0, False
+        loss = float(closure())  # (the closure enables grad itself)
+        g = self._gather_flat_grad()
+        return loss, g, 1, float(g.abs().max()) <= tol_grad

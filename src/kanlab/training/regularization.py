@@ -15,18 +15,30 @@ an L1 term and an entropy term of those scores:
 Coefficient penalties (pykan's ``lamb_coef``, ``lamb_coefdiff``) act on the spline
 coefficients directly: ``Σ_{i,m} mean_j |c_jim|`` and the same of their differences along ``m``
 (a smoothness penalty).
+
+:class:`Regulariser` puts them together for a model: what ``fit(lamb=...)`` adds to the loss.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from kanlab._validation import check_choice
 from kanlab.errors import InputError
+from kanlab.nn.model import KAN, LayerTrace
 
-__all__ = ["REG_METRICS", "coefficient_penalty", "edge_scales", "sparsity_penalty"]
+__all__ = [
+    "REG_METRICS",
+    "Regulariser",
+    "coefficient_penalty",
+    "edge_scales",
+    "sparsity_penalty",
+]
 
 REG_METRICS = ("edge_l1", "edge_std")
 
@@ -108,3 +120,62 @@ def coefficient_penalty(
         if smoothness and c.shape[-1] > 1:
             total = total + smoothness * c.diff(dim=-1).abs().mean(0).sum()
     return total
+
+
+@dataclass(frozen=True)
+class Regulariser:
+    """``λ · penalty``: the sparsity penalty of a KAN's edges on a batch plus its coefficient
+    penalties, as ``fit(lamb=..., lamb_l1=..., ...)`` adds them to the loss.
+
+    Args:
+        lamb: ``λ``; 0 turns the regularisation off (:attr:`active` is False).
+        l1, entropy: ``μ₁`` and ``μ₂`` of :func:`sparsity_penalty`.
+        coef, coefdiff: ``magnitude`` and ``smoothness`` of :func:`coefficient_penalty`.
+        metric: ``"edge_l1"`` (paper) or ``"edge_std"`` (pykan 0.2.8).
+        scales_fn: scores the edges of one layer like :func:`edge_scales` (multi-process
+            training passes :func:`kanlab.training.distributed.global_edge_scales`).
+
+    Raises:
+        InputError: an unknown ``metric``, or ``lamb`` negative or not finite.
+    """
+
+    lamb: float = 0.0
+    l1: float = 1.0
+    entropy: float = 2.0
+    coef: float = 0.0
+    coefdiff: float = 0.0
+    metric: str = "edge_l1"
+    scales_fn: Callable[..., torch.Tensor] = edge_scales
+
+    def __post_init__(self) -> None:
+        check_choice("reg_metric", self.metric, REG_METRICS)
+        if self.lamb < 0 or not math.isfinite(self.lamb):
+            raise InputError(f"lamb must be a finite non-negative number; got {self.lamb!r}")
+
+    @property
+    def active(self) -> bool:
+        """Whether ``λ > 0`` (otherwise nothing of the penalty is computed)."""
+        return self.lamb > 0
+
+    def for_model(self, model: nn.Module) -> Regulariser:
+        """This regulariser, after checking that it can act on ``model``.
+
+        Raises:
+            InputError: the regularisation is on and ``model`` is not a KAN.
+        """
+        if self.active and not isinstance(model, KAN):
+            raise InputError("sparsity regularisation (lamb > 0) needs a kanlab.KAN model")
+        return self
+
+    def penalty(self, model: KAN, traces: Sequence[LayerTrace]) -> torch.Tensor:
+        """The penalty (without ``λ``) of a batch, from ``model.trace(x)``'s traces; a scalar,
+        differentiable."""
+        scales = [
+            self.scales_fn(t.inputs, t.activations, self.metric, layer.numeric_mask())
+            for t, layer in zip(traces, model.layers)
+        ]
+        reg = sparsity_penalty(scales, l1=self.l1, entropy=self.entropy, metric=self.metric)
+        if self.coef or self.coefdiff:
+            reg = reg + coefficient_penalty([layer.coef for layer in model.layers],
+                                            magnitude=self.coef, smoothness=self.coefdiff)
+        return reg

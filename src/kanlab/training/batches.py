@@ -1,0 +1,184 @@
+"""What ``fit`` trains on: its ``data`` argument checked, moved to the model, and cut into batches.
+
+:func:`training_data` turns a :class:`~kanlab.data.Dataset`, a pykan-style dict or a
+``DataLoader`` into :class:`TrainingData`: an endless iterator of ``(input, label)`` batches and
+the whole train and test sets (``None`` for a ``DataLoader``) that the records evaluate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from kanlab._validation import check_finite
+from kanlab.data import Dataset
+from kanlab.errors import InputError
+from kanlab.nn.model import KAN
+
+__all__ = [
+    "TrainingData",
+    "as_dataset",
+    "batches",
+    "check_pair",
+    "loader_batches",
+    "training_data",
+]
+
+Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class TrainingData:
+    """The batches of a run and the whole sets it is evaluated on.
+
+    Attributes:
+        batches: endless ``(input (B, in), label (B, ...))`` pairs, one per step.
+        train_x, train_y, test_x, test_y: the whole sets on the model's device and dtype;
+            ``None`` where there is no such set (a ``DataLoader`` has neither).
+        kind: the type name of the data (``"Dataset"`` or ``"DataLoader"``).
+    """
+
+    batches: Batches
+    train_x: torch.Tensor | None = None
+    train_y: torch.Tensor | None = None
+    test_x: torch.Tensor | None = None
+    test_y: torch.Tensor | None = None
+    kind: str = "Dataset"
+
+    @property
+    def n_train(self) -> int:
+        """Training samples on this process (0 when unknown, as for a ``DataLoader``)."""
+        return self.train_x.shape[0] if self.train_x is not None else 0
+
+
+def training_data(
+    data: Any, model: nn.Module, batch_size: int | None = None, seed: int | None = 0, *,
+    custom_loss: bool = False,
+) -> TrainingData:
+    """Check ``data`` against ``model`` and make the batches of a run.
+
+    Args:
+        data: a :class:`~kanlab.data.Dataset`, a pykan-style dict or a ``DataLoader`` of
+            ``(input, label)`` pairs.
+        model: the model trained (its first parameter gives the device and dtype).
+        batch_size: ``None`` for the whole training set every step; otherwise shuffled epochs.
+        seed: seed of the local generator that shuffles (``None`` means 0).
+        custom_loss: whether the caller gave a ``loss_fn`` (then labels of shape ``(N,)`` are
+            allowed against outputs ``(N, out)`` with ``out > 1``).
+
+    Raises:
+        InputError: an unknown type of data, bad shapes, NaN or inf.
+    """
+    params0 = next(model.parameters())
+    device, dtype = params0.device, params0.dtype
+    data = as_dataset(data)
+    if not isinstance(data, Dataset):
+        return TrainingData(loader_batches(data, device, dtype), kind=type(data).__name__)
+    data = data.to(device=device, dtype=dtype)
+    check_pair("train", data.train_input, data.train_label, model, custom_loss)
+    if data.test_input is not None:
+        check_pair("test", data.test_input, data.test_label, model, custom_loss)
+    gen = torch.Generator().manual_seed(0 if seed is None else seed)
+    return TrainingData(
+        batches(data.train_input, data.train_label, batch_size, gen),
+        data.train_input, data.train_label, data.test_input, data.test_label,
+    )
+
+
+def as_dataset(data: Any) -> Dataset | torch.utils.data.DataLoader:
+    """A :class:`~kanlab.data.Dataset` or ``DataLoader`` as it is; a dict as a ``Dataset``."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, torch.utils.data.DataLoader):
+        return data
+    if isinstance(data, Mapping):
+        return Dataset.from_dict(data)
+    raise InputError(
+        "data must be a kanlab.data.Dataset, a dict with train_input/train_label (pykan style) "
+        f"or a torch DataLoader; got {type(data).__name__}"
+    )
+
+
+def check_pair(
+    name: str, x: torch.Tensor, y: torch.Tensor, model: nn.Module, custom_loss: bool
+) -> None:
+    """Raise :class:`InputError` unless ``x`` ``(N, in)`` and ``y`` ``(N, out)`` (or ``(N,)``
+    integer classes, or ``(N,)`` for a custom loss) fit ``model`` and are finite.
+
+    ``name`` (``"train"`` or ``"test"``) prefixes the tensors' names in the messages.
+    """
+    n_in = _in_features(model)
+    if x.dim() != 2 or (n_in is not None and x.shape[1] != n_in):
+        raise InputError(f"{name}_input has shape {tuple(x.shape)}; expected (N, {n_in})")
+    if y.shape[0] != x.shape[0]:
+        raise InputError(
+            f"{name}_label has {y.shape[0]} rows but {name}_input has {x.shape[0]}; they must match"
+        )
+    check_finite(f"{name}_input", x)
+    check_finite(f"{name}_label", y)
+    n_out = _out_features(model)
+    if y.is_floating_point() and n_out is not None:
+        if y.dim() == 1 and not custom_loss:
+            raise InputError(
+                f"{name}_label has shape {tuple(y.shape)} but the model outputs (N, {n_out}); "
+                f"reshape the labels to (N, {n_out}) (e.g. y.reshape(-1, 1)) -- broadcasting "
+                "(N,) against (N, 1) would silently fit the wrong loss"
+            )
+        if y.dim() == 1 and n_out == 1:
+            raise InputError(
+                f"{name}_label has shape {tuple(y.shape)} but the model outputs (N, 1); "
+                "use labels of shape (N, 1)"
+            )
+        if y.dim() == 2 and y.shape[1] != n_out:
+            raise InputError(
+                f"{name}_label has shape {tuple(y.shape)}; the model outputs (N, {n_out})"
+            )
+
+
+def _in_features(model: nn.Module) -> int | None:
+    return model.widths[0] if isinstance(model, KAN) else getattr(model, "in_features", None)
+
+
+def _out_features(model: nn.Module) -> int | None:
+    return model.widths[-1] if isinstance(model, KAN) else getattr(model, "out_features", None)
+
+
+def batches(
+    x: torch.Tensor, y: torch.Tensor, batch_size: int | None, gen: torch.Generator
+) -> Batches:
+    """Endless batches of ``x`` ``(N, in)`` and ``y`` ``(N, ...)``: the whole set every time, or
+    shuffled epochs (by ``gen``) that see every sample once, the last batch of an epoch holding
+    the ``N mod batch_size`` left over."""
+    n = x.shape[0]
+    if batch_size is None or batch_size >= n:
+        while True:
+            yield x, y
+    while True:
+        perm = torch.randperm(n, generator=gen).to(x.device)
+        for start in range(0, n - batch_size + 1, batch_size):
+            idx = perm[start : start + batch_size]
+            yield x[idx], y[idx]
+        rest = n % batch_size
+        if rest:  # the tail of the epoch, so that no sample is skipped
+            idx = perm[n - rest :]
+            yield x[idx], y[idx]
+
+
+def loader_batches(
+    loader: torch.utils.data.DataLoader, device: torch.device, dtype: torch.dtype
+) -> Batches:
+    """Endless passes over ``loader``'s ``(input, label)`` pairs, moved to ``device``; floating
+    tensors cast to ``dtype`` (integer labels keep theirs)."""
+    while True:
+        for batch in loader:
+            if not isinstance(batch, (list, tuple)) or len(batch) < 2:
+                raise InputError("a DataLoader for fit must yield (input, label) pairs")
+            xb, yb = batch[0], batch[1]
+            yield (
+                xb.to(device=device, dtype=dtype),
+                yb.to(device=device, dtype=dtype if yb.is_floating_point() else None),
+            )
