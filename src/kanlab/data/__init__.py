@@ -1,0 +1,33 @@
+"""Datasets: the :class:`Dataset` container, the paper's generators and readers of real data.
+
+- :mod:`~kanlab.data.dataset`: :class:`Dataset`, :func:`make_dataset` from a function, the
+  §3.1 toy functions and DKAN's synthetic sets.
+- :mod:`~kanlab.data.science`: the paper's Feynman equations and special functions by name,
+  and :func:`~kanlab.data.science.load_csv`.
+- :mod:`~kanlab.data.feynman_catalog`: the 120 AI Feynman equations (a large table, imported
+  on first use).
+- :mod:`~kanlab.data.images`: MNIST, Fashion-MNIST (after ``make data``) and scikit-learn's
+  8×8 digits.
+
+Imports: torch, numpy, :mod:`kanlab.errors`.
+"""
+
+from __future__ import annotations
+
+from kanlab.data.dataset import (  # noqa: F401
+    TOY_FUNCTIONS,
+    Dataset,
+    dkan_synthetic,
+    make_dataset,
+    make_dkan_dataset,
+    make_toy_dataset,
+)
+
+__all__ = [
+    "TOY_FUNCTIONS",
+    "Dataset",
+    "dkan_synthetic",
+    "make_dataset",
+    "make_dkan_dataset",
+    "make_toy_dataset",
+]
