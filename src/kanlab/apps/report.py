@@ -41,7 +41,8 @@ from typing import Any
 import torch
 
 from kanlab.data import Dataset
-from kanlab.data.science import load_csv, parse_float
+from kanlab.data.csv import parse_float
+from kanlab.data.science import load_csv
 from kanlab.errors import InputError
 from kanlab.grids import min_samples_for_grid
 from kanlab.interpret.symbolic_model import canonicalize
