@@ -229,7 +229,13 @@ def test_predict_errors(fitted, tmp_path, capsys):
     (["--width", "5,2"], "argument --width"),
     (["--grids", "a"], "argument --grids"),
     (["--steps-per-grid", "0"], "argument --steps-per-grid"),
+    (["--steps-per-grid", "x"], "argument --steps-per-grid: expected a positive integer; got 'x'"),
     (["--test-fraction", "1.5"], "argument --test-fraction"),
+    (["--test-fraction", "1"], "argument --test-fraction: expected a number in [0, 1); got '1'"),
+    (["--lamb", "-1"], "argument --lamb: expected a number >= 0; got '-1'"),
+    (["--lamb", "inf"], "argument --lamb: expected a number >= 0; got 'inf'"),
+    (["--grids", "3,0"], "expected comma-separated positive integers such as 5,1; got '3,0'"),
+    (["--features", "a,,b"], "argument --features: expected comma-separated column names"),
     (["--grid-strategy", "nope"], "argument --grid-strategy"),
 ])
 def test_bad_command_lines_exit_2(tmp_path, capsys, flags, needle):
@@ -247,3 +253,32 @@ def test_fit_help_and_errors_through_python_dash_m(tmp_path):
                            "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 1
     _assert_one_line_error(proc.stderr, "line 3", "column 'a'", "'oops'")
+
+
+def test_report_module_keeps_the_names_it_had():
+    """``kanlab.report`` (README's layout table) still holds what kanlab fit trains and writes."""
+    from kanlab.apps import pipeline, report, tabular
+    from kanlab.data import csv as csv_reader
+
+    assert report.fit_csv is tabular.fit_csv and report.FitOptions is tabular.FitOptions
+    assert report.FitResult is tabular.FitResult and report.Pipeline is tabular.TabularModel
+    assert report.read_columns is csv_reader.read_columns
+    assert report.csv_header is csv_reader.csv_header
+    assert report.center_scale is pipeline.center_scale and report.rmse_r2 is pipeline.rmse_r2
+    assert callable(report.write_outputs) and callable(report.render_html)
+
+
+def test_grid_extension_demo_returns_the_table_the_cli_prints(capsys):
+    from kanlab.apps.demos import grid_extension
+
+    results = grid_extension((3, 5), 2, progress=False)
+    assert list(results) == ["[2, 1, 1]", "[2, 5, 1]"]
+    for by_grid, seconds in results.values():
+        assert sorted(by_grid) == [3, 5] and seconds > 0
+        assert all(0 < r["test_rmse"] < 1 for r in by_grid.values())
+    assert main(["demo", "--steps-per-grid", "2", "--grids", "3", "5", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| 5 |"))
+    r11, r51 = results["[2, 1, 1]"][0][5], results["[2, 5, 1]"][0][5]
+    assert row == (f"| 5 | {r11['train_rmse']:.3e} | {r11['test_rmse']:.3e} | "
+                   f"{r51['train_rmse']:.3e} | {r51['test_rmse']:.3e} |")

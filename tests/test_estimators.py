@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("sklearn")
 pytest.importorskip("sympy")
@@ -177,6 +178,35 @@ def test_symbolic_classifier_gives_one_logit_formula_per_class():
     assert len(exprs) == 2 and est.sympy(1) == exprs[1]
     assert [row["output"] for row in est.formulas_] == [0, 1]
     assert est.formulas_[0]["train_score"] == pytest.approx(est.score(X, y))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fitted_standardisation_is_the_pipeline_one(dtype):
+    from kanlab.apps.pipeline import PipelineOptions, center_scale, run_pipeline
+    from kanlab.data import Dataset
+
+    X, y = _linear_sin(60, 0)
+    est = KANRegressor(**SMALL, dtype=dtype, random_state=0).fit(X, y)
+    np_dtype = np.dtype(dtype)
+    X_t = torch.tensor(X.astype(np_dtype))
+    y_t = torch.tensor(y.astype(np_dtype)[:, None])
+    for got, want in zip((est.x_mean_, est.x_scale_, est.y_mean_, est.y_scale_),
+                         (*center_scale(X_t), *center_scale(y_t))):
+        assert got.dtype == np_dtype
+        np.testing.assert_array_equal(got, want.numpy())
+    # the estimator is the pipeline with the estimator's options
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
+    run = run_pipeline(Dataset(X_t, y_t), PipelineOptions(
+        widths=(2, 2, 1), grids=(3,), steps=3, retrain_steps=1, standardize_inputs=True,
+        standardize_target=True, seed=seed, dtype=getattr(torch, dtype),
+        fit_options={"opt": "lbfgs", "lr": None, "batch_size": None, "loss_fn": None,
+                     "progress": False, "seed": seed}))
+    for key, value in run.model.state_dict().items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(est.model_.state_dict()[key], value), key
+    unscaled = KANRegressor(**SMALL, dtype=dtype, standardize=False, random_state=0).fit(X, y)
+    assert unscaled.x_mean_.dtype == unscaled.y_scale_.dtype == np_dtype
+    assert not unscaled.x_mean_.any() and (unscaled.x_scale_ == 1).all()
 
 
 def test_prune_gives_a_smaller_or_equal_model():

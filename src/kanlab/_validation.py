@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
@@ -16,9 +18,12 @@ __all__ = [
     "check_choice",
     "check_finite",
     "check_features",
+    "check_fraction",
+    "check_nonnegative",
     "check_nonnegative_int",
     "check_positive_int",
     "check_range",
+    "check_sizes",
     "lookup",
 ]
 
@@ -88,3 +93,33 @@ def as_samples(name: str, x: torch.Tensor, in_features: int, dtype: torch.dtype)
     x2 = x.reshape(-1, in_features).to(dtype)
     check_finite(name, x2)
     return x2
+
+
+def check_sizes(name: str, value: object, *, allow_empty: bool = False) -> tuple[int, ...]:
+    """A sequence of positive integers (Python or NumPy) as a tuple of ints (widths, grids)."""
+    try:
+        sizes = tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        sizes = None
+    if sizes is None or any(
+        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in sizes
+    ) or (not sizes and not allow_empty):
+        kind = "a tuple" if allow_empty else "a non-empty tuple"
+        raise InputError(f"{name} must be {kind} of positive integers; got {value!r}")
+    return tuple(int(v) for v in sizes)
+
+
+def check_nonnegative(name: str, value: object) -> float:
+    """A finite real number ``>= 0`` (a weight such as ``lamb``), as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+        math.isfinite(value) and value >= 0
+    ):
+        raise InputError(f"{name} must be a finite number >= 0; got {value!r}")
+    return float(value)
+
+
+def check_fraction(name: str, value: object) -> float:
+    """A share in ``[0, 1)`` (such as a test fraction), as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise InputError(f"{name} must be in [0, 1); got {value!r}")
+    return float(value)

@@ -1,11 +1,15 @@
 """What people run: one pipeline and its three front ends.
 
-- :mod:`~kanlab.apps.report`: the CSV pipeline (standardise, fit with a grid schedule, prune,
-  snap to symbols) and its report.
-- :mod:`~kanlab.apps.cli`: the ``kanlab`` command.
+- :mod:`~kanlab.apps.pipeline`: the one pipeline (standardise, build, train with a grid
+  schedule, prune, retrain, simplify, snap to symbols), :func:`~kanlab.apps.pipeline.run_pipeline`.
+- :mod:`~kanlab.apps.tabular`: ``kanlab fit`` / ``kanlab predict`` on a CSV file's columns (the
+  pipeline, the run directory's model and its metrics); :mod:`~kanlab.apps.report` writes the
+  run directory (metrics, formula, plots, report.html).
+- :mod:`~kanlab.apps.cli`: the ``kanlab`` command (arguments and printing only).
 - :mod:`~kanlab.apps.estimators`: scikit-learn's ``KANRegressor`` and ``KANClassifier``
   (imports scikit-learn; not imported by ``import kanlab``).
 - :mod:`~kanlab.apps.demos`: ``make demo`` and ``make demo-symbolic``.
 
-Imports: anything in kanlab below it.
+Imports: anything in kanlab below it. Within: ``pipeline`` < ``tabular``, ``estimators``,
+``demos`` < ``report`` < ``cli``.
 """

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from kanlab._validation import check_fraction, check_nonnegative, check_positive_int, check_sizes
 from kanlab.errors import KanlabError
 from kanlab.grids import GRID_STRATEGIES
 
@@ -78,16 +79,28 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(v) for v in text.split(",")]
-    except ValueError:
-        sizes = []
-    if not sizes or any(v < 1 for v in sizes):
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers such as 5,1; got {text!r}"
-        )
-    return sizes
+def _checked(parse: Callable[[str], Any], check: Callable[[Any], Any],
+             expected: str) -> Callable[[str], Any]:
+    """An argparse ``type``: ``check(parse(text))``, the check one of :mod:`kanlab._validation`;
+    either failing is the usage error ``expected <expected>; got '<text>'``."""
+    def convert(text: str) -> Any:
+        try:
+            return check(parse(text))
+        except ValueError:  # a parse error, or the check's InputError
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}") from None
+
+    return convert
+
+
+def _integers(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
+
+
+_sizes = _checked(_integers, lambda v: list(check_sizes("sizes", v)),
+                  "comma-separated positive integers such as 5,1")
+_positive_int = _checked(int, lambda v: check_positive_int("N", v), "a positive integer")
+_lamb = _checked(float, lambda v: check_nonnegative("lamb", v), "a number >= 0")
+_fraction = _checked(float, lambda v: check_fraction("F", v), "a number in [0, 1)")
 
 
 def _widths(text: str) -> list[int]:
@@ -106,45 +119,16 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
-
-
-def _lamb(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1); got {text!r}")
-    return value
-
-
 def _fit(args: argparse.Namespace) -> int:
     import matplotlib  # noqa: F401 - fail before training, not after it
 
-    from kanlab.apps import report
+    from kanlab.apps.report import write_outputs
+    from kanlab.apps.tabular import FitOptions, fit_csv
 
     if args.symbolic:
         import sympy  # noqa: F401 - the same
 
-    options = report.FitOptions(
+    options = FitOptions(
         widths=args.width, grids=args.grids, steps_per_grid=args.steps_per_grid,
         lamb=args.lamb, prune=args.prune, symbolic=args.symbolic, grid=args.grid_strategy,
         test_fraction=args.test_fraction, seed=args.seed, progress=not args.no_progress,
@@ -152,9 +136,9 @@ def _fit(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise KanlabError(f"--out {args.out}: exists and is not a directory")
     print(f"kanlab fit: {args.csv} -> {args.out}, target {args.target!r}")
-    result = report.fit_csv(args.csv, args.target, args.features, options)
+    result = fit_csv(args.csv, args.target, args.features, options)
     m = result.metrics
-    files = report.write_outputs(result, args.out, _command(args))
+    files = write_outputs(result, args.out, _command(args))
     print(f"features: {', '.join(m['features'])}; rows: {m['n_train']} train, "
           f"{m['n_test']} test")
     print(f"widths {m['widths']}, grid {m['grid']}, {m['n_params']} parameters, "
@@ -172,26 +156,29 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from kanlab.apps import report
+    from kanlab.apps.pipeline import rmse_r2
+    from kanlab.apps.report import write_predictions
+    from kanlab.apps.tabular import TabularModel
+    from kanlab.data.csv import read_csv
 
-    pipeline = report.Pipeline.load(args.model_dir)
-    x = report.read_columns(args.csv, pipeline.features)
-    pred = pipeline.predict(x)
+    tabular = TabularModel.load(args.model_dir)
+    table = read_csv(args.csv)
+    pred = tabular.predict(table.columns(tabular.features))
     if args.out is None:
-        report.write_predictions(sys.stdout, pipeline.prediction_name, pred)
+        write_predictions(sys.stdout, tabular.prediction_name, pred)
         return 0
     with open(args.out, "w", newline="") as fh:
-        report.write_predictions(fh, pipeline.prediction_name, pred)
+        write_predictions(fh, tabular.prediction_name, pred)
     summary = ""
-    if pipeline.target in report.csv_header(args.csv):
+    if tabular.target in table.header:
         try:
-            y = report.read_columns(args.csv, [pipeline.target])[:, 0]
+            y = table.columns([tabular.target])[:, 0]
         except KanlabError as err:
             summary = f" (no RMSE: {_one_line(err)})"
         else:
-            rmse, r2 = report.rmse_r2(y, pred)
-            summary = f"; RMSE {rmse:.4g}, R^2 {r2:.4f} against column {pipeline.target!r}"
-    print(f"wrote {len(pred)} predictions ({pipeline.prediction_name}) to {args.out}{summary}")
+            rmse, r2 = rmse_r2(y, pred)
+            summary = f"; RMSE {rmse:.4g}, R^2 {r2:.4f} against column {tabular.target!r}"
+    print(f"wrote {len(pred)} predictions ({tabular.prediction_name}) to {args.out}{summary}")
     return 0
 
 
@@ -202,30 +189,17 @@ def _command(args: argparse.Namespace) -> str:
 def _demo(args: argparse.Namespace) -> int:
     if args.story == "symbolic":
         return _demo_symbolic(args)
-    import torch
-
-    from kanlab.data import make_toy_dataset
-    from kanlab.nn.model import KAN
-    from kanlab.training.loop import fit
+    from kanlab.apps.demos import grid_extension
 
     grids = tuple(args.grids)
-    steps = args.steps_per_grid * len(grids)
-    data = make_toy_dataset("exp_sin_sq", n_train=1000, n_test=1000, seed=0, dtype=torch.float64)
     print("kanlab demo: f(x, y) = exp(sin(pi x) + y^2), 1000 train / 1000 test points")
     print(
         f"LBFGS, float64, grid extension G = {', '.join(map(str, grids))} every "
         f"{args.steps_per_grid} steps (the KAN paper's Figure 2.3)\n"
     )
-    results = {}
-    times = {}
     start = time.perf_counter()
-    for widths in ([2, 1, 1], [2, 5, 1]):
-        t0 = time.perf_counter()
-        model = KAN(widths, grid_size=grids[0], seed=args.seed, dtype=torch.float64)
-        history = fit(model, data, opt="lbfgs", steps=steps, grid_schedule=list(grids),
-                      progress=not args.no_progress)
-        results[str(widths)] = history.final_by_grid()
-        times[str(widths)] = time.perf_counter() - t0
+    results = grid_extension(grids, args.steps_per_grid, seed=args.seed,
+                             progress=not args.no_progress)
     total = time.perf_counter() - start
 
     names = list(results)
@@ -235,19 +209,17 @@ def _demo(args: argparse.Namespace) -> int:
     for g in grids:
         cells = []
         for n in names:
-            r = results[n].get(g, {"train_rmse": float("nan"), "test_rmse": float("nan")})
+            r = results[n][0].get(g, {"train_rmse": float("nan"), "test_rmse": float("nan")})
             cells += [f"{r['train_rmse']:.3e}", f"{r['test_rmse']:.3e}"]
         print(f"| {g} | " + " | ".join(cells) + " |")
     print()
     for n in names:
-        print(f"{n}: {times[n]:.1f} s")
+        print(f"{n}: {results[n][1]:.1f} s")
     print(f"total: {total:.1f} s")
     return 0
 
 
 def _demo_symbolic(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import sympy  # noqa: F401 - imported before the clock starts (start-up, not the story)
 
     from kanlab.apps.demos import STORY_LIBRARY, symbolic_story
@@ -282,11 +254,19 @@ def _rounded(expr) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``kanlab``: the commands ``demo``, ``fit`` and ``predict``."""
     parser = _Parser(
         prog="kanlab", description="Kolmogorov-Arnold Networks on PyTorch.",
         epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_demo(sub)
+    _add_fit(sub)
+    _add_predict(sub)
+    return parser
+
+
+def _add_demo(sub) -> None:
     demo = sub.add_parser(
         "demo", help="fit exp(sin(pi x) + y^2) with grid extension and print the RMSE table; "
         "'demo symbolic': sparsify, prune and recover the formula"
@@ -303,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.set_defaults(func=_demo)
 
+
+def _add_fit(sub) -> None:
     fit = sub.add_parser(
         "fit", help="train a KAN on a CSV file; write the model, metrics, plots and an HTML report",
         description="Train a KAN on the columns of a CSV file to predict --target (float64,\n"
@@ -343,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     fit.set_defaults(func=_fit)
 
+
+def _add_predict(sub) -> None:
     predict = sub.add_parser(
         "predict", help="predict with a model that 'kanlab fit' wrote",
         description="Predict the target of every row of a CSV file with the model in DIR\n"
@@ -354,7 +338,6 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", metavar="FILE",
                          help="write the predictions to FILE (default: stdout)")
     predict.set_defaults(func=_predict)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,9 @@
-"""The KAN paper's §2.5.2 story end to end: sparsify, prune, snap to symbols, read the formula.
+"""The demos: grid extension on the KAN paper's toy function, and its §2.5.2 story end to end
+(sparsify, prune, snap to symbols, read the formula).
 
-``kanlab demo symbolic`` runs :func:`symbolic_story` for several seeds.
+Both are configurations of the one pipeline (:func:`~kanlab.apps.pipeline.run_pipeline`).
+``kanlab demo`` runs :func:`grid_extension`; ``kanlab demo symbolic`` runs
+:func:`symbolic_story` for several seeds. Nothing here prints; the command line does.
 """
 
 from __future__ import annotations
@@ -14,18 +17,46 @@ from typing import Any
 
 import torch
 
+from kanlab.apps.pipeline import PipelineOptions, PipelineResult, run_pipeline, simplify
 from kanlab.data import Dataset, make_toy_dataset
-from kanlab.interpret.prune import keep_nodes
-from kanlab.interpret.symbolic_model import canonicalize
 from kanlab.nn.model import KAN
-from kanlab.training.loop import fit
 
-__all__ = ["STORY_LIBRARY", "StoryResult", "symbolic_story"]
+__all__ = ["STORY_LIBRARY", "StoryResult", "grid_extension", "simplify", "symbolic_story"]
 
 log = logging.getLogger(__name__)
 
 #: the library of pykan's hellokan tutorial
 STORY_LIBRARY = ("x", "x^2", "x^3", "x^4", "exp", "log", "sqrt", "tanh", "sin", "abs")
+#: the KAN shapes of ``kanlab demo``
+GRID_EXTENSION_WIDTHS = ([2, 1, 1], [2, 5, 1])
+
+
+def toy_data() -> Dataset:
+    """The demos' data: ``exp(sin(πx) + y²)``, 1000 train / 1000 test points (seed 0),
+    float64."""
+    return make_toy_dataset("exp_sin_sq", n_train=1000, n_test=1000, seed=0, dtype=torch.float64)
+
+
+def grid_extension(grids: Sequence[int], steps_per_grid: int, *, seed: int = 0,
+                   progress: bool = True) -> dict[str, tuple[dict[int, dict[str, float]], float]]:
+    """The KAN paper's Figure 2.3: a [2, 1, 1] and a [2, 5, 1] KAN trained on :func:`toy_data`
+    with LBFGS in float64, the grid refined through ``grids`` every ``steps_per_grid`` steps.
+
+    Returns:
+        By KAN shape (``"[2, 1, 1]"``), the final train and test RMSE at each grid size
+        (:meth:`History.final_by_grid <kanlab.training.loop.History.final_by_grid>`) and the
+        seconds it took.
+    """
+    data = toy_data()
+    out = {}
+    for widths in GRID_EXTENSION_WIDTHS:
+        t0 = time.perf_counter()
+        options = PipelineOptions(widths=widths, grids=tuple(grids),
+                                  steps=steps_per_grid * len(grids), update_grid=True, seed=seed,
+                                  fit_options={"opt": "lbfgs", "progress": progress})
+        run = run_pipeline(data, options)
+        out[str(widths)] = (run.histories["train"].final_by_grid(), time.perf_counter() - t0)
+    return out
 
 
 @dataclass
@@ -68,47 +99,6 @@ def _rmse(model: KAN, data: Dataset) -> float:
     return out
 
 
-def simplify(model: KAN, data: Dataset, rmse: float, *, steps: int = 20,
-             tolerance: float = 4.0, say: Callable[[str], None] = log.info,
-             **fit_options: Any) -> KAN:
-    """Remove hidden nodes one at a time, weakest first, while the network still fits.
-
-    Each try prunes the weakest node of the widest hidden layer (not yet tried at these
-    widths) and retrains ``steps`` LBFGS steps; it is kept when the training RMSE stays within
-    ``tolerance`` times the current one. It ends when every hidden layer has failed a try.
-    This automates the paper's reading of the plot ("this node does little: prune it"): a
-    sparsified network sometimes splits one feature over two nodes, a local minimum that
-    retraining without one of them leaves.
-
-    Args:
-        model: a pruned, retrained :class:`~kanlab.nn.model.KAN`.
-        data: its training data.
-        rmse: its training RMSE.
-        **fit_options: passed to :func:`~kanlab.training.loop.fit` for the retraining.
-    """
-    tried: set[tuple[tuple[int, ...], int]] = set()  # (widths, layer) that failed
-    while True:
-        layers = sorted(range(1, len(model.widths) - 1), key=lambda l: -model.widths[l])
-        layers = [l for l in layers if model.widths[l] > 1
-                  and (tuple(model.widths), l) not in tried]
-        if not layers:
-            return model
-        hidden = layers[0]
-        scores = model.importance().nodes[hidden]
-        keep = [[*range(w)] for w in model.widths]
-        keep[hidden].remove(int(scores.argmin()))
-        candidate = keep_nodes(model, keep)
-        history = fit(candidate, data, steps=steps, **{"progress": False, **fit_options})
-        new = history.train_rmse[-1]
-        ok = new <= tolerance * rmse
-        say(f"  without the weakest node: {model.widths} -> {candidate.widths}, train RMSE "
-            f"{rmse:.2e} -> {new:.2e}: {'kept' if ok else 'undone'}")
-        if ok:
-            model, rmse = candidate, new
-        else:
-            tried.add((tuple(model.widths), hidden))
-
-
 def symbolic_story(
     seed: int = 0,
     *,
@@ -147,43 +137,63 @@ def symbolic_story(
     """
     say = report or log.info
     start = time.perf_counter()
-    if data is None:
-        data = make_toy_dataset("exp_sin_sq", n_train=1000, n_test=1000, seed=0,
-                                dtype=torch.float64)
-    stage: dict[str, float] = {}
-    model = KAN(list(widths), grid_size=5, seed=seed, dtype=torch.float64)
-    options = {"optimizer_options": {"max_iter": max_iter}, "progress": False}
-    fit(model, data, steps=steps, lamb=lamb, **options)
-    stage["sparse"] = _rmse(model, data)
-    if plot_dir is not None:
-        Path(plot_dir).mkdir(parents=True, exist_ok=True)
-        model.plot(data.train_input, path=Path(plot_dir) / f"seed{seed}_trained.png")
-    model = model.prune()
-    stage["pruned"] = _rmse(model, data)
-    pruned_widths = list(model.widths)
-    history = fit(model, data, steps=steps, **options)
-    stage["retrained"] = _rmse(model, data)
-    say(f"seed {seed}: pruned to {pruned_widths}; test RMSE sparse {stage['sparse']:.2e}, "
-        f"pruned {stage['pruned']:.2e}, retrained {stage['retrained']:.2e}")
-    model = simplify(model, data, history.train_rmse[-1], say=say, **options)
-    stage["simplified"] = _rmse(model, data)
-    suggestions = {}
-    for l, layer in enumerate(model.layers):
-        for j, i in (layer.mask > 0).nonzero().tolist():
-            ranked = model.suggest_symbolic(l, i, j, lib=list(lib), topk=3)
-            suggestions[(l, i, j)] = [(f.name, f.r2) for f in ranked]
-            shown = ", ".join(f"{f.name} (r2 {f.r2:.6f})" for f in ranked)
-            say(f"  edge {(l, i, j)}: {shown}")
-    fixed = model.auto_symbolic(lib=list(lib))
-    chosen = {edge: f.name for edge, f in fixed.items()}
-    # exact formulas converge in a few steps: stop at float64 round-off
-    fit(model, data, steps=steps, update_grid=False, **options,
-        callbacks=[lambda state: state.loss < 1e-28])
-    canonicalize(model)  # exact; undoes the trade-offs the polish left (readability)
-    stage["symbolic"] = _rmse(model, data)
-    if plot_dir is not None:
-        model.plot(data.train_input, path=Path(plot_dir) / f"seed{seed}_symbolic.png")
-    formula, rmse = None, float("inf")
+    data = toy_data() if data is None else data
+    options = PipelineOptions(
+        widths=tuple(widths), grids=5, steps=steps, lamb=lamb, update_grid=True, prune=True,
+        retrain_steps=steps, retrain_update_grid=True, simplify=True, symbolic=True,
+        symbolic_lib=tuple(lib), r2_threshold=0.0,
+        polish_until_loss=1e-28,  # exact formulas converge in a few steps: stop at round-off
+        seed=seed, dtype=torch.float64,
+        fit_options={"optimizer_options": {"max_iter": max_iter}, "progress": False},
+    )
+    watch = _StoryWatch(data, seed, lib, plot_dir, say)
+    run = run_pipeline(data, options, on_stage=watch, say=say)
+    formula, rmse = _formula(run.model, data, var_names, say)
+    chosen = {edge: f.name for edge, f in run.symbolic_fits.items()}
+    return StoryResult(seed, run.pruned_widths, list(run.model.widths), watch.suggestions, chosen,
+                       formula, rmse, time.perf_counter() - start, watch.stage_rmse)
+
+
+class _StoryWatch:
+    """What the story does between the pipeline's stages: the test RMSE after each, the plots
+    of the trained and the symbolic network, the lines it reports, the suggestions."""
+
+    NAMES = {"train": "sparse", "prune": "pruned", "retrain": "retrained",
+             "simplify": "simplified", "symbolic": "symbolic"}
+
+    def __init__(self, data: Dataset, seed: int, lib: Sequence[str],
+                 plot_dir: str | Path | None, say: Callable[[str], None]) -> None:
+        self.data, self.seed, self.lib, self.plot_dir, self.say = data, seed, lib, plot_dir, say
+        self.stage_rmse: dict[str, float] = {}
+        self.suggestions: dict[tuple[int, int, int], list[tuple[str, float]]] = {}
+
+    def __call__(self, stage: str, run: PipelineResult) -> None:
+        model, rmse = run.model, self.stage_rmse
+        rmse[self.NAMES[stage]] = _rmse(model, self.data)
+        if stage in ("train", "symbolic") and self.plot_dir is not None:
+            Path(self.plot_dir).mkdir(parents=True, exist_ok=True)
+            name = "trained" if stage == "train" else "symbolic"
+            model.plot(self.data.train_input,
+                       path=Path(self.plot_dir) / f"seed{self.seed}_{name}.png")
+        if stage == "retrain":
+            self.say(f"seed {self.seed}: pruned to {run.pruned_widths}; test RMSE sparse "
+                     f"{rmse['sparse']:.2e}, pruned {rmse['pruned']:.2e}, retrained "
+                     f"{rmse['retrained']:.2e}")
+        if stage == "simplify":
+            self._suggest(model)
+
+    def _suggest(self, model: KAN) -> None:
+        for l, layer in enumerate(model.layers):
+            for j, i in (layer.mask > 0).nonzero().tolist():
+                ranked = model.suggest_symbolic(l, i, j, lib=list(self.lib), topk=3)
+                self.suggestions[(l, i, j)] = [(f.name, f.r2) for f in ranked]
+                shown = ", ".join(f"{f.name} (r2 {f.r2:.6f})" for f in ranked)
+                self.say(f"  edge {(l, i, j)}: {shown}")
+
+
+def _formula(model: KAN, data: Dataset, var_names: Sequence[str] | None,
+             say: Callable[[str], None]) -> tuple[Any, float]:
+    """The model's formula and its test RMSE; ``(None, inf)`` if an edge stayed numeric."""
     try:
         from kanlab.symbolic.formula import formula_function
 
@@ -192,8 +202,7 @@ def symbolic_story(
             var_names = ["x", "y"] if n == 2 else [f"x_{k + 1}" for k in range(n)]
         (formula,) = model.symbolic_formula(list(var_names))
         f = formula_function([formula], list(var_names), backend="torch")
-        rmse = float((f(data.test_input) - data.test_label).pow(2).mean().sqrt())
+        return formula, float((f(data.test_input) - data.test_label).pow(2).mean().sqrt())
     except ValueError as err:  # an edge stayed numeric
         say(f"  no formula: {err}")
-    return StoryResult(seed, pruned_widths, list(model.widths), suggestions, chosen, formula, rmse,
-                       time.perf_counter() - start, stage)
+        return None, float("inf")

@@ -1,8 +1,9 @@
 """scikit-learn estimators: :class:`KANRegressor` and :class:`KANClassifier`.
 
-Both wrap the library's one core: a :class:`~kanlab.nn.model.KAN` trained by
-:func:`~kanlab.training.loop.fit`, optionally pruned (:mod:`kanlab.interpret.prune`) and snapped to
-symbolic functions (:mod:`kanlab.interpret.symbolic_model`). They follow PySR's ``PySRRegressor``
+Both run the one pipeline of :mod:`kanlab.apps.pipeline` (the one ``kanlab fit`` and the demos
+run): standardise, a :class:`~kanlab.nn.model.KAN` trained by :func:`~kanlab.training.loop.fit`
+with a grid schedule, optionally pruned (:mod:`kanlab.interpret.prune`) and snapped to symbolic
+functions (:mod:`kanlab.interpret.symbolic_model`). They follow PySR's ``PySRRegressor``
 conventions: ``__init__`` only stores its arguments, ``fit`` validates and returns ``self``,
 fitted attributes end in ``_``, and ``sympy()`` / ``latex()`` return the formulas of a
 ``symbolic=True`` fit. NumPy goes in and NumPy (float64) comes out.
@@ -31,36 +32,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from kanlab.apps.report import center_scale, rmse_r2, snap_symbolic
+from kanlab._validation import check_sizes
+from kanlab.apps.pipeline import PipelineOptions, rmse_r2, run_pipeline
 from kanlab.data import Dataset
 from kanlab.errors import InputError
-from kanlab.grids import min_samples_for_grid
-from kanlab.nn.model import KAN
 from kanlab.symbolic.formula import formula_in_units, sympy_module
-from kanlab.training.loop import History, fit
+from kanlab.training.loop import History
 
 __all__ = ["KANClassifier", "KANRegressor"]
 
 _DTYPES = ("float32", "float64")
-
-
-def _check_sizes(name: str, value: Any, *, allow_empty: bool) -> tuple[int, ...]:
-    """A tuple of positive ints (``width``, ``grids``), or an error naming what arrived."""
-    try:
-        sizes = tuple(value)
-    except TypeError:
-        sizes = None
-    if sizes is None or any(
-        isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in sizes
-    ) or (not sizes and not allow_empty):
-        kind = "a tuple" if allow_empty else "a non-empty tuple"
-        raise InputError(f"{name} must be {kind} of positive integers; got {value!r}")
-    return tuple(int(v) for v in sizes)
-
-
-def _center_scale(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~kanlab.apps.report.center_scale` of a numpy array."""
-    return tuple(v.numpy() for v in center_scale(torch.tensor(a)))  # a copy: a may be read-only
 
 
 class _KANEstimator(BaseEstimator):
@@ -110,8 +91,8 @@ class _KANEstimator(BaseEstimator):
         return np.float32 if self.dtype == "float32" else np.float64
 
     def _check_params(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        width = _check_sizes("width", self.width, allow_empty=True)
-        grids = _check_sizes("grids", self.grids, allow_empty=False)
+        width = check_sizes("width", self.width, allow_empty=True)
+        grids = check_sizes("grids", self.grids)
         if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or (
             self.steps < len(grids)
         ):
@@ -122,57 +103,39 @@ class _KANEstimator(BaseEstimator):
         self._np_dtype()
         return width, grids
 
-    def _standardize_x(self, X: np.ndarray, *, fitting: bool) -> np.ndarray:
-        if fitting:
-            if self.standardize:
-                self.x_mean_, self.x_scale_ = _center_scale(X)
-            else:
-                self.x_mean_ = np.zeros(X.shape[1], X.dtype)
-                self.x_scale_ = np.ones(X.shape[1], X.dtype)
-        return (X - self.x_mean_) / self.x_scale_
-
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         # torch.tensor copies: read-only (memmapped) inputs are fine and never aliased
         return torch.tensor(np.ascontiguousarray(a), dtype=getattr(torch, self.dtype))
 
     # -------------------------------------------------------------- training
-    def _fit_kan(self, Z: np.ndarray, target: torch.Tensor, n_out: int) -> None:
-        """Build ``model_`` for standardised inputs ``Z`` and train it (then prune, symbolic)."""
+    def _fit_kan(self, X: np.ndarray, target: torch.Tensor, n_out: int, *,
+                 standardize_target: bool) -> None:
+        """Run the pipeline (:func:`~kanlab.apps.pipeline.run_pipeline`) on validated ``X``
+        and the training target: standardise, build, train, then prune and snap to symbols as
+        asked. Sets ``model_``, ``history_`` and the standardisation's fitted attributes."""
         width, grids = self._check_params()
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        model = KAN(
-            [Z.shape[1], *width, n_out], grid_size=grids[0], spline_order=self.spline_order,
-            grid=self.grid, seed=seed, dtype=getattr(torch, self.dtype),
+        steps = int(self.steps)
+        options = PipelineOptions(
+            widths=(X.shape[1], *width, n_out), grids=grids, steps=steps, lamb=self.lamb,
+            prune=self.prune, retrain_steps=max(steps // 4, 1), symbolic=self.symbolic,
+            standardize_inputs=self.standardize, standardize_target=standardize_target,
+            grid=self.grid, spline_order=self.spline_order, seed=seed,
+            dtype=getattr(torch, self.dtype),
+            fit_options={"opt": self.opt, "lr": self.lr, "batch_size": self.batch_size,
+                         "loss_fn": self._loss_fn, "progress": self.progress, "seed": seed},
         )
-        data = Dataset(self._tensor(Z), target)
-        options = {
-            "opt": self.opt, "lr": self.lr, "batch_size": self.batch_size,
-            "loss_fn": self._loss_fn, "progress": self.progress, "seed": seed,
-        }
-        # A grid update places G + 1 points from the samples of one batch: with fewer samples
-        # than the largest grid needs (tiny data sets, small batches), the grids keep their
-        # initial uniform placement on [-1, 1] instead (standardised inputs mostly lie there).
-        n = Z.shape[0]
-        smallest_batch = n if self.batch_size is None or self.batch_size >= n else min(
-            self.batch_size, n % self.batch_size or self.batch_size)
-        update_grid = smallest_batch >= min_samples_for_grid(max(grids))
-        model.train()
-        history = fit(model, data, steps=int(self.steps), grid_schedule=list(grids),
-                      update_grid=update_grid, lamb=self.lamb, **options)
-        polish = max(int(self.steps) // 4, 1)
-        if self.prune:
-            model = model.prune()
-            fit(model, data, steps=polish, update_grid=False, **options)
-        if self.symbolic:
-            model, _ = snap_symbolic(model, data, polish, **options)
-        model.eval()
-        self.model_ = model
-        self.history_: History = history
+        run = run_pipeline(Dataset(self._tensor(X), target), options)
+        self.model_ = run.model
+        self.history_: History = run.histories["train"]
+        self.x_mean_, self.x_scale_ = run.scaling.x_mean.numpy(), run.scaling.x_scale.numpy()
+        if run.scaling.y_mean is not None:
+            self.y_mean_, self.y_scale_ = run.scaling.y_mean.numpy(), run.scaling.y_scale.numpy()
 
     @torch.no_grad()
     def _outputs(self, X: np.ndarray) -> np.ndarray:
         """The KAN's outputs ``(n, n_out)`` on validated, unstandardised ``X``."""
-        Z = self._standardize_x(X, fitting=False)
+        Z = (X - self.x_mean_) / self.x_scale_
         self.model_.eval()
         return self.model_(self._tensor(Z)).double().numpy()
 
@@ -311,13 +274,9 @@ class KANRegressor(RegressorMixin, _KANEstimator):
         X, y = validate_data(self, X, y, dtype=dtype, multi_output=True, y_numeric=True)
         self._y_ndim = y.ndim
         Y = y.reshape(len(y), -1).astype(dtype)
-        if self.standardize:
-            self.y_mean_, self.y_scale_ = _center_scale(Y)
-        else:
+        if not self.standardize:
             self.y_mean_, self.y_scale_ = np.zeros(Y.shape[1], dtype), np.ones(Y.shape[1], dtype)
-        Z = self._standardize_x(X, fitting=True)
-        target = self._tensor((Y - self.y_mean_) / self.y_scale_)
-        self._fit_kan(Z, target, Y.shape[1])
+        self._fit_kan(X, self._tensor(Y), Y.shape[1], standardize_target=self.standardize)
         if self.symbolic:
             exprs = formula_in_units(self.model_, self._variables(sympy_module()), self.x_mean_,
                                      self.x_scale_, self.y_mean_, self.y_scale_)
@@ -372,9 +331,8 @@ class KANClassifier(ClassifierMixin, _KANEstimator):
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class "
                 f"({self.classes_[0]!r})"
             )
-        Z = self._standardize_x(X, fitting=True)
         target = torch.as_tensor(encoder.transform(y), dtype=torch.long)
-        self._fit_kan(Z, target, len(self.classes_))
+        self._fit_kan(X, target, len(self.classes_), standardize_target=False)
         if self.symbolic:
             exprs = self._raw_formulas()
             pred = self.classes_[self._evaluate(exprs, X).argmax(1)]

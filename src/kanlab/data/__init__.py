@@ -4,6 +4,8 @@
   §3.1 toy functions and DKAN's synthetic sets.
 - :mod:`~kanlab.data.science`: the paper's Feynman equations and special functions by name,
   and :func:`~kanlab.data.science.load_csv`.
+- :mod:`~kanlab.data.csv`: the one reader of numeric CSV files (``load_csv``, ``kanlab fit``
+  and ``kanlab predict`` read with it).
 - :mod:`~kanlab.data.feynman_catalog`: the 120 AI Feynman equations (a large table, imported
   on first use).
 - :mod:`~kanlab.data.images`: MNIST, Fashion-MNIST (after ``make data``) and scikit-learn's

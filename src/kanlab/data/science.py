@@ -8,7 +8,7 @@
   with ``scipy.special`` (an optional dependency, imported only when a label is computed);
   :func:`special_function_dataset` samples one.
 * :func:`load_csv` reads a numeric CSV file with a header row into a train/test
-  :class:`~kanlab.data.Dataset` (standard library ``csv``; no pandas).
+  :class:`~kanlab.data.Dataset` (with :mod:`kanlab.data.csv`, the one CSV reader).
 
 Ranges. The paper gives neither the Feynman nor the special-function sampling ranges. Those
 here are derived from the dimensional ranges of pykan 0.2.8's ``feynman.py`` where the
@@ -19,7 +19,6 @@ paper's exact data, so compare errors with the paper's only as orders of magnitu
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ import torch
 from kanlab._optional import optional_import
 from kanlab._validation import lookup
 from kanlab.data import Dataset, make_dataset
+from kanlab.data.csv import check_split, read_csv
 from kanlab.errors import InputError
 
 __all__ = [
@@ -340,19 +340,6 @@ def special_function_dataset(name: str, **options: Any) -> Dataset:
 
 
 
-def parse_float(text: str, path: Path, line: int, column: str) -> float:
-    """The number in one CSV cell, or an InputError naming the file, line and column."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(
-            f"{path}: line {line}, column {column!r}: {text!r} is not a number"
-        ) from None
-    if not math.isfinite(value):
-        raise InputError(f"{path}: line {line}, column {column!r}: {text!r} is not finite")
-    return value
-
-
 def load_csv(
     path: str | os.PathLike,
     target: str | Sequence[str],
@@ -365,7 +352,8 @@ def load_csv(
 ) -> Dataset:
     """Read a numeric CSV file with a header row into a shuffled train/test split.
 
-    Blank lines are skipped. Line numbers in messages count the header as line 1.
+    Blank lines are skipped. Line numbers in messages count the header as line 1. The reader
+    is :mod:`kanlab.data.csv` (:meth:`~kanlab.data.csv.CsvTable.dataset`).
 
     Args:
         path: the file.
@@ -387,56 +375,6 @@ def load_csv(
             non-numeric or non-finite cell (named by line and column), or too few rows for
             the split.
     """
-    path = Path(path)
-    targets = [target] if isinstance(target, str) else list(target)
-    if not targets:
-        raise InputError("target must name at least one column")
-    if not 0 <= test_fraction < 1:
-        raise InputError(f"test_fraction must be in [0, 1); got {test_fraction}")
-    if not dtype.is_floating_point:
-        raise InputError(f"dtype must be a floating type; got {dtype}")
-    with open(path, newline="") as fh:
-        rows = [(i, row) for i, row in enumerate(csv.reader(fh), start=1)
-                if any(cell.strip() for cell in row)]
-    if not rows:
-        raise InputError(f"{path}: empty file; a header row naming the columns is required")
-    header = [cell.strip() for cell in rows[0][1]]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        raise InputError(f"{path}: repeated column names {repeated} in the header")
-    if features is None:
-        features = [c for c in header if c not in targets]
-    features = list(features)
-    if not features:
-        raise InputError(f"{path}: no feature columns left besides the targets {targets}")
-    for col in (*targets, *features):
-        if col not in header:
-            raise InputError(f"{path}: no column {col!r}; the header has {header}")
-    overlap = sorted(set(targets) & set(features))
-    if overlap:
-        raise InputError(f"columns {overlap} are both target and feature")
-    index = {c: header.index(c) for c in header}
-    data = []
-    for line, row in rows[1:]:
-        if len(row) != len(header):
-            raise InputError(
-                f"{path}: line {line} has {len(row)} cells; the header has {len(header)}"
-            )
-        data.append([parse_float(row[index[c]], path, line, c) for c in (*features, *targets)])
-    n = len(data)
-    n_test = max(1, round(test_fraction * n)) if test_fraction > 0 else 0
-    if n - n_test < 1 or n < 1:
-        need = 1 if test_fraction == 0 else 2
-        raise InputError(
-            f"{path}: {n} data rows; at least {need} needed for test_fraction={test_fraction}"
-        )
-    table = torch.tensor(data, dtype=torch.float64)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    table = table[perm]
-    x, y = table[:, : len(features)], table[:, len(features):]
-    n_train = n - n_test
-    if n_test == 0:
-        out = Dataset(x, y)
-    else:
-        out = Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
-    return out.to(device=device, dtype=dtype)
+    check_split(target, test_fraction, dtype)  # before the file is opened
+    return read_csv(Path(path)).dataset(target, features, test_fraction=test_fraction,
+                                        seed=seed, dtype=dtype, device=device)

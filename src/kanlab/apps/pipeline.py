@@ -1,0 +1,423 @@
+"""The one training pipeline behind ``kanlab fit``, the scikit-learn estimators and the demos.
+
+Its stages, in order, each switched and tuned by :class:`PipelineOptions`:
+
+1. **standardise** (``standardize_inputs``, ``standardize_target``): centre and scale the
+   columns with the training rows' mean and standard deviation (:class:`Standardization`; a
+   constant column is only centred).
+2. **build**: a :class:`~kanlab.nn.model.KAN` of ``widths`` at the first grid size.
+3. ``"train"``: ``steps`` steps of :func:`~kanlab.training.loop.fit` with the grid-extension
+   schedule ``grids`` and the sparsity weight ``lamb``.
+4. ``"prune"`` (``prune``): nodes, then edges (:meth:`KAN.prune <kanlab.nn.model.KAN.prune>`),
+   then ``"retrain"``: ``retrain_steps`` more steps.
+5. ``"simplify"`` (``simplify``): drop hidden nodes one at a time while the fit holds
+   (:func:`simplify`).
+6. ``"symbolic"`` (``symbolic``): snap every edge to a symbolic function, train their affine
+   parameters ``retrain_steps`` steps, canonicalise (:func:`snap_symbolic`).
+
+:func:`run_pipeline` runs them on a :class:`~kanlab.data.Dataset` and returns a
+:class:`PipelineResult`. A front end that measures, plots or prints between stages passes
+``on_stage``, called after each stage with its name (:data:`STAGES`) and the run so far.
+Nothing here prints.
+
+Example::
+
+    >>> options = PipelineOptions(widths=(2, 5, 1), grids=(3, 5, 10), steps=150,
+    ...                           standardize_inputs=True, standardize_target=True,
+    ...                           symbolic=True, fit_options={"progress": False})
+    >>> result = run_pipeline(data, options)
+    >>> result.model, result.scaling, result.histories["train"]
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+
+from kanlab._validation import check_positive_int, check_sizes
+from kanlab.data import Dataset
+from kanlab.errors import InputError
+from kanlab.grids import min_samples_for_grid
+from kanlab.interpret.prune import keep_nodes
+from kanlab.interpret.symbolic_model import canonicalize
+from kanlab.nn.model import KAN
+from kanlab.training.loop import History, fit
+
+__all__ = [
+    "STAGES",
+    "PipelineOptions",
+    "PipelineResult",
+    "Snapped",
+    "Standardization",
+    "center_scale",
+    "grid_updates_fit",
+    "rmse_r2",
+    "run_pipeline",
+    "simplify",
+    "snap_symbolic",
+]
+
+log = logging.getLogger(__name__)
+
+#: the stages :func:`run_pipeline` may run, in order; ``on_stage`` is called after each
+STAGES = ("train", "prune", "retrain", "simplify", "symbolic")
+
+#: ``fit`` arguments that the stages set themselves (not allowed in ``fit_options``)
+_STAGE_ARGUMENTS = frozenset({"steps", "grid_schedule", "update_grid", "lamb", "callbacks"})
+
+
+def center_scale(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column means and standard deviations ``(n_cols,)`` of ``a`` ``(N, n_cols)``; a (nearly)
+    constant column gets scale 1."""
+    mean = a.mean(0)
+    scale = a.std(0, unbiased=False)
+    eps = torch.finfo(a.dtype).eps
+    constant = ~(scale > 10 * eps * mean.abs().clamp_min(1.0))
+    return mean, torch.where(constant, torch.ones_like(scale), scale)
+
+
+def rmse_r2(y: torch.Tensor, pred: torch.Tensor) -> tuple[float, float]:
+    """RMSE and R² of predictions ``pred`` of ``y`` (both ``(N,)``)."""
+    ss_res = float(torch.sum((y - pred) ** 2))
+    ss_tot = float(torch.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
+    return math.sqrt(ss_res / y.numel()), r2
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """Per-column centring and scaling: ``z = (x - x_mean) / x_scale`` for the inputs and,
+    when the target is standardised, ``(y - y_mean) / y_scale`` for it.
+
+    Attributes:
+        x_mean, x_scale: ``(n_in,)``; zeros and ones when the inputs are not standardised.
+        y_mean, y_scale: ``(n_out,)``, or None when the target is not standardised.
+    """
+
+    x_mean: torch.Tensor
+    x_scale: torch.Tensor
+    y_mean: torch.Tensor | None = None
+    y_scale: torch.Tensor | None = None
+
+    @classmethod
+    def fit(cls, data: Dataset, *, inputs: bool = True, target: bool = True) -> Standardization:
+        """The standardisation of ``data``'s training rows (:func:`center_scale`).
+
+        Args:
+            data: training inputs ``(N, n_in)`` and, with ``target``, labels ``(N, n_out)``.
+            inputs: standardise the inputs; otherwise ``x_mean = 0``, ``x_scale = 1``.
+            target: standardise the labels too.
+        """
+        x = data.train_input
+        if inputs:
+            x_mean, x_scale = center_scale(x)
+        else:
+            x_mean = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
+            x_scale = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
+        if not target:
+            return cls(x_mean, x_scale)
+        return cls(x_mean, x_scale, *center_scale(data.train_label))
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardised inputs ``(N, n_in)``."""
+        return (x - self.x_mean) / self.x_scale
+
+    def target(self, y: torch.Tensor) -> torch.Tensor:
+        """Standardised labels ``(N, n_out)``; ``y`` itself when the target is not scaled."""
+        return y if self.y_mean is None else (y - self.y_mean) / self.y_scale
+
+    def dataset(self, data: Dataset) -> Dataset:
+        """``data`` with inputs and labels standardised (train and test)."""
+        def xs(x):
+            return None if x is None else self.inputs(x)
+
+        def ys(y):
+            return None if y is None else self.target(y)
+
+        return Dataset(xs(data.train_input), ys(data.train_label), xs(data.test_input),
+                       ys(data.test_label))
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """What :func:`run_pipeline` does: the stages and their settings.
+
+    Attributes:
+        widths: the KAN's widths, inputs first (``[n_in, hidden..., n_out]``).
+        grids: the grid-extension schedule (sizes, spread evenly over ``steps``; the KAN
+            starts at the first), or one size (an int): a fixed grid, no schedule.
+        steps: steps of the ``"train"`` stage.
+        lamb: sparsity weight ``λ`` of the ``"train"`` stage (paper eq. 2.20).
+        update_grid: adapt the grids to the data during ``"train"``; None: when every batch
+            has at least the samples the largest grid needs (``max(grids) + 1``), else keep
+            the initial uniform grids.
+        prune: run ``"prune"`` and ``"retrain"``.
+        retrain_steps: steps of ``"retrain"`` and of the symbolic polish.
+        retrain_update_grid: adapt the grids during ``"retrain"``.
+        simplify: run ``"simplify"`` (:func:`simplify`).
+        symbolic: run ``"symbolic"`` (:func:`snap_symbolic`).
+        symbolic_lib: the function names ``"symbolic"`` chooses from (None: the library's
+            default set).
+        r2_threshold: an edge whose best fit has a lower R² stays numeric (``-inf``: every
+            edge symbolic, so the formula is the model).
+        polish_until_loss: stop the polish once the training loss is below this (None: run
+            all ``retrain_steps``).
+        standardize_inputs, standardize_target: the ``standardise`` stage, per side.
+        grid, spline_order, seed, dtype: of the KAN (:class:`~kanlab.nn.model.KAN`).
+        fit_options: passed to every :func:`~kanlab.training.loop.fit` call (``opt``, ``lr``,
+            ``batch_size``, ``loss_fn``, ``progress``, ``seed``, ``optimizer_options``, ...);
+            not the arguments the stages set (``steps``, ``grid_schedule``, ``update_grid``,
+            ``lamb``, ``callbacks``).
+    """
+
+    widths: Sequence[int]
+    grids: int | Sequence[int] = (3, 5, 10)
+    steps: int = 200
+    lamb: float = 0.0
+    update_grid: bool | None = None
+    prune: bool = False
+    retrain_steps: int = 50
+    retrain_update_grid: bool = False
+    simplify: bool = False
+    symbolic: bool = False
+    symbolic_lib: Sequence[str] | None = None
+    r2_threshold: float = -math.inf
+    polish_until_loss: float | None = None
+    standardize_inputs: bool = False
+    standardize_target: bool = False
+    grid: str = "quantile"
+    spline_order: int = 3
+    seed: int = 0
+    dtype: torch.dtype = torch.float64
+    fit_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def schedule(self) -> list[int] | None:
+        """The grid sizes of the ``"train"`` stage's schedule (None: a fixed grid), checked."""
+        if isinstance(self.grids, int) and not isinstance(self.grids, bool):
+            check_positive_int("grids", self.grids)
+            return None
+        return list(check_sizes("grids", self.grids))
+
+    def check(self) -> None:
+        """Raise an InputError for steps that are not positive integers or ``fit_options``
+        that a stage sets itself."""
+        check_positive_int("steps", self.steps)
+        check_positive_int("retrain_steps", self.retrain_steps)
+        clash = sorted(_STAGE_ARGUMENTS & set(self.fit_options))
+        if clash:
+            raise InputError(f"fit_options must not set {clash}: the pipeline's stages set them "
+                             "(use the PipelineOptions fields)")
+
+
+@dataclass
+class PipelineResult:
+    """A pipeline's run: what :func:`run_pipeline` returns, and what ``on_stage`` sees.
+
+    Attributes:
+        model: the KAN (in evaluation mode once the run is over); on standardised units.
+        scaling: the standardisation of inputs (and target).
+        data: the (standardised) data the model was trained on.
+        histories: by stage, the :class:`~kanlab.training.loop.History` of its training:
+            ``"train"``, ``"retrain"``, ``"symbolic"`` (the polish; None when it diverged and
+            the snapped model before it was kept).
+        widths_trained: the widths after ``"train"``, before pruning.
+        pruned_widths: the widths after ``"prune"`` (None: not pruned).
+        symbolic_fits: ``{(l, i, j): fit}`` of the edges that ``"symbolic"`` snapped.
+        seconds: wall time from the start of ``"train"`` to the end of the last stage.
+    """
+
+    model: KAN
+    scaling: Standardization
+    data: Dataset
+    histories: dict[str, History | None] = field(default_factory=dict)
+    widths_trained: list[int] = field(default_factory=list)
+    pruned_widths: list[int] | None = None
+    symbolic_fits: dict[tuple[int, int, int], Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def grid_updates_fit(n: int, batch_size: int | None, largest_grid: int) -> bool:
+    """Whether every batch of ``n`` samples (``batch_size``; None: one full batch) has the
+    samples a data-driven grid of ``largest_grid`` intervals is placed from.
+
+    With fewer (tiny data sets, small batches), the grids keep their initial uniform placement
+    on ``[-1, 1]`` (where standardised inputs mostly lie) instead of failing.
+    """
+    smallest = n if batch_size is None or batch_size >= n else min(
+        batch_size, n % batch_size or batch_size)
+    return smallest >= min_samples_for_grid(largest_grid)
+
+
+def build_model(options: PipelineOptions) -> KAN:
+    """The ``build`` stage: a KAN of ``options.widths`` at the first grid size."""
+    schedule = options.schedule()
+    return KAN(list(options.widths), grid_size=options.grids if schedule is None else schedule[0],
+               spline_order=options.spline_order, grid=options.grid, seed=options.seed,
+               dtype=options.dtype)
+
+
+class Snapped(NamedTuple):
+    """What :func:`snap_symbolic` returns."""
+
+    model: KAN  #: the symbolic model
+    history: History | None  #: the polish's; None when it diverged and was undone
+    fits: dict  #: ``{(l, i, j): fit}`` of the edges snapped
+
+
+def snap_symbolic(model: KAN, data: Dataset, steps: int, *,
+                  lib: Sequence[str] | None = None, r2_threshold: float = -math.inf,
+                  until_loss: float | None = None, **fit_options: Any) -> Snapped:
+    """Every edge of ``model`` to its best symbolic fit, then ``steps`` steps on the symbolic
+    edges' affine parameters, then :func:`~kanlab.interpret.symbolic_model.canonicalize`.
+
+    Args:
+        model: a trained KAN (changed in place).
+        data: its training data.
+        steps: steps of the polish (grids fixed).
+        lib: the function names to choose from (None: the library's default set).
+        r2_threshold: an edge whose best fit has a lower R² stays numeric; ``-inf`` (the
+            default) snaps every edge, so the formula equals the model.
+        until_loss: stop the polish once the training loss is below this.
+        **fit_options: passed to :func:`~kanlab.training.loop.fit`.
+
+    Returns:
+        :class:`Snapped`; if the polish diverged (``FloatingPointError``), the snapped model
+        before it and no history.
+    """
+    fits = model.auto_symbolic(lib=None if lib is None else list(lib), r2_threshold=r2_threshold)
+    before = copy.deepcopy(model)
+    if until_loss is not None:
+        fit_options["callbacks"] = [lambda state: state.loss < until_loss]
+    try:  # the affine parameters of the symbolic edges
+        history = fit(model, data, steps=steps, update_grid=False, **fit_options)
+    except FloatingPointError:  # the polish diverged: keep the snapped model
+        model, history = before, None
+    canonicalize(model)  # exact; undoes the trade-offs the polish left (readability)
+    return Snapped(model, history, fits)
+
+
+def simplify(model: KAN, data: Dataset, rmse: float, *, steps: int = 20,
+             tolerance: float = 4.0, say: Callable[[str], None] = log.info,
+             **fit_options: Any) -> KAN:
+    """Remove hidden nodes one at a time, weakest first, while the network still fits.
+
+    Each try prunes the weakest node of the widest hidden layer (not yet tried at these
+    widths) and retrains ``steps`` LBFGS steps; it is kept when the training RMSE stays within
+    ``tolerance`` times the current one. It ends when every hidden layer has failed a try.
+    This automates the paper's reading of the plot ("this node does little: prune it"): a
+    sparsified network sometimes splits one feature over two nodes, a local minimum that
+    retraining without one of them leaves.
+
+    Args:
+        model: a pruned, retrained :class:`~kanlab.nn.model.KAN`.
+        data: its training data.
+        rmse: its training RMSE.
+        say: called with one line per try.
+        **fit_options: passed to :func:`~kanlab.training.loop.fit` for the retraining.
+    """
+    tried: set[tuple[tuple[int, ...], int]] = set()  # (widths, layer) that failed
+    while True:
+        layers = sorted(range(1, len(model.widths) - 1), key=lambda k: -model.widths[k])
+        layers = [k for k in layers if model.widths[k] > 1
+                  and (tuple(model.widths), k) not in tried]
+        if not layers:
+            return model
+        hidden = layers[0]
+        scores = model.importance().nodes[hidden]
+        keep = [[*range(w)] for w in model.widths]
+        keep[hidden].remove(int(scores.argmin()))
+        candidate = keep_nodes(model, keep)
+        history = fit(candidate, data, steps=steps, **{"progress": False, **fit_options})
+        new = history.train_rmse[-1]
+        ok = new <= tolerance * rmse
+        say(f"  without the weakest node: {model.widths} -> {candidate.widths}, train RMSE "
+            f"{rmse:.2e} -> {new:.2e}: {'kept' if ok else 'undone'}")
+        if ok:
+            model, rmse = candidate, new
+        else:
+            tried.add((tuple(model.widths), hidden))
+
+
+def run_pipeline(
+    data: Dataset,
+    options: PipelineOptions,
+    *,
+    on_stage: Callable[[str, PipelineResult], None] | None = None,
+    say: Callable[[str], None] = log.info,
+) -> PipelineResult:
+    """Standardise ``data``, build a KAN and run the stages that ``options`` switch on.
+
+    Args:
+        data: training inputs ``(N, widths[0])`` and labels (``(N, widths[-1])``, or class
+            indices ``(N,)`` with a cross-entropy ``loss_fn``); a test set is optional.
+        options: the stages and their settings.
+        on_stage: called after each stage with its name (:data:`STAGES`) and the run so far
+            (``result.model`` is the current model). It may evaluate or plot the model; it
+            must leave its parameters as they are.
+        say: called with the lines of ``"simplify"``.
+
+    Returns:
+        A :class:`PipelineResult`, its model in evaluation mode.
+
+    Raises:
+        InputError: bad options (and what :class:`~kanlab.nn.model.KAN` and
+            :func:`~kanlab.training.loop.fit` raise).
+    """
+    options.check()
+    schedule = options.schedule()
+    scaling = Standardization.fit(data, inputs=options.standardize_inputs,
+                                  target=options.standardize_target)
+    if options.standardize_inputs or options.standardize_target:
+        data = scaling.dataset(data)
+    run = PipelineResult(build_model(options), scaling, data)
+    stage = on_stage or (lambda name, result: None)
+    fit_options = dict(options.fit_options)
+    update_grid = options.update_grid
+    if update_grid is None:
+        largest = options.grids if schedule is None else max(schedule)
+        update_grid = grid_updates_fit(data.train_input.shape[0], fit_options.get("batch_size"),
+                                       largest)
+    start = time.perf_counter()
+    run.model.train()
+    run.histories["train"] = fit(run.model, data, steps=options.steps, grid_schedule=schedule,
+                                 update_grid=update_grid, lamb=options.lamb, **fit_options)
+    run.widths_trained = list(run.model.widths)
+    stage("train", run)
+    _prune_and_retrain(run, options, stage, say)
+    if options.symbolic:
+        run.model.train()
+        run.model, run.histories["symbolic"], run.symbolic_fits = snap_symbolic(
+            run.model, data, options.retrain_steps, lib=options.symbolic_lib,
+            r2_threshold=options.r2_threshold, until_loss=options.polish_until_loss,
+            **fit_options)
+        stage("symbolic", run)
+    run.model.eval()
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def _prune_and_retrain(run: PipelineResult, options: PipelineOptions,
+                       stage: Callable[[str, PipelineResult], None],
+                       say: Callable[[str], None]) -> None:
+    """The ``"prune"``, ``"retrain"`` and ``"simplify"`` stages that ``options`` switch on."""
+    if options.prune:
+        run.model = run.model.prune()
+        run.pruned_widths = list(run.model.widths)
+        stage("prune", run)
+        run.model.train()
+        history = fit(run.model, run.data, steps=options.retrain_steps,
+                      update_grid=options.retrain_update_grid, **options.fit_options)
+        run.histories["retrain"] = history
+        stage("retrain", run)
+    if options.simplify:
+        rmse = run.histories["retrain" if options.prune else "train"].train_rmse[-1]
+        run.model.train()
+        run.model = simplify(run.model, run.data, rmse, say=say, **options.fit_options)
+        stage("simplify", run)

@@ -1,0 +1,332 @@
+"""What ``kanlab fit`` and ``kanlab predict`` compute: a KAN on the columns of a CSV file.
+
+:func:`fit_csv` reads the file (:mod:`kanlab.data.csv`), splits the rows, and runs the one
+pipeline (:func:`~kanlab.apps.pipeline.run_pipeline`): inputs and target standardised with the
+training rows' mean and standard deviation (a constant column is only centred), a float64 KAN
+trained with LBFGS and grid extension, optionally pruned and retrained, and optionally snapped
+to symbolic functions whose affine parameters are trained; the formula is then rewritten in the
+CSV's column names and original units. :mod:`kanlab.apps.report` writes the result.
+
+A run directory (``kanlab fit --out``) holds what prediction needs (:class:`TabularModel`):
+
+``model/``
+    the KAN (:meth:`KAN.load <kanlab.nn.model.KAN.load>`); it maps standardised inputs to the
+    standardised target.
+``pipeline.json``
+    feature and target names, and the standardisation: ``prediction = model((x - x_mean) /
+    x_scale) * y_scale + y_mean`` with the model in evaluation mode.
+
+Nothing here prints or writes but :meth:`TabularModel.save`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kanlab.apps.pipeline import (
+    PipelineOptions,
+    PipelineResult,
+    Standardization,
+    rmse_r2,
+    run_pipeline,
+)
+from kanlab.data import Dataset
+from kanlab.data.csv import read_csv
+from kanlab.errors import InputError
+from kanlab.nn.mlp import n_parameters
+from kanlab.nn.model import KAN
+from kanlab.symbolic.formula import formula_in_units
+
+__all__ = ["MODEL_DIR", "PIPELINE_FILE", "FitOptions", "FitResult", "TabularModel", "fit_csv"]
+
+PIPELINE_FILE = "pipeline.json"
+MODEL_DIR = "model"
+_PIPELINE_FORMAT = "kanlab-csv-pipeline"
+_PIPELINE_VERSION = 1
+_DTYPE = torch.float64
+#: the label of each stage's training curve in the report's history (None: no marker)
+_STAGE_LABELS = {"train": None, "retrain": "prune", "symbolic": "symbolic"}
+
+
+@dataclass
+class TabularModel:
+    """A trained KAN and the standardisation around it: predictions in original units.
+
+    Attributes:
+        model: the KAN on standardised units.
+        features: the input column names, in the model's input order.
+        target: the target column name.
+        x_mean, x_scale: per feature, ``z = (x - x_mean) / x_scale``.
+        y_mean, y_scale: ``y = model(z) * y_scale + y_mean``.
+    """
+
+    model: KAN
+    features: list[str]
+    target: str
+    x_mean: list[float]
+    x_scale: list[float]
+    y_mean: float
+    y_scale: float
+
+    @classmethod
+    def from_scaling(cls, model: KAN, features: list[str], target: str,
+                     scaling: Standardization) -> TabularModel:
+        """The model with a pipeline's :class:`~kanlab.apps.pipeline.Standardization` (one
+        target column)."""
+        (y_mean,), (y_scale,) = scaling.y_mean.tolist(), scaling.y_scale.tolist()
+        return cls(model, features, target, scaling.x_mean.tolist(), scaling.x_scale.tolist(),
+                   y_mean, y_scale)
+
+    @property
+    def prediction_name(self) -> str:
+        """The column name of the predictions: ``<target>_pred``."""
+        return f"{self.target}_pred"
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x - x_mean) / x_scale`` of raw inputs ``(N, n_features)``, float64."""
+        mean = torch.tensor(self.x_mean, dtype=_DTYPE)
+        scale = torch.tensor(self.x_scale, dtype=_DTYPE)
+        return (x.to(_DTYPE) - mean) / scale
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Predictions ``(N,)`` in the target's units for raw inputs ``(N, n_features)``."""
+        if x.dim() != 2 or x.shape[1] != len(self.features):
+            raise InputError(
+                f"inputs have shape {tuple(x.shape)}; expected (N, {len(self.features)})"
+            )
+        self.model.eval()
+        return self.model(self.standardize(x))[:, 0] * self.y_scale + self.y_mean
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write ``model/`` and ``pipeline.json`` into ``directory`` (created)."""
+        directory = Path(directory)
+        self.model.save(directory / MODEL_DIR)
+        doc = {
+            "format": _PIPELINE_FORMAT, "version": _PIPELINE_VERSION, "model": MODEL_DIR,
+            "features": self.features, "target": self.target,
+            "x_mean": self.x_mean, "x_scale": self.x_scale,
+            "y_mean": self.y_mean, "y_scale": self.y_scale,
+            "prediction": "model((x - x_mean) / x_scale) * y_scale + y_mean, model in eval mode",
+        }
+        path = directory / PIPELINE_FILE
+        path.write_text(json.dumps(doc, indent=2))  # floats round-trip exactly (repr)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> TabularModel:
+        """Read what :meth:`save` (``kanlab fit --out directory``) wrote."""
+        directory = Path(directory)
+        path = directory / PIPELINE_FILE
+        if not path.is_file():
+            raise InputError(
+                f"{directory}: no {PIPELINE_FILE}; pass the --out directory of `kanlab fit`"
+            )
+        try:
+            doc = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}: not valid JSON ({err})") from None
+        if not isinstance(doc, dict) or doc.get("format") != _PIPELINE_FORMAT:
+            raise InputError(f"{path} is not a kanlab fit pipeline")
+        if doc.get("version", 0) > _PIPELINE_VERSION:
+            raise InputError(f"{path} was written by a newer kanlab (version {doc['version']})")
+        try:
+            model = KAN.load(directory / doc["model"])
+            tabular = cls(model, list(doc["features"]), doc["target"], list(doc["x_mean"]),
+                          list(doc["x_scale"]), float(doc["y_mean"]), float(doc["y_scale"]))
+        except (KeyError, TypeError) as err:
+            raise InputError(f"{path}: incomplete or damaged ({type(err).__name__}: {err})"
+                             ) from None
+        model.eval()
+        return tabular
+
+
+@dataclass
+class FitOptions:
+    """The choices of ``kanlab fit`` (see its ``--help``).
+
+    Attributes:
+        widths: the widths after the inputs (hidden layers, then the output, which is 1).
+        grids: the grid-extension schedule; ``steps_per_grid`` LBFGS steps at each size.
+        steps_per_grid: LBFGS steps per grid size, and of each retraining stage.
+        lamb: sparsity regularisation ``λ``.
+        prune: prune (nodes, then edges) after training, then retrain.
+        symbolic: snap every edge to a symbolic function, then train their affine parameters.
+        grid: the grid strategy (a name of :data:`kanlab.grids.GRID_STRATEGIES`).
+        test_fraction: share of the rows held out for testing.
+        seed: seeds the split and the KAN's initialisation.
+        progress: show a progress bar while training.
+    """
+
+    widths: Sequence[int] = (5, 1)
+    grids: Sequence[int] = (3, 5, 10, 20)
+    steps_per_grid: int = 50
+    lamb: float = 0.0
+    prune: bool = False
+    symbolic: bool = False
+    grid: str = "quantile"
+    test_fraction: float = 0.2
+    seed: int = 0
+    progress: bool = True
+
+    def checked_widths(self) -> list[int]:
+        """``widths`` as ints, checked: the last (the output) must be 1."""
+        widths = [int(w) for w in self.widths]
+        if not widths or widths[-1] != 1:
+            raise InputError(
+                f"the last width is the output and must be 1 (one target column); got {widths}"
+            )
+        return widths
+
+    def pipeline(self, n_features: int) -> PipelineOptions:
+        """These choices as the pipeline's options, for ``n_features`` input columns."""
+        widths = self.checked_widths()
+        grids = [int(g) for g in self.grids]
+        return PipelineOptions(
+            widths=(n_features, *widths), grids=tuple(grids),
+            steps=self.steps_per_grid * len(grids), lamb=self.lamb, prune=self.prune,
+            retrain_steps=self.steps_per_grid, symbolic=self.symbolic,
+            standardize_inputs=True, standardize_target=True, grid=self.grid, seed=self.seed,
+            dtype=_DTYPE,
+            fit_options={"opt": "lbfgs", "progress": self.progress, "seed": self.seed},
+        )
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_csv` returns.
+
+    Attributes:
+        pipeline: the trained model with its standardisation.
+        metrics: JSON-ready numbers and settings (see
+            :func:`~kanlab.apps.report.write_outputs`).
+        history: the training curves in the target's units: ``step``, ``train_rmse``,
+            ``test_rmse`` and ``events`` (grid refinements, pruning, snapping; not the grid
+            updates), over every stage.
+        train_x: the training inputs (raw units, shuffled as split).
+        formula: the sympy expression of the prediction in the CSV's names and units
+            (symbolic fits), else None.
+        predictions: the predictions of every data row of the CSV, in file order.
+    """
+
+    pipeline: TabularModel
+    metrics: dict[str, Any]
+    history: dict[str, list]
+    train_x: torch.Tensor
+    formula: Any = None
+    predictions: torch.Tensor | None = None
+
+
+def fit_csv(
+    path: str | os.PathLike,
+    target: str,
+    features: Sequence[str] | None = None,
+    options: FitOptions | None = None,
+) -> FitResult:
+    """Train a KAN on the CSV file ``path`` (header row, numeric cells).
+
+    Args:
+        path: the CSV file.
+        target: the column to predict.
+        features: the input columns in order; default every other column.
+        options: the training choices.
+
+    Returns:
+        A :class:`FitResult`; write it with :func:`~kanlab.apps.report.write_outputs`.
+
+    Raises:
+        InputError: a missing column, a non-numeric, empty or non-finite cell (named by line
+            and column), too few rows, bad options, or an output width other than 1.
+        OSError: the file cannot be read.
+    """
+    opts = options or FitOptions()
+    opts.checked_widths()  # before the file is read
+    table = read_csv(Path(path))
+    data = table.dataset(target, features, test_fraction=opts.test_fraction, seed=opts.seed,
+                         dtype=_DTYPE)
+    names = table.features([target], features)
+    spline: dict[str, float] = {}
+
+    def measure_spline(stage: str, run: PipelineResult) -> None:
+        if stage == ("retrain" if opts.prune else "train") and opts.symbolic:
+            run.model.eval()  # the spline model's RMSE, before snapping to symbols
+            spline.update(_rmses(TabularModel.from_scaling(run.model, names, target,
+                                                           run.scaling), data))
+            run.model.train()
+
+    run = run_pipeline(data, opts.pipeline(len(names)), on_stage=measure_spline)
+    pipeline = TabularModel.from_scaling(run.model, names, target, run.scaling)
+    formula = None
+    if opts.symbolic:
+        (formula,) = formula_in_units(run.model, names, pipeline.x_mean, pipeline.x_scale,
+                                      [pipeline.y_mean], [pipeline.y_scale])
+    metrics = _metrics(run, pipeline, data, opts, formula, spline)
+    curves: dict[str, list] = {"step": [], "train_rmse": [], "test_rmse": [], "events": []}
+    for stage, history in run.histories.items():
+        if history is not None:
+            _append_history(curves, history, pipeline.y_scale, _STAGE_LABELS[stage])
+    return FitResult(pipeline, metrics, curves, data.train_input, formula,
+                     pipeline.predict(table.columns(names)))
+
+
+def _rmses(pipeline: TabularModel, data: Dataset) -> dict[str, float]:
+    """Train (and test) RMSE of ``pipeline`` in the target's units."""
+    out = {"train_rmse": rmse_r2(data.train_label[:, 0], pipeline.predict(data.train_input))[0]}
+    if data.test_input is not None:
+        out["test_rmse"] = rmse_r2(data.test_label[:, 0], pipeline.predict(data.test_input))[0]
+    return out
+
+
+def _metrics(run: PipelineResult, pipeline: TabularModel, data: Dataset, opts: FitOptions,
+             formula: Any, spline: dict[str, float]) -> dict[str, Any]:
+    """``metrics.json``: the fit's numbers and settings (see
+    :func:`~kanlab.apps.report.write_outputs`)."""
+    model = run.model
+    train_rmse, train_r2 = rmse_r2(data.train_label[:, 0], pipeline.predict(data.train_input))
+    test_rmse = test_r2 = None
+    if data.test_input is not None:
+        test_rmse, test_r2 = rmse_r2(data.test_label[:, 0], pipeline.predict(data.test_input))
+    metrics: dict[str, Any] = {
+        "target": pipeline.target, "features": pipeline.features,
+        "n_train": int(data.train_input.shape[0]),
+        "n_test": 0 if data.test_input is None else int(data.test_input.shape[0]),
+        "train_rmse": train_rmse, "test_rmse": test_rmse,
+        "train_r2": train_r2, "test_r2": test_r2,
+        "n_params": n_parameters(model), "widths": list(model.widths),
+        "widths_before_pruning": run.widths_trained if opts.prune else None,
+        "grid": model.grid_size, "grid_schedule": [int(g) for g in opts.grids],
+        "grid_strategy": opts.grid, "steps_per_grid": opts.steps_per_grid, "lamb": opts.lamb,
+        "prune": opts.prune, "symbolic": opts.symbolic, "seed": opts.seed,
+        "test_fraction": opts.test_fraction, "seconds": run.seconds,
+        "formula": None if formula is None else str(formula),
+        "spline_train_rmse": spline.get("train_rmse"),
+        "spline_test_rmse": spline.get("test_rmse"),
+        "warnings": [],
+    }
+    if opts.symbolic and train_rmse > 2 * spline["train_rmse"] + 1e-12 * pipeline.y_scale:
+        advice = ("train longer (--steps-per-grid) or sparsify more (a larger --lamb)"
+                  if opts.prune and opts.lamb > 0 else
+                  "sparsify and prune first (e.g. --lamb 1e-3 --prune), or train longer")
+        metrics["warnings"].append(
+            f"the symbolic formula fits worse than the spline model it replaced (train RMSE "
+            f"{train_rmse:.3g} against {spline['train_rmse']:.3g}); {advice}"
+        )
+    return metrics
+
+
+def _append_history(curves: dict[str, list], history, scale: float, label: str | None) -> None:
+    offset = curves["step"][-1] if curves["step"] else 0
+    if label is not None:
+        curves["events"].append((offset, label))
+    curves["step"] += [offset + s for s in history.step]
+    curves["train_rmse"] += [v * scale for v in history.train_rmse]
+    curves["test_rmse"] += [v * scale for v in history.test_rmse]
+    curves["events"] += [(offset + s, text) for s, text in history.events
+                         if text != "update grid"]  # refinements only: a readable plot
