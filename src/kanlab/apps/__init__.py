@@ -13,3 +13,8 @@
 Imports: anything in kanlab below it. Within: ``pipeline`` < ``tabular``, ``estimators``,
 ``demos`` < ``report`` < ``cli``.
 """
+
+from kanlab.apps import cli, demos, pipeline, report, tabular  # noqa: F401
+
+# estimators imports scikit-learn: ``from kanlab.apps import estimators`` when it is installed
+__all__ = ["cli", "demos", "pipeline", "report", "tabular"]

@@ -33,3 +33,16 @@ __all__ = [
     "make_dkan_dataset",
     "make_toy_dataset",
 ]
+
+from kanlab.data import csv, images, science  # noqa: E402, F401
+
+__all__ += ["csv", "images", "science"]
+
+
+def __getattr__(name: str):
+    """:mod:`kanlab.data.feynman_catalog` (a large table) is imported on first access."""
+    if name == "feynman_catalog":
+        import importlib
+
+        return importlib.import_module("kanlab.data.feynman_catalog")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -55,7 +55,7 @@ from typing import Any
 import torch
 
 from kanlab._validation import lookup
-from kanlab.data import Dataset, make_dataset
+from kanlab.data.dataset import Dataset, make_dataset
 from kanlab.errors import InputError
 
 __all__ = ["FEYNMAN_NO_UNITS", "CatalogEquation", "feynman_no_units_dataset"]

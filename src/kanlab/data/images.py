@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from kanlab._optional import optional_import
-from kanlab.data import Dataset
+from kanlab.data.dataset import Dataset
 from kanlab.errors import InputError
 
 __all__ = ["load_digits", "load_fashion_mnist", "load_idx_dataset", "load_mnist", "read_idx"]

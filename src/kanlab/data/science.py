@@ -30,7 +30,7 @@ import torch
 
 from kanlab._optional import optional_import
 from kanlab._validation import lookup
-from kanlab.data import Dataset, make_dataset
+from kanlab.data.dataset import Dataset, make_dataset
 from kanlab.data.csv import check_split, read_csv
 from kanlab.errors import InputError
 

@@ -9,3 +9,9 @@
 Each takes a model and returns new objects; none trains. Imports: :mod:`kanlab.nn`,
 :mod:`kanlab.symbolic` and below.
 """
+
+from __future__ import annotations
+
+from kanlab.interpret import importance, plot, prune, symbolic_model  # noqa: F401
+
+__all__ = ["importance", "plot", "prune", "symbolic_model"]

@@ -6,3 +6,9 @@
 
 Imports: :mod:`kanlab.training`, :mod:`kanlab.nn`, :mod:`kanlab.data` and below.
 """
+
+from __future__ import annotations
+
+from kanlab.science import pde, sweeps, unsupervised  # noqa: F401
+
+__all__ = ["pde", "sweeps", "unsupervised"]
