@@ -30,8 +30,8 @@ import torch
 
 from kanlab._optional import optional_import
 from kanlab._validation import lookup
-from kanlab.data.dataset import Dataset, make_dataset
 from kanlab.data.csv import check_split, read_csv
+from kanlab.data.dataset import Dataset, make_dataset
 from kanlab.errors import InputError
 
 __all__ = [
