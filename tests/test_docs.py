@@ -95,6 +95,25 @@ def test_python_blocks_come_from_examples():
             assert all(EXAMPLE.match(p) for p in paths)
 
 
+
+def test_api_pages_cover_every_public_module():
+    """Every public module of kanlab has its section in the API reference (``::: kanlab.x.y`` in
+    ``docs/api/<subpackage>.md``), so the reference follows the package layout."""
+    src = ROOT / "src" / "kanlab"
+    modules = set()
+    for path in src.rglob("*.py"):
+        parts = path.relative_to(src.parent).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        if len(parts) > 1 and not any(p.startswith("_") for p in parts):
+            modules.add(".".join(parts))
+    documented = {name for page in (DOCS / "api").glob("*.md")
+                  for name in re.findall(r"^::: ([\w.]+)", page.read_text(encoding="utf-8"),
+                                         re.MULTILINE)}
+    missing = sorted(modules - documented)
+    assert not missing, (f"modules without an API section: {missing}; add '::: <module>' to "
+                         "docs/api/<subpackage>.md")
+    assert "kanlab.nn.layer" in documented and "kanlab.grids" in documented
+
 # Runs scripts as ``python examples/NAME.py --quick --out DIR`` would (``runpy`` as
 # ``__main__``, its own argv, stdout and stderr), several in one process: the imports (torch,
 # matplotlib: about 3 s of the ~7 s a quick script takes) are paid once per process.
