@@ -7,6 +7,7 @@ runs each in its own process and builds the site.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -94,6 +95,43 @@ def test_python_blocks_come_from_examples():
             )
             assert all(EXAMPLE.match(p) for p in paths)
 
+
+
+def test_api_pages_cover_every_public_module():
+    """Every public module of kanlab has its section in the API reference (``::: kanlab.x.y`` in
+    ``docs/api/<subpackage>.md``), so the reference follows the package layout."""
+    src = ROOT / "src" / "kanlab"
+    modules = set()
+    for path in src.rglob("*.py"):
+        parts = path.relative_to(src.parent).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        if len(parts) > 1 and not any(p.startswith("_") for p in parts):
+            modules.add(".".join(parts))
+    documented = {name for page in (DOCS / "api").glob("*.md")
+                  for name in re.findall(r"^::: ([\w.]+)", page.read_text(encoding="utf-8"),
+                                         re.MULTILINE)}
+    missing = sorted(modules - documented)
+    assert not missing, (f"modules without an API section: {missing}; add '::: <module>' to "
+                         "docs/api/<subpackage>.md")
+    assert "kanlab.nn.layer" in documented and "kanlab.grids" in documented
+
+
+def test_hook_turns_sphinx_roles_into_optional_cross_references():
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = ('<h2 id="kanlab.nn.model">m</h2><h3 id="kanlab.nn.model.KAN.refine">r</h3>'
+            "<p>:func:<code>~kanlab.training.loop.fit</code>, :meth:<code>refine_</code>, "
+            ":class:<code>KAN.fit &lt;kanlab.nn.model.KAN.fit&gt;</code></p>")
+    out = hooks.on_page_content(page)
+    assert ('<autoref identifier="kanlab.training.loop.fit" optional><code>fit</code></autoref>'
+            in out)
+    assert ('<autoref identifier="kanlab.nn.model.KAN.refine_" slug="kanlab.nn.model.refine_" '
+            'optional><code>refine_</code></autoref>') in out
+    assert ('<autoref identifier="kanlab.nn.model.KAN.fit" optional><code>KAN.fit</code>'
+            "</autoref>") in out
+    assert ":func:" not in out and ":meth:" not in out
+    assert out.startswith('<h2 id="kanlab.nn.model">m</h2>')
 
 # Runs scripts as ``python examples/NAME.py --quick --out DIR`` would (``runpy`` as
 # ``__main__``, its own argv, stdout and stderr), several in one process: the imports (torch,
