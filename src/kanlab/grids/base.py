@@ -70,6 +70,16 @@ class GridStrategy:
         """
         raise NotImplementedError
 
+    def points(self, grid_size: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """A fixed grid's points ``(G + 1,)``, the same for every input (strategies with
+        ``adaptive`` False implement it: ``refine`` asks for them at the new size).
+
+        Raises:
+            InputError: for a data-driven strategy, which has no points without samples.
+        """
+        raise InputError(f"the {self.name!r} grid strategy places its points from samples; "
+                         "it has no fixed points")
+
     def grid_points(
         self,
         x: torch.Tensor,

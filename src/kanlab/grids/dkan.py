@@ -19,10 +19,11 @@ DKAN_VARIANTS = ("code", "paper")
 class DKANGrid(GridStrategy):
     """DKAN's grid (Gong 2024): fixed standard-normal quantiles of standardised inputs.
 
-    A KAN built with it (``KAN(..., grid="dkan")``) standardises every layer's input with
-    running statistics, uses a clamped knot vector on the quantile grid, adds the linear boundary
-    bases ``max(0, a − z)`` and ``max(0, z − b)``, and never moves its knots (``adaptive`` is
-    False): the statistics move instead.
+    The grid never moves (``adaptive`` is False): the running statistics of the standardised
+    inputs move instead. The layers that go with it -- standardised inputs, a clamped knot
+    vector, linear tails beyond the grid -- are not this strategy's decision: ``grid="dkan"``
+    names them in :mod:`kanlab.nn.presets` (``DKANLayers``), which reads ``momentum`` and
+    ``variant`` from here, so that a saved model's config names one DKAN setting.
 
     The paper and its public code differ, and both are offered:
 
@@ -38,7 +39,7 @@ class DKANGrid(GridStrategy):
 
     Args:
         alpha: tail probability, in ``(0, 0.5)`` (code: 0.01).
-        momentum: ``γ`` of the running statistics, in ``(0, 1]`` (code: 0.1).
+        momentum: ``γ`` of the running statistics, in ``(0, 1]`` (code: 0.1), for the layers.
         variant: ``"code"`` or ``"paper"``.
     """
 
@@ -63,13 +64,3 @@ class DKANGrid(GridStrategy):
 
     def place(self, x, grid_size, *, layer=None, context=None):
         return self.points(grid_size, x.dtype).to(x.device).expand(x.shape[1], -1)
-
-    def layer_options(self) -> dict[str, object]:
-        """What a layer needs to be a DKAN layer (see the class docstring)."""
-        return {
-            "knot_convention": "clamped",
-            "tails": "linear",
-            "base_input": "raw" if self.variant == "code" else "standardized",
-            "standardize_mode": "batch" if self.variant == "code" else "running",
-            "momentum": self.momentum,
-        }

@@ -1,9 +1,20 @@
 """The modules: the KAN layer and its parts, the network, and the MLP baseline.
 
-- :mod:`~kanlab.nn.layer`: :class:`KANLinear`, a layer of learnable activations on edges.
-- :mod:`~kanlab.nn.symbolic_edges`, :mod:`~kanlab.nn.standardize`,
-  :mod:`~kanlab.nn.initialization`: parts of the layer (symbolic edges, input standardisation,
-  initial coefficients).
+- :mod:`~kanlab.nn.layer`: :class:`KANLinear`, a layer of learnable activations on edges,
+  which holds the state and composes its parts:
+
+  - :mod:`~kanlab.nn.spline_edges`: the numeric splines' knot tables, basis and jets;
+  - :mod:`~kanlab.nn.branch`: the interface of an edge branch beside the spline, one more
+    block of GEMM columns; :mod:`~kanlab.nn.base_branch` (``w_b·b(x)``) and
+    :mod:`~kanlab.nn.tails` (linear tails beyond the grid) implement it. A new edge kind is a
+    new branch;
+  - :mod:`~kanlab.nn.symbolic_edges` (edges snapped to formulas) and
+    :mod:`~kanlab.nn.standardize` (DKAN's running standardisation), submodules;
+  - :mod:`~kanlab.nn.derivatives` (edge derivatives, forward-mode jets),
+    :mod:`~kanlab.nn.grid_moves` (``update_grid``, ``refine``), :mod:`~kanlab.nn.selection`
+    (pruning's sub-layer) and :mod:`~kanlab.nn.initialization` (initial coefficients).
+- :mod:`~kanlab.nn.presets`: what a named grid stands for beyond knots (``grid="dkan"``: DKAN's
+  layers).
 - :mod:`~kanlab.nn.model`: :class:`KAN`, layers of given widths, with grid moves, recorded
   inputs and save/load.
 - :mod:`~kanlab.nn.facade`: ``KANFacade``, the pykan-style convenience methods of ``KAN``

@@ -26,11 +26,12 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from kanlab._autodiff import elementwise_jet
 from kanlab.splines.basis import bspline_basis
 
-__all__ = ["INITIALIZATIONS", "glorot_fine_std", "uniform_moments"]
+__all__ = ["INITIALIZATIONS", "glorot_fine_std", "initialize_", "uniform_moments"]
 
 INITIALIZATIONS = ("pykan", "glorot_fine")
 _NODES_PER_INTERVAL = 16  # exact for B-spline products up to degree 31; ~1e-15 for SiLU
@@ -116,3 +117,37 @@ def glorot_fine_std(
         return None, coef_std
     base_std = gain * torch.sqrt(2.0 / (s_in * r0 + s_out * r1))
     return base_std, coef_std
+
+
+@torch.no_grad()
+def initialize_(layer: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Draw a layer's initial parameters in place, by its ``init`` scheme.
+
+    ``"pykan"``: ``c ~ N(0, init_noise²)``, ``w_s = 1``, ``w_b`` Xavier-uniform;
+    ``"glorot_fine"``: the standard deviations of :func:`glorot_fine_std`. Inner edge branches
+    (linear tails) are drawn like the spline's coefficients, ``N(0, init_noise²)``; the bias is
+    zero. The draws come in a fixed order -- spline coefficients, inner branches, then outer
+    branches (the base weights) -- so a seed gives the same layer whatever the device: they are
+    drawn where the generator lives (a CPU generator can seed a CUDA layer) and copied.
+    """
+    gen_device = generator.device if generator is not None else layer.coef.device
+    draw = {"device": gen_device, "dtype": layer.coef.dtype}
+    coef = torch.empty(layer.coef.shape, **draw)
+    base_std: torch.Tensor | float | None = None  # pykan: the base branch's own (Xavier)
+    if layer.init == "glorot_fine":
+        base_std, coef_std = glorot_fine_std(layer.knots, layer.spline_order,
+                                             layer.out_features, layer.base_fn)
+        base_std = 0.0 if base_std is None else base_std  # no base function: zero weights
+        coef.normal_(0.0, 1.0, generator=generator).mul_(coef_std.to(**draw))
+    else:
+        coef.normal_(0.0, layer.init_noise, generator=generator)
+    layer.coef.copy_(coef)
+    for branch in layer.branches:
+        if branch.inside_spline:
+            branch.reset_(getattr(layer, branch.param), layer.init_noise, generator, draw)
+    layer.spline_scale.fill_(1.0)
+    for branch in layer.branches:
+        if not branch.inside_spline:
+            branch.reset_(getattr(layer, branch.param), base_std, generator, draw)
+    if layer.bias is not None:
+        layer.bias.zero_()

@@ -16,12 +16,14 @@ from torch import nn
 from kanlab._modes import evaluating
 from kanlab._validation import as_samples, check_features, check_positive_int
 from kanlab.errors import GridWarning, InputError
-from kanlab.grids import GRID_STRATEGIES, DKANGrid, GridStrategy, get_grid_strategy
+from kanlab.grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
 from kanlab.grids.density import GridContext
+from kanlab.nn import grid_moves
 from kanlab.nn.facade import KANFacade
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.persistence import load_model, model_from_config, save_model
-from kanlab.nn.standardize import RunningStandardize
+from kanlab.nn.presets import layer_preset
+from kanlab.nn.standardize import frozen
 
 __all__ = ["KAN", "LayerTrace", "RECORD_MAX_VALUES"]
 
@@ -66,6 +68,7 @@ class KAN(KANFacade, nn.Module):
             :class:`~kanlab.nn.layer.KANLinear`); per layer or for all.
         grid: grid strategy of every layer's :meth:`update_grid`: a name of
             :data:`kanlab.grids.GRID_STRATEGIES` (default ``"quantile"``) or an instance.
+            A grid name may also stand for an architecture (:mod:`kanlab.nn.presets`):
             ``"dkan"`` (or a :class:`~kanlab.grids.DKANGrid`) builds DKAN layers: standardised
             inputs, clamped knots at normal quantiles, linear tails, a fixed grid.
         grid_eps: ``eps`` of the ``"quantile"`` strategy (pykan 0.2.8's 0.02).
@@ -140,23 +143,17 @@ class KAN(KANFacade, nn.Module):
         else:
             strategy = get_grid_strategy(grid)
         self.grid_strategy = strategy
-        dkan = strategy.layer_options() if isinstance(strategy, DKANGrid) else None
-        if dkan is not None:
-            options["knot_convention"] = dkan["knot_convention"]
-            options["tails"] = dkan["tails"]
+        preset = layer_preset(strategy)  # e.g. DKAN's layers for grid="dkan"
+        if preset is not None:
+            options.update(preset.shared_options())
         per_layer = {name: _per_layer(name, value, n_layers) for name, value in options.items()}
 
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         layers = []
         for li in range(n_layers):
             layer_opts = {name: per_layer[name][li] for name in per_layer}
-            if dkan is not None:
-                layer_opts["grid"] = strategy.points(layer_opts["grid_size"], dtype)
-                layer_opts["base_input"] = dkan["base_input"]
-                layer_opts["standardize"] = RunningStandardize(
-                    widths[li], momentum=dkan["momentum"], mode=dkan["standardize_mode"],
-                    dtype=dtype,
-                )
+            if preset is not None:
+                layer_opts.update(preset.layer_options(widths[li], layer_opts["grid_size"], dtype))
             # Initialise on the CPU so that a seed gives the same model on every device.
             layers.append(
                 KANLinear(
@@ -307,7 +304,8 @@ class KAN(KANFacade, nn.Module):
                 with warnings.catch_warnings():
                     if li > 0:  # a hidden node that sparsification or pruning left constant
                         warnings.simplefilter("ignore", GridWarning)
-                    change, h = layer._update_grid(h, strategy, grid_size=g, context=context)
+                    change, h = grid_moves.update_grid(layer, h, strategy, grid_size=g,
+                                                       context=context)
                 drift.append(change)
         return drift
 
@@ -324,7 +322,8 @@ class KAN(KANFacade, nn.Module):
             if g != layer.grid_size:
                 layer.refine_(g, h)
             if h is not None:
-                h = layer._output_without_stats(h)
+                with frozen(layer.standardize):
+                    h = layer(h)
 
     def refine(self, grid_size: int | Sequence[int], x: torch.Tensor | None = None) -> KAN:
         """A new model on finer (or coarser) grids with the same function (paper §2.4).

@@ -20,15 +20,18 @@ the statistics over every process's batch, like ``torch.nn.SyncBatchNorm``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from torch import nn
 
+from kanlab._modes import evaluating
 from kanlab._validation import check_choice, check_positive_int
 from kanlab.errors import InputError
 
-__all__ = ["STANDARDIZE_MODES", "RunningStandardize"]
+__all__ = ["STANDARDIZE_MODES", "RunningStandardize", "frozen", "standardized"]
 
 STANDARDIZE_MODES = ("batch", "running")
 
@@ -118,3 +121,30 @@ class RunningStandardize(nn.Module):
     def scale(self) -> torch.Tensor:
         """``dz/dx = 1/sqrt(σ² + eps)`` per input in eval mode: ``(in,)``."""
         return 1.0 / torch.sqrt(self.running_var + self.eps)
+
+    def select(self, index: torch.Tensor) -> RunningStandardize:
+        """A copy for the inputs ``index`` ``(in',)`` (in that order), with their statistics."""
+        new = copy.deepcopy(self)
+        new.num_features = len(index)
+        new.running_mean = self.running_mean[index].clone()
+        new.running_var = self.running_var[index].clone()
+        return new
+
+
+def standardized(
+    standardize: RunningStandardize | None, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``z`` as a layer's forward pass computes it, without updating statistics, and ``dz/dx``.
+
+    ``dz/dx`` ``(in,)`` is that of the running statistics. Without standardisation (None):
+    ``(x, None)``. Shape of ``z``: that of ``x``, ``(B, in)``.
+    """
+    if standardize is None:
+        return x, None
+    return standardize.transform(x), standardize.scale()
+
+
+def frozen(standardize: RunningStandardize | None) -> AbstractContextManager:
+    """A block in which ``standardize`` uses its running statistics and never updates them
+    (its training flag is restored afterwards); nothing for None."""
+    return nullcontext() if standardize is None else evaluating(standardize)

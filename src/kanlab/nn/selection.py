@@ -1,0 +1,58 @@
+"""A layer's sub-layer: the edges between some of its inputs and outputs (what pruning keeps).
+
+Every per-edge tensor of the layer -- the spline coefficients and scales, each edge branch's
+coefficients (:mod:`kanlab.nn.branch`), the mask, the symbolic edges -- is indexed
+``[out_index][:, in_index]``; the kept inputs keep their knots and running statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from kanlab.errors import InputError
+
+__all__ = ["select"]
+
+
+@torch.no_grad()
+def select(layer: nn.Module, out_index: Sequence[int], in_index: Sequence[int]) -> nn.Module:
+    """A copy of the :class:`~kanlab.nn.layer.KANLinear` ``layer`` with only the given outputs
+    and inputs (renumbered in that order); the kept edges are unchanged.
+
+    Args:
+        layer: the layer.
+        out_index: outputs to keep (distinct indices into ``range(out_features)``).
+        in_index: inputs to keep (distinct indices into ``range(in_features)``).
+
+    Raises:
+        InputError: an empty list, an index out of range or a repeated one.
+    """
+    o = _index("out_index", out_index, layer.out_features, layer.coef.device)
+    i = _index("in_index", in_index, layer.in_features, layer.coef.device)
+    new = copy.deepcopy(layer)
+    new.in_features, new.out_features = len(i), len(o)
+    for name in ("coef", "spline_scale", *(b.param for b in layer.branches)):
+        p = getattr(layer, name)  # (out, in, ...) -> (out', in', ...)
+        edges = p.index_select(0, o).index_select(1, i).clone()
+        setattr(new, name, nn.Parameter(edges, requires_grad=p.requires_grad))
+    if layer.bias is not None:
+        new.bias = nn.Parameter(layer.bias[o].clone(), requires_grad=layer.bias.requires_grad)
+    new.knots = layer.knots[i].clone()
+    new.mask = layer.mask.index_select(0, o).index_select(1, i).clone()
+    if layer.standardize is not None:
+        new.standardize = layer.standardize.select(i)
+    new.symbolic = layer.symbolic.select(o.tolist(), i.tolist())
+    return new
+
+
+def _index(name: str, index: Sequence[int], size: int, device) -> torch.Tensor:
+    idx = torch.as_tensor(list(index), dtype=torch.long)
+    if idx.dim() != 1 or len(idx) == 0:
+        raise InputError(f"{name} must be a non-empty list of indices; got {list(index)!r}")
+    if bool(((idx < 0) | (idx >= size)).any()) or len(set(idx.tolist())) != len(idx):
+        raise InputError(f"{name} must hold distinct indices in [0, {size}); got {idx.tolist()}")
+    return idx.to(device)
