@@ -22,7 +22,7 @@ def _random_symbolic_model(widths, seed):
             for i in range(layer.in_features):
                 name = SAFE[int(torch.randint(len(SAFE), (1,), generator=gen))]
                 a, b, c, d = (torch.rand(4, generator=gen, dtype=D) - 0.5).tolist()
-                layer.symbolic.set_edge(j, i, name, (2 * a, b, c, d))
+                layer.symbolic.set_edge(i, j, name, (2 * a, b, c, d))
     return model.eval()
 
 
@@ -46,7 +46,7 @@ def test_formula_by_hand_with_names_and_precision():
     model = kanlab.KAN([2, 1], seed=0, dtype=D)
     model.layers[0].bias.data.fill_(0.5)
     model.layers[0].symbolic.set_edge(0, 0, "sin", (3.0, 0.0, 1.0, 0.0))
-    model.layers[0].symbolic.set_edge(0, 1, "x^2", (1.0, 0.0, 2.0, 0.25))
+    model.layers[0].symbolic.set_edge(1, 0, "x^2", (1.0, 0.0, 2.0, 0.25))
     (expr,) = model.symbolic_formula(["u", "v"])
     u, v = sympy.symbols("u v")
     assert expr.free_symbols == {u, v}

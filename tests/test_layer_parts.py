@@ -285,7 +285,7 @@ def test_a_new_edge_branch_needs_no_new_code_in_the_layer():
     y, dy, d2y = layer.forward_derivatives(x, dh, torch.zeros_like(dh))
     jac = torch.autograd.functional.jacobian(lambda v: layer(v).sum(0), x.detach())
     torch.testing.assert_close(dy, jac.permute(1, 2, 0))
-    part = layer.select([1], [2, 0])
+    part = layer.select([2, 0], [1])
     torch.testing.assert_close(part(x[:, [2, 0]]), layer(x)[:, [1]] - (
         layer.edge_activations(x)[:, 1, 1:2]))
     with torch.no_grad():

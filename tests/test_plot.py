@@ -85,7 +85,7 @@ def test_symbolic_edges_get_the_symbolic_colour():
     from matplotlib.colors import same_color
 
     model, x = _model(), _x()
-    model.layers[0].symbolic.set_edge(0, 1, "sin", (1.0, 0.0, 1.0, 0.0))
+    model.layers[0].symbolic.set_edge(1, 0, "sin", (1.0, 0.0, 1.0, 0.0))
     fig = plot_network(model, x)
     edges, insets = _edges(fig), _insets(fig)
     assert same_color(edges["kan-edge-0-1-0"].get_color(), SYMBOLIC_COLOR)

@@ -14,18 +14,18 @@ def _x(n=64, d=2, seed=0):
     return torch.rand(n, d, generator=torch.Generator().manual_seed(seed), dtype=D) * 2 - 1
 
 
-def _constant_edge(layer, j, i, value):
-    """Make edge (j, i) the constant ``value`` (symbolic '0' with d = value)."""
-    layer.symbolic.set_edge(j, i, "0", (1.0, 0.0, 0.0, value))
+def _constant_edge(layer, i, j, value):
+    """Make edge (i, j) the constant ``value`` (symbolic '0' with d = value)."""
+    layer.symbolic.set_edge(i, j, "0", (1.0, 0.0, 0.0, value))
 
 
 def test_attribution_by_hand_on_a_linear_network():
     # y = 2·h0 + 0·h1, h0 = x0 + x1, h1 = x0: the node h1 and everything into it do not matter
     model = kanlab.KAN([2, 2, 1], seed=0, dtype=D)
     for j, i, c in [(0, 0, 1.0), (0, 1, 1.0), (1, 0, 1.0), (1, 1, 0.0)]:
-        model.layers[0].symbolic.set_edge(j, i, "x", (1.0, 0.0, c, 0.0))
+        model.layers[0].symbolic.set_edge(i, j, "x", (1.0, 0.0, c, 0.0))
     model.layers[1].symbolic.set_edge(0, 0, "x", (1.0, 0.0, 2.0, 0.0))
-    model.layers[1].symbolic.set_edge(0, 1, "x", (1.0, 0.0, 0.0, 0.0))
+    model.layers[1].symbolic.set_edge(1, 0, "x", (1.0, 0.0, 0.0, 0.0))
     x = _x()
     scores = importance(model, x)
     top = scores.edges[1][0]
@@ -42,7 +42,7 @@ def test_attribution_by_hand_on_a_linear_network():
 
 def test_prune_edges_carries_constant_edges_into_the_bias_exactly():
     model = kanlab.KAN([2, 3, 1], seed=0, dtype=D)
-    _constant_edge(model.layers[0], 2, 1, 0.7)
+    _constant_edge(model.layers[0], 1, 2, 0.7)
     _constant_edge(model.layers[1], 0, 0, -0.3)
     x = _x()
     before = {k: v.clone() for k, v in model.state_dict().items() if torch.is_tensor(v)}
@@ -59,7 +59,7 @@ def test_prune_edges_carries_constant_edges_into_the_bias_exactly():
 
 def test_prune_nodes_removes_a_node_whose_outputs_are_constant_and_keeps_the_function():
     model = kanlab.KAN([2, 3, 1], seed=0, dtype=D, grid_size=7)
-    _constant_edge(model.layers[1], 0, 1, 0.25)  # node 1 of the hidden layer feeds a constant
+    _constant_edge(model.layers[1], 1, 0, 0.25)  # node 1 of the hidden layer feeds a constant
     x = _x()
     pruned = model.prune_nodes(x, threshold=1e-9)
     assert pruned.widths == [2, 2, 1]
@@ -74,7 +74,7 @@ def test_prune_nodes_removes_a_node_whose_outputs_are_constant_and_keeps_the_fun
 def test_prune_inputs_drops_an_input_that_only_feeds_constants():
     model = kanlab.KAN([3, 2, 1], seed=0, dtype=D)
     for j in range(2):
-        _constant_edge(model.layers[0], j, 1, 0.1 * (j + 1))
+        _constant_edge(model.layers[0], 1, j, 0.1 * (j + 1))
     x = _x(d=3)
     smaller, kept = model.prune_inputs(x, threshold=1e-9)
     assert kept == [0, 2] and smaller.widths == [2, 2, 1]
@@ -103,7 +103,7 @@ def test_pruning_needs_samples_and_uses_the_recorded_ones():
 
 def test_keep_nodes_checks_its_lists_and_keeps_constant_contributions():
     model = kanlab.KAN([2, 3, 1], seed=0, dtype=D)
-    _constant_edge(model.layers[1], 0, 2, 0.4)
+    _constant_edge(model.layers[1], 2, 0, 0.4)
     x = _x()
     smaller = kanlab.interpret.prune.keep_nodes(model, [[0, 1], [0, 1], [0]], x)
     assert smaller.widths == [2, 2, 1]

@@ -146,7 +146,7 @@ def _relation_model(pairs, n_features=6):
     model = unsupervised_model(n_features, seed=0, dtype=D)
     for i in range(n_features):
         name, c = pairs.get(i, ("0", 0.0))
-        model.layers[0].symbolic.set_edge(0, i, name, (1.0, 0.0, c, 0.0))
+        model.layers[0].symbolic.set_edge(i, 0, name, (1.0, 0.0, c, 0.0))
     return model
 
 
@@ -180,7 +180,7 @@ def test_dependent_features_per_hidden_node():
     for j, pairs in enumerate(relations):
         for i in range(6):
             name, c = pairs.get(i, ("0", 0.0))
-            model.layers[0].symbolic.set_edge(j, i, name, (1.0, 0.0, c, 0.0))
+            model.layers[0].symbolic.set_edge(i, j, name, (1.0, 0.0, c, 0.0))
     assert dependent_features(model, x, node=0) == [3, 4]
     assert dependent_features(model, x, node=1) == [0, 1]
     assert dependent_features(model, x) == [0, 1, 3, 4]

@@ -64,8 +64,8 @@ def prune_edges(model, x: torch.Tensor | None = None, threshold: float = 3e-2, *
         removed = (s < threshold) & (layer.mask > 0)
         _add_to_bias(layer, _carried(t.activations, removed))
         layer.mask[removed] = 0.0
-        for j, i in removed.nonzero().tolist():
-            layer.symbolic.remove_edge(j, i)
+        for j, i in removed.nonzero().tolist():  # (out, in) tensor: edge (i, j)
+            layer.symbolic.remove_edge(i, j)
     if any(not bool((layer.mask > 0).any()) for layer in new.layers):
         raise InputError(
             f"pruning edges below {threshold} removes every edge of a layer; lower the threshold"
@@ -84,7 +84,7 @@ def _rebuild(model, keep: Sequence[list[int]], x: torch.Tensor):
         gone = torch.ones(layer.in_features, dtype=torch.bool, device=layer.mask.device)
         gone[in_keep] = False
         removed = (layer.mask > 0) & gone  # (out, in): edges out of removed nodes
-        part = layer.select(out_keep, in_keep)
+        part = layer.select(in_keep, out_keep)
         _add_to_bias(part, _carried(traces[li].activations, removed)[out_keep])
         layers.append(part)
     new.layers = nn.ModuleList(layers)

@@ -100,7 +100,7 @@ def fix_symbolic(model, l: int, i: int, j: int, name: str | SymbolicFunction, *,
     _check_edge(model, l, i, j)
     fn = get_function(name) if isinstance(name, str) else name
     if not fit_params:
-        model.layers[l].symbolic.set_edge(j, i, fn.name, (1.0, 0.0, 1.0, 0.0))
+        model.layers[l].symbolic.set_edge(i, j, fn.name, (1.0, 0.0, 1.0, 0.0))
         return None
     u, v = edge_samples(model, l, i, j, x)
     z, to_raw = _standardised(u)
@@ -110,14 +110,14 @@ def fix_symbolic(model, l: int, i: int, j: int, name: str | SymbolicFunction, *,
 
 
 def _apply(model, l: int, i: int, j: int, fit: AffineFit) -> None:
-    model.layers[l].symbolic.set_edge(j, i, fit.name, (fit.a, fit.b, fit.c, fit.d))
+    model.layers[l].symbolic.set_edge(i, j, fit.name, (fit.a, fit.b, fit.c, fit.d))
 
 
 @torch.no_grad()
 def unfix_symbolic(model, l: int, i: int, j: int) -> None:
     """Make edge ``(l, i, j)`` numeric again (its spline was kept while it was symbolic)."""
     _check_edge(model, l, i, j)
-    model.layers[l].symbolic.remove_edge(j, i)
+    model.layers[l].symbolic.remove_edge(i, j)
 
 
 def suggest_symbolic(model, l: int, i: int, j: int, *, x: torch.Tensor | None = None,
@@ -150,7 +150,7 @@ def auto_symbolic(model, *, x: torch.Tensor | None = None,
     fixed: dict[tuple[int, int, int], AffineFit] = {}
     for l, layer in enumerate(model.layers):
         edges = [(i, j) for j, i in (layer.mask > 0).nonzero().tolist()
-                 if (j, i) not in layer.symbolic.names]
+                 if (i, j) not in layer.symbolic.names]
         if not edges:
             continue
         trace = model.eval_trace(x)[l]
@@ -189,7 +189,7 @@ def canonicalize(model) -> None:
     """
     for layer in model.layers:
         affine = layer.symbolic.affine
-        for (j, i), name in layer.symbolic.names.items():
+        for (i, j), name in layer.symbolic.names.items():
             a, b, c, d = affine[j, i].tolist()
             if name == "exp" and math.isfinite(c * math.exp(b)):
                 new = [a, 0.0, c * math.exp(b), d]
@@ -209,8 +209,8 @@ def canonicalize(model) -> None:
             if len(outgoing) != 1 or below.bias is None or not incoming:
                 continue
             (j,) = outgoing
-            if (j, h) not in above.symbolic.names or any(
-                (h, i) not in below.symbolic.names for i in incoming
+            if (h, j) not in above.symbolic.names or any(
+                (i, h) not in below.symbolic.names for i in incoming
             ):
                 continue
             a, b = above.symbolic.affine[j, h, :2].tolist()

@@ -24,6 +24,13 @@
 
 Imports: :mod:`kanlab.splines`, :mod:`kanlab.symbolic`, :mod:`kanlab.grids` and below
 (the facade's methods: :mod:`kanlab.interpret` and :mod:`kanlab.training`, inside the methods).
+
+Edge order: an edge is named ``(l, i, j)`` -- layer ``l``, input ``i``, output ``j`` -- as in the
+KAN paper and pykan, in every signature and key (``fix_symbolic(l, i, j, ...)``,
+``SymbolicEdges.set_edge(i, j, ...)``, ``SymbolicEdges.names[(i, j)]``,
+``KANLinear.select(in_index, out_index)``). Per-edge tensors are laid out ``(out, in, ...)``
+like ``nn.Linear.weight``: edge ``(i, j)`` of a layer is ``coef[j, i]``, ``mask[j, i]``, and
+``edge_activations(x)[:, j, i]``.
 """
 
 from __future__ import annotations

@@ -365,11 +365,11 @@ class KANLinear(nn.Module):
         new.refine_(grid_size, x)
         return new
 
-    def select(self, out_index: Sequence[int], in_index: Sequence[int]) -> KANLinear:
-        """A copy with only the given outputs and inputs (in that order); the kept edges, their
+    def select(self, in_index: Sequence[int], out_index: Sequence[int]) -> KANLinear:
+        """A copy with only the given inputs and outputs (in that order); the kept edges, their
         knots, symbolic functions and statistics are unchanged
         (:func:`kanlab.nn.selection.select`)."""
-        return selection.select(self, out_index, in_index)
+        return selection.select(self, in_index, out_index)
 
 
 def _standardizer(standardize: str | RunningStandardize | None, in_features: int,

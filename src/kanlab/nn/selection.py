@@ -19,20 +19,20 @@ __all__ = ["select"]
 
 
 @torch.no_grad()
-def select(layer: nn.Module, out_index: Sequence[int], in_index: Sequence[int]) -> nn.Module:
-    """A copy of the :class:`~kanlab.nn.layer.KANLinear` ``layer`` with only the given outputs
-    and inputs (renumbered in that order); the kept edges are unchanged.
+def select(layer: nn.Module, in_index: Sequence[int], out_index: Sequence[int]) -> nn.Module:
+    """A copy of the :class:`~kanlab.nn.layer.KANLinear` ``layer`` with only the given inputs
+    and outputs (renumbered in that order); the kept edges are unchanged.
 
     Args:
         layer: the layer.
-        out_index: outputs to keep (distinct indices into ``range(out_features)``).
         in_index: inputs to keep (distinct indices into ``range(in_features)``).
+        out_index: outputs to keep (distinct indices into ``range(out_features)``).
 
     Raises:
         InputError: an empty list, an index out of range or a repeated one.
     """
-    o = _index("out_index", out_index, layer.out_features, layer.coef.device)
     i = _index("in_index", in_index, layer.in_features, layer.coef.device)
+    o = _index("out_index", out_index, layer.out_features, layer.coef.device)
     new = copy.deepcopy(layer)
     new.in_features, new.out_features = len(i), len(o)
     for name in ("coef", "spline_scale", *(b.param for b in layer.branches)):
@@ -45,7 +45,7 @@ def select(layer: nn.Module, out_index: Sequence[int], in_index: Sequence[int]) 
     new.mask = layer.mask.index_select(0, o).index_select(1, i).clone()
     if layer.standardize is not None:
         new.standardize = layer.standardize.select(i)
-    new.symbolic = layer.symbolic.select(o.tolist(), i.tolist())
+    new.symbolic = layer.symbolic.select(i.tolist(), o.tolist())
     return new
 
 

@@ -7,6 +7,10 @@ so that training can polish a fitted formula (the KAN paper's §2.5.1, step 4).
 
 Edges are evaluated one group per function name: all edges that use ``sin`` are one gather, one
 elementwise call and one ``index_add`` — never a Python loop over edges.
+
+Edges are named ``(i, j)``, input ``i`` to output ``j``, in every signature and key (the KAN
+paper's and pykan's ``(l, i, j)`` order without the layer); the tensors are ``(out, in, ...)``
+like ``nn.Linear.weight``, so edge ``(i, j)`` is ``active[j, i]``.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from kanlab.symbolic import SymbolicFunction, get_function
 
 __all__ = ["SymbolicEdges"]
 
+_STATE_VERSION = 2  # 1: names as [j, i, name] (output first); 2: [i, j, name]
+
 
 class SymbolicEdges(nn.Module):
-    """Edges ``(j, i)`` (output ``j``, input ``i``) of a layer replaced by ``c·f(a·x_i + b) + d``.
+    """Edges ``(i, j)`` (input ``i``, output ``j``) of a layer replaced by ``c·f(a·x_i + b) + d``.
 
     Training mode evaluates each function's singularity-safe variant when it has one (finite
     everywhere, so training cannot produce inf); evaluation mode evaluates the exact function,
@@ -37,7 +43,8 @@ class SymbolicEdges(nn.Module):
         active: buffer ``(out, in)``: 1 where the edge is symbolic.
         affine: ``(out, in, 4)`` parameters ``(a, b, c, d)``, created by the first
             :meth:`set_edge` (None before: a numeric layer has no unused parameters).
-        names: ``{(j, i): function name}``; saved with the state dict (extra state).
+        names: ``{(i, j): function name}``; saved with the state dict (extra state, version
+            2; the first version's ``(j, i)`` keys are converted on load).
     """
 
     def __init__(self, in_features: int, out_features: int, *, device=None, dtype=None) -> None:
@@ -56,17 +63,18 @@ class SymbolicEdges(nn.Module):
         return len(self.names)
 
     # ----------------------------------------------------------------- editing
-    def _check_edge(self, j: int, i: int) -> None:
-        if not (0 <= j < self.out_features and 0 <= i < self.in_features):
+    def _check_edge(self, i: int, j: int) -> None:
+        if not (0 <= i < self.in_features and 0 <= j < self.out_features):
             raise InputError(
-                f"edge (out={j}, in={i}) is out of range for a layer with "
+                f"edge (in={i}, out={j}) is out of range for a layer with "
                 f"{self.in_features} inputs and {self.out_features} outputs"
             )
 
     @torch.no_grad()
-    def set_edge(self, j: int, i: int, name: str, params: tuple[float, float, float, float]):
-        """Make edge ``(j, i)`` symbolic: ``c·f(a·x + b) + d`` with ``(a, b, c, d) = params``."""
-        self._check_edge(j, i)
+    def set_edge(self, i: int, j: int, name: str, params: tuple[float, float, float, float]):
+        """Make edge ``(i, j)`` (input ``i`` to output ``j``) symbolic: ``c·f(a·x + b) + d``
+        with ``(a, b, c, d) = params``."""
+        self._check_edge(i, j)
         get_function(name)  # an unknown name fails here, listing the known ones
         if len(params) != 4:
             raise InputError(f"params must be (a, b, c, d); got {params!r}")
@@ -78,41 +86,41 @@ class SymbolicEdges(nn.Module):
             self.affine = nn.Parameter(init)
         self.affine[j, i] = torch.as_tensor(params, dtype=self.affine.dtype)
         self.active[j, i] = 1.0
-        self.names[(j, i)] = name
+        self.names[(i, j)] = name
         self._groups = None
 
     @torch.no_grad()
-    def remove_edge(self, j: int, i: int) -> None:
-        """Make edge ``(j, i)`` numeric again (no-op if it is not symbolic)."""
-        self._check_edge(j, i)
-        if self.names.pop((j, i), None) is not None:
+    def remove_edge(self, i: int, j: int) -> None:
+        """Make edge ``(i, j)`` numeric again (no-op if it is not symbolic)."""
+        self._check_edge(i, j)
+        if self.names.pop((i, j), None) is not None:
             self.active[j, i] = 0.0
             self._groups = None
 
-    def select(self, out_index: list[int], in_index: list[int]) -> SymbolicEdges:
-        """A copy keeping the given outputs and inputs (renumbered in that order)."""
+    def select(self, in_index: list[int], out_index: list[int]) -> SymbolicEdges:
+        """A copy keeping the given inputs and outputs (renumbered in that order)."""
         new = SymbolicEdges(len(in_index), len(out_index), device=self.active.device,
                             dtype=self.active.dtype)
         new.train(self.training)
-        out_pos = {j: n for n, j in enumerate(out_index)}
         in_pos = {i: n for n, i in enumerate(in_index)}
-        for (j, i), name in self.names.items():
-            if j in out_pos and i in in_pos:
-                new.set_edge(out_pos[j], in_pos[i], name, tuple(self.affine[j, i].tolist()))
+        out_pos = {j: n for n, j in enumerate(out_index)}
+        for (i, j), name in self.names.items():
+            if i in in_pos and j in out_pos:
+                new.set_edge(in_pos[i], out_pos[j], name, tuple(self.affine[j, i].tolist()))
         if new.affine is not None:
             new.affine.requires_grad_(self.affine.requires_grad)
         return new
 
-    def function(self, j: int, i: int) -> SymbolicFunction | None:
-        """The registry entry of edge ``(j, i)``, or None for a numeric edge."""
-        name = self.names.get((j, i))
+    def function(self, i: int, j: int) -> SymbolicFunction | None:
+        """The registry entry of edge ``(i, j)``, or None for a numeric edge."""
+        name = self.names.get((i, j))
         return None if name is None else get_function(name)
 
     def groups(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """``{name: (out indices, in indices)}`` of the symbolic edges, one entry per function."""
         if self._groups is None:
             by_name: dict[str, list[tuple[int, int]]] = {}
-            for (j, i), name in sorted(self.names.items()):
+            for (i, j), name in sorted(self.names.items(), key=lambda e: e[0][::-1]):
                 by_name.setdefault(name, []).append((j, i))
             device = self.active.device
             self._groups = {
@@ -183,10 +191,20 @@ class SymbolicEdges(nn.Module):
 
     # ------------------------------------------------------------ persistence
     def get_extra_state(self) -> Any:
-        return {"names": [[j, i, name] for (j, i), name in sorted(self.names.items())]}
+        """``{"version": 2, "names": [[i, j, name], ...]}``."""
+        return {"version": _STATE_VERSION,
+                "names": [[i, j, name] for (i, j), name in sorted(self.names.items())]}
 
     def set_extra_state(self, state: Any) -> None:
-        names = {(int(j), int(i)): str(name) for j, i, name in state["names"]}
+        """Reads :meth:`get_extra_state`'s dictionary, and the first version's (no
+        ``"version"``; entries ``[j, i, name]``, output first)."""
+        version = state.get("version", 1)
+        if version > _STATE_VERSION:
+            raise InputError(f"symbolic edges saved by a newer kanlab (version {version})")
+        names = {}
+        for first, second, name in state["names"]:
+            i, j = (second, first) if version == 1 else (first, second)
+            names[(int(i), int(j))] = str(name)
         for name in set(names.values()):
             get_function(name)  # a function registered in the saving session must exist here
         self.names = names

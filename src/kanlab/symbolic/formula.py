@@ -76,7 +76,7 @@ def symbolic_formula(model, var_names: Sequence[Any] | None = None, *,
         for j in range(layer.out_features):
             expr = sp.Float(float(layer.bias[j])) if layer.bias is not None else sp.Integer(0)
             for i in range(layer.in_features):
-                fn = layer.symbolic.function(j, i)
+                fn = layer.symbolic.function(i, j)
                 if fn is None or layer.mask[j, i] == 0:
                     continue
                 a, b, c, d = (float(v) for v in affine[j, i])
