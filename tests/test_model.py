@@ -190,13 +190,17 @@ def test_extending_a_hidden_layer_whose_inputs_leave_its_grid():
         before = model(x)
         blind = model.refine(6)
         seeing = model.refine(6, x)
+        coarser = model.refine(5)  # knots not nested: least squares over the old support
         adapted = copy.deepcopy(model)
         adapted.update_grid(x, grid_size=6)
         err = {name: float((m(x) - before).norm() / before.norm())
-               for name, m in [("blind", blind), ("seeing", seeing), ("adapted", adapted)]}
-    # refine keeps the grid's range, so the extended knots beyond it shrink; fitting on the
-    # real inputs helps a little, moving the grid to them (update_grid) a lot
-    assert err["adapted"] < 0.1 * err["seeing"] and err["seeing"] < err["blind"]
+               for name, m in [("blind", blind), ("seeing", seeing), ("coarser", coarser),
+                               ("adapted", adapted)]}
+    # refine keeps the knots beyond the grid, so the hidden layer keeps its function there
+    # (exactly for G' = 2G); update_grid moves the knots, which a spline cannot follow exactly
+    assert err["blind"] < 1e-12 and err["seeing"] < 1e-12  # measured: ~1e-15
+    assert err["coarser"] < 1e-2  # measured: 3e-3
+    assert err["adapted"] < 1e-2  # measured: 1.2e-3
 
 
 # inductor may hand searchsorted a non-contiguous copy of x; a performance note, not an error

@@ -4,6 +4,15 @@ Both keep the layer's function: the new spline coefficients are the least-square
 the old edge functions (:func:`transfer`), one solve per input with all outputs as right-hand
 sides. Inner edge branches (linear tails) keep their coefficients; the splines absorb what
 changes when the grid's ends move.
+
+Refinement keeps the function *wherever the old splines are defined*, not only on the grid. An
+extended knot vector reaches ``k`` intervals beyond each end of the grid; at the finer spacing
+of the new grid the usual extension would reach less far, and a hidden input between the new and
+the old ends would lose part of its spline. So the new knot vector keeps the old knots beyond
+the grid (:func:`refined_knots`) and the fit samples that whole support: for ``G' = n·G`` the
+new knots contain the old ones and the transfer is exact everywhere. Given samples ``x`` that
+stay inside the grid on a side, that side gets the usual extension instead (equally spaced
+knots stay equally spaced, which keeps the forward pass on its closed-form path).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ __all__ = [
     "interval_samples",
     "refine_",
     "refined_grid",
+    "refined_knots",
     "transfer",
     "update_grid",
 ]
@@ -113,26 +123,72 @@ def refined_grid(layer: nn.Module, grid_size: int) -> torch.Tensor:
     return old[:, lo] * (1 - frac) + old[:, lo + 1] * frac  # (in, G' + 1)
 
 
-def interval_samples(grid: torch.Tensor, per_interval: int) -> torch.Tensor:
-    """``per_interval`` points inside each grid interval, per input: ``(in, G+1) -> (G·p, in)``."""
-    frac = (torch.arange(per_interval, dtype=grid.dtype, device=grid.device) + 0.5)
+def refined_knots(
+    layer: nn.Module, grid: torch.Tensor, z: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The knot vectors of a refinement onto ``grid`` and the region to keep the function on.
+
+    Per input and side, the function must be kept beyond the grid unless the samples ``z``
+    ``(N, in)`` (None: unknown) stay inside it there. Where it must, and the old knots beyond
+    the grid reach further than the usual extension at the new spacing (a finer grid, same
+    ends), the new knot vector keeps the old ones there and the region to fit includes them;
+    elsewhere the region ends at the grid's end (intervals of width 0), and a coarser grid's
+    usual extension, which reaches further, is fitted on the grid only (as the old spline's
+    fall to zero over its short extension is not a coarser spline's to follow).
+
+    Returns:
+        ``(knots, region)``, both ``(in, G' + 2k + 1)``.
+    """
+    k, old = layer.spline_order, layer.knots
+    knots = make_knots(grid, k, layer.knot_convention)
+    region = make_knots(grid, k, "clamped")
+    if k == 0:
+        return knots, region
+    a, b = grid[:, :1], grid[:, -1:]  # (in, 1)
+    need_lo = torch.ones_like(a, dtype=torch.bool) if z is None else (z.t() < a).any(1, True)
+    need_hi = torch.ones_like(b, dtype=torch.bool) if z is None else (z.t() > b).any(1, True)
+    lo_old, hi_old = old[:, :k], old[:, -k:]  # (in, k)
+    keep_lo = need_lo & (lo_old[:, -1:] < a) & (lo_old[:, :1] < knots[:, :1])  # (in, 1)
+    keep_hi = need_hi & (hi_old[:, :1] > b) & (hi_old[:, -1:] > knots[:, -1:])
+    knots[:, :k] = torch.where(keep_lo, lo_old, knots[:, :k])
+    knots[:, -k:] = torch.where(keep_hi, hi_old, knots[:, -k:])
+    region[:, :k] = torch.where(keep_lo, lo_old, region[:, :k])
+    region[:, -k:] = torch.where(keep_hi, hi_old, region[:, -k:])
+    return knots, region
+
+
+def interval_samples(breaks: torch.Tensor, per_interval: int
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_interval`` points inside each interval of ``breaks``, per input.
+
+    Shapes: breaks ``(in, n)`` -> samples ``(N, in)`` with ``N = (n − 1)·p``, and ``(N, in)``
+    of 0/1: 1 where the interval has a positive width.
+    """
+    frac = (torch.arange(per_interval, dtype=breaks.dtype, device=breaks.device) + 0.5)
     frac = frac / per_interval
-    left, width = grid[:, :-1], grid[:, 1:] - grid[:, :-1]  # (in, G)
-    pts = left.unsqueeze(-1) + width.unsqueeze(-1) * frac  # (in, G, p)
-    return pts.reshape(grid.shape[0], -1).T.contiguous()
+    left, width = breaks[:, :-1], breaks[:, 1:] - breaks[:, :-1]  # (in, n - 1)
+    pts = left.unsqueeze(-1) + width.unsqueeze(-1) * frac  # (in, n - 1, p)
+    keep = (width > 0).to(breaks.dtype).unsqueeze(-1).expand_as(pts)
+    return (pts.reshape(breaks.shape[0], -1).T.contiguous(),
+            keep.reshape(breaks.shape[0], -1).T.contiguous())
 
 
 @torch.no_grad()
 def refine_(layer: nn.Module, grid_size: int, x: torch.Tensor | None = None) -> None:
-    """:meth:`KANLinear.refine_ <kanlab.nn.layer.KANLinear.refine_>`: the new grid from
-    :func:`refined_grid`, the coefficients transferred on ``x`` (what the splines see of it)
-    or, by default, on ``2k + 2`` points in every new grid interval."""
+    """:meth:`KANLinear.refine_ <kanlab.nn.layer.KANLinear.refine_>`: see the module docstring.
+
+    The fit samples are ``2k + 2`` points in every interval of the region to keep
+    (:func:`refined_knots`), plus what the splines see of ``x`` when it is given.
+    """
     check_positive_int("grid_size", grid_size)
     grid = refined_grid(layer, grid_size)
-    knots = make_knots(grid, layer.spline_order, layer.knot_convention)
-    if x is None:
-        z = interval_samples(grid, per_interval=2 * layer.spline_order + 2)  # (N, in)
-    else:
+    z = None
+    if x is not None:
         x2 = as_samples("x", x, layer.in_features, layer.knots.dtype)
         z, _ = standardized(layer.standardize, x2)
-    _set_spline(layer, knots, transfer(layer, z, knots), in_place=False)
+    knots, region = refined_knots(layer, grid, z)
+    samples, keep = interval_samples(region, per_interval=2 * layer.spline_order + 2)
+    if z is not None:
+        samples, keep = torch.cat([samples, z]), torch.cat([keep, torch.ones_like(z)])
+    coef = transfer(layer, samples, knots, keep)
+    _set_spline(layer, knots, coef, in_place=False)

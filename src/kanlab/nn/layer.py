@@ -353,13 +353,16 @@ class KANLinear(nn.Module):
 
         The new grid interpolates the current one piecewise linearly (so an adapted knot
         distribution is kept; a fixed grid, DKAN's, gives its own points), and the coefficients
-        are the least-squares transfer of the current splines: exact when the new knots contain
-        the old ones (``G' = n·G``).
+        are the least-squares transfer of the current edge functions over the whole support of
+        the current splines: the knots beyond the grid stay where they are, so for
+        ``G' = n·G`` the new knots contain the old ones and the function is kept exactly,
+        beyond the grid too (see :mod:`kanlab.nn.grid_moves`).
 
         Args:
             grid_size: the new number of intervals.
-            x: samples ``(..., in)`` to fit on. Default: ``2k + 2`` points in every new interval,
-                which keeps the function over the whole grid whatever the data.
+            x: samples ``(..., in)`` of the inputs the layer will see (optional): the fit also
+                weighs them, and a side of the grid that they never leave gets the usual knots
+                beyond it (equally spaced knots stay equally spaced: the faster forward pass).
         """
         new = copy.deepcopy(self)
         new.refine_(grid_size, x)

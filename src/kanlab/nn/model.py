@@ -328,16 +328,15 @@ class KAN(KANFacade, nn.Module):
     def refine(self, grid_size: int | Sequence[int], x: torch.Tensor | None = None) -> KAN:
         """A new model on finer (or coarser) grids with the same function (paper §2.4).
 
-        Without ``x`` each layer's splines are transferred over its whole grid (exact when the
-        new knots contain the old ones); what an extended knot vector adds beyond the grid
-        shrinks with the finer spacing, so a hidden layer whose inputs fall outside its grid
-        changes there. With ``x`` each layer is fitted on the inputs it actually sees, which
-        helps a little; ``update_grid(x, grid_size=G)`` moves the grid to those inputs as it
-        extends it, and keeps such a network far better.
+        Each layer's splines are transferred over their whole support, the grid and the knots
+        beyond it (:meth:`KANLinear.refine`): for ``G' = n·G`` the function is kept exactly,
+        also for hidden inputs that leave their layer's grid. With ``x`` each layer also fits
+        the inputs it actually sees, and keeps the usual (equally spaced) knots beyond a side of
+        its grid that those inputs never leave.
 
         Args:
             grid_size: the new number of intervals, for every layer or one per layer.
-            x: network inputs ``(N, widths[0])`` to fit on (optional).
+            x: network inputs ``(N, widths[0])`` the model will see (optional).
 
         Returns:
             A new :class:`KAN`; this one is unchanged. Every other setting is kept.
