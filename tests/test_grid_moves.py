@@ -140,3 +140,14 @@ def test_update_grid_keeps_the_network_up_to_the_moved_knots(trained):
     extended.update_grid(x, grid_size=10)
     assert _change(extended, model, x) < 0.005  # measured: 0.18 %
 
+
+def test_refinement_inside_fit_trains_and_keeps_equally_spaced_knots():
+    data = kanlab.data.make_toy_dataset("exp_sin_sq", n_train=400, n_test=400, seed=0, dtype=D)
+    model = kanlab.KAN([2, 1, 1], grid_size=3, seed=0, dtype=D)
+    hist = kanlab.fit(model, data, steps=45, grid_schedule=[3, 5, 10], update_grid=False,
+                      progress=False)
+    assert model.grid_size == [10, 10]
+    assert hist.final_by_grid()[10]["test_rmse"] < hist.final_by_grid()[3]["test_rmse"] / 5
+    # fit hands its batch to refine_: layer 0's inputs stay inside [-1, 1], so its knots stay
+    # equally spaced (the forward pass's closed form)
+    assert uniform_spacing(model.layers[0].knots) is not None

@@ -92,8 +92,8 @@ def test_fit_applies_grid_events_through_the_public_model_methods(data):
     for step in range(6):
         if step in (0, 2, 4):  # every 2 steps; step 0's size 5 is the grid's already
             twin.update_grid(x, y=y)
-        if step == 3:  # a refinement alone, then a new optimiser
-            twin.refine_(8)
+        if step == 3:  # a refinement alone (on the batch), then a new optimiser
+            twin.refine_(8, x)  # with the batch, as fit does
             opt = _lbfgs(twin)
         opt.step(closure)
     _assert_same(_params(model), _params(twin))

@@ -10,7 +10,8 @@ through the model's public methods.
 - an update (with or without a refinement): ``model.update_grid(x, y=y, grid_size=G)`` on the
   step's batch -- extending and adapting at once is one least-squares fit, which keeps the
   function better than a refinement followed by an update;
-- a refinement alone: ``model.refine_(G)``.
+- a refinement alone: ``model.refine_(G, x)`` with the step's batch, which keeps the usual,
+  equally spaced knots beyond the side of a grid that the batch never leaves.
 
 A refinement replaces the coefficient parameters, so the optimiser restarts on them
 (:attr:`GridEvent.replaces_parameters`). After a plain update it keeps its state (as pykan's
@@ -67,15 +68,15 @@ class GridEvent:
             model: the KAN.
             x, y: the step's batch, inputs ``(B, in)`` and labels ``(B, ...)``.
             history: gets ``events`` (and ``grid_drift`` for an update).
-            gather: the samples a grid update sees (all ranks' batches when distributed,
-                so that every rank places the same knots).
+            gather: the samples a grid update or refinement sees (all ranks' batches when
+                distributed, so that every rank places the same knots).
         """
         if self.update:
             drift = model.update_grid(gather(x), grid_size=self.refine_to, y=gather(y))
             history.events.append((self.step, "update grid"))
             history.grid_drift.append((self.step, drift))
         elif self.refine_to is not None:
-            model.refine_(self.refine_to)
+            model.refine_(self.refine_to, gather(x))
         if self.refine_to is not None:
             history.events.append((self.step, f"refine to G={self.refine_to}"))
 
