@@ -224,3 +224,16 @@ def test_fit_with_regularisation_updates_dkan_statistics():
     model = kanlab.KAN([2, 3, 1], grid="dkan", seed=0)
     kanlab.fit(model, data, opt="adam", steps=3, lamb=0.01, progress=False)
     assert model.layers[0].standardize.running_mean.abs().max() > 0
+
+
+@pytest.mark.parametrize("grid", ["dkan", DKANGrid()])
+def test_dkan_models_have_the_config_they_had_before_the_preset_moved_to_nn(grid):
+    """``tests/fixtures/saved_v1/dkan/config.json`` was written when DKANGrid decided the
+    layers; the nn preset builds the model with the same config (so save writes the same)."""
+    import json
+    from pathlib import Path
+
+    saved = json.loads((Path(__file__).resolve().parent / "fixtures" / "saved_v1" / "dkan"
+                        / "config.json").read_text())["config"]
+    model = kanlab.KAN(saved["widths"], grid=grid, grid_size=4, seed=1, dtype=D)
+    assert json.loads(json.dumps(model.config)) == saved

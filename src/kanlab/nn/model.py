@@ -116,17 +116,7 @@ class KAN(KANFacade, nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        widths = list(widths) if not isinstance(widths, (str, bytes)) else widths
-        if (
-            not isinstance(widths, list)
-            or len(widths) < 2
-            or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
-        ):
-            raise InputError(
-                f"widths must be a list of at least two positive integers; got {widths!r}"
-            )
-        self.widths = widths
-        n_layers = len(widths) - 1
+        self.widths = widths = _check_widths(widths)
         options = {
             "grid_size": grid_size,
             "spline_order": spline_order,
@@ -143,24 +133,7 @@ class KAN(KANFacade, nn.Module):
         else:
             strategy = get_grid_strategy(grid)
         self.grid_strategy = strategy
-        preset = layer_preset(strategy)  # e.g. DKAN's layers for grid="dkan"
-        if preset is not None:
-            options.update(preset.shared_options())
-        per_layer = {name: _per_layer(name, value, n_layers) for name, value in options.items()}
-
-        generator = None if seed is None else torch.Generator().manual_seed(seed)
-        layers = []
-        for li in range(n_layers):
-            layer_opts = {name: per_layer[name][li] for name in per_layer}
-            if preset is not None:
-                layer_opts.update(preset.layer_options(widths[li], layer_opts["grid_size"], dtype))
-            # Initialise on the CPU so that a seed gives the same model on every device.
-            layers.append(
-                KANLinear(
-                    widths[li], widths[li + 1], **layer_opts, grid_strategy=strategy,
-                    generator=generator, dtype=dtype,
-                )
-            )
+        layers, per_layer = _build_layers(widths, options, strategy, seed, dtype)
         self.layers = nn.ModuleList(layers)
         if device is not None:
             self.to(device)
@@ -275,12 +248,11 @@ class KAN(KANFacade, nn.Module):
     ) -> list[float]:
         """Adapt every layer's grid to the batch ``x`` (layer by layer, one forward pass).
 
-        Each layer's knots move to its own inputs and its coefficients are refitted so that its
-        function is kept on the samples; the next layer then sees the refitted layer's output.
-        Network-level importance densities (``curvature_network``, ``loss``) are computed once,
-        before any layer moves. A constant *input* column gets a :class:`GridWarning`; a
-        constant hidden node (one that sparsification or pruning emptied) silently keeps its
-        grid.
+        Each layer's knots move to its own inputs and its coefficients are refitted to keep its
+        function on them (:func:`kanlab.nn.grid_moves.update_grid`); the next layer then sees
+        the refitted layer's output. Network-level densities (``curvature_network``, ``loss``)
+        are computed once, before any layer moves. A constant *input* column gets a
+        :class:`GridWarning`; a constant hidden node (emptied by pruning) keeps its grid.
 
         Args:
             x: inputs ``(..., widths[0])``, at least ``G + 1`` samples.
@@ -299,14 +271,13 @@ class KAN(KANFacade, nn.Module):
         sizes = [None] * self.depth if grid_size is None else _per_layer(
             "grid_size", grid_size, self.depth)
         drift = []
-        with torch.no_grad():
-            for li, (layer, g) in enumerate(zip(self.layers, sizes)):
-                with warnings.catch_warnings():
-                    if li > 0:  # a hidden node that sparsification or pruning left constant
-                        warnings.simplefilter("ignore", GridWarning)
-                    change, h = grid_moves.update_grid(layer, h, strategy, grid_size=g,
-                                                       context=context)
-                drift.append(change)
+        for li, (layer, g) in enumerate(zip(self.layers, sizes)):
+            with warnings.catch_warnings():
+                if li > 0:  # a hidden node that sparsification or pruning left constant
+                    warnings.simplefilter("ignore", GridWarning)
+                change, h = grid_moves.update_grid(layer, h, strategy, grid_size=g,
+                                                   context=context)
+            drift.append(change)
         return drift
 
     @torch.no_grad()
@@ -315,9 +286,7 @@ class KAN(KANFacade, nn.Module):
         same function (what ``fit``'s ``grid_schedule`` does between stages). Parameters whose
         shape changes are new ``nn.Parameter`` objects, so an optimiser must be rebuilt."""
         sizes = _per_layer("grid_size", grid_size, self.depth)
-        h = None
-        if x is not None:
-            h = as_samples("x", x, self.widths[0], self.dtype)
+        h = None if x is None else as_samples("x", x, self.widths[0], self.dtype)
         for layer, g in zip(self.layers, sizes):
             if g != layer.grid_size:
                 layer.refine_(g, h)
@@ -328,11 +297,10 @@ class KAN(KANFacade, nn.Module):
     def refine(self, grid_size: int | Sequence[int], x: torch.Tensor | None = None) -> KAN:
         """A new model on finer (or coarser) grids with the same function (paper §2.4).
 
-        Each layer's splines are transferred over their whole support, the grid and the knots
-        beyond it (:meth:`KANLinear.refine`): for ``G' = n·G`` the function is kept exactly,
-        also for hidden inputs that leave their layer's grid. With ``x`` each layer also fits
-        the inputs it actually sees, and keeps the usual (equally spaced) knots beyond a side of
-        its grid that those inputs never leave.
+        Each layer's splines are transferred over their whole support (:meth:`KANLinear.refine`):
+        for ``G' = n·G`` the function is kept exactly, also where hidden inputs leave their
+        layer's grid. With ``x`` each layer also fits the inputs it sees, and keeps the usual
+        (equally spaced) knots beyond a side of its grid that they never leave.
 
         Args:
             grid_size: the new number of intervals, for every layer or one per layer.
@@ -342,8 +310,7 @@ class KAN(KANFacade, nn.Module):
             A new :class:`KAN`; this one is unchanged. Every other setting is kept.
         """
         new = copy.deepcopy(self)
-        with torch.no_grad():
-            new.refine_(grid_size, x)
+        new.refine_(grid_size, x)
         return new
 
     # ------------------------------------------------------- recorded inputs
@@ -438,6 +405,42 @@ class KAN(KANFacade, nn.Module):
         """Load a model written by :meth:`save` (any format version up to this kanlab's):
         :func:`kanlab.nn.persistence.load_model`."""
         return load_model(cls, path, map_location=map_location)
+
+
+def _check_widths(widths: Any) -> list[int]:
+    widths = list(widths) if not isinstance(widths, (str, bytes)) else widths
+    if (
+        not isinstance(widths, list)
+        or len(widths) < 2
+        or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+    ):
+        raise InputError(f"widths must be a list of at least two positive integers; got {widths!r}")
+    return widths
+
+
+def _build_layers(widths: list[int], options: dict[str, Any], strategy: GridStrategy,
+                  seed: int | None, dtype: torch.dtype | None
+                  ) -> tuple[list[KANLinear], dict[str, list[Any]]]:
+    """The layers, and the per-layer options they were built with (what the config saves).
+
+    A grid that names an architecture (:func:`~kanlab.nn.presets.layer_preset`: ``"dkan"``)
+    sets the options it stands for. Initialised on the CPU from one generator, so that a seed
+    gives the same model on every device.
+    """
+    n_layers = len(widths) - 1
+    preset = layer_preset(strategy)  # e.g. DKAN's layers for grid="dkan"
+    if preset is not None:
+        options = {**options, **preset.shared_options()}
+    per_layer = {name: _per_layer(name, value, n_layers) for name, value in options.items()}
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    layers = []
+    for li in range(n_layers):
+        layer_opts = {name: per_layer[name][li] for name in per_layer}
+        if preset is not None:
+            layer_opts.update(preset.layer_options(widths[li], layer_opts["grid_size"], dtype))
+        layers.append(KANLinear(widths[li], widths[li + 1], **layer_opts,
+                                grid_strategy=strategy, generator=generator, dtype=dtype))
+    return layers, per_layer
 
 
 def _per_layer(name: str, value: Any, n_layers: int) -> list[Any]:
