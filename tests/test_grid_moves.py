@@ -151,3 +151,17 @@ def test_refinement_inside_fit_trains_and_keeps_equally_spaced_knots():
     # fit hands its batch to refine_: layer 0's inputs stay inside [-1, 1], so its knots stay
     # equally spaced (the forward pass's closed form)
     assert uniform_spacing(model.layers[0].knots) is not None
+
+
+def test_the_measuring_script_runs_on_a_tiny_budget():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "refine_preservation.py"
+    spec = importlib.util.spec_from_file_location("refine_preservation", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rows = script.run(seeds=(0,), steps=2, sizes=(10,))
+    assert len(rows) == len(script.TARGETS)
+    assert all(r["now10"] < 1e-12 and r["prev10"] >= 0 for r in rows)
+    assert "refine(10) now" in script.report(rows, (10,), quick=True)

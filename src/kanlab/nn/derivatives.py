@@ -21,7 +21,8 @@ __all__ = ["edge_derivative", "forward_derivatives"]
 
 
 def edge_derivative(layer: nn.Module, x: torch.Tensor, order: int) -> torch.Tensor:
-    """Every edge's ``order``-th derivative ``φ_ji^(order)(x_i)``: ``(B, in) -> (B, out, in)``.
+    """Every edge's ``order``-th derivative ``φ_ji^(order)(x_i)`` of the
+    :class:`~kanlab.nn.layer.KANLinear` ``layer``: ``(B, in) -> (B, out, in)``.
 
     Spline part from the basis derivatives (closed form); the base function's derivative by
     autograd on the elementwise function (no Hessian is formed). With standardisation the
@@ -54,7 +55,8 @@ def edge_derivative(layer: nn.Module, x: torch.Tensor, order: int) -> torch.Tens
 def forward_derivatives(
     layer: nn.Module, h: torch.Tensor, dh: torch.Tensor, d2h: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Push first and pure second derivatives through the layer (forward mode).
+    """Push first and pure second derivatives through the :class:`~kanlab.nn.layer.KANLinear`
+    ``layer`` (forward mode).
 
     With ``y_j = Σ_i φ_ji(h_i)``: ``∂y_j = Σ_i φ'_ji ∂h_i`` and
     ``∂²y_j = Σ_i φ''_ji (∂h_i)² + φ'_ji ∂²h_i`` for each input coordinate of the network,

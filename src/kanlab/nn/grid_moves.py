@@ -43,7 +43,7 @@ def transfer(layer: nn.Module, z: torch.Tensor, knots: torch.Tensor,
     """Spline coefficients on ``knots`` that keep the layer's edge functions at the samples.
 
     Args:
-        layer: the layer, still on its old knots.
+        layer: the :class:`~kanlab.nn.layer.KANLinear`, still on its old knots.
         z: samples of what the splines see, ``(N, in)``.
         knots: the new knot vectors ``(in, n')``.
         keep: ``(N, in)`` of 0/1: samples with 0 take no part (per input), or None for all.

@@ -121,7 +121,8 @@ def glorot_fine_std(
 
 @torch.no_grad()
 def initialize_(layer: nn.Module, generator: torch.Generator | None = None) -> None:
-    """Draw a layer's initial parameters in place, by its ``init`` scheme.
+    """Draw the initial parameters of the :class:`~kanlab.nn.layer.KANLinear` ``layer`` in
+    place, by its ``init`` scheme.
 
     ``"pykan"``: ``c ~ N(0, init_noise²)``, ``w_s = 1``, ``w_b`` Xavier-uniform;
     ``"glorot_fine"``: the standard deviations of :func:`glorot_fine_std`. Inner edge branches

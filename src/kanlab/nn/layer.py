@@ -13,6 +13,7 @@ composes the parts that compute with it:
 - what the layer does with them: derivatives (:mod:`kanlab.nn.derivatives`), grid moves
   (:mod:`kanlab.nn.grid_moves`) and initialisation (:mod:`kanlab.nn.initialization`).
 
+Edges are named ``(i, j)``, input ``i`` to output ``j``; per-edge tensors are ``(out, in, ...)``.
 """
 
 from __future__ import annotations
