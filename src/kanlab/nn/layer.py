@@ -233,6 +233,15 @@ class KANLinear(nn.Module):
         """``[max(0, a − z), max(0, z − b)]`` per input: ``(B, in) -> (B, in, 2)``."""
         return make_tails("linear", self.spline_order).features(z, self.knots)
 
+    def extra_columns(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor | None:
+        """The GEMM's columns beyond the spline bases, ``(B, E)``: each branch's blocks (base
+        branch, then tails), or None. ``x``, ``z``: raw and spline inputs ``(B, in)``. A single
+        block is used as it is (no copy); the blocks die here, before the kernel runs."""
+        cols = [c for branch in self.branches for c in branch.columns(x, z, self.knots)]
+        if not cols:
+            return None
+        return cols[0] if len(cols) == 1 else torch.cat(cols, dim=1)
+
     def gemm_weight(self) -> torch.Tensor:
         """The forward GEMM's weight ``(out, in·n_basis + E)``: splines, then each branch's
         columns (base branch, tails)."""
@@ -258,12 +267,9 @@ class KANLinear(nn.Module):
         batch_shape = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (B, in)
         z = self.spline_input(x2)
-        cols = []  # the GEMM's columns beyond the spline bases, (B, in) blocks
-        for branch in self.branches:
-            cols += branch.columns(x2, z, self.knots)
         _, _, tables = self.knot_lookup()
-        y = spline_linear(z, torch.cat(cols, dim=1) if cols else None, self.gemm_weight(),
-                          self.bias, self.knots, self.spline_order, tables=tables)  # (B, out)
+        y = spline_linear(z, self.extra_columns(x2, z), self.gemm_weight(), self.bias,
+                          self.knots, self.spline_order, tables=tables)  # (B, out)
         symbolic = self.symbolic(x2, self.mask)  # (B, out) or None
         if symbolic is not None:
             y = y + symbolic
