@@ -110,6 +110,52 @@ def test_classifier_moons_with_string_labels(capsys):
     assert capsys.readouterr() == ("", "")
 
 
+class _FixedLogits(torch.nn.Module):
+    """Stands in for a trained KAN whose logits are ``logits`` (one row per input row), as
+    a classifier trained far into separable data gives them."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = torch.tensor(logits, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.logits[: len(x)]
+
+
+def test_predict_proba_and_predict_log_proba_agree_on_extreme_logits():
+    # the issue: a probability underflowed to exactly 0 where predict_log_proba was -1266,
+    # so log(predict_proba) was -inf against a finite log (sklearn's check_classifiers_train)
+    logits = [[0.0, -1266.0, 3.0], [0.0, -700.0, 0.0], [-5.0, 5.0, 0.0], [1e5, -1e5, 0.0]]
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    est = KANClassifier(**SMALL, random_state=0).fit(X, np.arange(30) % 3)
+    est.model_ = _FixedLogits(logits)
+    proba, log_proba = est.predict_proba(X[:4]), est.predict_log_proba(X[:4])
+    floor = np.log(np.finfo(np.float64).tiny)  # about -708.4
+    assert proba.dtype == log_proba.dtype == np.float64
+    assert np.all(proba > 0), "a probability underflowed to 0"
+    assert np.all(np.isfinite(log_proba)) and log_proba.min() == pytest.approx(floor)
+    with np.errstate(divide="raise"):
+        np.testing.assert_allclose(np.log(proba), log_proba, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(log_proba), proba, rtol=1e-12)
+    np.testing.assert_array_equal(np.argsort(log_proba), np.argsort(proba))
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(est.predict(X[:4]), proba.argmax(1))
+    # above the floor: the exact log-softmax
+    exact = torch.log_softmax(torch.tensor(logits, dtype=torch.float64), 1).numpy()
+    above = exact > floor
+    np.testing.assert_allclose(log_proba[above], exact[above], rtol=1e-12)
+    assert log_proba[1, 1] == pytest.approx(-700 - np.log(2), rel=1e-12)
+
+
+def test_check_classifiers_train_passes_with_many_steps():
+    # 120 steps drive the logits on sklearn's separable blobs to differences of hundreds (the
+    # failure of check_estimator on the defaults, in ~8 s); grid and width pinned
+    from sklearn.utils.estimator_checks import check_classifiers_train
+
+    est = KANClassifier(width=(5,), grids=(3, 5, 10), steps=120, random_state=0)
+    check_classifiers_train("KANClassifier", est)
+
+
 def test_pipeline_with_scaler():
     X, y = _sin_sq(200, 0)
     X = X * [10.0, 0.01] + [5.0, -3.0]  # units far from the KAN's grid range

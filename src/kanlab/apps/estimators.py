@@ -42,6 +42,9 @@ from kanlab.training.loop import History
 __all__ = ["KANClassifier", "KANRegressor"]
 
 _DTYPES = ("float32", "float64")
+# log of the smallest positive normal float64: the floor of predict_log_proba, so that
+# predict_proba (its exp) never underflows to 0 where the log is finite
+_LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
 
 
 class _KANEstimator(BaseEstimator):
@@ -298,7 +301,9 @@ class KANRegressor(RegressorMixin, _KANEstimator):
 
 class KANClassifier(ClassifierMixin, _KANEstimator):
     """A KAN classifier with the scikit-learn API: one KAN output (logit) per class, trained
-    with cross-entropy; ``predict_proba`` is their softmax (two columns for two classes).
+    with cross-entropy; ``predict_proba`` is their softmax (two columns for two classes),
+    floored at the smallest positive normal float64 so that it never underflows to 0 and
+    ``predict_log_proba`` is its log everywhere.
 
     Takes the arguments of :class:`KANRegressor`; ``standardize`` standardises ``X`` only.
 
@@ -341,14 +346,27 @@ class KANClassifier(ClassifierMixin, _KANEstimator):
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities ``(n, n_classes)``, columns in the order of ``classes_``."""
-        logits = torch.from_numpy(self._outputs(self._validate_x(X)))
-        return torch.softmax(logits, dim=1).numpy()
+        """Class probabilities ``(n, n_classes)``, float64, columns in the order of ``classes_``:
+        ``exp(predict_log_proba(X))``.
+
+        A probability is never exactly 0 (the logits are finite): one below the smallest
+        positive normal float64 (``np.finfo(np.float64).tiny``, about 2.2e-308) is reported as
+        that number, so ``log(predict_proba(X))`` equals :meth:`predict_log_proba` everywhere.
+        """
+        return np.exp(self._log_proba(X))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """``log(predict_proba(X))``, computed stably."""
-        logits = torch.from_numpy(self._outputs(self._validate_x(X)))
-        return torch.log_softmax(logits, dim=1).numpy()
+        """``log(predict_proba(X))``, computed stably from the logits (a log-softmax), float64.
+
+        Log-probabilities below ``log(np.finfo(np.float64).tiny)`` (about −708.4) are raised to
+        it, where :meth:`predict_proba` stops underflowing; the two methods agree on every entry.
+        """
+        return self._log_proba(X)
+
+    def _log_proba(self, X: Any) -> np.ndarray:
+        logits = torch.from_numpy(self._outputs(self._validate_x(X)))  # (n, n_classes) float64
+        log_p = torch.log_softmax(logits, dim=1).numpy()
+        return np.maximum(log_p, _LOG_TINY)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row ``(n,)``."""
