@@ -1,5 +1,9 @@
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -147,8 +151,6 @@ def test_plot_sweep_draws_runs_mlps_and_fits():
 
 
 def test_plot_sweep_without_matplotlib_says_how_to_install(monkeypatch):
-    import sys
-
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"plotting: install matplotlib with "
@@ -160,3 +162,47 @@ def test_plot_sweep_without_matplotlib_says_how_to_install(monkeypatch):
 def test_run_sweep_rejects_a_bad_n_jobs(n_jobs):
     with pytest.raises(InputError, match=r"n_jobs must be a positive integer"):
         run_sweep(None, [], n_jobs=n_jobs)
+
+
+SWEEP_SCRIPT = """\
+from kanlab.data import make_dataset
+from kanlab.science.sweeps import MLPRun, run_sweep
+
+data = make_dataset(lambda x: x[:, :1] ** 2, 1, n_train=16, n_test=8, seed=0)
+runs = [MLPRun((1, 2, 1), steps=2, seed=s) for s in (0, 1)]
+{call}
+"""
+CALL = 'points = run_sweep(data, runs, path="sweep.jsonl", n_jobs=2)\nprint(len(points), "points")'
+
+
+def _run_script(tmp_path, call):
+    script = tmp_path / "sweep_script.py"
+    script.write_text(SWEEP_SCRIPT.format(call=call))
+    src = Path(__file__).resolve().parent.parent / "src"
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_run_sweep_in_a_script_without_the_main_guard_says_to_add_it(tmp_path):
+    # the README's snippet saved as a script: spawned workers re-ran it and the parent got
+    # a BrokenProcessPool after multiprocessing's traceback from each worker
+    proc = _run_script(tmp_path, CALL)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("kanlab.errors.InputError: run_sweep(n_jobs=2) starts worker"), (
+        proc.stderr[-3000:])
+    assert 'outside an `if __name__ == "__main__":` guard' in last
+    assert f"{tmp_path / 'sweep_script.py'}, line 6," in last
+    assert "bootstrapping" not in proc.stderr and "BrokenProcessPool" not in proc.stderr
+    assert not (tmp_path / "sweep.jsonl").exists()
+
+
+def test_run_sweep_in_a_script_with_the_main_guard_runs_in_workers(tmp_path):
+    guarded = 'if __name__ == "__main__":\n' + "".join(
+        f"    {line}\n" for line in CALL.splitlines())
+    proc = _run_script(tmp_path, guarded)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout == "2 points\n"
+    assert len(load_points(tmp_path / "sweep.jsonl")) == 2

@@ -9,17 +9,27 @@ stage: the curves of the paper's Figures 3.1 and D.1), an MLP one row.
 Rows go to a JSON-lines file as each run finishes, so an interrupted sweep resumes where it
 stopped: runs whose key is already in the file are not trained again.
 
+With ``n_jobs > 1`` the runs train in worker processes started with ``spawn``, which import
+the main script again; a script must therefore start the sweep under the guard (otherwise
+:func:`run_sweep` raises an :class:`~kanlab.errors.InputError` that says so)::
+
+    if __name__ == "__main__":
+        points = run_sweep(data, runs, path="sweep.jsonl", n_jobs=2)
+
 :func:`pareto_frontier` keeps the points no smaller model beats, and :func:`fit_scaling`
 fits ``RMSE ≈ C · N^-α`` by least squares in log-log space.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import math
 import os
+import sys
 import time
+import tokenize
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -229,6 +239,50 @@ def _append(path: Path | None, points: Sequence[SweepPoint]) -> None:
         f.write(text)
 
 
+def _unguarded_main_line() -> tuple[str, int] | None:
+    """The main script's path and the line where its module-level code, outside any
+    ``if __name__ ...:``, made this call; None when guarded, not a script, or unknown.
+
+    A worker started with ``spawn`` runs the main script again (as ``__mp_main__``): module-level
+    code outside the guard would start the sweep again in every worker, and multiprocessing
+    stops it there with a traceback while the parent sees only a broken pool.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    if path is None or name == "__main__" or name.endswith(".__main__"):
+        return None  # an interactive session, ``-c`` or a package's __main__: not re-run
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is vars(main)
+                                     and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:  # not called from the script's module-level code (a thread, ...)
+        return None
+    line = frame.f_lineno
+    try:
+        with tokenize.open(path) as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):  # any `if` on __name__ around the line counts as a guard
+        if (isinstance(node, ast.If) and node.lineno <= line <= (node.end_lineno or line)
+                and any(isinstance(n, ast.Name) and n.id == "__name__"
+                        for n in ast.walk(node.test))):
+            return None
+    return str(path), line
+
+
+def _check_main_guard(n_jobs: int) -> None:
+    where = _unguarded_main_line()
+    if where is not None:
+        raise InputError(
+            f"run_sweep(n_jobs={n_jobs}) starts worker processes with 'spawn', which run the "
+            f"main script again; {where[0]}, line {where[1]}, starts the sweep outside an "
+            "`if __name__ == \"__main__\":` guard, so every worker would start it again. Put "
+            "the code that runs the sweep under that guard, or use n_jobs=1"
+        )
+
+
 def run_sweep(
     data: Dataset,
     runs: Sequence[KANRun | MLPRun],
@@ -248,18 +302,27 @@ def run_sweep(
         path: a JSON-lines file: rows already there are kept and their runs skipped; new
             rows are appended as each run finishes. None keeps results in memory only.
         dtype: the models' dtype (the paper's toy fits are float64).
-        n_jobs: runs trained at once, each in its own process with one thread.
+        n_jobs: runs trained at once, each in its own process with one thread. The
+            processes start with ``spawn`` and import the main script again, so a script
+            must call ``run_sweep`` under ``if __name__ == "__main__":`` (see the module's
+            docstring).
         fit_options: further :func:`~kanlab.training.loop.fit` arguments for every run (e.g.
             ``opt``, ``lr``, ``update_grid``).
         on_result: called with each finished run's points (e.g. to log progress).
 
     Returns:
         The points of every run in ``runs``, in the order of ``runs``.
+
+    Raises:
+        InputError: the same run twice, a bad ``n_jobs``, or ``n_jobs > 1`` called from a
+            script's module-level code outside an ``if __name__ == "__main__":`` guard.
     """
     keys = [r.key for r in runs]
     if len(set(keys)) != len(keys):
         raise InputError("runs contains the same run twice")
     check_positive_int("n_jobs", n_jobs)
+    if n_jobs > 1:
+        _check_main_guard(n_jobs)
     path = Path(path) if path is not None else None
     done: dict[str, list[SweepPoint]] = {}
     for p in load_points(path) if path is not None else []:
