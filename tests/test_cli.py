@@ -282,3 +282,44 @@ def test_grid_extension_demo_returns_the_table_the_cli_prints(capsys):
     r11, r51 = results["[2, 1, 1]"][0][5], results["[2, 5, 1]"][0][5]
     assert row == (f"| 5 | {r11['train_rmse']:.3e} | {r11['test_rmse']:.3e} | "
                    f"{r51['train_rmse']:.3e} | {r51['test_rmse']:.3e} |")
+
+
+
+def test_version_prints_kanlab_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"kanlab {kanlab.__version__}\n"
+    proc = subprocess.run([sys.executable, "-m", "kanlab", "--version"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and proc.stdout == f"kanlab {kanlab.__version__}\n"
+
+
+def test_fit_and_predict_read_excel_csv_with_bom_and_semicolons(fitted, tmp_path, capsys):
+    """Excel's "CSV UTF-8" (a byte-order mark) with ; separators: the same fit and the same
+    predictions as the comma file."""
+    text = fitted["csv"].read_text()
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(("\ufeff" + text.replace(",", ";").replace("\n", "\r\n")).encode())
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", str(fitted["out"]), str(excel), "--out", str(pred)]) == 0
+    _, fit_time = _read_csv(fitted["out"] / "predictions.csv")
+    np.testing.assert_array_equal(_read_csv(pred)[1], fit_time)
+    assert "against column 'y'" in capsys.readouterr().out
+    small = "\ufeff" + "".join(line.replace(",", "\t") + "\n"
+                               for line in text.splitlines()[:41])
+    tab = tmp_path / "tab.csv"
+    tab.write_bytes(small.encode())
+    comma = _write_csv(tmp_path / "comma.csv", *_rows(text.splitlines()[:41]))
+    for path, out in ((tab, "o_tab"), (comma, "o_comma")):
+        assert main(["fit", str(path), "--target", "y", "--grids", "3", "--steps-per-grid",
+                     "2", "--out", str(tmp_path / out), "--no-progress"]) == 0, \
+            capsys.readouterr().err
+    m_tab, m_comma = (json.loads((tmp_path / o / "metrics.json").read_text())
+                      for o in ("o_tab", "o_comma"))
+    assert m_tab["features"] == ["x1", "x2"] and m_tab["n_train"] == 32
+    assert m_tab["train_rmse"] == m_comma["train_rmse"]
+    assert m_tab["test_rmse"] == m_comma["test_rmse"]
+
+
+def _rows(lines):
+    rows = list(csv.reader(lines))
+    return rows[0], rows[1:]

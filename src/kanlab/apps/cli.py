@@ -1,4 +1,4 @@
-"""The ``kanlab`` command line: ``demo``, ``fit`` and ``predict``.
+"""The ``kanlab`` command line: ``demo``, ``fit`` and ``predict``; ``kanlab --version``.
 
 Exit status: 0 on success; 1 when the input is wrong (a CSV file with a missing column or a
 non-numeric, empty or non-finite cell, a missing file, a directory that ``kanlab fit`` did not
@@ -253,12 +253,25 @@ def _rounded(expr) -> str:
     return str(tidy(expr))
 
 
+def _version() -> str:
+    """``kanlab.__version__``, read as it is there (``kanlab/__init__.py`` sits above the
+    apps, which may not import it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kanlab")
+    except PackageNotFoundError:  # a source tree that is not installed
+        return "0.0.0"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``kanlab``: the commands ``demo``, ``fit`` and ``predict``."""
     parser = _Parser(
         prog="kanlab", description="Kolmogorov-Arnold Networks on PyTorch.",
         epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"kanlab {_version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(sub)
     _add_fit(sub)
