@@ -323,3 +323,40 @@ def test_fit_and_predict_read_excel_csv_with_bom_and_semicolons(fitted, tmp_path
 def _rows(lines):
     rows = list(csv.reader(lines))
     return rows[0], rows[1:]
+
+
+
+@pytest.mark.parametrize("damage, file, needle", [
+    ("truncated", "state_dict.pt", "truncated or damaged"),
+    ("empty", "state_dict.pt", "empty or ends too early (truncated)"),
+    ("garbage", "state_dict.pt", "truncated or damaged"),
+    ("other model", "state_dict.pt", "does not hold the state of the model that config.json"),
+    ("truncated", "config.json", "not valid JSON, truncated or damaged"),
+    ("key missing", "config.json", "incomplete or damaged model configuration (KeyError"),
+])
+def test_predict_with_a_damaged_model_is_a_one_line_error(fitted, tmp_path, capsys, damage,
+                                                          file, needle):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(fitted["out"], run)
+    path = run / "model" / file
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "garbage":
+        path.write_bytes(b"not a torch file\n")
+    elif damage == "other model":
+        kanlab.KAN([2, 3, 1]).save(tmp_path / "other")
+        shutil.copy(tmp_path / "other" / "state_dict.pt", path)
+    else:
+        doc = json.loads(data)
+        del doc["config"]["widths"]
+        path.write_text(json.dumps(doc))
+    assert main(["predict", str(run), str(fitted["csv"])]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, "kanlab predict: error:", str(path), needle,
+                           "run `kanlab fit` again")

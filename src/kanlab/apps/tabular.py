@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,14 +139,47 @@ class TabularModel:
         if doc.get("version", 0) > _PIPELINE_VERSION:
             raise InputError(f"{path} was written by a newer kanlab (version {doc['version']})")
         try:
-            model = KAN.load(directory / doc["model"])
-            tabular = cls(model, list(doc["features"]), doc["target"], list(doc["x_mean"]),
-                          list(doc["x_scale"]), float(doc["y_mean"]), float(doc["y_scale"]))
-        except (KeyError, TypeError) as err:
+            model_dir = directory / doc["model"]
+            features, target = list(doc["features"]), doc["target"]
+            scaling = (list(doc["x_mean"]), list(doc["x_scale"]), float(doc["y_mean"]),
+                       float(doc["y_scale"]))
+        except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{path}: incomplete or damaged ({type(err).__name__}: {err})"
                              ) from None
+        model = _load_kan(model_dir)
         model.eval()
-        return tabular
+        return cls(model, features, target, *scaling)
+
+
+def _load_kan(directory: Path) -> KAN:
+    """:meth:`KAN.load` of ``directory``; a damaged ``config.json`` or ``state_dict.pt`` is an
+    InputError naming the file and what is wrong, not torch's or json's traceback."""
+    config, state = directory / "config.json", directory / "state_dict.pt"
+    redo = "run `kanlab fit` again, or copy the directory again"
+    try:
+        return KAN.load(directory)
+    except InputError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{config}: not valid JSON, truncated or damaged ({err}); {redo}"
+                         ) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError(f"{config}: incomplete or damaged model configuration "
+                         f"({type(err).__name__}: {err}); {redo}") from None
+    except OSError as err:
+        if err.filename is not None:  # a missing or unreadable file: the CLI names it
+            raise
+        damaged = err  # torch.load on a cut zip archive: "[Errno 22] Invalid argument"
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        damaged = err
+    text = str(damaged)  # torch's text is long and suggests weights_only=False: not shown
+    if "size mismatch" in text or "key(s) in state_dict" in text:
+        what = f"does not hold the state of the model that {config.name} describes"
+    elif isinstance(damaged, EOFError) or not text.strip():
+        what = "is empty or ends too early (truncated)"
+    else:
+        what = "cannot be read as a saved model state (truncated or damaged)"
+    raise InputError(f"{state}: {what}; {redo}") from None
 
 
 @dataclass
