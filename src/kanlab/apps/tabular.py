@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from kanlab._validation import check_sizes
 from kanlab.apps.pipeline import (
     PipelineOptions,
     PipelineResult,
@@ -337,7 +338,7 @@ def check_rows(data: Dataset, opts: FitOptions, path: str | os.PathLike = "data"
     Raises:
         InputError: too few training rows, naming the counts and the fixes.
     """
-    grids = [int(g) for g in opts.grids]
+    grids = [int(g) for g in check_sizes("grids", opts.grids)]
     n_train = int(data.train_input.shape[0])
     n_test = 0 if data.test_input is None else int(data.test_input.shape[0])
     split = f"{n_train + n_test} data rows give {n_train} training and {n_test} test rows"
