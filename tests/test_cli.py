@@ -282,3 +282,175 @@ def test_grid_extension_demo_returns_the_table_the_cli_prints(capsys):
     r11, r51 = results["[2, 1, 1]"][0][5], results["[2, 5, 1]"][0][5]
     assert row == (f"| 5 | {r11['train_rmse']:.3e} | {r11['test_rmse']:.3e} | "
                    f"{r51['train_rmse']:.3e} | {r51['test_rmse']:.3e} |")
+
+
+def test_version_prints_kanlab_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"kanlab {kanlab.__version__}\n"
+    proc = subprocess.run([sys.executable, "-m", "kanlab", "--version"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and proc.stdout == f"kanlab {kanlab.__version__}\n"
+
+
+def test_fit_and_predict_read_excel_csv_with_bom_and_semicolons(fitted, tmp_path, capsys):
+    """Excel's "CSV UTF-8" (a byte-order mark) with ; separators: the same fit and the same
+    predictions as the comma file."""
+    text = fitted["csv"].read_text()
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(("\ufeff" + text.replace(",", ";").replace("\n", "\r\n")).encode())
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", str(fitted["out"]), str(excel), "--out", str(pred)]) == 0
+    _, fit_time = _read_csv(fitted["out"] / "predictions.csv")
+    np.testing.assert_array_equal(_read_csv(pred)[1], fit_time)
+    assert "against column 'y'" in capsys.readouterr().out
+    small = "\ufeff" + "".join(line.replace(",", "\t") + "\n"
+                               for line in text.splitlines()[:41])
+    tab = tmp_path / "tab.csv"
+    tab.write_bytes(small.encode())
+    comma = _write_csv(tmp_path / "comma.csv", *_rows(text.splitlines()[:41]))
+    for path, out in ((tab, "o_tab"), (comma, "o_comma")):
+        assert main(["fit", str(path), "--target", "y", "--grids", "3", "--steps-per-grid",
+                     "2", "--out", str(tmp_path / out), "--no-progress"]) == 0, \
+            capsys.readouterr().err
+    m_tab, m_comma = (json.loads((tmp_path / o / "metrics.json").read_text())
+                      for o in ("o_tab", "o_comma"))
+    assert m_tab["features"] == ["x1", "x2"] and m_tab["n_train"] == 32
+    assert m_tab["train_rmse"] == m_comma["train_rmse"]
+    assert m_tab["test_rmse"] == m_comma["test_rmse"]
+
+
+def _rows(lines):
+    rows = list(csv.reader(lines))
+    return rows[0], rows[1:]
+
+
+@pytest.mark.parametrize("damage, file, needle", [
+    ("truncated", "state_dict.pt", "truncated or damaged"),
+    ("empty", "state_dict.pt", "empty or ends too early (truncated)"),
+    ("garbage", "state_dict.pt", "truncated or damaged"),
+    ("other model", "state_dict.pt", "does not hold the state of the model that config.json"),
+    ("truncated", "config.json", "not valid JSON, truncated or damaged"),
+    ("key missing", "config.json", "incomplete or damaged model configuration (KeyError"),
+])
+def test_predict_with_a_damaged_model_is_a_one_line_error(fitted, tmp_path, capsys, damage,
+                                                          file, needle):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(fitted["out"], run)
+    path = run / "model" / file
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "garbage":
+        path.write_bytes(b"not a torch file\n")
+    elif damage == "other model":
+        kanlab.KAN([2, 3, 1]).save(tmp_path / "other")
+        shutil.copy(tmp_path / "other" / "state_dict.pt", path)
+    else:
+        doc = json.loads(data)
+        del doc["config"]["widths"]
+        path.write_text(json.dumps(doc))
+    assert main(["predict", str(run), str(fitted["csv"])]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    _assert_one_line_error(captured.err, "kanlab predict: error:", str(path), needle,
+                           "run `kanlab fit` again")
+
+
+def _rows_csv(tmp_path, n):
+    """``d<n>.csv``: y = x1 - x2^2 on n random rows (the same rows each time)."""
+    x = np.random.default_rng(1).uniform(-1, 1, (n, 2))
+    return _write_csv(tmp_path / f"d{n}.csv", ["x1", "x2", "y"],
+                      [[repr(float(v)) for v in row]
+                       for row in np.column_stack([x, x[:, 0] - x[:, 1] ** 2])])
+
+
+def _fit_rows(tmp_path, n, *flags):
+    return main(["fit", str(_rows_csv(tmp_path, n)), "--target", "y", "--steps-per-grid", "2",
+                 "--no-progress", *flags])
+
+
+def test_fit_on_too_few_rows_fails_before_training_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "new" / "run"
+    assert _fit_rows(tmp_path, 2, "--out", str(out)) == 1
+    captured = capsys.readouterr()
+    _assert_one_line_error(captured.err, "kanlab fit: error:", "d2.csv: 2 data rows give 1 "
+                           "training and 1 test rows", "at least 4 training rows are needed "
+                           "to place a grid of 3 intervals", "--grids")
+    assert "train RMSE" not in captured.out  # nothing trained
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d2.csv"]
+    # the first grid size sets the minimum: 4 training rows for G = 3, 3 for G = 2
+    assert _fit_rows(tmp_path, 4, "--out", str(out), "--grids", "3,5") == 1
+    assert "at least 4 training rows" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_fit_on_five_rows_says_the_test_set_cannot_score(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _fit_rows(tmp_path, 5, "--out", str(out), "--grids", "3") == 0
+    captured = capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_train"] == 4 and metrics["n_test"] == 1
+    assert metrics["test_r2"] is None and math.isfinite(metrics["test_rmse"])
+    assert "(R^2 undefined: one row)" in captured.out
+    [warning] = [w for w in metrics["warnings"] if "test set" in w]
+    assert "the test set has 1 row" in warning and "R² is undefined" in warning
+    assert f"kanlab fit: warning: {warning}" in captured.err
+    # with the default schedule (up to G = 20) the grids cannot be placed from 4 rows either
+    assert _fit_rows(tmp_path, 5, "--out", str(out)) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert any("4 training rows are fewer than the 21 a grid of 20 intervals" in w
+               for w in metrics["warnings"])
+    # a small test set: a warning; a large one: none
+    assert _fit_rows(tmp_path, 30, "--out", str(out), "--grids", "3") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_test"] == 6 and metrics["test_r2"] is not None
+    assert any("the test set has 6 rows" in w and "unreliable" in w for w in metrics["warnings"])
+    assert _fit_rows(tmp_path, 60, "--out", str(out), "--grids", "3") == 0
+    assert json.loads((out / "metrics.json").read_text())["warnings"] == []
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_fit_failing_while_writing_leaves_no_partial_output(tmp_path, capsys, monkeypatch,
+                                                           existing):
+    """A failure after training (here: while plotting) leaves --out as it was: no new
+    folder, or the earlier run's files untouched; no temporary folder left beside it."""
+    from kanlab.apps import report
+    from kanlab.errors import KanlabError
+
+    out = tmp_path / "runs" / "run"
+    if existing:
+        assert _fit_rows(tmp_path, 30, "--out", str(out), "--grids", "3") == 0
+        capsys.readouterr()
+    _rows_csv(tmp_path, 30)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+              if p.is_file()}
+
+    def broken(result, directory):
+        (directory / "network.png").write_bytes(b"half a picture")
+        raise KanlabError("plotting failed")
+
+    monkeypatch.setattr(report, "_write_plots", broken)
+    assert _fit_rows(tmp_path, 30, "--out", str(out), "--grids", "3", "--seed", "1") == 1
+    _assert_one_line_error(capsys.readouterr().err, "kanlab fit: error: plotting failed")
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+             if p.is_file()}
+    assert after == before
+    assert [p.name for p in tmp_path.rglob("*partial*")] == []
+    assert (tmp_path / "runs").exists() == existing
+
+
+def test_fit_into_an_existing_directory_replaces_the_earlier_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "formula.txt").write_text("y = stale")
+    assert _fit_rows(tmp_path, 30, "--out", str(out), "--grids", "3") == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "formula.txt").exists()  # not a symbolic run
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        {"notes.txt", "model", *(n for n in FIT_FILES if "/" not in n and "formula" not in n)})
+    assert [p.name for p in tmp_path.glob(".*")] == []

@@ -13,6 +13,7 @@ from kanlab.data.csv import (
     parse_float,
     read_columns,
     read_csv,
+    sniff_delimiter,
 )
 from kanlab.data.science import load_csv
 from kanlab.errors import InputError
@@ -120,3 +121,60 @@ def test_load_csv_checks_its_options_before_opening_the_file(tmp_path):
         load_csv(tmp_path / "missing.csv", "y", test_fraction=1.5)
     with pytest.raises(FileNotFoundError):
         load_csv(tmp_path / "missing.csv", "y")
+
+
+# ------------------------------------------------- byte-order marks and sniffed delimiters
+COMMA = "x1,x2,y\n0.5,-1,2.25\n1e-3,7,-3\n\n4,5,6\n"
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param("\ufeff" + COMMA, id="bom"),
+    pytest.param(COMMA.replace(",", ";"), id="semicolon"),
+    pytest.param(COMMA.replace(",", "\t"), id="tab"),
+    pytest.param(COMMA.replace(",", "|"), id="pipe"),
+    pytest.param("\ufeff" + COMMA.replace(",", ";").replace("\n", "\r\n"), id="bom-semicolon-crlf"),
+])
+def test_bom_and_delimiters_read_as_the_comma_file(tmp_path, text):
+    """Excel's UTF-8 byte-order mark is dropped and ; tab | separators are sniffed: the
+    table, load_csv's split and the line numbers are those of the comma file."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    ref = read_csv(_write(tmp_path, COMMA, "ref.csv"))
+    table = read_csv(path)
+    assert table.header == ["x1", "x2", "y"] and table.rows == ref.rows
+    assert torch.equal(table.columns(["y", "x1"]), ref.columns(["y", "x1"]))
+    ds = load_csv(path, "y", test_fraction=0.34, seed=1, dtype=torch.float64)
+    ds_ref = load_csv(tmp_path / "ref.csv", "y", test_fraction=0.34, seed=1, dtype=torch.float64)
+    assert torch.equal(ds.train_input, ds_ref.train_input)
+    assert torch.equal(ds.test_label, ds_ref.test_label)
+
+
+@pytest.mark.parametrize("text, delimiter", [
+    (COMMA, ","),
+    ("v\n3.5\n-1\n", ","),                   # one column: nothing to sniff, a comma as before
+    ("a,b\n1,2\n3\n", ","),                  # the sniffer gives up: the header's comma
+    ("a;b\n1;2\n3\n", ";"),                  # the same with semicolons
+    ('"p;q",b\n1,2\n3,4\n', ","),            # a quoted name holding a semicolon
+    ("a;b;c\n1,5;2;3\n", ";"),               # decimal commas inside ; cells
+])
+def test_sniff_delimiter(text, delimiter):
+    assert sniff_delimiter(text) == delimiter
+
+
+def test_semicolon_file_with_decimal_commas_says_so(tmp_path):
+    path = _write(tmp_path, "a;b\n1,5;2\n")
+    with pytest.raises(InputError, match=r"line 2, column 'a': '1,5' is not a number; "
+                                         r"decimal commas are not read"):
+        read_columns(path, ["a"])
+    with pytest.raises(InputError, match=r"line 3 has 1 cells; the header has 2"):
+        read_columns(_write(tmp_path, "a;b\n1;2\n3\n", "short.csv"), ["a"])
+
+
+def test_comma_files_read_as_before(tmp_path):
+    """Cells with ; | or tabs inside quotes, and spaces, stay as they were with commas."""
+    text = 'id,"x;1",y\n"a|b",1,2\n"c\td", 3 ,4\n'
+    table = read_csv(_write(tmp_path, text))
+    assert table.delimiter == ","
+    assert table.header == ["id", "x;1", "y"]
+    assert table.rows == list(enumerate(csv.reader(text.splitlines()), start=1))[1:]
+    assert table.columns(["x;1", "y"]).tolist() == [[1.0, 2.0], [3.0, 4.0]]

@@ -1,9 +1,10 @@
-"""The ``kanlab`` command line: ``demo``, ``fit`` and ``predict``.
+"""The ``kanlab`` command line: ``demo``, ``fit`` and ``predict``; ``kanlab --version``.
 
 Exit status: 0 on success; 1 when the input is wrong (a CSV file with a missing column or a
 non-numeric, empty or non-finite cell, a missing file, a directory that ``kanlab fit`` did not
-write) or training failed; 2 when the command line is wrong (an unknown flag, a bad value, a
-missing argument). Every error is one line on stderr, ``kanlab COMMAND: error: ...``.
+write, a damaged model file, too few rows to train on) or training failed; 2 when the command
+line is wrong (an unknown flag, a bad value, a missing argument). Every error is one line on
+stderr, ``kanlab COMMAND: error: ...``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ FIT_GRIDS = (3, 5, 10, 20)
 EXIT_STATUS = """exit status:
   0  success
   1  bad input: a missing file or column, a non-numeric, empty or non-finite cell (the
-     message names the file, line and column), or training failed
+     message names the file, line and column), too few rows, a damaged model file, or
+     training failed
   2  bad command line: an unknown flag, a bad value, a missing argument"""
 
 FIT_EPILOG = f"""examples:
@@ -41,11 +43,14 @@ FIT_EPILOG = f"""examples:
       sparsify, prune, and read off a formula in the columns' names and units
 
 the CSV file needs a header row naming the columns and numeric cells (blank lines are
-skipped). Inputs and target are standardised with the training rows' mean and standard
-deviation; predictions, metrics and the formula are in the original units. The rows are
-shuffled (--seed) and --test-fraction of them held out for the test metrics.
+skipped); it is UTF-8 (a byte-order mark, as Excel writes, is fine) and its separator is
+found from the file: , ; tab or |. The training rows must be at least G + 1 for the first
+grid size G; a test set under 10 rows is a warning (one row: no R^2). Inputs and target
+are standardised with the training rows' mean and standard deviation; predictions, metrics
+and the formula are in the original units. The rows are shuffled (--seed) and
+--test-fraction of them held out for the test metrics.
 
-files written into --out:
+files written into --out (all at once: a run that fails leaves --out as it was):
   model/            the KAN (kanlab.KAN.load("DIR/model"); on standardised units)
   pipeline.json     feature and target names and the standardisation, for kanlab predict
   metrics.json      train/test RMSE and R^2, n_params, widths, grid sizes, seconds, settings
@@ -144,7 +149,8 @@ def _fit(args: argparse.Namespace) -> int:
     print(f"widths {m['widths']}, grid {m['grid']}, {m['n_params']} parameters, "
           f"{m['seconds']:.1f} s")
     test = "" if m["test_rmse"] is None else (
-        f", test RMSE {m['test_rmse']:.4g} (R^2 {m['test_r2']:.4f})")
+        f", test RMSE {m['test_rmse']:.4g} (R^2 "
+        + ("undefined: one row" if m["test_r2"] is None else f"{m['test_r2']:.4f}") + ")")
     print(f"train RMSE {m['train_rmse']:.4g} (R^2 {m['train_r2']:.4f}){test}")
     if m["formula"] is not None:
         print((files[0].parent / "formula.txt").read_text().rstrip())
@@ -253,12 +259,25 @@ def _rounded(expr) -> str:
     return str(tidy(expr))
 
 
+def _version() -> str:
+    """``kanlab.__version__``, read as it is there (``kanlab/__init__.py`` sits above the
+    apps, which may not import it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kanlab")
+    except PackageNotFoundError:  # a source tree that is not installed
+        return "0.0.0"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``kanlab``: the commands ``demo``, ``fit`` and ``predict``."""
     parser = _Parser(
         prog="kanlab", description="Kolmogorov-Arnold Networks on PyTorch.",
         epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"kanlab {_version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(sub)
     _add_fit(sub)

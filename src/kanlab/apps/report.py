@@ -23,6 +23,8 @@ import csv
 import html
 import json
 import os
+import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from kanlab.apps.pipeline import center_scale, rmse_r2
 from kanlab.apps.tabular import MODEL_DIR, PIPELINE_FILE, FitOptions, FitResult, fit_csv
 from kanlab.apps.tabular import TabularModel as Pipeline
 from kanlab.data.csv import csv_header, read_columns
+from kanlab.errors import InputError
 
 __all__ = [
     "FitOptions",
@@ -70,41 +73,91 @@ def write_outputs(result: FitResult, out: str | os.PathLike, command: str) -> li
 
     ``model/`` and ``pipeline.json`` (see :class:`~kanlab.apps.tabular.TabularModel`);
     ``metrics.json`` (train/test RMSE and R² in the target's units, n_params, widths, grid
-    sizes, seconds, features, target, the settings); ``predictions.csv`` (the predictions of
-    every CSV row, in file order); ``formula.txt`` and ``formula.tex`` (symbolic fits; numbers
-    rounded to 6 significant digits, the full-precision formula is in ``metrics.json``);
-    ``network.png`` (the KAN on standardised units); ``training.png`` (RMSE per step, in the
-    target's units); ``report.html`` (all of it in one self-contained file; ``command`` is
-    shown in it).
+    sizes, seconds, features, target, the settings, warnings); ``predictions.csv`` (the
+    predictions of every CSV row, in file order); ``formula.txt`` and ``formula.tex``
+    (symbolic fits; numbers rounded to 6 significant digits, the full-precision formula is in
+    ``metrics.json``); ``network.png`` (the KAN on standardised units); ``training.png`` (RMSE
+    per step, in the target's units); ``report.html`` (all of it in one self-contained file;
+    ``command`` is shown in it).
+
+    The files are written into a temporary directory beside ``out`` and moved into place once
+    all are written: on a failure, ``out`` (and any parent directory created for it) is left
+    as it was. Into an existing ``out``, the new files replace those of the same names, and
+    the files of an earlier run that this one does not write (a formula) are removed; other
+    files stay.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory; name a directory for the run")
+    created = _first_missing(out.parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.partial"
+    staging.mkdir()
+    try:
+        names = _write_all(result, staging, command)
+        _move_into(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    return [out / name for name in names]
+
+
+#: every file and directory :func:`write_outputs` may write
+_OUTPUT_NAMES = (MODEL_DIR, PIPELINE_FILE, "metrics.json", "predictions.csv", "formula.txt",
+                "formula.tex", "network.png", "training.png", "report.html")
+
+
+def _first_missing(directory: Path) -> Path | None:
+    """The outermost of ``directory`` and its parents that does not exist (None: it exists)."""
+    missing = None
+    for path in (directory, *directory.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def _move_into(staging: Path, out: Path) -> None:
+    """Move what ``staging`` holds to ``out``: a rename when ``out`` does not exist, else
+    entry by entry, replacing (and removing the stale outputs of an earlier run)."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    for name in _OUTPUT_NAMES:
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        if (staging / name).exists():
+            (staging / name).rename(target)
+    staging.rmdir()
+
+
+def _write_all(result: FitResult, out: Path, command: str) -> list[str]:
+    """Write the outputs into the existing directory ``out``; the names written, in order."""
     pipe = result.pipeline
-    files = [out / MODEL_DIR, pipe.save(out)]
+    names = [MODEL_DIR, pipe.save(out).name]
 
-    path = out / "metrics.json"
-    path.write_text(json.dumps(result.metrics, indent=2) + "\n")
-    files.append(path)
-
-    path = out / "predictions.csv"
-    with open(path, "w", newline="") as fh:
+    (out / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+    with open(out / "predictions.csv", "w", newline="") as fh:
         write_predictions(fh, pipe.prediction_name, result.predictions)
-    files.append(path)
+    names += ["metrics.json", "predictions.csv"]
 
     text, tex = _formula_texts(result)
     if text is not None:
         for name, content in (("formula.txt", text), ("formula.tex", tex)):
-            path = out / name
-            path.write_text(content + "\n")
-            files.append(path)
+            (out / name).write_text(content + "\n")
+            names.append(name)
 
     images = _write_plots(result, out)
-    files += [out / name for name in images]
-    path = out / "report.html"
-    path.write_text(render_html(result.metrics, images, command, formula=text, formula_tex=tex),
-                    encoding="utf-8")
-    files.append(path)
-    return files
+    names += list(images)
+    (out / "report.html").write_text(
+        render_html(result.metrics, images, command, formula=text, formula_tex=tex),
+        encoding="utf-8")
+    return [*names, "report.html"]
 
 
 def _formula_texts(result: FitResult) -> tuple[str | None, str | None]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 
+from kanlab._validation import check_sizes
 from kanlab.apps.pipeline import (
     PipelineOptions,
     PipelineResult,
@@ -40,11 +42,21 @@ from kanlab.apps.pipeline import (
 from kanlab.data import Dataset
 from kanlab.data.csv import read_csv
 from kanlab.errors import InputError
+from kanlab.grids.base import min_samples_for_grid
 from kanlab.nn.mlp import n_parameters
 from kanlab.nn.model import KAN
 from kanlab.symbolic.formula import formula_in_units
 
-__all__ = ["MODEL_DIR", "PIPELINE_FILE", "FitOptions", "FitResult", "TabularModel", "fit_csv"]
+__all__ = [
+    "MIN_TEST_ROWS",
+    "MODEL_DIR",
+    "PIPELINE_FILE",
+    "FitOptions",
+    "FitResult",
+    "TabularModel",
+    "check_rows",
+    "fit_csv",
+]
 
 PIPELINE_FILE = "pipeline.json"
 MODEL_DIR = "model"
@@ -53,6 +65,8 @@ _PIPELINE_VERSION = 1
 _DTYPE = torch.float64
 #: the label of each stage's training curve in the report's history (None: no marker)
 _STAGE_LABELS = {"train": None, "retrain": "prune", "symbolic": "symbolic"}
+#: a test set of fewer rows gives a warning: its RMSE and R² are unreliable
+MIN_TEST_ROWS = 10
 
 
 @dataclass
@@ -138,14 +152,47 @@ class TabularModel:
         if doc.get("version", 0) > _PIPELINE_VERSION:
             raise InputError(f"{path} was written by a newer kanlab (version {doc['version']})")
         try:
-            model = KAN.load(directory / doc["model"])
-            tabular = cls(model, list(doc["features"]), doc["target"], list(doc["x_mean"]),
-                          list(doc["x_scale"]), float(doc["y_mean"]), float(doc["y_scale"]))
-        except (KeyError, TypeError) as err:
+            model_dir = directory / doc["model"]
+            features, target = list(doc["features"]), doc["target"]
+            scaling = (list(doc["x_mean"]), list(doc["x_scale"]), float(doc["y_mean"]),
+                       float(doc["y_scale"]))
+        except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{path}: incomplete or damaged ({type(err).__name__}: {err})"
                              ) from None
+        model = _load_kan(model_dir)
         model.eval()
-        return tabular
+        return cls(model, features, target, *scaling)
+
+
+def _load_kan(directory: Path) -> KAN:
+    """:meth:`KAN.load` of ``directory``; a damaged ``config.json`` or ``state_dict.pt`` is an
+    InputError naming the file and what is wrong, not torch's or json's traceback."""
+    config, state = directory / "config.json", directory / "state_dict.pt"
+    redo = "run `kanlab fit` again, or copy the directory again"
+    try:
+        return KAN.load(directory)
+    except InputError:
+        raise
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{config}: not valid JSON, truncated or damaged ({err}); {redo}"
+                         ) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError(f"{config}: incomplete or damaged model configuration "
+                         f"({type(err).__name__}: {err}); {redo}") from None
+    except OSError as err:
+        if err.filename is not None:  # a missing or unreadable file: the CLI names it
+            raise
+        damaged = err  # torch.load on a cut zip archive: "[Errno 22] Invalid argument"
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        damaged = err
+    text = str(damaged)  # torch's text is long and suggests weights_only=False: not shown
+    if "size mismatch" in text or "key(s) in state_dict" in text:
+        what = f"does not hold the state of the model that {config.name} describes"
+    elif isinstance(damaged, EOFError) or not text.strip():
+        what = "is empty or ends too early (truncated)"
+    else:
+        what = "cannot be read as a saved model state (truncated or damaged)"
+    raise InputError(f"{state}: {what}; {redo}") from None
 
 
 @dataclass
@@ -252,6 +299,7 @@ def fit_csv(
     data = table.dataset(target, features, test_fraction=opts.test_fraction, seed=opts.seed,
                          dtype=_DTYPE)
     names = table.features([target], features)
+    warnings = check_rows(data, opts, path)  # before training
     spline: dict[str, float] = {}
 
     def measure_spline(stage: str, run: PipelineResult) -> None:
@@ -268,12 +316,56 @@ def fit_csv(
         (formula,) = formula_in_units(run.model, names, pipeline.x_mean, pipeline.x_scale,
                                       [pipeline.y_mean], [pipeline.y_scale])
     metrics = _metrics(run, pipeline, data, opts, formula, spline)
+    metrics["warnings"][:0] = warnings
     curves: dict[str, list] = {"step": [], "train_rmse": [], "test_rmse": [], "events": []}
     for stage, history in run.histories.items():
         if history is not None:
             _append_history(curves, history, pipeline.y_scale, _STAGE_LABELS[stage])
     return FitResult(pipeline, metrics, curves, data.train_input, formula,
                      pipeline.predict(table.columns(names)))
+
+
+def check_rows(data: Dataset, opts: FitOptions, path: str | os.PathLike = "data") -> list[str]:
+    """Check, before training, that ``data``'s split has rows enough; return the warnings.
+
+    The training rows must be at least the ``G + 1`` a grid of the schedule's first size ``G``
+    is placed from (:func:`~kanlab.grids.base.min_samples_for_grid`); fewer is an error. Fewer
+    than a grid of the largest size needs are a warning: the grids then keep their uniform
+    placement (:func:`~kanlab.apps.pipeline.grid_updates_fit`). A test set of fewer than
+    :data:`MIN_TEST_ROWS` rows is a warning (one row: its R² is undefined, and reported as
+    None).
+
+    Raises:
+        InputError: too few training rows, naming the counts and the fixes.
+    """
+    grids = [int(g) for g in check_sizes("grids", opts.grids)]
+    n_train = int(data.train_input.shape[0])
+    n_test = 0 if data.test_input is None else int(data.test_input.shape[0])
+    split = f"{n_train + n_test} data rows give {n_train} training and {n_test} test rows"
+    need = min_samples_for_grid(grids[0])
+    if n_train < need:
+        raise InputError(
+            f"{path}: {split} (test fraction {opts.test_fraction}); at least {need} training "
+            f"rows are needed to place a grid of {grids[0]} intervals (the first of the grid "
+            f"schedule {grids}); add rows, or pass smaller grid sizes (--grids) or a smaller "
+            "test fraction (--test-fraction)"
+        )
+    warnings = []
+    largest = max(grids)
+    if n_train < min_samples_for_grid(largest):
+        warnings.append(
+            f"{n_train} training rows are fewer than the {min_samples_for_grid(largest)} a grid "
+            f"of {largest} intervals is placed from: the grids keep a uniform placement and "
+            f"are not adapted to the data; pass grid sizes below {n_train} or add rows"
+        )
+    if 0 < n_test < MIN_TEST_ROWS:
+        what = ("its R² is undefined (not reported) and its RMSE is one residual"
+                if n_test == 1 else "its RMSE and R² are unreliable")
+        warnings.append(
+            f"the test set has {n_test} row{'s' if n_test > 1 else ''} ({split}): {what}; "
+            f"add rows or raise the test fraction (at least {MIN_TEST_ROWS} test rows)"
+        )
+    return warnings
 
 
 def _rmses(pipeline: TabularModel, data: Dataset) -> dict[str, float]:
@@ -293,6 +385,8 @@ def _metrics(run: PipelineResult, pipeline: TabularModel, data: Dataset, opts: F
     test_rmse = test_r2 = None
     if data.test_input is not None:
         test_rmse, test_r2 = rmse_r2(data.test_label[:, 0], pipeline.predict(data.test_input))
+        if data.test_input.shape[0] < 2:
+            test_r2 = None  # one row: R² is undefined
     metrics: dict[str, Any] = {
         "target": pipeline.target, "features": pipeline.features,
         "n_train": int(data.train_input.shape[0]),

@@ -5,6 +5,10 @@ A file has a header row naming the columns, then numeric cells; blank lines are 
 message names the file, and a bad cell's line (the header is line 1) and column. Standard
 library :mod:`csv`; no pandas.
 
+Files are read as UTF-8; a byte-order mark (as Excel writes one) is dropped. The delimiter is
+one of ``,`` ``;`` tab ``|``, found by :func:`sniff_delimiter`; a file where it is not clear
+is read with commas, as every file was before sniffing.
+
 Example::
 
     >>> table = read_csv("data.csv")
@@ -16,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -34,7 +39,12 @@ __all__ = [
     "parse_float",
     "read_columns",
     "read_csv",
+    "sniff_delimiter",
 ]
+
+#: the delimiters :func:`sniff_delimiter` chooses from
+DELIMITERS = ",;\t|"
+_SNIFF_CHARS = 1 << 16
 
 
 def parse_float(text: str, path: str | os.PathLike, line: int, column: str) -> float:
@@ -42,8 +52,9 @@ def parse_float(text: str, path: str | os.PathLike, line: int, column: str) -> f
     try:
         value = float(text)
     except ValueError:
+        hint = "; decimal commas are not read (write 1.5, not 1,5)" if "," in text else ""
         raise InputError(
-            f"{path}: line {line}, column {column!r}: {text!r} is not a number"
+            f"{path}: line {line}, column {column!r}: {text!r} is not a number{hint}"
         ) from None
     if not math.isfinite(value):
         raise InputError(f"{path}: line {line}, column {column!r}: {text!r} is not finite")
@@ -76,11 +87,13 @@ class CsvTable:
         header: the column names (stripped), from the first non-blank row.
         rows: ``(line, cells)`` of every non-blank row below the header; line 1 is the
             header's line when the file starts with it.
+        delimiter: the cells' separator (:func:`sniff_delimiter`).
     """
 
     path: str | os.PathLike
     header: list[str]
     rows: list[tuple[int, list[str]]]
+    delimiter: str = ","
 
     def require(self, names: Sequence[str]) -> None:
         """Raise an InputError naming the first of ``names`` that is not a column."""
@@ -170,19 +183,49 @@ class CsvTable:
         return out.to(device=device, dtype=dtype)
 
 
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of CSV ``text``: one of :data:`DELIMITERS` (``,`` ``;`` tab ``|``).
+
+    :class:`csv.Sniffer` reads the first 64 KiB and its answer is kept when the header (the
+    first non-blank line) holds it; when the sniffer finds none, the one candidate the header
+    holds; else a comma (a one-column file, or a header that holds several candidates).
+    """
+    sample = text[:_SNIFF_CHARS]
+    lines = [line for line in sample.splitlines() if line.strip()]
+    if len(text) > _SNIFF_CHARS and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut off
+    if not lines:
+        return ","
+    header = lines[0]
+    try:
+        found = csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:  # "could not determine delimiter"
+        found = None
+    if found is not None and found in header:
+        return found
+    in_header = [d for d in DELIMITERS if d in header]
+    return in_header[0] if len(in_header) == 1 else ","
+
+
 def read_csv(path: str | os.PathLike) -> CsvTable:
     """Read a CSV file's header and non-blank rows (cells as text).
+
+    The file is UTF-8, with or without a byte-order mark; its delimiter is sniffed
+    (:func:`sniff_delimiter`).
 
     Raises:
         InputError: the file has no non-blank row (no header).
         OSError, UnicodeDecodeError, csv.Error: the file cannot be read as CSV text.
     """
-    with open(path, newline="") as fh:
-        rows = [(i, row) for i, row in enumerate(csv.reader(fh), start=1)
-                if any(cell.strip() for cell in row)]
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        text = fh.read()
+    delimiter = sniff_delimiter(text)
+    rows = [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter),
+                                             start=1)
+            if any(cell.strip() for cell in row)]
     if not rows:
         raise InputError(f"{path}: empty file; a header row naming the columns is required")
-    return CsvTable(path, [cell.strip() for cell in rows[0][1]], rows[1:])
+    return CsvTable(path, [cell.strip() for cell in rows[0][1]], rows[1:], delimiter)
 
 
 def csv_header(path: str | os.PathLike) -> list[str]:
