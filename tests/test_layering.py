@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "kanlab"
 
 #: lower number = lower layer; keys are subpackages or top-level modules of kanlab
 LAYERS = {
-    "errors": 0, "_validation": 1, "_autodiff": 1, "_optional": 1, "_modes": 1,
+    "errors": 0, "_validation": 1, "_autodiff": 1, "_optional": 1, "_modes": 1, "_version": 1,
     "splines": 2, "symbolic": 2, "data": 2,
     "grids": 3,
     "nn": 4,

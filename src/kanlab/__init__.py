@@ -17,9 +17,8 @@ The first layout's flat module paths (``kanlab.layer``, ``kanlab.train``, ...) s
 (:mod:`kanlab._aliases`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from kanlab import _aliases, data, grids, interpret, nn, science, splines, symbolic, training
+from kanlab._version import __version__
 from kanlab.errors import GridWarning, InputError, KanlabError
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.model import KAN, LayerTrace
@@ -27,10 +26,6 @@ from kanlab.training.loop import History, TrainState, fit
 
 _aliases.install()
 
-try:
-    __version__ = version("kanlab")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 _ESTIMATORS = ("KANClassifier", "KANRegressor")
 

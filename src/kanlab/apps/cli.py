@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kanlab._validation import check_fraction, check_nonnegative, check_positive_int, check_sizes
+from kanlab._version import __version__
 from kanlab.errors import KanlabError
 from kanlab.grids import GRID_STRATEGIES
 
@@ -259,24 +260,13 @@ def _rounded(expr) -> str:
     return str(tidy(expr))
 
 
-def _version() -> str:
-    """``kanlab.__version__``, read as it is there (``kanlab/__init__.py`` sits above the
-    apps, which may not import it)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("kanlab")
-    except PackageNotFoundError:  # a source tree that is not installed
-        return "0.0.0"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``kanlab``: the commands ``demo``, ``fit`` and ``predict``."""
     parser = _Parser(
         prog="kanlab", description="Kolmogorov-Arnold Networks on PyTorch.",
         epilog=EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"kanlab {_version()}",
+    parser.add_argument("--version", action="version", version=f"kanlab {__version__}",
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(sub)
