@@ -27,6 +27,7 @@ from torch import nn
 
 from kanlab._validation import (
     check_choice,
+    check_dtype,
     check_features,
     check_nonnegative_int,
     check_positive_int,
@@ -264,6 +265,8 @@ class KANLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features or x.dim() == 0:
             raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.in_features})")
+        if x.dtype != self.coef.dtype:  # only a comparison on the hot path
+            check_dtype("x", x, self.coef.dtype)
         batch_shape = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (B, in)
         z = self.spline_input(x2)

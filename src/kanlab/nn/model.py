@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from kanlab._modes import evaluating
-from kanlab._validation import as_samples, check_features, check_positive_int
+from kanlab._validation import as_samples, check_dtype, check_features, check_positive_int
 from kanlab.errors import GridWarning, InputError
 from kanlab.grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
 from kanlab.grids.density import GridContext
@@ -178,6 +178,8 @@ class KAN(KANFacade, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 0 or x.shape[-1] != self.widths[0]:
             raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.widths[0]})")
+        if x.dtype != self.dtype:  # only a comparison on the hot path
+            check_dtype("x", x, self.dtype)
         for layer in self.layers:
             x = layer(x)
         return x
