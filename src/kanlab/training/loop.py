@@ -81,7 +81,8 @@ def fit(
             (``[3, 5, 10]``), or ``{step: size}``; the optimiser restarts on the refined model.
         loss_fn: ``loss_fn(pred, label) -> scalar``, a mean over samples; default MSE.
         callbacks: called with a :class:`TrainState` after every step; ``True`` stops.
-        progress: a tqdm progress bar (if installed); else the loss is logged at INFO.
+        progress: a tqdm progress bar (if installed) when stderr is a terminal (or in a
+            notebook); else, as with ``progress=False``, the loss is logged at INFO.
         seed: seed of the local generator that shuffles batches (the global RNG is untouched).
         log_every: record the history every this many steps and at the last (each record
             evaluates the whole sets); default every step, or once an epoch with batches.
