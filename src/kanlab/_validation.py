@@ -17,6 +17,7 @@ T = TypeVar("T")
 __all__ = [
     "check_choice",
     "check_dtype",
+    "check_forward_input",
     "check_finite",
     "check_features",
     "check_fraction",
@@ -99,6 +100,14 @@ def check_dtype(name: str, x: torch.Tensor, dtype: torch.dtype) -> None:
         f"{name} has dtype {x.dtype} but the model computes in {dtype}; convert the input "
         f"first: {name}.to({dtype}) (e.g. model({name}.to(model.dtype)))"
     )
+
+
+def check_forward_input(name: str, x: torch.Tensor, in_features: int, dtype: torch.dtype) -> None:
+    """The input ``(..., in_features)`` of a forward pass that failed its caller's quick test
+    (shape or dtype): an :class:`InputError` for the shape, else :func:`check_dtype`."""
+    if x.dim() == 0 or x.shape[-1] != in_features:
+        raise InputError(f"{name} has shape {tuple(x.shape)}; expected (..., {in_features})")
+    check_dtype(name, x, dtype)
 
 
 def as_samples(name: str, x: torch.Tensor, in_features: int, dtype: torch.dtype) -> torch.Tensor:

@@ -27,8 +27,8 @@ from torch import nn
 
 from kanlab._validation import (
     check_choice,
-    check_dtype,
     check_features,
+    check_forward_input,
     check_nonnegative_int,
     check_positive_int,
     check_range,
@@ -263,10 +263,8 @@ class KANLinear(nn.Module):
         return spline_basis(x, self.knots, self.spline_order, self.knot_lookup(), derivative)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_features or x.dim() == 0:
-            raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.in_features})")
-        if x.dtype != self.coef.dtype:  # only a comparison on the hot path
-            check_dtype("x", x, self.coef.dtype)
+        if x.dim() == 0 or x.shape[-1] != self.in_features or x.dtype != self.coef.dtype:
+            check_forward_input("x", x, self.in_features, self.coef.dtype)  # raises, bar autocast
         batch_shape = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (B, in)
         z = self.spline_input(x2)

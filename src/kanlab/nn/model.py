@@ -14,7 +14,12 @@ import torch
 from torch import nn
 
 from kanlab._modes import evaluating
-from kanlab._validation import as_samples, check_dtype, check_features, check_positive_int
+from kanlab._validation import (
+    as_samples,
+    check_features,
+    check_forward_input,
+    check_positive_int,
+)
 from kanlab.errors import GridWarning, InputError
 from kanlab.grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
 from kanlab.grids.density import GridContext
@@ -176,10 +181,8 @@ class KAN(KANFacade, nn.Module):
 
     # -------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 0 or x.shape[-1] != self.widths[0]:
-            raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.widths[0]})")
-        if x.dtype != self.dtype:  # only a comparison on the hot path
-            check_dtype("x", x, self.dtype)
+        if x.dim() == 0 or x.shape[-1] != self.widths[0] or x.dtype != self.dtype:
+            check_forward_input("x", x, self.widths[0], self.dtype)  # raises, bar autocast
         for layer in self.layers:
             x = layer(x)
         return x
