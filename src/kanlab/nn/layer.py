@@ -364,7 +364,9 @@ class KANLinear(nn.Module):
         are the least-squares transfer of the current edge functions over the whole support of
         the current splines: the knots beyond the grid stay where they are, so for
         ``G' = n·G`` the new knots contain the old ones and the function is kept exactly,
-        beyond the grid too (see :mod:`kanlab.nn.grid_moves`).
+        beyond the grid too (see :mod:`kanlab.nn.grid_moves`). A coarser grid (``G' < G``)
+        cannot keep it in general: a :class:`~kanlab.errors.GridWarning` gives the change when
+        it is more than :data:`~kanlab.nn.grid_moves.COARSEN_TOLERANCE`.
 
         Args:
             grid_size: the new number of intervals.

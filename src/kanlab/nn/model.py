@@ -304,8 +304,9 @@ class KAN(KANFacade, nn.Module):
 
         Each layer's splines are transferred over their whole support (:meth:`KANLinear.refine`):
         for ``G' = n·G`` the function is kept exactly, also where hidden inputs leave their
-        layer's grid. With ``x`` each layer also fits the inputs it sees, and keeps the usual
-        (equally spaced) knots beyond a side of its grid that they never leave.
+        layer's grid; a coarser grid loses part of it (a :class:`GridWarning` says how much).
+        With ``x`` each layer also fits the inputs it sees, and keeps the usual (equally
+        spaced) knots beyond a side of its grid that they never leave.
 
         Args:
             grid_size: the new number of intervals, for every layer or one per layer.
