@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import kanlab
+from kanlab.nn import grid_moves
 from kanlab.nn.grid_moves import interval_samples, refined_knots
 from kanlab.splines import make_knots, uniform_grid, uniform_spacing
 
@@ -165,3 +166,52 @@ def test_the_measuring_script_runs_on_a_tiny_budget():
     assert len(rows) == len(script.TARGETS)
     assert all(r["now10"] < 1e-12 and r["prev10"] >= 0 for r in rows)
     assert "refine(10) now" in script.report(rows, (10,), quick=True)
+
+
+def test_a_coarsening_refine_warns_with_the_change_it_measured(trained):
+    model, x = trained
+    with pytest.warns(kanlab.GridWarning, match=r"grid_size=2 from 5 \(coarser\) changed the "
+                                                r"layer's spline edges by (\d\.\d+)") as record:
+        coarse = model.refine(2)  # before: silently a different function
+    assert len(record) == 2  # one per layer
+    lost = _change(coarse, model, x)
+    assert lost > 0.05  # what the warning is about: the network's outputs did change
+    for w in record:
+        assert float(str(w.message).split("edges by ")[1].split(" ")[0]) > 1e-3
+
+
+def test_the_measured_change_is_the_change_of_the_edges(trained):
+    model, _ = trained
+    layer = model.layers[0]
+    grid = grid_moves.refined_grid(layer, 3)
+    knots, region = refined_knots(layer, grid)
+    z, keep = interval_samples(region, 8)
+    coef = grid_moves.transfer(layer, z, knots, keep)
+    change = grid_moves.transfer_change(layer, z, knots, coef, keep)
+    coarse = copy.deepcopy(layer)
+    grid_moves._set_spline(coarse, knots, coef, in_place=False)
+    with torch.no_grad():  # the same number from the edge activations themselves
+        kept = keep.unsqueeze(1)  # (N, 1, in): samples in intervals of width 0 take no part
+        spline_before = (layer.edge_activations(z) - _base_part(layer, z)) * kept
+        spline_after = (coarse.edge_activations(z) - _base_part(coarse, z)) * kept
+    direct = float((spline_after - spline_before).norm() / spline_before.norm())
+    assert change == pytest.approx(direct, rel=1e-6)
+
+
+def _base_part(layer, z):
+    base = layer.branches[0]
+    return base.values(z, z, layer.knots, layer.base_scale) * layer.mask
+
+
+@pytest.mark.parametrize("grid_size", [5, 7, 10, 20])
+def test_refining_to_the_same_or_a_finer_grid_does_not_warn(trained, grid_size):
+    model, _ = trained
+    model.refine(grid_size)  # filterwarnings = error: a warning would fail the test
+
+
+def test_a_coarsening_that_keeps_the_function_does_not_warn():
+    layer = kanlab.KANLinear(2, 3, grid_size=4, dtype=D)
+    with torch.no_grad():
+        layer.coef.zero_()  # zero splines: any grid holds them
+    coarse = layer.refine(2)
+    assert coarse.grid_size == 2 and not coarse.coef.any()

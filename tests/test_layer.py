@@ -279,3 +279,11 @@ def test_nan_input_gives_nan_output_rows_not_an_index_error():
     x = torch.tensor([[float("nan"), 0.5], [0.1, 0.2]])
     y = layer(x)
     assert torch.isnan(y[0]).all() and torch.isfinite(y[1]).all()
+
+
+@pytest.mark.parametrize("x_dtype", [torch.int64, torch.float16, torch.float32])
+def test_an_input_of_another_dtype_gets_our_error(x_dtype):
+    layer = KANLinear(2, 3, dtype=torch.float64)
+    with pytest.raises(InputError) as err:
+        layer(torch.ones(4, 2, dtype=x_dtype))
+    assert str(x_dtype) in str(err.value) and "x.to(torch.float64)" in str(err.value)

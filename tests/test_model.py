@@ -264,3 +264,30 @@ def test_load_rejects_a_newer_format(tmp_path):
     (path / "config.json").write_text(json.dumps(doc))
     with pytest.raises(InputError, match="newer kanlab"):
         KAN.load(path)
+
+
+@pytest.mark.parametrize("model_dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("x_dtype", [torch.int64, torch.int32, torch.float16, torch.bfloat16,
+                                     torch.float32, torch.float64])
+def test_an_input_of_another_dtype_gets_our_error_naming_both_dtypes(model_dtype, x_dtype):
+    model = _model((2, 3, 1), dtype=model_dtype)
+    x = torch.ones(4, 2, dtype=x_dtype)
+    if x_dtype == model_dtype:
+        assert model(x).dtype == model_dtype
+        return
+    # before: torch's "silu_cpu not implemented for 'Long'", "scatter(): Expected self.dtype
+    # to be equal to src.dtype", "mat1 and mat2 must have the same dtype"
+    with pytest.raises(InputError) as err:
+        model(x)
+    message = str(err.value)
+    assert str(x_dtype) in message and str(model_dtype) in message
+    assert f"x.to({model_dtype})" in message
+
+
+def test_under_autocast_lower_precision_inputs_still_run():
+    model = _model((2, 3, 1), dtype=torch.float32)
+    x = torch.rand(8, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(x.to(torch.bfloat16)).dtype == torch.float32
+        with pytest.raises(InputError, match="torch.int64"):  # integers never
+            model((x * 10).long())

@@ -16,6 +16,8 @@ T = TypeVar("T")
 
 __all__ = [
     "check_choice",
+    "check_dtype",
+    "check_forward_input",
     "check_finite",
     "check_features",
     "check_fraction",
@@ -85,6 +87,27 @@ def check_features(name: str, x: torch.Tensor, in_features: int) -> None:
         raise InputError(f"{name} has shape {tuple(x.shape)}; expected (..., {in_features})")
     if not x.is_floating_point():
         raise InputError(f"{name} must be a floating-point tensor; got dtype {x.dtype}")
+
+
+def check_dtype(name: str, x: torch.Tensor, dtype: torch.dtype) -> None:
+    """The input of a forward pass whose dtype is not the module's ``dtype``: allowed only for a
+    floating ``x`` under ``torch.autocast`` (the spline product widens it); else an
+    :class:`InputError` naming both dtypes. Callers compare the dtypes first (the hot path
+    pays one comparison), so this runs only on a mismatch."""
+    if x.is_floating_point() and torch.is_autocast_enabled(x.device.type):
+        return
+    raise InputError(
+        f"{name} has dtype {x.dtype} but the model computes in {dtype}; convert the input "
+        f"first: {name}.to({dtype}) (e.g. model({name}.to(model.dtype)))"
+    )
+
+
+def check_forward_input(name: str, x: torch.Tensor, in_features: int, dtype: torch.dtype) -> None:
+    """The input ``(..., in_features)`` of a forward pass that failed its caller's quick test
+    (shape or dtype): an :class:`InputError` for the shape, else :func:`check_dtype`."""
+    if x.dim() == 0 or x.shape[-1] != in_features:
+        raise InputError(f"{name} has shape {tuple(x.shape)}; expected (..., {in_features})")
+    check_dtype(name, x, dtype)
 
 
 def as_samples(name: str, x: torch.Tensor, in_features: int, dtype: torch.dtype) -> torch.Tensor:

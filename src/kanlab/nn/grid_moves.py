@@ -13,29 +13,40 @@ the grid (:func:`refined_knots`) and the fit samples that whole support: for ``G
 new knots contain the old ones and the transfer is exact everywhere. Given samples ``x`` that
 stay inside the grid on a side, that side gets the usual extension instead (equally spaced
 knots stay equally spaced, which keeps the forward pass on its closed-form path).
+
+A coarser grid (``G' < G``) cannot keep the function in general: :func:`refine_` measures what
+the transfer lost (:func:`transfer_change`) and warns with a :class:`~kanlab.errors.GridWarning`
+when it is more than :data:`COARSEN_TOLERANCE`.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 from torch import nn
 
 from kanlab._validation import as_samples, check_positive_int
+from kanlab.errors import GridWarning
 from kanlab.grids import GridStrategy, get_grid_strategy
 from kanlab.nn.standardize import frozen, standardized
 from kanlab.splines.basis import bspline_basis, make_knots
 from kanlab.splines.lstsq import transfer_design
 
 __all__ = [
+    "COARSEN_TOLERANCE",
     "interval_samples",
     "refine_",
     "refined_grid",
     "refined_knots",
     "transfer",
+    "transfer_change",
     "update_grid",
 ]
+
+#: The relative change of a layer's edge functions above which a coarsening ``refine`` warns.
+COARSEN_TOLERANCE = 1e-3
 
 
 def transfer(layer: nn.Module, z: torch.Tensor, knots: torch.Tensor,
@@ -51,6 +62,13 @@ def transfer(layer: nn.Module, z: torch.Tensor, knots: torch.Tensor,
     Returns:
         The coefficients ``(out, in, n' − k − 1)``.
     """
+    return transfer_design(*_designs(layer, z, knots, keep))
+
+
+def _designs(layer: nn.Module, z: torch.Tensor, knots: torch.Tensor,
+             keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The transfer's designs ``(in, N, n')`` (new knots) and ``(in, N, n)`` (what the splines
+    hold now, inner branches included) and the current coefficients ``(out, in, n)``."""
     k = layer.spline_order
     a_new = bspline_basis(z, knots, k)  # (N, in, nb')
     old_cols, old_coef = [bspline_basis(z, layer.knots, k)], [layer.coef]
@@ -63,7 +81,32 @@ def transfer(layer: nn.Module, z: torch.Tensor, knots: torch.Tensor,
     old = torch.cat(old_coef, dim=-1) if len(old_coef) > 1 else old_coef[0]  # (out, in, n)
     if keep is not None:
         a_new, a_old = a_new * keep.unsqueeze(-1), a_old * keep.unsqueeze(-1)
-    return transfer_design(a_new.transpose(0, 1), a_old.transpose(0, 1), old)
+    return a_new.transpose(0, 1), a_old.transpose(0, 1), old
+
+
+@torch.no_grad()
+def transfer_change(layer: nn.Module, z: torch.Tensor, knots: torch.Tensor,
+                    coef: torch.Tensor, keep: torch.Tensor | None = None) -> float:
+    """How much the transfer onto ``knots`` with ``coef`` changes the layer's spline edges.
+
+    The relative RMS change ``‖φ_new − φ_old‖ / ‖φ_old‖`` of the spline part of every edge
+    (scaled by ``w_s`` and the mask, so pruned edges do not count) at the samples ``z``
+    ``(N, in)`` (those with ``keep`` 1), from per-input Gram matrices in float64 (no
+    ``(N, out, in)`` tensor). 0 when the edges are all zero.
+    """
+    a_new, a_old, old = (t.to(torch.float64) for t in _designs(layer, z, knots, keep))
+    new = coef.to(torch.float64)
+    w2 = (layer.spline_scale * layer.numeric_mask()).to(torch.float64).square()  # (out, in)
+
+    def dot(c1: torch.Tensor, a1: torch.Tensor, c2: torch.Tensor, a2: torch.Tensor) -> torch.Tensor:
+        gram = a1.transpose(1, 2) @ a2  # (in, n1, n2)
+        return (w2 * torch.einsum("oim,imn,oin->oi", c1, gram, c2)).sum()
+
+    before = dot(old, a_old, old, a_old)
+    if not before > 0:
+        return 0.0
+    diff = dot(new, a_new, new, a_new) - 2 * dot(new, a_new, old, a_old) + before
+    return float((diff.clamp_min(0) / before).sqrt())
 
 
 def _set_spline(layer: nn.Module, knots: torch.Tensor, coef: torch.Tensor,
@@ -179,6 +222,10 @@ def refine_(layer: nn.Module, grid_size: int, x: torch.Tensor | None = None) -> 
 
     The fit samples are ``2k + 2`` points in every interval of the region to keep
     (:func:`refined_knots`), plus what the splines see of ``x`` when it is given.
+
+    Warns:
+        GridWarning: ``grid_size`` is smaller than the layer's and the edges changed by more
+            than :data:`COARSEN_TOLERANCE` (:func:`transfer_change`).
     """
     check_positive_int("grid_size", grid_size)
     grid = refined_grid(layer, grid_size)
@@ -191,4 +238,12 @@ def refine_(layer: nn.Module, grid_size: int, x: torch.Tensor | None = None) -> 
     if z is not None:
         samples, keep = torch.cat([samples, z]), torch.cat([keep, torch.ones_like(z)])
     coef = transfer(layer, samples, knots, keep)
+    if grid_size < layer.grid_size:  # coarser: the function is not kept in general
+        change = transfer_change(layer, samples, knots, coef, keep)
+        if change > COARSEN_TOLERANCE:
+            warnings.warn(
+                f"refine to grid_size={grid_size} from {layer.grid_size} (coarser) changed the "
+                f"layer's spline edges by {change:.3g} (relative RMS over their support): a "
+                f"coarser grid cannot keep the function; a multiple of {layer.grid_size} keeps "
+                "it exactly", GridWarning, stacklevel=3)
     _set_spline(layer, knots, coef, in_place=False)

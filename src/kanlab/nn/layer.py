@@ -28,6 +28,7 @@ from torch import nn
 from kanlab._validation import (
     check_choice,
     check_features,
+    check_forward_input,
     check_nonnegative_int,
     check_positive_int,
     check_range,
@@ -262,8 +263,8 @@ class KANLinear(nn.Module):
         return spline_basis(x, self.knots, self.spline_order, self.knot_lookup(), derivative)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_features or x.dim() == 0:
-            raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.in_features})")
+        if x.dim() == 0 or x.shape[-1] != self.in_features or x.dtype != self.coef.dtype:
+            check_forward_input("x", x, self.in_features, self.coef.dtype)  # raises, bar autocast
         batch_shape = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)  # (B, in)
         z = self.spline_input(x2)
@@ -363,7 +364,9 @@ class KANLinear(nn.Module):
         are the least-squares transfer of the current edge functions over the whole support of
         the current splines: the knots beyond the grid stay where they are, so for
         ``G' = n·G`` the new knots contain the old ones and the function is kept exactly,
-        beyond the grid too (see :mod:`kanlab.nn.grid_moves`).
+        beyond the grid too (see :mod:`kanlab.nn.grid_moves`). A coarser grid (``G' < G``)
+        cannot keep it in general: a :class:`~kanlab.errors.GridWarning` gives the change when
+        it is more than :data:`~kanlab.nn.grid_moves.COARSEN_TOLERANCE`.
 
         Args:
             grid_size: the new number of intervals.

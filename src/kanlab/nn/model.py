@@ -14,7 +14,12 @@ import torch
 from torch import nn
 
 from kanlab._modes import evaluating
-from kanlab._validation import as_samples, check_features, check_positive_int
+from kanlab._validation import (
+    as_samples,
+    check_features,
+    check_forward_input,
+    check_positive_int,
+)
 from kanlab.errors import GridWarning, InputError
 from kanlab.grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
 from kanlab.grids.density import GridContext
@@ -176,8 +181,8 @@ class KAN(KANFacade, nn.Module):
 
     # -------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 0 or x.shape[-1] != self.widths[0]:
-            raise InputError(f"x has shape {tuple(x.shape)}; expected (..., {self.widths[0]})")
+        if x.dim() == 0 or x.shape[-1] != self.widths[0] or x.dtype != self.dtype:
+            check_forward_input("x", x, self.widths[0], self.dtype)  # raises, bar autocast
         for layer in self.layers:
             x = layer(x)
         return x
@@ -299,8 +304,9 @@ class KAN(KANFacade, nn.Module):
 
         Each layer's splines are transferred over their whole support (:meth:`KANLinear.refine`):
         for ``G' = n·G`` the function is kept exactly, also where hidden inputs leave their
-        layer's grid. With ``x`` each layer also fits the inputs it sees, and keeps the usual
-        (equally spaced) knots beyond a side of its grid that they never leave.
+        layer's grid; a coarser grid loses part of it (a :class:`GridWarning` says how much).
+        With ``x`` each layer also fits the inputs it sees, and keeps the usual (equally
+        spaced) knots beyond a side of its grid that they never leave.
 
         Args:
             grid_size: the new number of intervals, for every layer or one per layer.

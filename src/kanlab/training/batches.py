@@ -3,6 +3,10 @@
 :func:`training_data` turns a :class:`~kanlab.data.Dataset`, a pykan-style dict or a
 ``DataLoader`` into :class:`TrainingData`: an endless iterator of ``(input, label)`` batches and
 the whole train and test sets (``None`` for a ``DataLoader``) that the records evaluate.
+
+Inputs are cast to the model's dtype (integer inputs too); floating labels as well, integer
+labels (class indices) keep their dtype. A dict's values and a ``DataLoader``'s pairs may be
+NumPy arrays: they become tensors first (``torch.as_tensor``), then follow the same rules.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +29,7 @@ __all__ = [
     "as_dataset",
     "batches",
     "check_pair",
+    "check_samples",
     "loader_batches",
     "training_data",
 ]
@@ -79,6 +85,9 @@ def training_data(
     if not isinstance(data, Dataset):
         return TrainingData(loader_batches(data, device, dtype), kind=type(data).__name__)
     data = data.to(device=device, dtype=dtype)
+    data.train_input = data.train_input.to(dtype)  # integer inputs too (as a DataLoader's)
+    if data.test_input is not None:
+        data.test_input = data.test_input.to(dtype)
     check_pair("train", data.train_input, data.train_label, model, custom_loss)
     if data.test_input is not None:
         check_pair("test", data.test_input, data.test_label, model, custom_loss)
@@ -90,17 +99,39 @@ def training_data(
 
 
 def as_dataset(data: Any) -> Dataset | torch.utils.data.DataLoader:
-    """A :class:`~kanlab.data.Dataset` or ``DataLoader`` as it is; a dict as a ``Dataset``."""
+    """A :class:`~kanlab.data.Dataset` or ``DataLoader`` as it is; a dict (of tensors or NumPy
+    arrays) as a ``Dataset``."""
     if isinstance(data, Dataset):
         return data
     if isinstance(data, torch.utils.data.DataLoader):
         return data
     if isinstance(data, Mapping):
-        return Dataset.from_dict(data)
+        return Dataset.from_dict({key: _as_tensor(key, value) for key, value in data.items()})
     raise InputError(
         "data must be a kanlab.data.Dataset, a dict with train_input/train_label (pykan style) "
         f"or a torch DataLoader; got {type(data).__name__}"
     )
+
+
+def _as_tensor(name: str, value: Any) -> Any:
+    """A NumPy array as a tensor (its dtype kept: the dataset's casts follow); a tensor or None
+    as it is; anything else an :class:`InputError`."""
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        if not (np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_):
+            raise InputError(f"{name} is a NumPy array of dtype {value.dtype}; expected numbers")
+        return torch.as_tensor(value)
+    raise InputError(f"{name} must be a torch.Tensor or a NumPy array; got {type(value).__name__}")
+
+
+def check_samples(data: TrainingData) -> None:
+    """Raise :class:`InputError` when the training set has no rows (before any step)."""
+    if data.train_x is not None and data.n_train == 0:
+        raise InputError(
+            f"train_input has shape {tuple(data.train_x.shape)}: no samples; fit needs at least "
+            "one training row"
+        )
 
 
 def check_pair(
@@ -171,14 +202,25 @@ def batches(
 def loader_batches(
     loader: torch.utils.data.DataLoader, device: torch.device, dtype: torch.dtype
 ) -> Batches:
-    """Endless passes over ``loader``'s ``(input, label)`` pairs, moved to ``device``; floating
-    tensors cast to ``dtype`` (integer labels keep theirs)."""
+    """Endless passes over ``loader``'s ``(input, label)`` pairs, moved to ``device``; inputs
+    and floating labels cast to ``dtype`` (integer labels keep theirs); NumPy arrays become
+    tensors first.
+
+    Raises:
+        InputError: a pass over ``loader`` yields no batch, or a batch is not a pair.
+    """
     while True:
+        empty = True
         for batch in loader:
             if not isinstance(batch, (list, tuple)) or len(batch) < 2:
                 raise InputError("a DataLoader for fit must yield (input, label) pairs")
-            xb, yb = batch[0], batch[1]
+            empty = False
+            xb, yb = _as_tensor("the input batch", batch[0]), _as_tensor("the label batch",
+                                                                         batch[1])
             yield (
                 xb.to(device=device, dtype=dtype),
                 yb.to(device=device, dtype=dtype if yb.is_floating_point() else None),
             )
+        if empty:  # would loop for ever
+            raise InputError("the DataLoader yielded no batch in a whole pass (an empty "
+                             "dataset?); fit needs at least one (input, label) pair")

@@ -21,7 +21,7 @@ from kanlab._validation import check_choice, check_positive_int
 from kanlab.data import Dataset
 from kanlab.grids.schedules import AdaptSchedule, grid_schedule_steps
 from kanlab.nn.model import KAN
-from kanlab.training.batches import training_data
+from kanlab.training.batches import check_samples, training_data
 from kanlab.training.grid_events import GridEvents
 from kanlab.training.parallel import SingleProcess, as_processes
 from kanlab.training.records import History, Records
@@ -64,7 +64,9 @@ def fit(
         model: a :class:`~kanlab.nn.model.KAN` (or any module; grid options need a KAN).
         data: a :class:`~kanlab.data.Dataset`, a pykan-style dict (``train_input``,
             ``train_label``, ``test_input``, ``test_label``) or a ``DataLoader`` of
-            ``(input, label)`` pairs; floating tensors are cast to the model's dtype and device.
+            ``(input, label)`` pairs; tensors or NumPy arrays. Inputs and floating labels are
+            cast to the model's dtype, integer labels (classes) keep theirs; all move to the
+            model's device.
         opt, lr, optimizer_options: ``"lbfgs"`` (the paper's: strong-Wolfe line search, history
             10, up to 20 iterations a step, lr 1; :mod:`kanlab.training.lbfgs`) or ``"adam"``
             (lr 1e-2); ``lr`` and ``optimizer_options`` override these settings.
@@ -79,7 +81,8 @@ def fit(
             (``[3, 5, 10]``), or ``{step: size}``; the optimiser restarts on the refined model.
         loss_fn: ``loss_fn(pred, label) -> scalar``, a mean over samples; default MSE.
         callbacks: called with a :class:`TrainState` after every step; ``True`` stops.
-        progress: a tqdm progress bar (if installed); else the loss is logged at INFO.
+        progress: a tqdm progress bar (if installed) when stderr is a terminal (or in a
+            notebook); else, as with ``progress=False``, the loss is logged at INFO.
         seed: seed of the local generator that shuffles batches (the global RNG is untouched).
         log_every: record the history every this many steps and at the last (each record
             evaluates the whole sets); default every step, or once an epoch with batches.
@@ -95,8 +98,8 @@ def fit(
         The :class:`History` of the run.
 
     Raises:
-        InputError: bad shapes, NaN/inf in the data, labels ``(N,)`` against outputs ``(N, 1)``,
-            unknown optimiser, too few samples for a grid update.
+        InputError: bad shapes, no training samples, NaN/inf in the data, labels ``(N,)``
+            against outputs ``(N, 1)``, unknown optimiser, too few samples for a grid update.
     """
     _check_counts(opt, steps, grid_update_every, batch_size)
     grid = GridEvents.for_fit(model, steps, update_grid, grid_update_every, grid_update_until,
@@ -108,6 +111,7 @@ def fit(
     data = training_data(data, model, batch_size, seed, custom_loss=loss_fn is not None)
     processes.check(dict(opt=opt, steps=steps, lr=lr, batch_size=batch_size,
                          schedule=grid.refine.pairs, lamb=lamb, log_every=log_every), data)
+    check_samples(data)
     objective = Objective(model, loss_fn or nn.functional.mse_loss, regulariser, processes)
     step = OptimizerStep(model, objective, opt, lr, optimizer_options)
     records = Records(model, data, processes, steps, log_every, batch_size, progress,

@@ -2,14 +2,16 @@
 
 :class:`Records` takes every step's loss: it keeps them all (the grid schedules look at them),
 writes a :class:`History` entry every ``log_every`` steps (RMSE on the whole train and test
-sets, grid sizes, wall time), and shows a tqdm progress bar -- or, without tqdm or with
-``progress=False``, logs the loss ten times a run at INFO.
+sets, grid sizes, wall time), and shows a tqdm progress bar when stderr is a terminal (or in a
+notebook) -- or, without tqdm, with ``progress=False`` or when stderr goes to a file or a pipe
+(a log, CI), logs the loss ten times a run at INFO instead of drawing the bar into the log.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +23,7 @@ from kanlab.nn.model import KAN
 from kanlab.training.batches import TrainingData
 from kanlab.training.parallel import SingleProcess
 
-__all__ = ["History", "Records", "default_log_every", "progress_bar"]
+__all__ = ["History", "Records", "default_log_every", "is_terminal", "progress_bar"]
 
 # fit's progress log keeps the logger name it has always had
 log = logging.getLogger("kanlab.training.loop")
@@ -70,15 +72,32 @@ def default_log_every(n_train: int, batch_size: int | None) -> int:
     return -(-n_train // batch_size) if batch_size and n_train > batch_size else 1
 
 
-def progress_bar(total: int, enabled: bool) -> Any:
-    """A tqdm bar over ``total`` steps, or None (disabled, or tqdm not installed)."""
+def progress_bar(total: int, enabled: bool, file: Any = None) -> Any:
+    """A tqdm bar over ``total`` steps written to ``file`` (None: ``sys.stderr``), or None:
+    disabled, tqdm not installed, or ``file`` not a terminal (outside a notebook, whose bar is a
+    widget), so that no bar is drawn into a log."""
     if not enabled:
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError:  # progress falls back to logging
         return None
-    return tqdm(total=total, desc="fit", leave=False)
+    if not (is_terminal(sys.stderr if file is None else file) or _is_notebook_bar(tqdm)):
+        return None
+    return tqdm(total=total, desc="fit", leave=False, file=file)
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is an open terminal (``isatty()``)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
+
+
+def _is_notebook_bar(tqdm_class: type) -> bool:
+    """Whether ``tqdm.auto`` chose the notebook widget (its stderr is never a terminal)."""
+    return any(c.__module__ == "tqdm.notebook" for c in tqdm_class.__mro__)
 
 
 class Records:
@@ -93,7 +112,8 @@ class Records:
         log_every: record every this many steps; None: :func:`default_log_every` of the
             (mean, over processes) training set size and ``batch_size``.
         batch_size: the run's batch size (None: full batch).
-        progress: show a progress bar (this process, if tqdm is installed).
+        progress: show a progress bar (this process, if tqdm is installed and stderr is a
+            terminal; see :func:`progress_bar`).
         custom_loss: the loss is not the mean squared error (no RMSE from it).
 
     Raises:
