@@ -454,3 +454,27 @@ def test_fit_into_an_existing_directory_replaces_the_earlier_run(tmp_path, capsy
     assert sorted(p.name for p in out.iterdir()) == sorted(
         {"notes.txt", "model", *(n for n in FIT_FILES if "/" not in n and "formula" not in n)})
     assert [p.name for p in tmp_path.glob(".*")] == []
+
+
+@pytest.mark.parametrize(("flags", "expected"), [([], 1), (["--threads", "2"], 2),
+                                                 (["--threads", "0"], None)])
+def test_threads_are_set_for_the_command_and_restored(monkeypatch, flags, expected):
+    """kanlab runs its command on --threads torch threads (default 1; 0: torch's own) and gives
+    an in-process caller its thread count back."""
+    import torch
+
+    from kanlab.apps import cli
+
+    before = torch.get_num_threads()
+    seen = []
+    monkeypatch.setattr(cli, "_predict", lambda args: seen.append(torch.get_num_threads()) or 0)
+    assert cli.main([*flags, "predict", "run", "new.csv", "--out", "p.csv"]) == 0
+    assert seen == [before if expected is None else expected]
+    assert torch.get_num_threads() == before
+
+
+def test_threads_must_be_a_nonnegative_integer(capsys):
+    from kanlab.apps import cli
+
+    assert cli.main(["--threads", "-1", "predict", "run", "new.csv"]) == 2
+    assert "argument --threads: expected an integer >= 0; got '-1'" in capsys.readouterr().err

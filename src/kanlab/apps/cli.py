@@ -19,7 +19,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kanlab._validation import check_fraction, check_nonnegative, check_positive_int, check_sizes
+import torch
+
+from kanlab._validation import (
+    check_fraction,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_positive_int,
+    check_sizes,
+)
 from kanlab._version import __version__
 from kanlab.errors import KanlabError
 from kanlab.grids import GRID_STRATEGIES
@@ -107,6 +115,13 @@ _sizes = _checked(_integers, lambda v: list(check_sizes("sizes", v)),
 _positive_int = _checked(int, lambda v: check_positive_int("N", v), "a positive integer")
 _lamb = _checked(float, lambda v: check_nonnegative("lamb", v), "a number >= 0")
 _fraction = _checked(float, lambda v: check_fraction("F", v), "a number in [0, 1)")
+_threads = _checked(int, lambda v: check_nonnegative_int("N", v), "an integer >= 0")
+
+#: torch threads of a command unless --threads says otherwise. Small KANs spend their time in
+#: many small tensor operations, which a second thread slows down: `kanlab demo` took 97 s on
+#: one thread and 122 s on torch's default two, on a quiet 2-core machine (and 33 s against
+#: 156 s next to one busy process, issue 16).
+DEFAULT_THREADS = 1
 
 
 def _widths(text: str) -> list[int]:
@@ -268,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kanlab {__version__}",
                         help="print the version and exit")
+    parser.add_argument("--threads", type=_threads, default=DEFAULT_THREADS, metavar="N",
+                        help=f"torch threads for the command (default {DEFAULT_THREADS}: small "
+                        "KANs run fastest on one thread; 0: torch's default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(sub)
     _add_fit(sub)
@@ -361,6 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     args.argv = argv
+    threads = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         return args.func(args)
     except (KanlabError, csv.Error, UnicodeDecodeError, ImportError, FloatingPointError) as err:
@@ -372,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _one_line(f"{err.filename}: {err.strerror}" if err.filename else err)
     except KeyboardInterrupt:
         message = "interrupted"
+    finally:
+        torch.set_num_threads(threads)  # an in-process caller keeps its own setting
     print(f"kanlab {args.command}: error: {message}", file=sys.stderr)
     return 1
 
