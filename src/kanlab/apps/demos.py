@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from kanlab._modes import evaluating
 from kanlab.apps.pipeline import PipelineOptions, PipelineResult, run_pipeline, simplify
 from kanlab.data import Dataset, make_toy_dataset
 from kanlab.nn.model import KAN
@@ -92,11 +93,8 @@ class StoryResult:
 
 
 def _rmse(model: KAN, data: Dataset) -> float:
-    model.eval()
-    with torch.no_grad():
-        out = float((model(data.test_input) - data.test_label).pow(2).mean().sqrt())
-    model.train()
-    return out
+    with evaluating(model), torch.no_grad():
+        return float((model(data.test_input) - data.test_label).pow(2).mean().sqrt())
 
 
 def symbolic_story(

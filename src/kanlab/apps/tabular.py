@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from kanlab._modes import evaluating
 from kanlab._validation import check_sizes
 from kanlab.apps.pipeline import (
     PipelineOptions,
@@ -304,10 +305,9 @@ def fit_csv(
 
     def measure_spline(stage: str, run: PipelineResult) -> None:
         if stage == ("retrain" if opts.prune else "train") and opts.symbolic:
-            run.model.eval()  # the spline model's RMSE, before snapping to symbols
-            spline.update(_rmses(TabularModel.from_scaling(run.model, names, target,
-                                                           run.scaling), data))
-            run.model.train()
+            with evaluating(run.model):  # the spline model's RMSE, before snapping to symbols
+                spline.update(_rmses(TabularModel.from_scaling(run.model, names, target,
+                                                               run.scaling), data))
 
     run = run_pipeline(data, opts.pipeline(len(names)), on_stage=measure_spline)
     pipeline = TabularModel.from_scaling(run.model, names, target, run.scaling)
