@@ -114,7 +114,8 @@ def symbolic_story(
 
     1. ``steps`` LBFGS steps with sparsification ``lamb`` (paper eq. 2.20);
     2. prune (nodes, then edges), and ``steps`` more steps without it; then, while a hidden
-       layer has more than one node, try without its weakest node (:func:`simplify`);
+       layer has more than one node, try without its weakest node (:func:`simplify`), and
+       ``steps`` more steps if one went;
     3. suggest functions for every edge, then auto-symbolic on ``lib``;
     4. ``steps`` steps on the symbolic edges' affine parameters;
     5. the formula, and its RMSE on the test set.

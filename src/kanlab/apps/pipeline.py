@@ -11,7 +11,7 @@ Its stages, in order, each switched and tuned by :class:`PipelineOptions`:
 4. ``"prune"`` (``prune``): nodes, then edges (:meth:`KAN.prune <kanlab.nn.model.KAN.prune>`),
    then ``"retrain"``: ``retrain_steps`` more steps.
 5. ``"simplify"`` (``simplify``): drop hidden nodes one at a time while the fit holds
-   (:func:`simplify`).
+   (:func:`simplify`); if one went, ``retrain_steps`` more steps, as in ``"retrain"``.
 6. ``"symbolic"`` (``symbolic``): snap every edge to a symbolic function, train their affine
    parameters ``retrain_steps`` steps, canonicalise (:func:`snap_symbolic`).
 
@@ -159,8 +159,9 @@ class PipelineOptions:
             has at least the samples the largest grid needs (``max(grids) + 1``), else keep
             the initial uniform grids.
         prune: run ``"prune"`` and ``"retrain"``.
-        retrain_steps: steps of ``"retrain"`` and of the symbolic polish.
-        retrain_update_grid: adapt the grids during ``"retrain"``.
+        retrain_steps: steps of ``"retrain"``, of the training after ``"simplify"`` removed
+            nodes, and of the symbolic polish.
+        retrain_update_grid: adapt the grids during ``"retrain"`` and after ``"simplify"``.
         simplify: run ``"simplify"`` (:func:`simplify`).
         symbolic: run ``"symbolic"`` (:func:`snap_symbolic`).
         symbolic_lib: the function names ``"symbolic"`` chooses from (None: the library's
@@ -225,8 +226,9 @@ class PipelineResult:
         scaling: the standardisation of inputs (and target).
         data: the (standardised) data the model was trained on.
         histories: by stage, the :class:`~kanlab.training.loop.History` of its training:
-            ``"train"``, ``"retrain"``, ``"symbolic"`` (the polish; None when it diverged and
-            the snapped model before it was kept).
+            ``"train"``, ``"retrain"``, ``"simplify"`` (the training after :func:`simplify`
+            removed nodes), ``"symbolic"`` (the polish; None when it diverged and the snapped
+            model before it was kept).
         widths_trained: the widths after ``"train"``, before pruning.
         pruned_widths: the widths after ``"prune"`` (None: not pruned).
         symbolic_fits: ``{(l, i, j): fit}`` of the edges that ``"symbolic"`` snapped.
@@ -419,5 +421,10 @@ def _prune_and_retrain(run: PipelineResult, options: PipelineOptions,
     if options.simplify:
         rmse = run.histories["retrain" if options.prune else "train"].train_rmse[-1]
         run.model.train()
+        widths = list(run.model.widths)
         run.model = simplify(run.model, run.data, rmse, say=say, **options.fit_options)
+        if list(run.model.widths) != widths:  # simplify's tries are short: finish the training
+            run.histories["simplify"] = fit(
+                run.model, run.data, steps=options.retrain_steps,
+                update_grid=options.retrain_update_grid, **options.fit_options)
         stage("simplify", run)
