@@ -65,7 +65,7 @@ _PIPELINE_FORMAT = "kanlab-csv-pipeline"
 _PIPELINE_VERSION = 1
 _DTYPE = torch.float64
 #: the label of each stage's training curve in the report's history (None: no marker)
-_STAGE_LABELS = {"train": None, "retrain": "prune", "symbolic": "symbolic"}
+_STAGE_LABELS = {"train": None, "retrain": "prune", "simplify": "simplify", "symbolic": "symbolic"}
 #: a test set of fewer rows gives a warning: its RMSE and R² are unreliable
 MIN_TEST_ROWS = 10
 
