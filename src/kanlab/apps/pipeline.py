@@ -172,6 +172,7 @@ class PipelineOptions:
             all ``retrain_steps``).
         standardize_inputs, standardize_target: the ``standardise`` stage, per side.
         grid, spline_order, seed, dtype: of the KAN (:class:`~kanlab.nn.model.KAN`).
+        model_options: more arguments of the KAN (``base_fn``, ``tails``, ...).
         fit_options: passed to every :func:`~kanlab.training.loop.fit` call (``opt``, ``lr``,
             ``batch_size``, ``loss_fn``, ``progress``, ``seed``, ``optimizer_options``, ...);
             not the arguments the stages set (``steps``, ``grid_schedule``, ``update_grid``,
@@ -197,6 +198,7 @@ class PipelineOptions:
     spline_order: int = 3
     seed: int = 0
     dtype: torch.dtype = torch.float64
+    model_options: Mapping[str, Any] = field(default_factory=dict)
     fit_options: Mapping[str, Any] = field(default_factory=dict)
 
     def schedule(self) -> list[int] | None:
@@ -262,7 +264,7 @@ def build_model(options: PipelineOptions) -> KAN:
     schedule = options.schedule()
     return KAN(list(options.widths), grid_size=options.grids if schedule is None else schedule[0],
                spline_order=options.spline_order, grid=options.grid, seed=options.seed,
-               dtype=options.dtype)
+               dtype=options.dtype, **options.model_options)
 
 
 class Snapped(NamedTuple):

@@ -1,7 +1,8 @@
 """One optimiser step of ``fit``: the objective of a batch and the LBFGS or Adam step on it.
 
 - :class:`Objective`: the optimiser's closure. One evaluation: the prediction loss of the
-  step's batch (plus ``λ·penalty`` with regularisation), its gradients, and the
+  step's batch (plus ``λ·penalty`` with regularisation, plus a parameter penalty such as
+  :class:`~kanlab.training.spline_penalty.SplinePenalty`), its gradients, and the
   ``(loss, penalty)`` it saw.
 - :class:`OptimizerStep`: the optimiser (:func:`make_optimizer`) and the step it takes on a
   batch -- LBFGS evaluates the objective many times (its line search), Adam once. After a grid
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from kanlab.errors import InputError
 from kanlab.training.lbfgs import LBFGS
 from kanlab.training.parallel import SingleProcess
 from kanlab.training.regularization import Regulariser
@@ -63,6 +65,9 @@ class Objective:
         regulariser: adds ``λ·penalty`` on the batch's traces when active.
         processes: :class:`~kanlab.training.parallel.SingleProcess` or ``Distributed``: the
             backward pass and, on several processes, the global loss.
+        penalty: ``penalty(model) -> scalar`` added to the objective of every evaluation (a
+            function of the parameters only, e.g. a
+            :class:`~kanlab.training.spline_penalty.SplinePenalty`); one process only.
 
     Attributes:
         evaluations: ``(loss, penalty)`` of every evaluation on the current batch (the
@@ -70,8 +75,13 @@ class Objective:
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable[..., torch.Tensor],
-                 regulariser: Regulariser, processes: SingleProcess) -> None:
+                 regulariser: Regulariser, processes: SingleProcess,
+                 penalty: Callable[[nn.Module], torch.Tensor] | None = None) -> None:
+        if penalty is not None and type(processes) is not SingleProcess:
+            raise InputError("fit(penalty=...) runs on one process; it is not supported with "
+                             "distributed=True yet")
         self.model, self.loss_fn, self.processes = model, loss_fn, processes
+        self.penalty = penalty
         self.regulariser = regulariser
         self.lamb = regulariser.lamb if regulariser.active else 0.0
         self.evaluations: list[tuple[float, float]] = []
@@ -94,6 +104,8 @@ class Objective:
         else:
             loss = objective = self.loss_fn(model(self.xb), self.yb)
             reg = None
+        if self.penalty is not None:
+            objective = objective + self.penalty(model)
         loss, objective = self.processes.backward(model, self.share, loss, objective,
                                                   self.lamb, reg)
         self.evaluations.append((float(loss.detach()),
