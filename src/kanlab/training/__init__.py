@@ -5,6 +5,7 @@
 - :mod:`~kanlab.training.grid_events`: the grid refinements and updates due before a step.
 - :mod:`~kanlab.training.step`: the objective of a batch and the optimiser's step on it.
 - :mod:`~kanlab.training.records`: the :class:`History` and the progress of a run.
+- :mod:`~kanlab.training.validation`: held-out data, early stopping, the best state restored.
 - :mod:`~kanlab.training.parallel`: one process or every rank of a process group, one object.
 - :mod:`~kanlab.training.lbfgs`: the LBFGS optimiser with a strong-Wolfe line search.
 - :mod:`~kanlab.training.regularization`: the sparsity penalties of the paper's §2.5.1.
@@ -24,6 +25,7 @@ from kanlab.training import (
     records,  # noqa: F401
     regularization,  # noqa: F401
     step,  # noqa: F401
+    validation,  # noqa: F401
 )
 from kanlab.training.loop import (  # noqa: F401
     History,
@@ -48,4 +50,5 @@ __all__ = [
     "records",
     "regularization",
     "step",
+    "validation",
 ]

@@ -4,12 +4,14 @@
 (:mod:`~kanlab.training.batches`), applies the grid events due
 (:mod:`~kanlab.training.grid_events`), takes one optimiser step on the objective
 (:mod:`~kanlab.training.step`, with :mod:`~kanlab.training.regularization`) and records it
-(:mod:`~kanlab.training.records`). What differs on several processes is one object
+(:mod:`~kanlab.training.records`), and validation may stop it and restore the best state
+(:mod:`~kanlab.training.validation`). What differs on several processes is one object
 (:mod:`~kanlab.training.parallel`), chosen once.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,18 +29,24 @@ from kanlab.training.parallel import SingleProcess, as_processes
 from kanlab.training.records import History, Records
 from kanlab.training.regularization import Regulariser
 from kanlab.training.step import OPTIMIZERS, Objective, OptimizerStep
+from kanlab.training.validation import Validation
 
 __all__ = ["History", "TrainState", "fit", "grid_schedule_steps"]
 
 
 @dataclass
 class TrainState:
-    """Passed to callbacks after every step; a callback returning ``True`` stops training."""
+    """Passed to callbacks after every step; a callback returning ``True`` stops training.
+
+    ``loss`` is the prediction loss at the start of the step (on its batch); ``val_loss`` the
+    validation loss after it, where the step was recorded (else ``nan``).
+    """
 
     step: int
     model: nn.Module
     loss: float
     history: History
+    val_loss: float = math.nan  # after the step; nan without validation or an entry recorded
 
 
 def fit(
@@ -56,7 +64,8 @@ def fit(
     optimizer_options: Mapping[str, Any] | None = None,
     lamb: float = 0.0, lamb_l1: float = 1.0, lamb_entropy: float = 2.0,
     lamb_coef: float = 0.0, lamb_coefdiff: float = 0.0, reg_metric: str = "edge_l1",
-    distributed: bool | SingleProcess = False,
+    distributed: bool | SingleProcess = False, validation: Any = None,
+    patience: int | None = None, restore_best: bool = True,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
@@ -65,41 +74,37 @@ def fit(
         data: a :class:`~kanlab.data.Dataset`, a pykan-style dict (``train_input``,
             ``train_label``, ``test_input``, ``test_label``) or a ``DataLoader`` of
             ``(input, label)`` pairs; tensors or NumPy arrays. Inputs and floating labels are
-            cast to the model's dtype, integer labels (classes) keep theirs; all move to the
-            model's device.
+            cast to the model's dtype and device, integer labels (classes) keep their dtype.
         opt, lr, optimizer_options: ``"lbfgs"`` (the paper's: strong-Wolfe line search, history
-            10, up to 20 iterations a step, lr 1; :mod:`kanlab.training.lbfgs`) or ``"adam"``
-            (lr 1e-2); ``lr`` and ``optimizer_options`` override these settings.
-        steps: optimiser steps.
-        batch_size: ``None`` for full batch; otherwise shuffled epochs (each sample once each).
+            10, 20 iterations a step, lr 1; :mod:`~kanlab.training.lbfgs`) or ``"adam"``
+            (lr 1e-2), with overrides.
+        steps, batch_size: optimiser steps; ``None`` for full batch, else shuffled epochs.
         update_grid, grid_update_every, grid_update_until: when to adapt the grids to the
-            step's batch (:meth:`KAN.update_grid`): ``True`` at steps ``0, every, 2·every, ...``
-            below ``until`` (pykan's 5 and 50; ``None``: no limit) until the first refinement;
-            ``False`` never; or schedules of :mod:`kanlab.grids.schedules` (adapt when any is
-            due). Fixed grids (DKAN) are never adapted.
+            step's batch: ``True`` at steps ``0, every, 2·every, ...`` below ``until`` (pykan's
+            5 and 50; ``None``: no limit) until the first refinement; ``False`` never; or
+            schedules of :mod:`kanlab.grids.schedules`. Fixed grids (DKAN) never adapt.
         grid_schedule: grid extension (paper §2.4): sizes spread evenly over ``steps``
             (``[3, 5, 10]``), or ``{step: size}``; the optimiser restarts on the refined model.
         loss_fn: ``loss_fn(pred, label) -> scalar``, a mean over samples; default MSE.
         callbacks: called with a :class:`TrainState` after every step; ``True`` stops.
-        progress: a tqdm progress bar (if installed) when stderr is a terminal (or in a
-            notebook); else, as with ``progress=False``, the loss is logged at INFO.
-        seed: seed of the local generator that shuffles batches (the global RNG is untouched).
+        progress: a tqdm bar when stderr is a terminal (or in a notebook), else INFO logs.
+        seed: of the local generators of batches and of a held-out fraction (not global RNG).
         log_every: record the history every this many steps and at the last (each record
             evaluates the whole sets); default every step, or once an epoch with batches.
         lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, reg_metric: sparsity
-            regularisation (paper eq. 2.20; ``lamb=0`` turns it off; needs a KAN), see
+            regularisation (paper eq. 2.20; ``lamb=0``: off; needs a KAN), see
             :class:`~kanlab.training.regularization.Regulariser`.
-        distributed: ``True`` (or a :class:`~kanlab.training.parallel.Distributed`): train on
-            every rank of the initialised ``torch.distributed`` process group, each passing its
-            own shard as ``data`` and otherwise the same arguments, as one process would on the
-            whole data (see :class:`~kanlab.training.parallel.Distributed`).
-
-    Returns:
-        The :class:`History` of the run.
+        distributed: ``True`` or a :class:`~kanlab.training.parallel.Distributed`: each rank
+            passes its shard as ``data``; together they train as one process on all the data.
+        validation, patience, restore_best: a fraction in (0, 1) of the training rows to hold
+            out, or validation data (``(x, y)``, a ``Dataset`` or dict: its train part), whose
+            loss is ``History.val_loss``; stop after ``patience`` steps without a 1e-4 relative
+            improvement (default 10 recorded steps) or before a refinement after a stage that
+            did not improve it; end in the best state (:mod:`kanlab.training.validation`).
 
     Raises:
-        InputError: bad shapes, no training samples, NaN/inf in the data, labels ``(N,)``
-            against outputs ``(N, 1)``, unknown optimiser, too few samples for a grid update.
+        InputError: bad shapes, no rows, NaN/inf in the data, labels ``(N,)`` against outputs
+            ``(N, 1)``, unknown optimiser, too few samples for a grid update, bad validation.
     """
     _check_counts(opt, steps, grid_update_every, batch_size)
     grid = GridEvents.for_fit(model, steps, update_grid, grid_update_every, grid_update_until,
@@ -107,6 +112,8 @@ def fit(
     processes = as_processes(distributed)
     regulariser = Regulariser(lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, reg_metric,
                               processes.edge_scales).for_model(model)
+    data, held_out = Validation.for_fit(model, data, validation, patience, restore_best, seed,
+                                        loss_fn, processes)
     processes.start(model)
     data = training_data(data, model, batch_size, seed, custom_loss=loss_fn is not None)
     processes.check(dict(opt=opt, steps=steps, lr=lr, batch_size=batch_size,
@@ -115,9 +122,10 @@ def fit(
     objective = Objective(model, loss_fn or nn.functional.mse_loss, regulariser, processes)
     step = OptimizerStep(model, objective, opt, lr, optimizer_options)
     records = Records(model, data, processes, steps, log_every, batch_size, progress,
-                      custom_loss=loss_fn is not None)
+                      custom_loss=loss_fn is not None, validate=held_out.loss)
     with records, processes.synced(model):
-        _run(model, data.batches, steps, grid, step, records, processes.gather, callbacks)
+        _run(model, data.batches, steps, grid, step, records, processes.gather, callbacks, held_out)
+    held_out.finish(model, records.history)
     if isinstance(model, KAN) and data.train_x is not None:
         model.record(processes.gather(data.train_x))
     return records.history
@@ -134,18 +142,26 @@ def _check_counts(opt: str, steps: int, grid_update_every: int, batch_size: int 
 def _run(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], steps: int,
          grid: GridEvents, step: OptimizerStep, records: Records,
          gather: Callable[[torch.Tensor], torch.Tensor],
-         callbacks: Sequence[Callable[[TrainState], bool | None]] | None) -> None:
+         callbacks: Sequence[Callable[[TrainState], bool | None]] | None,
+         validation: Validation | None = None) -> None:
     """The loop of :func:`fit`: per step a batch, the grid events due, one optimiser step, the
-    records, the callbacks (any returning ``True`` stops)."""
+    records, the callbacks (any returning ``True`` stops); ``validation`` may stop it before a
+    refinement or after a recorded step."""
+    validation = validation if validation is not None else Validation()
+    validation.start(records.log_every)
     for i in range(steps):
         xb, yb = next(batches)  # (B, in), (B, out)
         event = grid.due(i, model, records.losses)
         if event is not None:
+            if validation.stops_before(event, model, records.history):
+                break
             event.apply(model, xb, yb, records.history, gather)
             if event.replaces_parameters:  # a refinement: restart on the new parameters
                 step.restart()
         loss, reg = step(xb, yb)
-        records.after_step(i + 1, loss, reg)
-        state = TrainState(i + 1, model, loss, records.history)
-        if any(cb(state) for cb in (callbacks or ())):
+        recorded = records.after_step(i + 1, loss, reg)
+        stop = recorded and validation.after_record(i + 1, model, records.history)
+        val_loss = records.history.val_loss[-1] if recorded else math.nan
+        state = TrainState(i + 1, model, loss, records.history, val_loss)
+        if any(cb(state) for cb in (callbacks or ())) or stop:
             break

@@ -13,6 +13,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,12 @@ class History:
         events: ``(step, text)`` for grid updates and refinements.
         grid_drift: ``(step, drift per layer)`` of every grid update: the relative change of
             each layer's outputs that the refit could not avoid (see ``KAN.update_grid``).
+        val_loss: the prediction loss on the validation rows after the step (``nan`` without
+            validation; see :mod:`~kanlab.training.validation`).
+        best_step: the step of the lowest ``val_loss``, whose state the model is given back at
+            the end with ``restore_best``; None without validation (or no finite loss).
+        stopped_early: whether validation stopped the run before ``steps`` (patience, or a
+            grid stage that did not improve it; an event says which).
     """
 
     step: list[int] = field(default_factory=list)
@@ -55,9 +62,21 @@ class History:
     events: list[tuple[int, str]] = field(default_factory=list)
     grid_drift: list[tuple[int, list[float]]] = field(default_factory=list)
     reg: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    best_step: int | None = None
+    stopped_early: bool = False
 
-    def as_dict(self) -> dict[str, list]:
-        return {name: list(getattr(self, name)) for name in self.__dataclass_fields__}
+    def as_dict(self) -> dict[str, Any]:
+        """Every field by name, lists copied (JSON-able: numbers, lists, None, booleans)."""
+        return {name: list(value) if isinstance(value, list) else value
+                for name, value in ((n, getattr(self, n)) for n in self.__dataclass_fields__)}
+
+    @property
+    def best_val_loss(self) -> float:
+        """The validation loss at :attr:`best_step` (the state kept), ``nan`` without one."""
+        if self.best_step is None or self.best_step not in self.step:
+            return math.nan
+        return self.val_loss[self.step.index(self.best_step)]
 
     def final_by_grid(self) -> dict[int, dict[str, float]]:
         """Last recorded train/test RMSE of each grid stage, keyed by the first layer's grid."""
@@ -115,6 +134,8 @@ class Records:
         progress: show a progress bar (this process, if tqdm is installed and stderr is a
             terminal; see :func:`progress_bar`).
         custom_loss: the loss is not the mean squared error (no RMSE from it).
+        validate: the validation loss of the model, recorded as ``History.val_loss``
+            (None: ``nan``).
 
     Raises:
         InputError: ``log_every`` not a positive integer.
@@ -122,12 +143,14 @@ class Records:
 
     def __init__(self, model: nn.Module, data: TrainingData, processes: SingleProcess,
                  steps: int, log_every: int | None = None, batch_size: int | None = None,
-                 progress: bool = True, *, custom_loss: bool = False) -> None:
+                 progress: bool = True, *, custom_loss: bool = False,
+                 validate: Callable[[nn.Module], float] | None = None) -> None:
         if log_every is None:
             log_every = default_log_every(processes.mean_count(data.n_train), batch_size)
         check_positive_int("log_every", log_every)
         self.model, self.data, self.processes = model, data, processes
         self.steps, self.log_every, self.custom_loss = steps, log_every, custom_loss
+        self.validate = validate
         self.is_kan = isinstance(model, KAN)
         self.losses: list[float] = []  # every step's, for the grid schedules
         self.history = History()
@@ -142,8 +165,9 @@ class Records:
         if self.bar is not None:
             self.bar.close()
 
-    def after_step(self, done: int, loss: float, reg: float) -> None:
+    def after_step(self, done: int, loss: float, reg: float) -> bool:
         """Take step ``done``'s ``loss`` and penalty (at its start); record and show them.
+        Returns whether a :class:`History` entry was recorded for the step.
 
         Raises:
             FloatingPointError: the loss is not finite.
@@ -153,16 +177,18 @@ class Records:
             raise FloatingPointError(
                 f"the training loss became {loss} at step {done}; lower lr or check data"
             )
-        if done % self.log_every == 0 or done == self.steps:
+        recorded = done % self.log_every == 0 or done == self.steps
+        if recorded:
             self.record(done, loss, reg)
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{loss:.3e}")
         elif done % self.log_interval == 0:
             log.info("step %d/%d loss %.4e", done, self.steps, loss)
+        return recorded
 
     def record(self, done: int, loss: float, reg: float) -> None:
-        """One :class:`History` entry: evaluates the whole train and test sets."""
+        """One :class:`History` entry: evaluates the whole train, test and validation sets."""
         model, data, history = self.model, self.data, self.history
         if data.train_x is not None:
             history.train_rmse.append(self.processes.rmse(model, data.train_x, data.train_y))
@@ -173,4 +199,5 @@ class Records:
         history.loss.append(loss)
         history.reg.append(reg)
         history.grid_size.append(list(model.grid_size) if self.is_kan else [])
+        history.val_loss.append(self.validate(model) if self.validate else math.nan)
         history.wall_time.append(time.perf_counter() - self.start)
