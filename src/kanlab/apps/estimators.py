@@ -14,7 +14,8 @@ sympy (``pip install 'kanlab[symbolic]'``).
 
 Example::
 
-    >>> est = KANRegressor(width=(5,), grids=(3, 5), steps=50, random_state=0).fit(X, y)
+    >>> est = KANRegressor(random_state=0).fit(X, y)   # the model chosen from the data
+    >>> est.selection_["chosen"]
     >>> est.predict(X_new)                  # (n,) for 1-D y, (n, k) for 2-D y
     >>> KANRegressor(width=(), symbolic=True).fit(X, y).sympy()   # in X's and y's units
 """
@@ -33,6 +34,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kanlab._validation import check_sizes
+from kanlab.apps.auto import MIN_ROWS_FOR_VALIDATION, PATIENCE, choose
 from kanlab.apps.pipeline import PipelineOptions, rmse_r2, run_pipeline
 from kanlab.data import Dataset
 from kanlab.errors import InputError
@@ -42,6 +44,8 @@ from kanlab.training.loop import History
 __all__ = ["KANClassifier", "KANRegressor"]
 
 _DTYPES = ("float32", "float64")
+#: the grid schedule of an explicit ``width`` when ``grids="auto"``
+DEFAULT_GRIDS = (3, 5, 10)
 # log of the smallest positive normal float64: the floor of predict_log_proba, so that
 # predict_proba (its exp) never underflows to 0 where the log is finite
 _LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
@@ -55,9 +59,11 @@ class _KANEstimator(BaseEstimator):
     def __init__(
         self,
         *,
-        width: Sequence[int] = (5,),
-        grids: Sequence[int] = (3, 5, 10),
+        width: Sequence[int] | str = "auto",
+        grids: Sequence[int] | str = "auto",
         steps: int = 200,
+        validation_fraction: float | None = 0.2,
+        fast: bool = False,
         opt: str = "lbfgs",
         lr: float | None = None,
         batch_size: int | None = None,
@@ -74,6 +80,8 @@ class _KANEstimator(BaseEstimator):
         self.width = width
         self.grids = grids
         self.steps = steps
+        self.validation_fraction = validation_fraction
+        self.fast = fast
         self.opt = opt
         self.lr = lr
         self.batch_size = batch_size
@@ -93,9 +101,32 @@ class _KANEstimator(BaseEstimator):
             raise InputError(f"dtype must be one of {list(_DTYPES)}; got {self.dtype!r}")
         return np.float32 if self.dtype == "float32" else np.float64
 
+    def _auto(self) -> bool:
+        """Whether the model is chosen by the search (``width="auto"``)."""
+        if isinstance(self.width, str):
+            if self.width != "auto":
+                raise InputError(f"width must be 'auto' or a sequence of hidden widths; got "
+                                 f"{self.width!r}")
+            if not (isinstance(self.grids, str) and self.grids == "auto"):
+                raise InputError(f"grids={self.grids!r} needs an explicit width: with "
+                                 "width='auto' the search chooses the grids")
+            return True
+        return False
+
     def _check_params(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         width = check_sizes("width", self.width, allow_empty=True)
-        grids = check_sizes("grids", self.grids)
+        if isinstance(self.grids, str):
+            if self.grids != "auto":
+                raise InputError(f"grids must be 'auto' or a sequence of grid sizes; got "
+                                 f"{self.grids!r}")
+            grids = DEFAULT_GRIDS
+        else:
+            grids = check_sizes("grids", self.grids)
+        fraction = self.validation_fraction
+        if fraction is not None and not (isinstance(fraction, (float, int))
+                                         and not isinstance(fraction, bool) and 0 < fraction < 1):
+            raise InputError(f"validation_fraction must be None or a number in (0, 1); got "
+                             f"{fraction!r}")
         if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or (
             self.steps < len(grids)
         ):
@@ -114,23 +145,37 @@ class _KANEstimator(BaseEstimator):
     def _fit_kan(self, X: np.ndarray, target: torch.Tensor, n_out: int, *,
                  standardize_target: bool) -> None:
         """Run the pipeline (:func:`~kanlab.apps.pipeline.run_pipeline`) on validated ``X``
-        and the training target: standardise, build, train, then prune and snap to symbols as
-        asked. Sets ``model_``, ``history_`` and the standardisation's fitted attributes."""
-        width, grids = self._check_params()
+        and the training target: standardise, choose or build, train, then prune and snap to
+        symbols as asked. Sets ``model_``, ``history_``, ``selection_`` and the
+        standardisation's fitted attributes."""
+        auto = self._auto()
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        steps = int(self.steps)
-        options = PipelineOptions(
-            widths=(X.shape[1], *width, n_out), grids=grids, steps=steps, lamb=self.lamb,
-            prune=self.prune, retrain_steps=max(steps // 4, 1), symbolic=self.symbolic,
-            standardize_inputs=self.standardize, standardize_target=standardize_target,
-            grid=self.grid, spline_order=self.spline_order, seed=seed,
-            dtype=getattr(torch, self.dtype),
-            fit_options={"opt": self.opt, "lr": self.lr, "batch_size": self.batch_size,
-                         "loss_fn": self._loss_fn, "progress": self.progress, "seed": seed},
-        )
-        run = run_pipeline(Dataset(self._tensor(X), target), options)
+        fit_options = {"opt": self.opt, "lr": self.lr, "batch_size": self.batch_size,
+                       "loss_fn": self._loss_fn, "progress": self.progress, "seed": seed}
+        common = dict(lamb=self.lamb, prune=self.prune, symbolic=self.symbolic,
+                      standardize_inputs=self.standardize, standardize_target=standardize_target,
+                      grid=self.grid, spline_order=self.spline_order, seed=seed,
+                      dtype=getattr(torch, self.dtype))
+        self._np_dtype()
+        data = Dataset(self._tensor(X), target)
+        if auto:
+            options = PipelineOptions(widths=(X.shape[1], n_out), retrain_steps=25,
+                                      fit_options=fit_options, **common)
+            run, selection = choose(data, options, fast=self.fast)
+        else:
+            width, grids = self._check_params()
+            steps = int(self.steps)
+            held_out = (self.validation_fraction is not None
+                        and X.shape[0] >= MIN_ROWS_FOR_VALIDATION)
+            if held_out:
+                fit_options.update(validation=float(self.validation_fraction), patience=PATIENCE)
+            options = PipelineOptions(widths=(X.shape[1], *width, n_out), grids=grids,
+                                      steps=steps, retrain_steps=max(steps // 4, 1),
+                                      fit_options=fit_options, **common)
+            run, selection = run_pipeline(data, options), None
         self.model_ = run.model
         self.history_: History = run.histories["train"]
+        self.selection_ = None if selection is None else selection.as_dict()
         self.x_mean_, self.x_scale_ = run.scaling.x_mean.numpy(), run.scaling.x_scale.numpy()
         if run.scaling.y_mean is not None:
             self.y_mean_, self.y_scale_ = run.scaling.y_mean.numpy(), run.scaling.y_scale.numpy()
@@ -217,10 +262,20 @@ class KANRegressor(RegressorMixin, _KANEstimator):
     """A KAN regressor with the scikit-learn API.
 
     Args:
-        width: hidden-layer widths (``()``: one KAN layer, a sum of univariate functions); the
-            input and output widths come from the data.
-        grids: grid sizes, the grid-extension schedule; ``steps`` are split evenly over them.
-        steps: optimiser steps in all (at least ``len(grids)``).
+        width: ``"auto"`` (the default): the model is chosen from the data by a small search
+            (:func:`kanlab.apps.auto.choose`: additive KANs under a smoothness and ridge
+            penalty of searched weights, and ``[n, 5, out]`` networks with grid extension,
+            scored on 20% held-out rows, the winner trained again on every row; see
+            ``selection_``). Or hidden-layer widths (``()``: one KAN layer, a sum of univariate
+            functions): that model; the input and output widths come from the data.
+        grids: with an explicit ``width``, the grid-extension schedule (``"auto"``:
+            ``(3, 5, 10)``); ``steps`` are split evenly over them. Must be ``"auto"`` with
+            ``width="auto"``.
+        steps: with an explicit ``width``, the most optimiser steps (at least ``len(grids)``).
+        validation_fraction: with an explicit ``width``, the share of the rows held out to
+            stop training early and keep its best state (``None``: train every step on every
+            row; tables under 20 rows hold nothing out).
+        fast: with ``width="auto"``, skip the search: one additive model, early stopped.
         opt, lr, batch_size: the optimiser (``"lbfgs"`` or ``"adam"``), its learning rate
             (``None``: 1 for LBFGS, 1e-2 for Adam) and the batch size (``None``: full batch).
         spline_order: ``k`` of the B-splines.
@@ -246,6 +301,9 @@ class KANRegressor(RegressorMixin, _KANEstimator):
     Attributes:
         model_: the trained :class:`~kanlab.nn.model.KAN` (on standardised units).
         history_: the :class:`~kanlab.training.loop.History` of the main training run.
+        selection_: with ``width="auto"``, what the search tried and chose
+            (:meth:`kanlab.apps.auto.Selection.as_dict`: every candidate's validation loss);
+            None for an explicit ``width``.
         n_features_in_, feature_names_in_: the inputs seen by ``fit``.
         x_mean_, x_scale_, y_mean_, y_scale_: the standardisation (``z = (x - mean) / scale``).
         formulas_: with ``symbolic=True``, one dict per output: ``output`` (index),
@@ -309,7 +367,7 @@ class KANClassifier(ClassifierMixin, _KANEstimator):
 
     Attributes:
         classes_: the class labels (sorted), in the order of the outputs.
-        model_, history_, n_features_in_, feature_names_in_, x_mean_, x_scale_: as in
+        model_, history_, selection_, n_features_in_, feature_names_in_, x_mean_, x_scale_: as in
             :class:`KANRegressor`.
         formulas_: with ``symbolic=True``, one dict per class with the formula of its logit
             (``output`` is the class label); ``train_score`` is the training accuracy of the

@@ -65,14 +65,13 @@ def fit(
     lamb: float = 0.0, lamb_l1: float = 1.0, lamb_entropy: float = 2.0,
     lamb_coef: float = 0.0, lamb_coefdiff: float = 0.0, reg_metric: str = "edge_l1",
     distributed: bool | SingleProcess = False, validation: Any = None,
-    patience: int | None = None, restore_best: bool = True,
+    patience: int | None = None, restore_best: bool = True, penalty: Callable | None = None,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     Args:
         model: a :class:`~kanlab.nn.model.KAN` (or any module; grid options need a KAN).
-        data: a :class:`~kanlab.data.Dataset`, a pykan-style dict (``train_input``,
-            ``train_label``, ``test_input``, ``test_label``) or a ``DataLoader`` of
+        data: a :class:`~kanlab.data.Dataset`, a pykan-style dict or a ``DataLoader`` of
             ``(input, label)`` pairs; tensors or NumPy arrays. Inputs and floating labels are
             cast to the model's dtype and device, integer labels (classes) keep their dtype.
         opt, lr, optimizer_options: ``"lbfgs"`` (the paper's: strong-Wolfe line search, history
@@ -92,8 +91,9 @@ def fit(
         log_every: record the history every this many steps and at the last (each record
             evaluates the whole sets); default every step, or once an epoch with batches.
         lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, reg_metric: sparsity
-            regularisation (paper eq. 2.20; ``lamb=0``: off; needs a KAN), see
-            :class:`~kanlab.training.regularization.Regulariser`.
+            regularisation (paper eq. 2.20; ``lamb=0``: off; needs a KAN; ``Regulariser``).
+        penalty: ``penalty(model) -> scalar`` added to each batch's loss (one process), e.g.
+            :class:`~kanlab.training.spline_penalty.SplinePenalty`.
         distributed: ``True`` or a :class:`~kanlab.training.parallel.Distributed`: each rank
             passes its shard as ``data``; together they train as one process on all the data.
         validation, patience, restore_best: a fraction in (0, 1) of the training rows to hold
@@ -119,8 +119,8 @@ def fit(
     processes.check(dict(opt=opt, steps=steps, lr=lr, batch_size=batch_size,
                          schedule=grid.refine.pairs, lamb=lamb, log_every=log_every), data)
     check_samples(data)
-    objective = Objective(model, loss_fn or nn.functional.mse_loss, regulariser, processes)
-    step = OptimizerStep(model, objective, opt, lr, optimizer_options)
+    step = OptimizerStep(model, Objective(model, loss_fn or nn.functional.mse_loss, regulariser,
+                                          processes, penalty), opt, lr, optimizer_options)
     records = Records(model, data, processes, steps, log_every, batch_size, progress,
                       custom_loss=loss_fn is not None, validate=held_out.loss)
     with records, processes.synced(model):
