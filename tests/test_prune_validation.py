@@ -157,3 +157,26 @@ def test_bad_shapes_are_refused(train, val, match):
     model = kanlab.KAN([8, 1], seed=0, dtype=D)
     with pytest.raises(InputError, match=match):
         prune_to_validation(model, train, val)
+
+
+def test_a_classifier_prunes_with_cross_entropy_on_class_indices():
+    # class = sign of x0; x1..x3 irrelevant. Logits (N, 2) against labels (N,) int64.
+    x = torch.rand(300, 4, generator=torch.Generator().manual_seed(4), dtype=D) * 2 - 1
+    labels = (x[:, 0] > 0).long()
+    model = kanlab.KAN([4, 2], seed=0, dtype=D)
+    loss = torch.nn.functional.cross_entropy
+    kanlab.fit(model, {"train_input": x[:200], "train_label": labels[:200]}, steps=10,
+               loss_fn=loss, progress=False)
+    pruned, report = prune_to_validation(model, (x[:200], labels[:200]), (x[200:], labels[200:]),
+                                         tolerance=0.05, loss_fn=loss)
+    assert report.kept_inputs == [0]
+    with torch.no_grad():
+        assert float(loss(pruned(x[200:]), labels[200:])) == pytest.approx(
+            report.val_loss_after, rel=1e-12)
+    assert report.val_loss_after <= report.allowed_loss
+
+
+def test_a_negative_loss_is_refused():
+    model = kanlab.KAN([8, 1], seed=0, dtype=D)
+    with pytest.raises(InputError, match="loss is -.*non-negative"):
+        prune_to_validation(model, TRAIN, VAL, loss_fn=lambda p, y: -(p - y).pow(2).mean())

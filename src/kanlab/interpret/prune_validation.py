@@ -92,11 +92,15 @@ def prune_to_validation(
     Args:
         model: a trained :class:`~kanlab.nn.model.KAN`.
         train: ``(x (N, widths[0]), y (N, widths[-1]))``: the edges are scored, and removed
-            edges' means taken, on ``x`` (at least 2 rows); ``y`` is only checked.
-        val: ``(x (M, widths[0]), y (M, widths[-1]))``: the held-out rows the loss is taken on.
+            edges' means taken, on ``x`` (at least 2 rows); ``y`` is only checked (with a
+            custom ``loss_fn``, any ``y`` of ``N`` rows).
+        val: ``(x (M, widths[0]), y (M, widths[-1]))``: the held-out rows the loss is taken on
+            (with a custom ``loss_fn``, any ``y`` of ``M`` rows).
         tolerance: the validation loss may rise to ``(1 + tolerance)`` times the unpruned
             model's (finite, ``>= 0``).
-        loss_fn: ``loss_fn(pred, y) -> scalar``; default the mean squared error.
+        loss_fn: ``loss_fn(pred, y) -> scalar``, non-negative (e.g.
+            ``torch.nn.functional.cross_entropy`` with ``y`` the ``(N,)`` class indices);
+            default the mean squared error.
         min_edges: every layer keeps at least this many edges on paths from the inputs to the
             outputs (at least one path always remains).
         method: the edge scores, ``"attribution"`` or ``"l1"``
@@ -107,7 +111,7 @@ def prune_to_validation(
 
     Raises:
         InputError: a bad tolerance or ``min_edges``, ``train``/``val`` of the wrong shapes, or
-            a validation loss of the unpruned model that is not finite.
+            a validation loss of the unpruned model that is negative or not finite.
 
     Warning:
         Evaluates one copy of the model per live edge (``E + 1`` copies and forward passes):
@@ -118,24 +122,25 @@ def prune_to_validation(
         >>> pruned, report = prune_to_validation(model, (x_train, y_train), (x_val, y_val))
         >>> report.kept_inputs, report.edges_after
     """
-    x_train, _ = _checked_pair("train", train, model, min_rows=2)
-    x_val, y_val = _checked_pair("val", val, model, min_rows=1)
+    custom = loss_fn is not None
+    x_train, _ = _checked_pair("train", train, model, min_rows=2, custom_loss=custom)
+    x_val, y_val = _checked_pair("val", val, model, min_rows=1, custom_loss=custom)
     tolerance = _checked_tolerance(tolerance)
     check_positive_int("min_edges", min_edges)
     check_choice("method", method, IMPORTANCE_METHODS)
     loss_fn = loss_fn or nn.functional.mse_loss
+    before = _loss(model, x_val, y_val, loss_fn)
+    if not (math.isfinite(before) and before >= 0):
+        raise InputError(f"the unpruned model's validation loss is {before}; "
+                         "prune_to_validation needs a finite, non-negative loss")
     order, scores = _weakest_first(model, x_train, method)
-    losses = []
-    for k in range(len(order) + 1):
+    losses = [before]
+    for k in range(1, len(order) + 1):
         removed = _removal(model, order[:k])
         if not _leaves_path(model, removed, min_edges):
             losses.append(math.inf)
             continue
-        candidate = without_edges(model, removed, x_train)
-        losses.append(_loss(candidate, x_val, y_val, loss_fn))
-    if not math.isfinite(losses[0]):
-        raise InputError(f"the unpruned model's validation loss is {losses[0]}; "
-                         "prune_to_validation needs a finite loss to compare against")
+        losses.append(_loss(without_edges(model, removed, x_train), x_val, y_val, loss_fn))
     allowed = losses[0] * (1 + tolerance)
     k = max(i for i, loss in enumerate(losses) if loss <= allowed)
     pruned = drop_dead_nodes(without_edges(model, _removal(model, order[:k]), x_train), x_train)
@@ -148,22 +153,25 @@ def prune_to_validation(
     return pruned, report
 
 
-def _checked_pair(name: str, pair, model, *, min_rows: int) -> Pair:
-    """``pair`` as ``(x, y)`` in the model's dtype and device, shapes checked."""
+def _checked_pair(name: str, pair, model, *, min_rows: int, custom_loss: bool) -> Pair:
+    """``pair`` as ``(x, y)`` on the model's device, ``x`` and floating ``y`` in its dtype;
+    ``y`` must be ``(N, out)``, or, for a custom loss, any tensor of ``N`` rows (class indices
+    keep their integer dtype)."""
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise InputError(f"{name} must be a pair (x, y) of tensors; got {type(pair).__name__}")
     x, y = (torch.as_tensor(v) for v in pair)
     n_in, n_out = model.widths[0], model.widths[-1]
     if x.dim() != 2 or x.shape[1] != n_in:
         raise InputError(f"{name} x has shape {tuple(x.shape)}; expected (N, {n_in})")
-    if y.dim() != 2 or y.shape[0] != x.shape[0] or y.shape[1] != n_out:
+    rows_ok = y.dim() >= 1 and y.shape[0] == x.shape[0]
+    if not (rows_ok and (custom_loss or (y.dim() == 2 and y.shape[1] == n_out))):
         raise InputError(f"{name} y has shape {tuple(y.shape)}; expected ({x.shape[0]}, {n_out})"
                          " (one row per row of x)")
     if x.shape[0] < min_rows:
         raise InputError(f"{name} has {x.shape[0]} rows; prune_to_validation needs at least "
                          f"{min_rows}")
-    factory = {"dtype": model.dtype, "device": model.device}
-    return x.to(**factory), y.to(**factory)
+    y = y.to(device=model.device, dtype=model.dtype if y.is_floating_point() else None)
+    return x.to(dtype=model.dtype, device=model.device), y
 
 
 def _checked_tolerance(tolerance) -> float:
