@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["GridWarning", "InputError", "KanlabError"]
+__all__ = ["DataWarning", "GridWarning", "InputError", "KanlabError"]
 
 
 class KanlabError(Exception):
@@ -15,3 +15,8 @@ class InputError(KanlabError, ValueError):
 
 class GridWarning(UserWarning):
     """A grid operation that could not do all it was asked (e.g. a constant input)."""
+
+
+class DataWarning(UserWarning):
+    """Data a model can be fitted to but will fit badly (e.g. inputs on a scale far beyond
+    the grid's); the message says what to change."""

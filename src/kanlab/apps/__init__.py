@@ -9,12 +9,14 @@
 - :mod:`~kanlab.apps.estimators`: scikit-learn's ``KANRegressor`` and ``KANClassifier``
   (imports scikit-learn; not imported by ``import kanlab``).
 - :mod:`~kanlab.apps.demos`: ``make demo`` and ``make demo-symbolic``.
+- :mod:`~kanlab.apps.diagnostics`: warnings for real data (a train/held-out gap, a negative
+  R², too few rows, inputs on wild scales, a formula much worse than the model).
 
-Imports: anything in kanlab below it. Within: ``pipeline`` < ``tabular``, ``estimators``,
-``demos`` < ``report`` < ``cli``.
+Imports: anything in kanlab below it. Within: ``diagnostics``, ``pipeline`` < ``tabular``,
+``estimators``, ``demos`` < ``report`` < ``cli``.
 """
 
-from kanlab.apps import cli, demos, pipeline, report, tabular  # noqa: F401
+from kanlab.apps import cli, demos, diagnostics, pipeline, report, tabular  # noqa: F401
 
 # estimators imports scikit-learn: ``from kanlab.apps import estimators`` when it is installed
-__all__ = ["cli", "demos", "pipeline", "report", "tabular"]
+__all__ = ["cli", "demos", "diagnostics", "pipeline", "report", "tabular"]

@@ -2,6 +2,7 @@
 
 - :mod:`~kanlab.interpret.importance`: edge and node scores (the paper's §2.5.1).
 - :mod:`~kanlab.interpret.prune`: new, smaller models without unimportant edges and nodes.
+- :mod:`~kanlab.interpret.prune_validation`: pruning as far as the validation loss allows.
 - :mod:`~kanlab.interpret.symbolic_model`: snapping edges to symbolic functions, and the
   network's formula.
 - :mod:`~kanlab.interpret.plot`: the network picture (matplotlib, imported lazily).
@@ -12,6 +13,6 @@ Each takes a model and returns new objects; none trains. Imports: :mod:`kanlab.n
 
 from __future__ import annotations
 
-from kanlab.interpret import importance, plot, prune, symbolic_model  # noqa: F401
+from kanlab.interpret import importance, plot, prune, prune_validation, symbolic_model  # noqa: F401
 
-__all__ = ["importance", "plot", "prune", "symbolic_model"]
+__all__ = ["importance", "plot", "prune", "prune_validation", "symbolic_model"]

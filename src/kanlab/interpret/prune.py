@@ -25,7 +25,8 @@ from torch import nn
 from kanlab.errors import InputError
 from kanlab.interpret.importance import importance
 
-__all__ = ["drop_dead_nodes", "keep_nodes", "prune", "prune_edges", "prune_inputs", "prune_nodes"]
+__all__ = ["drop_dead_nodes", "keep_nodes", "prune", "prune_edges", "prune_inputs", "prune_nodes",
+           "without_edges"]
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +59,43 @@ def prune_edges(model, x: torch.Tensor | None = None, threshold: float = 3e-2, *
     """
     x = model.samples(x, "pruning")
     scores = importance(model, x, method).edges
-    traces = model.eval_trace(x)
-    new = copy.deepcopy(model)
-    for layer, t, s in zip(new.layers, traces, scores):
-        removed = (s < threshold) & (layer.mask > 0)
-        _add_to_bias(layer, _carried(t.activations, removed))
-        layer.mask[removed] = 0.0
-        for j, i in removed.nonzero().tolist():  # (out, in) tensor: edge (i, j)
-            layer.symbolic.remove_edge(i, j)
+    new = without_edges(model, [s < threshold for s in scores], x)
     if any(not bool((layer.mask > 0).any()) for layer in new.layers):
         raise InputError(
             f"pruning edges below {threshold} removes every edge of a layer; lower the threshold"
         )
+    return new
+
+
+@torch.no_grad()
+def without_edges(model, removed: Sequence[torch.Tensor], x: torch.Tensor | None = None):
+    """A copy without the edges marked in ``removed``, each one's mean on ``x`` kept as bias.
+
+    Edges already pruned stay pruned; a layer may be left without edges (callers check).
+
+    Args:
+        model: a :class:`~kanlab.nn.model.KAN`.
+        removed: one bool tensor ``(out, in)`` per layer (``removed[l][j, i]``: edge
+            ``(l, i, j)`` goes).
+        x: samples of the inputs ``(B, widths[0])`` the means are taken over; default
+            ``model.recorded_inputs``.
+
+    Raises:
+        InputError: ``removed`` does not have one ``(out, in)`` tensor per layer.
+    """
+    shapes = [tuple(layer.mask.shape) for layer in model.layers]
+    if len(removed) != len(shapes) or any(tuple(r.shape) != s for r, s in zip(removed, shapes)):
+        raise InputError(f"removed needs one bool tensor per layer of shapes {shapes}; got "
+                         f"{[tuple(r.shape) for r in removed]}")
+    x = model.samples(x, "pruning")
+    traces = model.eval_trace(x)
+    new = copy.deepcopy(model)
+    for layer, t, r in zip(new.layers, traces, removed):
+        gone = r.to(device=layer.mask.device, dtype=torch.bool) & (layer.mask > 0)  # (out, in)
+        _add_to_bias(layer, _carried(t.activations, gone))
+        layer.mask[gone] = 0.0
+        for j, i in gone.nonzero().tolist():  # (out, in) tensor: edge (i, j)
+            layer.symbolic.remove_edge(i, j)
     return new
 
 

@@ -11,6 +11,7 @@ NumPy arrays: they become tensors first (``torch.as_tensor``), then follow the s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from torch import nn
 
 from kanlab._validation import check_finite
 from kanlab.data import Dataset
-from kanlab.errors import InputError
+from kanlab.errors import DataWarning, InputError
 from kanlab.nn.model import KAN
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "batches",
     "check_pair",
     "check_samples",
+    "check_scale",
     "loader_batches",
     "training_data",
 ]
@@ -89,6 +91,7 @@ def training_data(
     if data.test_input is not None:
         data.test_input = data.test_input.to(dtype)
     check_pair("train", data.train_input, data.train_label, model, custom_loss)
+    check_scale(data.train_input, model)
     if data.test_input is not None:
         check_pair("test", data.test_input, data.test_label, model, custom_loss)
     gen = torch.Generator().manual_seed(0 if seed is None else seed)
@@ -132,6 +135,42 @@ def check_samples(data: TrainingData) -> None:
             f"train_input has shape {tuple(data.train_x.shape)}: no samples; fit needs at least "
             "one training row"
         )
+
+
+#: inputs beyond this many times the first layer's grid extent warn (:func:`check_scale`).
+#: Measured: a KAN([2, 1]) fitted for 20 LBFGS steps to ``sin(3·x0/s) + x1/s``, ``x ~ U(0, s)``,
+#: grid updates on, leaves a relative MSE of 0.0009 at s = 100, 0.002 at 10^3, 0.01 at 3·10^3,
+#: 0.60 (nothing learned) from 10^4 to 10^8, ~10^18 at 10^10 and nan from 10^15.
+SCALE_LIMIT = 1e4
+
+
+def check_scale(x: torch.Tensor, model: nn.Module) -> None:
+    """Warn (:class:`~kanlab.errors.DataWarning`) when the training inputs ``x`` ``(N, in)``
+    are on a scale a KAN cannot fit: ``max |x|`` above :data:`SCALE_LIMIT` times the first
+    layer's grid extent (its largest ``|grid point|``, at least 1), unless that layer
+    standardises what its splines and base function see. Grid updates do not rescue such
+    inputs (the base function and the spline scales are sized for ``|x| ~ 1``); ordinary data,
+    ``|x|`` up to a few thousand on the default grid ``[-1, 1]``, passes quietly."""
+    if not isinstance(model, KAN) or x.numel() == 0:
+        return
+    first = model.layers[0]
+    if first.standardize is not None and first.base_input == "standardized":
+        return
+    grid = first.grid  # (in, G + 1)
+    extent = max(float(grid.abs().max()), 1.0)
+    peak = x.abs().amax(0)  # (in,)
+    if float(peak.max()) <= SCALE_LIMIT * extent:
+        return
+    column = int(peak.argmax())
+    warnings.warn(
+        f"train_input reaches |x| = {float(peak.max()):.3g} (column {column}), "
+        f"{float(peak.max()) / extent:.3g} times the model's grid range "
+        f"[{float(grid.min()):.3g}, {float(grid.max()):.3g}]: a KAN cannot fit inputs on this "
+        "scale (it learns nearly nothing, or the loss becomes nan); standardise the inputs "
+        "(each column minus its mean, over its standard deviation), as kanlab fit and the "
+        "estimators do",
+        DataWarning, stacklevel=4,
+    )
 
 
 def check_pair(
