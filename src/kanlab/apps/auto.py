@@ -105,12 +105,11 @@ class Candidate:
         fit_options = dict(base.fit_options)
         if self.curvature or self.ridge:
             fit_options["penalty"] = SplinePenalty(self.curvature, self.ridge)
-        if validation is not None:
-            fit_options.update(validation=validation, patience=PATIENCE)
         n_in, n_out = base.widths[0], base.widths[-1]
         return dataclasses.replace(
             base, widths=(n_in, *self.hidden, n_out), grids=grids or self.grids,
             steps=steps or self.steps, fit_options=fit_options,
+            validation_fraction=validation, patience=PATIENCE,
             model_options={**base.model_options, "base_fn": self.base_fn, "tails": self.tails},
         )
 
@@ -225,9 +224,14 @@ def choose(data: Dataset, base: PipelineOptions, *,
     best = min(scored or trials, key=lambda t: t.val_loss)
     grids = best.candidate.grids
     reached = grids[: grids.index(best.grid_size) + 1] if best.grid_size in grids else grids
-    steps = max(best.best_step, len(reached))
-    run = run_pipeline(data, best.candidate.options(base, steps=steps, grids=reached))
     reason = (f"lowest validation loss of {len(trials)} candidates "
-              f"({VALIDATION_FRACTION:.0%} of the rows held out); trained again on every row "
-              f"for its {steps} steps")
+              f"({VALIDATION_FRACTION:.0%} of the rows held out)")
+    if base.prune or base.symbolic:  # pruning and the formula's score need held-out rows
+        run = run_pipeline(data, best.candidate.options(base, validation=VALIDATION_FRACTION))
+        steps = run.histories["train"].step[-1]
+        reason += "; trained again on the same rows, which pruning and the formula are judged on"
+    else:
+        steps = max(best.best_step, len(reached))
+        run = run_pipeline(data, best.candidate.options(base, steps=steps, grids=reached))
+        reason += f"; trained again on every row for its {steps} steps"
     return run, Selection(trials, best.candidate, steps, best.val_loss, reason)

@@ -167,11 +167,11 @@ class _KANEstimator(BaseEstimator):
             steps = int(self.steps)
             held_out = (self.validation_fraction is not None
                         and X.shape[0] >= MIN_ROWS_FOR_VALIDATION)
-            if held_out:
-                fit_options.update(validation=float(self.validation_fraction), patience=PATIENCE)
-            options = PipelineOptions(widths=(X.shape[1], *width, n_out), grids=grids,
-                                      steps=steps, retrain_steps=max(steps // 4, 1),
-                                      fit_options=fit_options, **common)
+            options = PipelineOptions(
+                widths=(X.shape[1], *width, n_out), grids=grids, steps=steps,
+                retrain_steps=max(steps // 4, 1), fit_options=fit_options,
+                validation_fraction=float(self.validation_fraction) if held_out else None,
+                patience=PATIENCE, **common)
             run, selection = run_pipeline(data, options), None
         self.model_ = run.model
         self.history_: History = run.histories["train"]

@@ -32,6 +32,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import time
@@ -46,9 +47,11 @@ from kanlab.data import Dataset
 from kanlab.errors import InputError
 from kanlab.grids import min_samples_for_grid
 from kanlab.interpret.prune import keep_nodes
+from kanlab.interpret.prune_validation import prune_to_validation
 from kanlab.interpret.symbolic_model import canonicalize
 from kanlab.nn.model import KAN
 from kanlab.training.loop import History, fit
+from kanlab.training.validation import hold_out
 
 __all__ = [
     "STAGES",
@@ -70,7 +73,8 @@ log = logging.getLogger(__name__)
 STAGES = ("train", "prune", "retrain", "simplify", "symbolic")
 
 #: ``fit`` arguments that the stages set themselves (not allowed in ``fit_options``)
-_STAGE_ARGUMENTS = frozenset({"steps", "grid_schedule", "update_grid", "lamb", "callbacks"})
+_STAGE_ARGUMENTS = frozenset({"steps", "grid_schedule", "update_grid", "lamb", "callbacks",
+                              "validation", "patience"})
 
 
 def center_scale(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,6 +177,12 @@ class PipelineOptions:
         standardize_inputs, standardize_target: the ``standardise`` stage, per side.
         grid, spline_order, seed, dtype: of the KAN (:class:`~kanlab.nn.model.KAN`).
         model_options: more arguments of the KAN (``base_fn``, ``tails``, ...).
+        validation_fraction: hold this share of the (standardised) rows out (drawn with
+            ``seed``): every training stage stops early on their loss and keeps its best state
+            (``fit``'s ``validation`` and ``patience``), and ``"prune"`` removes edges while
+            their loss allows (:func:`~kanlab.interpret.prune_validation.prune_to_validation`)
+            instead of by fixed thresholds. None: train on every row.
+        patience: steps without a better validation loss before a stage stops.
         fit_options: passed to every :func:`~kanlab.training.loop.fit` call (``opt``, ``lr``,
             ``batch_size``, ``loss_fn``, ``progress``, ``seed``, ``optimizer_options``, ...);
             not the arguments the stages set (``steps``, ``grid_schedule``, ``update_grid``,
@@ -199,6 +209,8 @@ class PipelineOptions:
     seed: int = 0
     dtype: torch.dtype = torch.float64
     model_options: Mapping[str, Any] = field(default_factory=dict)
+    validation_fraction: float | None = None
+    patience: int = 10
     fit_options: Mapping[str, Any] = field(default_factory=dict)
 
     def schedule(self) -> list[int] | None:
@@ -235,6 +247,7 @@ class PipelineResult:
         pruned_widths: the widths after ``"prune"`` (None: not pruned).
         symbolic_fits: ``{(l, i, j): fit}`` of the edges that ``"symbolic"`` snapped.
         seconds: wall time from the start of ``"train"`` to the end of the last stage.
+        validation: the held-out rows ``(x, y)``, standardised (None: nothing held out).
     """
 
     model: KAN
@@ -245,6 +258,7 @@ class PipelineResult:
     pruned_widths: list[int] | None = None
     symbolic_fits: dict[tuple[int, int, int], Any] = field(default_factory=dict)
     seconds: float = 0.0
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def grid_updates_fit(n: int, batch_size: int | None, largest_grid: int) -> bool:
@@ -380,7 +394,13 @@ def run_pipeline(
                                   target=options.standardize_target)
     if options.standardize_inputs or options.standardize_target:
         data = scaling.dataset(data)
-    run = PipelineResult(build_model(options), scaling, data)
+    validation = None
+    if options.validation_fraction is not None:
+        data, *validation = hold_out(data, options.validation_fraction, options.seed)
+        validation = tuple(validation)
+        options = dataclasses.replace(options, fit_options={
+            **options.fit_options, "validation": validation, "patience": options.patience})
+    run = PipelineResult(build_model(options), scaling, data, validation=validation)
     stage = on_stage or (lambda name, result: None)
     fit_options = dict(options.fit_options)
     update_grid = options.update_grid
@@ -412,7 +432,12 @@ def _prune_and_retrain(run: PipelineResult, options: PipelineOptions,
                        say: Callable[[str], None]) -> None:
     """The ``"prune"``, ``"retrain"`` and ``"simplify"`` stages that ``options`` switch on."""
     if options.prune:
-        run.model = run.model.prune()
+        if run.validation is None:
+            run.model = run.model.prune()
+        else:
+            run.model, _ = prune_to_validation(
+                run.model, (run.data.train_input, run.data.train_label), run.validation,
+                loss_fn=options.fit_options.get("loss_fn"))
         run.pruned_widths = list(run.model.widths)
         stage("prune", run)
         run.model.train()
