@@ -204,8 +204,8 @@ def test_with_log_every_validation_follows_the_recorded_steps_and_patience_count
 # ------------------------------------------------------------- refinements and restore
 @pytest.mark.parametrize("grid", [None, "dkan"])
 def test_restore_across_a_refinement_gives_back_the_first_grid_and_its_exact_state(grid):
-    x, y = _pure_noise(60, seed=0)
-    xv, yv = _pure_noise(30, seed=100)
+    x, y = _noisy_line(60, seed=0)  # G=3 improves on the start; G=10 only overfits
+    xv, yv = _noisy_line(30, seed=100)
     probe = torch.linspace(-1.2, 1.2, 50, dtype=D).reshape(-1, 1)
     snapshots = {}
 
@@ -239,10 +239,13 @@ def test_refinements_stop_when_a_stage_does_not_improve_validation():
     model = KAN([1, 1], grid_size=3, seed=0, dtype=D)
     hist = fit(model, Dataset(x, y), steps=30, grid_schedule=[3, 10, 20],
                validation=(xv, yv), patience=30, progress=False)
-    assert hist.stopped_early and hist.step[-1] == 20  # G=20, due before step 20, not run
-    assert hist.events[-1] == (20, "stop: validation did not improve at G=10; G=20 not tried")
-    assert min(hist.val_loss[10:]) >= min(hist.val_loss[:10])  # the stage that did not help
-    assert [20] not in hist.grid_size and model.grid_size == [3]  # back to the best stage
+    # the starting model (a near-constant) is the best on noise: the first stage does not
+    # improve on it, so G=10, due before step 10, is not run, and the start comes back
+    assert hist.stopped_early and hist.step[-1] == 10
+    assert hist.events[-1] == (10, "stop: validation did not improve at G=3; G=10 not tried")
+    assert min(hist.val_loss) >= hist.initial_val_loss and hist.best_step == 0
+    assert hist.best_val_loss == hist.initial_val_loss
+    assert [10] not in hist.grid_size and model.grid_size == [3]
     # without validation the same run goes through every stage
     plain = fit(KAN([1, 1], grid_size=3, seed=0, dtype=D), Dataset(x, y), steps=30,
                 grid_schedule=[3, 10, 20], progress=False)
@@ -351,3 +354,20 @@ def test_without_validation_the_run_and_its_history_are_as_before():
     record = json.loads(json.dumps(watched.as_dict()))
     assert record["best_step"] == watched.best_step and record["stopped_early"] is False
     assert len(record["val_loss"]) == len(record["step"])
+
+
+def test_a_run_that_never_beats_its_start_ends_in_its_starting_state():
+    # validation labels are the starting model's own outputs: its loss there is 0, and
+    # training on noise can only raise it; the start (step 0) is the best state
+    x, y = _pure_noise(40, seed=1)
+    xv = torch.linspace(-1, 1, 25, dtype=D).reshape(-1, 1)
+    model = KAN([1, 1], grid_size=5, seed=0, dtype=D)
+    with torch.no_grad():
+        yv = model.eval()(xv)
+    model.train()
+    start = copy.deepcopy(model.state_dict())
+    hist = fit(model, Dataset(x, y), steps=15, validation=(xv, yv), patience=5,
+               update_grid=False, progress=False)
+    assert hist.initial_val_loss == 0.0 and hist.best_step == 0 and hist.best_val_loss == 0.0
+    assert all(v > 0 for v in hist.val_loss) and hist.stopped_early and hist.step[-1] == 5
+    _assert_same_state(model.state_dict(), start, skip={"recorded_inputs"})

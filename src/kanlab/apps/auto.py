@@ -34,10 +34,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kanlab.apps.pipeline import PipelineOptions, PipelineResult, run_pipeline
+import torch
+
+from kanlab._modes import evaluating
+from kanlab.apps.pipeline import PipelineOptions, PipelineResult, rmse_r2, run_pipeline
 from kanlab.data import Dataset
 from kanlab.grids.base import min_samples_for_grid
 from kanlab.training.spline_penalty import SplinePenalty
@@ -51,6 +55,9 @@ __all__ = [
     "Trial",
     "candidates",
     "choose",
+    "pick",
+    "row_losses",
+    "validation_score",
 ]
 
 #: share of the rows each candidate holds out for its validation loss
@@ -87,6 +94,12 @@ class Candidate:
     tails: str = "none"
     curvature: float = 0.0
     ridge: float = 0.0
+
+    @property
+    def complexity(self) -> tuple[float, ...]:
+        """Sorts simpler candidates first: additive before network, then a stronger penalty
+        (curvature, then ridge) before a weaker one."""
+        return (len(self.hidden), -self.curvature, -self.ridge)
 
     @property
     def label(self) -> str:
@@ -135,16 +148,47 @@ def candidates(n_rows: int, n_features: int, *, fast: bool = False) -> list[Cand
     return found
 
 
+def row_losses(run: PipelineResult) -> torch.Tensor | None:
+    """The loss of each held-out row ``(M,)`` under ``run``'s model: the squared error (mean
+    over outputs) for a regression, the cross-entropy for class labels; None when nothing was
+    held out."""
+    if run.validation is None:
+        return None
+    x, y = run.validation
+    with evaluating(run.model), torch.no_grad():
+        pred = run.model(x)  # (M, n_out)
+    if not y.is_floating_point():
+        return torch.nn.functional.cross_entropy(pred, y.reshape(-1), reduction="none")
+    return (pred - y.reshape(pred.shape)).pow(2).mean(1)
+
+
+def validation_score(run: PipelineResult) -> float | None:
+    """The score of ``run``'s model on its held-out rows: R² (the mean over output columns)
+    for a regression, accuracy for class labels; None when nothing was held out."""
+    if run.validation is None:
+        return None
+    x, y = run.validation
+    with evaluating(run.model), torch.no_grad():
+        pred = run.model(x)  # (M, n_out)
+    if not y.is_floating_point():
+        return float((pred.argmax(1) == y.reshape(-1)).double().mean())
+    y = y.reshape(pred.shape)
+    return sum(rmse_r2(y[:, k], pred[:, k])[1] for k in range(y.shape[1])) / y.shape[1]
+
+
 @dataclass(frozen=True)
 class Trial:
-    """A candidate's result in the search: its best validation loss, the step and grid size
-    where it was reached, and the seconds it took."""
+    """A candidate's result in the search: its best validation loss and score
+    (:func:`validation_score`), the step and grid size where it was reached, the seconds it
+    took."""
 
     candidate: Candidate
     val_loss: float
+    val_score: float | None
     best_step: int
     grid_size: int
     seconds: float
+    losses: torch.Tensor | None = None  #: :func:`row_losses` of the held-out rows (M,)
 
 
 @dataclass
@@ -156,6 +200,7 @@ class Selection:
         chosen: the candidate of the final model.
         steps: the steps the final model was trained (on every row, after a search).
         val_loss: the chosen candidate's validation loss (None: nothing was held out).
+        val_score: its validation R² or accuracy (:func:`validation_score`), None likewise.
         reason: one sentence on the choice.
     """
 
@@ -163,14 +208,16 @@ class Selection:
     chosen: Candidate
     steps: int
     val_loss: float | None
+    val_score: float | None
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the choice, its reason and every trial."""
         return {
             "chosen": self.chosen.label, "steps": self.steps, "val_loss": self.val_loss,
-            "reason": self.reason,
+            "val_score": self.val_score, "reason": self.reason,
             "trials": [{"model": t.candidate.label, "val_loss": t.val_loss,
+                        "val_score": t.val_score,
                         "best_step": t.best_step, "grid": t.grid_size,
                         "seconds": round(t.seconds, 3)} for t in self.trials],
         }
@@ -187,12 +234,37 @@ def _trial(data: Dataset, base: PipelineOptions, candidate: Candidate) -> Trial:
                                                validation=VALIDATION_FRACTION))
     history = run.histories["train"]
     best = history.best_step if history.best_step is not None else history.step[-1]
-    grid = history.grid_size[history.step.index(best)][0]
-    return Trial(candidate, history.best_val_loss, best, grid, time.perf_counter() - start)
+    grid = history.grid_size[history.step.index(best)][0] if best else candidate.grids[0]
+    return Trial(candidate, history.best_val_loss, validation_score(run), best, grid,
+                 time.perf_counter() - start, row_losses(run))
 
 
-def choose(data: Dataset, base: PipelineOptions, *,
-           fast: bool = False) -> tuple[PipelineResult, Selection]:
+def pick(trials: list[Trial]) -> Trial:
+    """The simplest trial within one standard error of the best (the one-standard-error
+    rule, paired).
+
+    Every trial is scored on the same held-out rows, so two of them differ by the mean of
+    their per-row loss differences ``d``, with standard error ``std(d) / √M``. The trial of
+    lowest validation loss is the best; a simpler one (see :attr:`Candidate.complexity`) is
+    taken instead when its loss exceeds the best's by at most that standard error: the
+    held-out rows cannot tell them apart, and the simpler model varies less, prunes further
+    and reads as a shorter formula.
+    """
+    scored = [t for t in trials if math.isfinite(t.val_loss) and t.losses is not None]
+    if not scored:
+        return min(trials, key=lambda t: t.val_loss)
+    best = min(scored, key=lambda t: t.val_loss)
+    for trial in sorted(scored, key=lambda t: t.candidate.complexity):
+        d = trial.losses - best.losses  # (M,)
+        se = float(d.std()) / math.sqrt(d.numel()) if d.numel() > 1 else 0.0
+        if float(d.mean()) <= se:
+            return trial
+    return best
+
+
+def choose(data: Dataset, base: PipelineOptions, *, fast: bool = False,
+           on_stage: Callable[[str, PipelineResult], None] | None = None,
+           ) -> tuple[PipelineResult, Selection]:
     """Choose and train a KAN for ``data`` (see the module docstring).
 
     Args:
@@ -202,6 +274,7 @@ def choose(data: Dataset, base: PipelineOptions, *,
             outputs; the standardisation, seed, dtype, sparsity, pruning and symbolic stages
             and ``fit_options`` apply to the final model (the trials only train).
         fast: one quick model, no search.
+        on_stage: passed to the final model's :func:`~kanlab.apps.pipeline.run_pipeline`.
 
     Returns:
         The final model's :class:`~kanlab.apps.pipeline.PipelineResult` and the
@@ -213,25 +286,28 @@ def choose(data: Dataset, base: PipelineOptions, *,
         (only,) = found
         held_out = n_rows >= MIN_ROWS_FOR_VALIDATION
         run = run_pipeline(data, only.options(
-            base, validation=VALIDATION_FRACTION if held_out else None))
+            base, validation=VALIDATION_FRACTION if held_out else None), on_stage=on_stage)
         history = run.histories["train"]
         val = history.best_val_loss if held_out else None
         reason = ("fast: one additive model, no search" if fast else
                   f"{n_rows} rows: too few to hold rows out; one additive model")
-        return run, Selection([], only, history.step[-1], val, reason)
+        return run, Selection([], only, history.step[-1], val, validation_score(run), reason)
+    start = time.perf_counter()
     trials = [_trial(data, base, candidate) for candidate in found]
-    scored = [t for t in trials if math.isfinite(t.val_loss)]
-    best = min(scored or trials, key=lambda t: t.val_loss)
+    best = pick(trials)
     grids = best.candidate.grids
     reached = grids[: grids.index(best.grid_size) + 1] if best.grid_size in grids else grids
-    reason = (f"lowest validation loss of {len(trials)} candidates "
-              f"({VALIDATION_FRACTION:.0%} of the rows held out)")
+    reason = (f"the simplest of {len(trials)} candidates within one standard error of the "
+              f"lowest validation loss ({VALIDATION_FRACTION:.0%} of the rows held out)")
     if base.prune or base.symbolic:  # pruning and the formula's score need held-out rows
-        run = run_pipeline(data, best.candidate.options(base, validation=VALIDATION_FRACTION))
+        run = run_pipeline(data, best.candidate.options(base, validation=VALIDATION_FRACTION),
+                           on_stage=on_stage)
         steps = run.histories["train"].step[-1]
         reason += "; trained again on the same rows, which pruning and the formula are judged on"
     else:
         steps = max(best.best_step, len(reached))
-        run = run_pipeline(data, best.candidate.options(base, steps=steps, grids=reached))
+        run = run_pipeline(data, best.candidate.options(base, steps=steps, grids=reached),
+                           on_stage=on_stage)
         reason += f"; trained again on every row for its {steps} steps"
-    return run, Selection(trials, best.candidate, steps, best.val_loss, reason)
+    run.seconds = time.perf_counter() - start  # the search's trials included
+    return run, Selection(trials, best.candidate, steps, best.val_loss, best.val_score, reason)

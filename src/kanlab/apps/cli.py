@@ -29,13 +29,13 @@ from kanlab._validation import (
     check_sizes,
 )
 from kanlab._version import __version__
+from kanlab.apps.tabular import FIT_GRIDS
 from kanlab.errors import KanlabError
 from kanlab.grids import GRID_STRATEGIES
 
 __all__ = ["main"]
 
 DEMO_GRIDS = (3, 5, 10, 20, 50)
-FIT_GRIDS = (3, 5, 10, 20)
 
 EXIT_STATUS = """exit status:
   0  success
@@ -46,10 +46,21 @@ EXIT_STATUS = """exit status:
 
 FIT_EPILOG = f"""examples:
   kanlab fit data.csv --target y --out run1
-      train a [n_features, 5, 1] KAN on every column but y; open run1/report.html
-  kanlab fit data.csv --target y --features x1,x2 --grids 3,5,10 --steps-per-grid 100 \\
-      --lamb 1e-3 --prune --symbolic --out run2
-      sparsify, prune, and read off a formula in the columns' names and units
+      choose a KAN for the table and train it on every column but y; open run1/report.html
+  kanlab fit data.csv --target y --prune --symbolic --out run2
+      also prune it (while held-out rows allow) and read off a formula in the columns'
+      names and units, scored on held-out rows next to the model
+  kanlab fit data.csv --target y --width 5,1 --grids 3,5,10 --steps-per-grid 100 \\
+      --lamb 1e-3 --prune --symbolic --out run3
+      one given [n_features, 5, 1] KAN (the paper's workflow on clean data)
+
+the model: without --width, a small search chooses it on 20% of the training rows held
+out: additive KANs (one smooth function per input, summed) under smoothness and ridge
+penalties of several strengths, and [n_features, 5, 1] KANs with grid extension; the one
+with the lowest validation loss is trained again on every training row (with --prune or
+--symbolic, on the same rows, which then judge the pruning and the formula). --fast trains
+one additive model instead. With --width, that model is trained, stopping early on
+--validation-fraction of the training rows held out.
 
 the CSV file needs a header row naming the columns and numeric cells (blank lines are
 skipped); it is UTF-8 (a byte-order mark, as Excel writes, is fine) and its separator is
@@ -151,6 +162,7 @@ def _fit(args: argparse.Namespace) -> int:
 
     options = FitOptions(
         widths=args.width, grids=args.grids, steps_per_grid=args.steps_per_grid,
+        fast=args.fast, validation_fraction=args.validation_fraction or None,
         lamb=args.lamb, prune=args.prune, symbolic=args.symbolic, grid=args.grid_strategy,
         test_fraction=args.test_fraction, seed=args.seed, progress=not args.no_progress,
     )
@@ -162,19 +174,34 @@ def _fit(args: argparse.Namespace) -> int:
     files = write_outputs(result, args.out, _command(args))
     print(f"features: {', '.join(m['features'])}; rows: {m['n_train']} train, "
           f"{m['n_test']} test")
-    print(f"widths {m['widths']}, grid {m['grid']}, {m['n_params']} parameters, "
-          f"{m['seconds']:.1f} s")
+    if m["model_choice"] is not None:
+        print(f"model: {m['model_choice']['chosen']} ({m['model_choice']['reason']})")
+    print(f"widths {m['widths']}, grid {m['grid']}, {m['n_edges']} edges, {m['n_params']} "
+          f"parameters, {m['seconds']:.1f} s")
     test = "" if m["test_rmse"] is None else (
         f", test RMSE {m['test_rmse']:.4g} (R^2 "
         + ("undefined: one row" if m["test_r2"] is None else f"{m['test_r2']:.4f}") + ")")
-    print(f"train RMSE {m['train_rmse']:.4g} (R^2 {m['train_r2']:.4f}){test}")
+    held_out = "" if m["validation_r2"] is None else f", validation R^2 {m['validation_r2']:.4f}"
+    print(f"train RMSE {m['train_rmse']:.4g} (R^2 {m['train_r2']:.4f}){held_out}{test}")
     if m["formula"] is not None:
-        print((files[0].parent / "formula.txt").read_text().rstrip())
+        _print_formula(m, files[0].parent / "formula.txt")
     for warning in m["warnings"]:
         print(f"kanlab fit: warning: {warning}", file=sys.stderr)
     print(f"wrote {len(files)} files into {args.out}/: "
           + ", ".join(p.name + ("/" if p.is_dir() else "") for p in files))
     return 0
+
+
+def _print_formula(m: dict, path: Path) -> None:
+    """The formula, or -- when it fits the held-out rows much worse than the model -- that no
+    short formula was found (the formula is still in the files, for reading)."""
+    score = ("" if m["formula_validation_r2"] is None
+             else f" (validation R^2 {m['formula_validation_r2']:.4f})")
+    if m["formula_ok"] is False:
+        print(f"no short formula fits as well as the model{score}: see the warnings; the "
+              f"best one found is in {path.name}, for reading only")
+        return
+    print(path.read_text().rstrip() + score)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -324,15 +351,21 @@ def _add_fit(sub) -> None:
                      help="the input columns, in order (default: every column but --target)")
     fit.add_argument("--out", required=True, metavar="DIR",
                      help="directory for the model and the report (created)")
-    fit.add_argument("--width", type=_widths, default=[5, 1], metavar="W,...,1",
+    fit.add_argument("--width", type=_widths, default=None, metavar="W,...,1",
                      help="widths after the inputs: hidden layers, then the output 1 "
-                     "(default 5,1: a [n_features, 5, 1] KAN; 1 alone: no hidden layer)")
-    fit.add_argument("--grids", type=_sizes, default=list(FIT_GRIDS), metavar="G,G,...",
-                     help="grid sizes, in order: the grid-extension schedule (default "
-                     f"{','.join(map(str, FIT_GRIDS))})")
+                     "(e.g. 5,1: a [n_features, 5, 1] KAN; 1 alone: no hidden layer); "
+                     "default: chosen from the data (see below)")
+    fit.add_argument("--grids", type=_sizes, default=None, metavar="G,G,...",
+                     help="with --width, grid sizes in order: the grid-extension schedule "
+                     f"(default {','.join(map(str, FIT_GRIDS))})")
     fit.add_argument("--steps-per-grid", type=_positive_int, default=50, metavar="N",
-                     help="LBFGS steps at each grid size, and of each retraining after "
-                     "--prune and --symbolic (default 50)")
+                     help="with --width, the most LBFGS steps at each grid size, and of each "
+                     "retraining after --prune and --symbolic (default 50)")
+    fit.add_argument("--validation-fraction", type=_fraction, default=0.2, metavar="F",
+                     help="with --width, share of the training rows held out to stop early "
+                     "and judge pruning (default 0.2; 0: none)")
+    fit.add_argument("--fast", action="store_true",
+                     help="without --width: one quick additive model, no search")
     fit.add_argument("--lamb", type=_lamb, default=0.0, metavar="L",
                      help="sparsity regularisation lambda, e.g. 1e-3 before --prune "
                      "(default 0: off)")

@@ -183,6 +183,9 @@ class PipelineOptions:
             their loss allows (:func:`~kanlab.interpret.prune_validation.prune_to_validation`)
             instead of by fixed thresholds. None: train on every row.
         patience: steps without a better validation loss before a stage stops.
+        prune_tolerance: with held-out rows, how far ``"prune"`` may raise their loss (a
+            share of it; ``tolerance`` of
+            :func:`~kanlab.interpret.prune_validation.prune_to_validation`).
         fit_options: passed to every :func:`~kanlab.training.loop.fit` call (``opt``, ``lr``,
             ``batch_size``, ``loss_fn``, ``progress``, ``seed``, ``optimizer_options``, ...);
             not the arguments the stages set (``steps``, ``grid_schedule``, ``update_grid``,
@@ -211,6 +214,7 @@ class PipelineOptions:
     model_options: Mapping[str, Any] = field(default_factory=dict)
     validation_fraction: float | None = None
     patience: int = 10
+    prune_tolerance: float = 0.01
     fit_options: Mapping[str, Any] = field(default_factory=dict)
 
     def schedule(self) -> list[int] | None:
@@ -437,7 +441,7 @@ def _prune_and_retrain(run: PipelineResult, options: PipelineOptions,
         else:
             run.model, _ = prune_to_validation(
                 run.model, (run.data.train_input, run.data.train_label), run.validation,
-                loss_fn=options.fit_options.get("loss_fn"))
+                tolerance=options.prune_tolerance, loss_fn=options.fit_options.get("loss_fn"))
         run.pruned_widths = list(run.model.widths)
         stage("prune", run)
         run.model.train()

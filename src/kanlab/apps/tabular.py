@@ -33,22 +33,23 @@ import torch
 
 from kanlab._modes import evaluating
 from kanlab._validation import check_sizes
+from kanlab.apps.auto import choose, validation_score
+from kanlab.apps.fit_metrics import fit_metrics, rmses
 from kanlab.apps.pipeline import (
     PipelineOptions,
     PipelineResult,
     Standardization,
-    rmse_r2,
     run_pipeline,
 )
 from kanlab.data import Dataset
 from kanlab.data.csv import read_csv
 from kanlab.errors import InputError
 from kanlab.grids.base import min_samples_for_grid
-from kanlab.nn.mlp import n_parameters
 from kanlab.nn.model import KAN
 from kanlab.symbolic.formula import formula_in_units
 
 __all__ = [
+    "FIT_GRIDS",
     "MIN_TEST_ROWS",
     "MODEL_DIR",
     "PIPELINE_FILE",
@@ -68,6 +69,8 @@ _DTYPE = torch.float64
 _STAGE_LABELS = {"train": None, "retrain": "prune", "simplify": "simplify", "symbolic": "symbolic"}
 #: a test set of fewer rows gives a warning: its RMSE and R² are unreliable
 MIN_TEST_ROWS = 10
+#: the grid schedule of an explicit model (``--width``) without ``--grids``
+FIT_GRIDS = (3, 5, 10, 20)
 
 
 @dataclass
@@ -201,11 +204,18 @@ class FitOptions:
     """The choices of ``kanlab fit`` (see its ``--help``).
 
     Attributes:
-        widths: the widths after the inputs (hidden layers, then the output, which is 1).
-        grids: the grid-extension schedule; ``steps_per_grid`` LBFGS steps at each size.
-        steps_per_grid: LBFGS steps per grid size, and of each retraining stage.
+        widths: the widths after the inputs (hidden layers, then the output, which is 1);
+            None (the default): the model is chosen from the data
+            (:func:`~kanlab.apps.auto.choose`).
+        grids: with ``widths``, the grid-extension schedule (None: :data:`FIT_GRIDS`);
+            ``steps_per_grid`` LBFGS steps at each size. Must be None without ``widths``.
+        steps_per_grid: with ``widths``, LBFGS steps per grid size, and of each retraining.
+        fast: without ``widths``: one quick model, no search.
+        validation_fraction: with ``widths``, the share of the training rows held out to stop
+            early, keep the best state and judge pruning (None: none).
         lamb: sparsity regularisation ``λ``.
-        prune: prune (nodes, then edges) after training, then retrain.
+        prune: prune after training (by the held-out rows' loss where rows are held out,
+            else by fixed thresholds), then retrain.
         symbolic: snap every edge to a symbolic function, then train their affine parameters.
         grid: the grid strategy (a name of :data:`kanlab.grids.GRID_STRATEGIES`).
         test_fraction: share of the rows held out for testing.
@@ -213,9 +223,11 @@ class FitOptions:
         progress: show a progress bar while training.
     """
 
-    widths: Sequence[int] = (5, 1)
-    grids: Sequence[int] = (3, 5, 10, 20)
+    widths: Sequence[int] | None = None
+    grids: Sequence[int] | None = None
     steps_per_grid: int = 50
+    fast: bool = False
+    validation_fraction: float | None = 0.2
     lamb: float = 0.0
     prune: bool = False
     symbolic: bool = False
@@ -224,8 +236,30 @@ class FitOptions:
     seed: int = 0
     progress: bool = True
 
-    def checked_widths(self) -> list[int]:
-        """``widths`` as ints, checked: the last (the output) must be 1."""
+    @property
+    def auto(self) -> bool:
+        """Whether the model is chosen from the data (no ``widths``)."""
+        return self.widths is None
+
+    def schedule(self) -> list[int]:
+        """The grid schedule of an explicit model (:data:`FIT_GRIDS` by default)."""
+        return [int(g) for g in (FIT_GRIDS if self.grids is None else self.grids)]
+
+    def checked_widths(self) -> list[int] | None:
+        """``widths`` as ints, checked: the last (the output) must be 1; None: chosen.
+
+        Raises:
+            InputError: a last width other than 1, or grids or ``fast`` that do not go with
+                the choice of model.
+        """
+        if self.widths is None:
+            if self.grids is not None:
+                raise InputError(f"grids {list(self.grids)} need an explicit width (--width): "
+                                 "without one the model and its grids are chosen from the data")
+            return None
+        if self.fast:
+            raise InputError("fast (--fast) chooses one quick model itself; it does not go "
+                             f"with an explicit width ({list(self.widths)})")
         widths = [int(w) for w in self.widths]
         if not widths or widths[-1] != 1:
             raise InputError(
@@ -234,17 +268,20 @@ class FitOptions:
         return widths
 
     def pipeline(self, n_features: int) -> PipelineOptions:
-        """These choices as the pipeline's options, for ``n_features`` input columns."""
+        """These choices as the pipeline's options, for ``n_features`` input columns (for a
+        chosen model, the base that :func:`~kanlab.apps.auto.choose` completes)."""
         widths = self.checked_widths()
-        grids = [int(g) for g in self.grids]
+        common = dict(lamb=self.lamb, prune=self.prune, symbolic=self.symbolic,
+                      standardize_inputs=True, standardize_target=True, grid=self.grid,
+                      seed=self.seed, dtype=_DTYPE,
+                      fit_options={"opt": "lbfgs", "progress": self.progress, "seed": self.seed})
+        if widths is None:
+            return PipelineOptions(widths=(n_features, 1), retrain_steps=25, **common)
+        grids = self.schedule()
         return PipelineOptions(
             widths=(n_features, *widths), grids=tuple(grids),
-            steps=self.steps_per_grid * len(grids), lamb=self.lamb, prune=self.prune,
-            retrain_steps=self.steps_per_grid, symbolic=self.symbolic,
-            standardize_inputs=True, standardize_target=True, grid=self.grid, seed=self.seed,
-            dtype=_DTYPE,
-            fit_options={"opt": "lbfgs", "progress": self.progress, "seed": self.seed},
-        )
+            steps=self.steps_per_grid * len(grids), retrain_steps=self.steps_per_grid,
+            validation_fraction=self.validation_fraction, **common)
 
 
 @dataclass
@@ -301,21 +338,26 @@ def fit_csv(
                          dtype=_DTYPE)
     names = table.features([target], features)
     warnings = check_rows(data, opts, path)  # before training
-    spline: dict[str, float] = {}
+    spline: dict[str, Any] = {}
 
     def measure_spline(stage: str, run: PipelineResult) -> None:
-        if stage == ("retrain" if opts.prune else "train") and opts.symbolic:
-            with evaluating(run.model):  # the spline model's RMSE, before snapping to symbols
-                spline.update(_rmses(TabularModel.from_scaling(run.model, names, target,
-                                                               run.scaling), data))
+        if stage == _last_numeric_stage(run) and opts.symbolic:
+            with evaluating(run.model):  # the spline model's scores, before snapping to symbols
+                spline.update(rmses(TabularModel.from_scaling(run.model, names, target,
+                                                              run.scaling), data))
+                spline["validation_r2"] = validation_score(run)
 
-    run = run_pipeline(data, opts.pipeline(len(names)), on_stage=measure_spline)
+    base = opts.pipeline(len(names))
+    if opts.auto:
+        run, selection = choose(data, base, fast=opts.fast, on_stage=measure_spline)
+    else:
+        run, selection = run_pipeline(data, base, on_stage=measure_spline), None
     pipeline = TabularModel.from_scaling(run.model, names, target, run.scaling)
     formula = None
     if opts.symbolic:
         (formula,) = formula_in_units(run.model, names, pipeline.x_mean, pipeline.x_scale,
                                       [pipeline.y_mean], [pipeline.y_scale])
-    metrics = _metrics(run, pipeline, data, opts, formula, spline)
+    metrics = fit_metrics(run, pipeline, data, opts, formula, spline, selection)
     metrics["warnings"][:0] = warnings
     curves: dict[str, list] = {"step": [], "train_rmse": [], "test_rmse": [], "events": []}
     for stage, history in run.histories.items():
@@ -325,20 +367,28 @@ def fit_csv(
                      pipeline.predict(table.columns(names)))
 
 
+def _last_numeric_stage(run: PipelineResult) -> str:
+    """The stage after which the spline model is complete (before ``"symbolic"``)."""
+    for stage in ("simplify", "retrain"):
+        if stage in run.histories:
+            return stage
+    return "train"
+
+
 def check_rows(data: Dataset, opts: FitOptions, path: str | os.PathLike = "data") -> list[str]:
     """Check, before training, that ``data``'s split has rows enough; return the warnings.
 
     The training rows must be at least the ``G + 1`` a grid of the schedule's first size ``G``
-    is placed from (:func:`~kanlab.grids.base.min_samples_for_grid`); fewer is an error. Fewer
-    than a grid of the largest size needs are a warning: the grids then keep their uniform
-    placement (:func:`~kanlab.apps.pipeline.grid_updates_fit`). A test set of fewer than
-    :data:`MIN_TEST_ROWS` rows is a warning (one row: its R² is undefined, and reported as
-    None).
+    (3 for a chosen model) is placed from (:func:`~kanlab.grids.base.min_samples_for_grid`);
+    fewer is an error. Fewer than a grid of the largest size needs are a warning: the grids
+    then keep their uniform placement (:func:`~kanlab.apps.pipeline.grid_updates_fit`). A
+    test set of fewer than :data:`MIN_TEST_ROWS` rows is a warning (one row: its R² is
+    undefined, and reported as None).
 
     Raises:
         InputError: too few training rows, naming the counts and the fixes.
     """
-    grids = [int(g) for g in check_sizes("grids", opts.grids)]
+    grids = [3] if opts.auto else [int(g) for g in check_sizes("grids", opts.schedule())]
     n_train = int(data.train_input.shape[0])
     n_test = 0 if data.test_input is None else int(data.test_input.shape[0])
     split = f"{n_train + n_test} data rows give {n_train} training and {n_test} test rows"
@@ -366,53 +416,6 @@ def check_rows(data: Dataset, opts: FitOptions, path: str | os.PathLike = "data"
             f"add rows or raise the test fraction (at least {MIN_TEST_ROWS} test rows)"
         )
     return warnings
-
-
-def _rmses(pipeline: TabularModel, data: Dataset) -> dict[str, float]:
-    """Train (and test) RMSE of ``pipeline`` in the target's units."""
-    out = {"train_rmse": rmse_r2(data.train_label[:, 0], pipeline.predict(data.train_input))[0]}
-    if data.test_input is not None:
-        out["test_rmse"] = rmse_r2(data.test_label[:, 0], pipeline.predict(data.test_input))[0]
-    return out
-
-
-def _metrics(run: PipelineResult, pipeline: TabularModel, data: Dataset, opts: FitOptions,
-             formula: Any, spline: dict[str, float]) -> dict[str, Any]:
-    """``metrics.json``: the fit's numbers and settings (see
-    :func:`~kanlab.apps.report.write_outputs`)."""
-    model = run.model
-    train_rmse, train_r2 = rmse_r2(data.train_label[:, 0], pipeline.predict(data.train_input))
-    test_rmse = test_r2 = None
-    if data.test_input is not None:
-        test_rmse, test_r2 = rmse_r2(data.test_label[:, 0], pipeline.predict(data.test_input))
-        if data.test_input.shape[0] < 2:
-            test_r2 = None  # one row: R² is undefined
-    metrics: dict[str, Any] = {
-        "target": pipeline.target, "features": pipeline.features,
-        "n_train": int(data.train_input.shape[0]),
-        "n_test": 0 if data.test_input is None else int(data.test_input.shape[0]),
-        "train_rmse": train_rmse, "test_rmse": test_rmse,
-        "train_r2": train_r2, "test_r2": test_r2,
-        "n_params": n_parameters(model), "widths": list(model.widths),
-        "widths_before_pruning": run.widths_trained if opts.prune else None,
-        "grid": model.grid_size, "grid_schedule": [int(g) for g in opts.grids],
-        "grid_strategy": opts.grid, "steps_per_grid": opts.steps_per_grid, "lamb": opts.lamb,
-        "prune": opts.prune, "symbolic": opts.symbolic, "seed": opts.seed,
-        "test_fraction": opts.test_fraction, "seconds": run.seconds,
-        "formula": None if formula is None else str(formula),
-        "spline_train_rmse": spline.get("train_rmse"),
-        "spline_test_rmse": spline.get("test_rmse"),
-        "warnings": [],
-    }
-    if opts.symbolic and train_rmse > 2 * spline["train_rmse"] + 1e-12 * pipeline.y_scale:
-        advice = ("train longer (--steps-per-grid) or sparsify more (a larger --lamb)"
-                  if opts.prune and opts.lamb > 0 else
-                  "sparsify and prune first (e.g. --lamb 1e-3 --prune), or train longer")
-        metrics["warnings"].append(
-            f"the symbolic formula fits worse than the spline model it replaced (train RMSE "
-            f"{train_rmse:.3g} against {spline['train_rmse']:.3g}); {advice}"
-        )
-    return metrics
 
 
 def _append_history(curves: dict[str, list], history, scale: float, label: str | None) -> None:

@@ -148,7 +148,7 @@ def _run(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
     records, the callbacks (any returning ``True`` stops); ``validation`` may stop it before a
     refinement or after a recorded step."""
     validation = validation if validation is not None else Validation()
-    validation.start(records.log_every)
+    validation.start(records.log_every, model, records.history)
     for i in range(steps):
         xb, yb = next(batches)  # (B, in), (B, out)
         event = grid.due(i, model, records.losses)

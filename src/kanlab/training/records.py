@@ -48,7 +48,10 @@ class History:
         val_loss: the prediction loss on the validation rows after the step (``nan`` without
             validation; see :mod:`~kanlab.training.validation`).
         best_step: the step of the lowest ``val_loss``, whose state the model is given back at
-            the end with ``restore_best``; None without validation (or no finite loss).
+            the end with ``restore_best``: 0 when no step beat the starting state; None without
+            validation (or no finite loss).
+        initial_val_loss: the validation loss of the model as ``fit`` got it (``nan``
+            without validation).
         stopped_early: whether validation stopped the run before ``steps`` (patience, or a
             grid stage that did not improve it; an event says which).
     """
@@ -65,6 +68,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     best_step: int | None = None
     stopped_early: bool = False
+    initial_val_loss: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         """Every field by name, lists copied (JSON-able: numbers, lists, None, booleans)."""
@@ -74,6 +78,8 @@ class History:
     @property
     def best_val_loss(self) -> float:
         """The validation loss at :attr:`best_step` (the state kept), ``nan`` without one."""
+        if self.best_step == 0:
+            return self.initial_val_loss
         if self.best_step is None or self.best_step not in self.step:
             return math.nan
         return self.val_loss[self.step.index(self.best_step)]

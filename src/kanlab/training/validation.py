@@ -200,11 +200,30 @@ class Validation:
         """Whether the run has validation data."""
         return self.x is not None
 
-    def start(self, log_every: int) -> None:
-        """The run records every ``log_every`` steps: the default patience is that many
-        :data:`DEFAULT_PATIENCE` times."""
+    def start(self, log_every: int, model: nn.Module | None = None,
+              history: History | None = None) -> None:
+        """Before the first step. The run records every ``log_every`` steps: the default
+        patience is that many :data:`DEFAULT_PATIENCE` times. With ``model``, its starting
+        state is the first best state (step 0, its loss ``history.initial_val_loss``): a run
+        that never improves on it ends where it began, and the first grid stage must improve
+        on it to be refined."""
         if self.patience is None:
             self.patience = DEFAULT_PATIENCE * log_every
+        if model is None or not self.active:
+            return
+        loss = self.loss(model)
+        if history is not None:
+            history.initial_val_loss = loss
+        if math.isfinite(loss):
+            self._keep(loss, 0, model)
+            self.reference = self.stage_reference = loss
+
+    def _keep(self, loss: float, step: int, model: nn.Module) -> None:
+        """``model``'s state is the best so far (copied with ``restore_best``)."""
+        self.best_loss, self.best_step = loss, step
+        if self.restore_best:
+            self.best_state = copy.deepcopy(model.state_dict())
+            self.best_sizes = list(model.grid_size) if isinstance(model, KAN) else None
 
     @torch.no_grad()
     def loss(self, model: nn.Module) -> float:
@@ -222,10 +241,7 @@ class Validation:
             return False
         loss = history.val_loss[-1]
         if loss < self.best_loss:  # False for nan
-            self.best_loss, self.best_step = loss, done
-            if self.restore_best:
-                self.best_state = copy.deepcopy(model.state_dict())
-                self.best_sizes = list(model.grid_size) if isinstance(model, KAN) else None
+            self._keep(loss, done, model)
         if _improves(loss, self.reference):
             self.reference, self.improved_step = loss, done
         if self.patience is not None and done - self.improved_step >= self.patience:
