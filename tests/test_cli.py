@@ -123,7 +123,16 @@ def test_fit_writes_the_model_metrics_plots_formula_and_report(fitted):
     formula = (out / "formula.txt").read_text().strip()
     assert formula.startswith("y = ")
     assert (out / "formula.tex").read_text().startswith("y = ")
-    assert "train RMSE" in fitted["stdout"] and formula in fitted["stdout"]
+    assert "train RMSE" in fitted["stdout"]
+    # the formula is printed with its held-out score, or -- when it fits the held-out rows
+    # much worse than the model -- a message that no short formula was found
+    assert metrics["formula_ok"] == (not any("formula" in w for w in metrics["warnings"]))
+    if metrics["formula_ok"]:
+        score = f"(validation R^2 {metrics['formula_validation_r2']:.4f})"
+        assert f"{formula} {score}" in fitted["stdout"]
+    else:
+        assert formula not in fitted["stdout"]
+        assert "no short formula fits as well as the model" in fitted["stdout"]
 
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
@@ -399,8 +408,8 @@ def test_fit_on_five_rows_says_the_test_set_cannot_score(tmp_path, capsys):
     [warning] = [w for w in metrics["warnings"] if "test set" in w]
     assert "the test set has 1 row" in warning and "R² is undefined" in warning
     assert f"kanlab fit: warning: {warning}" in captured.err
-    # with the default schedule (up to G = 20) the grids cannot be placed from 4 rows either
-    assert _fit_rows(tmp_path, 5, "--out", str(out)) == 0
+    # with the paper's schedule (up to G = 20) the grids cannot be placed from 4 rows either
+    assert _fit_rows(tmp_path, 5, "--out", str(out), "--width", "5,1") == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert any("4 training rows are fewer than the 21 a grid of 20 intervals" in w
                for w in metrics["warnings"])
@@ -409,8 +418,9 @@ def test_fit_on_five_rows_says_the_test_set_cannot_score(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_test"] == 6 and metrics["test_r2"] is not None
     assert any("the test set has 6 rows" in w and "unreliable" in w for w in metrics["warnings"])
-    assert _fit_rows(tmp_path, 60, "--out", str(out), "--grids", "3") == 0
-    assert json.loads((out / "metrics.json").read_text())["warnings"] == []
+    assert _fit_rows(tmp_path, 60, "--out", str(out)) == 0
+    warnings = json.loads((out / "metrics.json").read_text())["warnings"]
+    assert not any("test set" in w for w in warnings), warnings
 
 
 @pytest.mark.parametrize("existing", [False, True])

@@ -245,6 +245,7 @@ def test_fitted_standardisation_is_the_pipeline_one(dtype):
     run = run_pipeline(Dataset(X_t, y_t), PipelineOptions(
         widths=(2, 2, 1), grids=(3,), steps=3, retrain_steps=1, standardize_inputs=True,
         standardize_target=True, seed=seed, dtype=getattr(torch, dtype),
+        validation_fraction=0.2, patience=10,  # the estimator's validation_fraction default
         fit_options={"opt": "lbfgs", "lr": None, "batch_size": None, "loss_fn": None,
                      "progress": False, "seed": seed}))
     for key, value in run.model.state_dict().items():
@@ -287,9 +288,18 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="width must be a tuple of positive integers"):
         KANRegressor(width=(0,)).fit(X, y)
     with pytest.raises(ValueError, match="grids must be a non-empty tuple"):
-        KANRegressor(grids=()).fit(X, y)
+        KANRegressor(width=(2,), grids=()).fit(X, y)
     with pytest.raises(ValueError, match="steps must be an integer of at least len"):
-        KANRegressor(grids=(3, 5), steps=1).fit(X, y)
+        KANRegressor(width=(2,), grids=(3, 5), steps=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"grids=\(3, 5\) needs an explicit width: with "
+                                         "width='auto' the search chooses the grids"):
+        KANRegressor(grids=(3, 5)).fit(X, y)
+    with pytest.raises(ValueError, match="width must be 'auto' or a sequence of hidden widths; "
+                                         "got 'big'"):
+        KANRegressor(width="big").fit(X, y)
+    with pytest.raises(ValueError, match="validation_fraction must be None or a number in "
+                                         r"\(0, 1\); got 1.5"):
+        KANRegressor(**SMALL, validation_fraction=1.5).fit(X, y)
     with pytest.raises(ValueError, match="dtype must be one of"):
         KANRegressor(dtype="float16").fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes in y; got 1 class"):

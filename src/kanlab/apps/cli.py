@@ -356,8 +356,9 @@ def _add_fit(sub) -> None:
                      "(e.g. 5,1: a [n_features, 5, 1] KAN; 1 alone: no hidden layer); "
                      "default: chosen from the data (see below)")
     fit.add_argument("--grids", type=_sizes, default=None, metavar="G,G,...",
-                     help="with --width, grid sizes in order: the grid-extension schedule "
-                     f"(default {','.join(map(str, FIT_GRIDS))})")
+                     help="grid sizes in order: the grid-extension schedule of a given model "
+                     f"(default {','.join(map(str, FIT_GRIDS))}; without --width, the model is "
+                     "[n_features, 5, 1])")
     fit.add_argument("--steps-per-grid", type=_positive_int, default=50, metavar="N",
                      help="with --width, the most LBFGS steps at each grid size, and of each "
                      "retraining after --prune and --symbolic (default 50)")

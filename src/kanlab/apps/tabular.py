@@ -49,6 +49,7 @@ from kanlab.nn.model import KAN
 from kanlab.symbolic.formula import formula_in_units
 
 __all__ = [
+    "DEFAULT_WIDTHS",
     "FIT_GRIDS",
     "MIN_TEST_ROWS",
     "MODEL_DIR",
@@ -71,6 +72,8 @@ _STAGE_LABELS = {"train": None, "retrain": "prune", "simplify": "simplify", "sym
 MIN_TEST_ROWS = 10
 #: the grid schedule of an explicit model (``--width``) without ``--grids``
 FIT_GRIDS = (3, 5, 10, 20)
+#: the widths after the inputs when ``--grids`` is given without ``--width``
+DEFAULT_WIDTHS = (5, 1)
 
 
 @dataclass
@@ -207,8 +210,9 @@ class FitOptions:
         widths: the widths after the inputs (hidden layers, then the output, which is 1);
             None (the default): the model is chosen from the data
             (:func:`~kanlab.apps.auto.choose`).
-        grids: with ``widths``, the grid-extension schedule (None: :data:`FIT_GRIDS`);
-            ``steps_per_grid`` LBFGS steps at each size. Must be None without ``widths``.
+        grids: the grid-extension schedule of an explicit model (None: :data:`FIT_GRIDS`);
+            ``steps_per_grid`` LBFGS steps at each size. Given without ``widths``, the model
+            is ``[n_features, 5, 1]`` (:data:`DEFAULT_WIDTHS`), as before the search existed.
         steps_per_grid: with ``widths``, LBFGS steps per grid size, and of each retraining.
         fast: without ``widths``: one quick model, no search.
         validation_fraction: with ``widths``, the share of the training rows held out to stop
@@ -236,6 +240,10 @@ class FitOptions:
     seed: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        if self.widths is None and self.grids is not None:  # the paper's workflow, as before
+            self.widths = DEFAULT_WIDTHS
+
     @property
     def auto(self) -> bool:
         """Whether the model is chosen from the data (no ``widths``)."""
@@ -253,9 +261,6 @@ class FitOptions:
                 the choice of model.
         """
         if self.widths is None:
-            if self.grids is not None:
-                raise InputError(f"grids {list(self.grids)} need an explicit width (--width): "
-                                 "without one the model and its grids are chosen from the data")
             return None
         if self.fast:
             raise InputError("fast (--fast) chooses one quick model itself; it does not go "
