@@ -2,9 +2,13 @@
 
 - :mod:`~kanlab.apps.pipeline`: the one pipeline (standardise, build, train with a grid
   schedule, prune, retrain, simplify, snap to symbols), :func:`~kanlab.apps.pipeline.run_pipeline`.
+- :mod:`~kanlab.apps.auto`: the model chosen from the data: a few candidates (penalised
+  additive KANs, small networks) scored on held-out rows, the simplest within one standard
+  error of the best trained again (the defaults of ``kanlab fit`` and the estimators).
 - :mod:`~kanlab.apps.tabular`: ``kanlab fit`` / ``kanlab predict`` on a CSV file's columns (the
   pipeline, the run directory's model and its metrics); :mod:`~kanlab.apps.report` writes the
-  run directory (metrics, formula, plots, report.html).
+  run directory (metrics, formula, plots, report.html); :mod:`~kanlab.apps.fit_metrics`
+  measures the run for ``metrics.json``.
 - :mod:`~kanlab.apps.cli`: the ``kanlab`` command (arguments and printing only).
 - :mod:`~kanlab.apps.estimators`: scikit-learn's ``KANRegressor`` and ``KANClassifier``
   (imports scikit-learn; not imported by ``import kanlab``).
@@ -12,11 +16,20 @@
 - :mod:`~kanlab.apps.diagnostics`: warnings for real data (a train/held-out gap, a negative
   R², too few rows, inputs on wild scales, a formula much worse than the model).
 
-Imports: anything in kanlab below it. Within: ``diagnostics``, ``pipeline`` < ``tabular``,
-``estimators``, ``demos`` < ``report`` < ``cli``.
+Imports: anything in kanlab below it. Within: ``diagnostics``, ``pipeline`` < ``auto`` <
+``fit_metrics`` < ``tabular``, ``estimators``, ``demos`` < ``report`` < ``cli``.
 """
 
-from kanlab.apps import cli, demos, diagnostics, pipeline, report, tabular  # noqa: F401
+from kanlab.apps import (  # noqa: F401
+    auto,
+    cli,
+    demos,
+    diagnostics,
+    fit_metrics,
+    pipeline,
+    report,
+    tabular,
+)
 
 # estimators imports scikit-learn: ``from kanlab.apps import estimators`` when it is installed
-__all__ = ["cli", "demos", "diagnostics", "pipeline", "report", "tabular"]
+__all__ = ["auto", "cli", "demos", "diagnostics", "fit_metrics", "pipeline", "report", "tabular"]

@@ -9,7 +9,7 @@ model, inputs on wild scales, a formula much worse than the model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kanlab.apps import diagnostics
 from kanlab.apps.auto import Selection, validation_score
@@ -17,8 +17,8 @@ from kanlab.apps.pipeline import PipelineResult, rmse_r2
 from kanlab.data import Dataset
 from kanlab.nn.mlp import n_parameters
 
-if TYPE_CHECKING:  # tabular imports this module
-    from kanlab.apps.tabular import FitOptions, TabularModel
+# the tabular module's FitOptions and TabularModel are passed in (it imports this module)
+FitOptions = TabularModel = Any
 
 __all__ = ["fit_metrics", "n_edges", "rmses"]
 

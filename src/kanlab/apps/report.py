@@ -216,6 +216,24 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _choice_html(choice: dict[str, Any] | None) -> str:
+    """The model search's section: what was chosen and why, and every candidate's score."""
+    if choice is None:
+        return ""
+    esc = html.escape
+    rows = "\n".join(
+        f"<tr><td>{esc(t['model'])}</td><td class=\"num\">{esc(_fmt(t['val_loss']))}</td>"
+        f"<td class=\"num\">{esc(_fmt(t['val_score']))}</td>"
+        f"<td class=\"num\">{esc(_fmt(t['best_step']))}</td></tr>"
+        for t in choice["trials"]
+    )
+    table = ("" if not rows else
+             "<table>\n<tr><th>candidate</th><th>validation loss</th><th>validation R²</th>"
+             f"<th>best step</th></tr>\n{rows}\n</table>\n")
+    return (f"<h2>Model choice</h2>\n<p>{esc(choice['chosen'])}: {esc(choice['reason'])}.</p>\n"
+            f"{table}")
+
+
 def render_html(metrics: dict[str, Any], images: dict[str, bytes], command: str, *,
                 formula: str | None = None, formula_tex: str | None = None) -> str:
     """A self-contained HTML5 page: metrics table, formula, images as base64 data URIs and the
@@ -226,6 +244,8 @@ def render_html(metrics: dict[str, Any], images: dict[str, bytes], command: str,
         ("rows (train / test)", f"{metrics.get('n_train')} / {metrics.get('n_test')}"),
         ("train RMSE", metrics.get("train_rmse")), ("test RMSE", metrics.get("test_rmse")),
         ("train R²", metrics.get("train_r2")), ("test R²", metrics.get("test_r2")),
+        ("validation R² (held-out training rows)", metrics.get("validation_r2")),
+        ("formula's validation R²", metrics.get("formula_validation_r2")),
         ("spline model's train RMSE (before snapping)", metrics.get("spline_train_rmse")),
         ("spline model's test RMSE (before snapping)", metrics.get("spline_test_rmse")),
         ("widths", metrics.get("widths")),
@@ -234,6 +254,7 @@ def render_html(metrics: dict[str, Any], images: dict[str, bytes], command: str,
         ("grid strategy", metrics.get("grid_strategy")),
         ("steps per grid", metrics.get("steps_per_grid")), ("λ", metrics.get("lamb")),
         ("pruned", metrics.get("prune")), ("symbolic", metrics.get("symbolic")),
+        ("edges", metrics.get("n_edges")),
         ("parameters", metrics.get("n_params")), ("seed", metrics.get("seed")),
         ("training seconds", metrics.get("seconds")),
     ]
@@ -260,6 +281,11 @@ def render_html(metrics: dict[str, Any], images: dict[str, bytes], command: str,
         )
         if formula_tex is not None:
             formula_html += f"<p>LaTeX:</p>\n<pre><code>{esc(formula_tex)}</code></pre>\n"
+        if metrics.get("formula_ok") is False:
+            formula_html = formula_html.replace(
+                "<h2>Formula</h2>\n", "<h2>Formula</h2>\n<p class=\"warning\">No short formula "
+                "fits as well as the model (see the warnings): the best one found is shown for "
+                "reading, not for use.</p>\n", 1)
     warnings = "".join(f"<p class=\"warning\">Warning: {esc(w)}</p>\n"
                        for w in metrics.get("warnings") or [])
     title = f"kanlab fit: {metrics.get('target')}"
@@ -270,7 +296,7 @@ def render_html(metrics: dict[str, Any], images: dict[str, bytes], command: str,
         f"<h1>{esc(title)}</h1>\n{warnings}"
         f"<h2>Command</h2>\n<pre><code>{esc(command)}</code></pre>\n"
         f"<h2>Metrics</h2>\n<table>\n{table}\n</table>\n"
-        f"{formula_html}"
+        f"{_choice_html(metrics.get('model_choice'))}{formula_html}"
         f"<h2>Plots</h2>\n<div class=\"figs\">\n{''.join(figures)}\n</div>\n"
         "</body>\n</html>\n"
     )

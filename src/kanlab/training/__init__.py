@@ -9,6 +9,7 @@
 - :mod:`~kanlab.training.parallel`: one process or every rank of a process group, one object.
 - :mod:`~kanlab.training.lbfgs`: the LBFGS optimiser with a strong-Wolfe line search.
 - :mod:`~kanlab.training.regularization`: the sparsity penalties of the paper's §2.5.1.
+- :mod:`~kanlab.training.spline_penalty`: the smoothness and ridge prior for noisy tables.
 - :mod:`~kanlab.training.distributed`: multi-process training (samples and statistics synced).
 
 Imports: :mod:`kanlab.nn`, :mod:`kanlab.data`, :mod:`kanlab.grids` and below.
@@ -24,6 +25,7 @@ from kanlab.training import (
     parallel,  # noqa: F401
     records,  # noqa: F401
     regularization,  # noqa: F401
+    spline_penalty,  # noqa: F401
     step,  # noqa: F401
     validation,  # noqa: F401
 )
@@ -34,11 +36,13 @@ from kanlab.training.loop import (  # noqa: F401
     grid_schedule_steps,
 )
 from kanlab.training.parallel import Distributed, SingleProcess  # noqa: F401
+from kanlab.training.spline_penalty import SplinePenalty  # noqa: F401
 
 __all__ = [
     "Distributed",
     "History",
     "SingleProcess",
+    "SplinePenalty",
     "TrainState",
     "batches",
     "distributed",
@@ -49,6 +53,7 @@ __all__ = [
     "parallel",
     "records",
     "regularization",
+    "spline_penalty",
     "step",
     "validation",
 ]
