@@ -32,6 +32,13 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
+# The same checks on the estimators as a user gets them: the model chosen by the search
+# (width="auto"), early stopping on held-out rows, only random_state set for reproducibility.
+@parametrize_with_checks([KANRegressor(random_state=0), KANClassifier(random_state=0)])
+def test_sklearn_estimator_checks_with_the_real_defaults(estimator, check):
+    check(estimator)
+
+
 def _sin_sq(n, seed):
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1, 1, (n, 2))

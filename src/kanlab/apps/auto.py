@@ -1,12 +1,23 @@
 """Choosing a KAN for a table: a few candidate models, scored on held-out rows.
 
 A KAN sized for the paper's noiseless functions (``[n, 5, 1]``, grids up to 20, trained to
-convergence) interpolates the noise of a table with a few hundred noisy rows. :func:`choose`
-picks the model from the data instead: it trains each of a few candidates
-(:func:`candidates`) with :func:`~kanlab.training.loop.fit`'s validation -- the same
-:data:`VALIDATION_FRACTION` of the rows held out for every candidate, early stopping, the best
-state kept -- and takes the candidate with the lowest validation loss. The winner is trained
-again on all the rows, for the steps (and grid sizes) that its validation chose.
+convergence) interpolates the noise of a table with a few hundred noisy rows: on
+scikit-learn's diabetes data it scored test R² −2.55. :func:`choose` picks the model from the
+data instead:
+
+1. **score** each candidate (:func:`candidates`) on held-out rows (:func:`search_folds`):
+   3-fold cross-validation up to :data:`CV_MAX_ROWS` rows, else :data:`VALIDATION_FRACTION`
+   of the rows held out once -- the same rows for every candidate. Each is trained with
+   :func:`~kanlab.training.loop.fit`'s validation: early stopping after :data:`PATIENCE`
+   steps without improvement, the best state kept; its score is the loss of every held-out
+   row (squared error, or cross-entropy for class labels).
+2. **pick** the simplest candidate whose loss is within one standard error of the lowest
+   (:func:`pick`: the one-standard-error rule, on paired per-row differences): held-out rows
+   that cannot tell two models apart choose the simpler one, which varies less, prunes
+   further and reads as a shorter formula.
+3. **train it again** on every row for the steps (and grid sizes) its validation chose; or,
+   when pruning or a formula follows, on the rows less :data:`VALIDATION_FRACTION` held out,
+   which then judge the pruning and the formula.
 
 The candidates, two families:
 
@@ -17,16 +28,20 @@ The candidates, two families:
   whose weights are searched: curvature ``{0.1, 1, 10}`` × ridge ``{1e-3, 1e-2, 1e-1}``. With
   a large curvature weight every spline is straight, and the model is ridge regression (or an
   L2-penalised logistic regression): the family holds the linear baselines, and the search
-  moves away from them only as far as held-out rows reward it.
-- **network** ``[n_in, 5, n_out]`` (from 50 rows): the paper's KAN, SiLU base, grid extension
-  3 → 5 → 10 (as the rows allow), once without penalty and once lightly penalised, early
-  stopped: interactions and the clean formulas of the paper (the additive family cannot
-  write ``exp(sin(πx) + y²)``).
+  moves away from them only as far as held-out rows reward it. Their LBFGS steps are short
+  (:data:`ADDITIVE_LBFGS`) so that early stopping ends a converged fit soon.
+- **network** ``[n_in, 5, n_out]``: the paper's KAN, SiLU base, grid extension 3 → 5 → 10 (as
+  the rows allow), lightly penalised (:data:`NETWORK_PENALTIES`), early stopped: interactions
+  and the clean formulas of the paper (no sum of one-input functions writes
+  ``exp(sin(πx) + y²)``). They join from :data:`NETWORK_MIN_ROWS` rows, or from
+  :data:`NETWORK_MIN_ROWS_CLASSES` with class labels: on wine's 142 training rows a network
+  won the cross-validated cross-entropy (0.026 against 0.083) and then classified a test fold
+  of 36 rows worse than the additive model (0.917 against 0.972).
 
 ``fast=True`` (``kanlab fit --fast``) skips the search: one additive model with the middle
-weights (curvature 1, ridge 1e-2), early stopped on the held-out rows and kept as trained.
-Below :data:`MIN_ROWS_FOR_VALIDATION` rows nothing is held out: that model is trained for its
-steps on every row.
+weights (curvature 1, ridge 1e-2), early stopped on :data:`VALIDATION_FRACTION` held-out rows
+and kept as trained. Below :data:`MIN_ROWS_FOR_VALIDATION` rows nothing is held out: that model
+is trained for its steps on every row.
 """
 
 from __future__ import annotations
@@ -57,17 +72,32 @@ __all__ = [
     "choose",
     "pick",
     "row_losses",
+    "search_folds",
     "validation_score",
 ]
 
 #: share of the rows each candidate holds out for its validation loss
 VALIDATION_FRACTION = 0.2
 #: steps without a better validation loss after which a candidate stops
-PATIENCE = 10
+PATIENCE = 5
+#: the search cross-validates with this many folds up to CV_MAX_ROWS rows ...
+CV_FOLDS = 3
+#: ... and above, holds VALIDATION_FRACTION of the rows out once
+CV_MAX_ROWS = 1000
 #: below this many rows nothing is held out and no search runs
 MIN_ROWS_FOR_VALIDATION = 20
+#: the network family joins the search from this many rows (a regression) ...
+NETWORK_MIN_ROWS = 50
+#: ... or this many with class labels: on fewer, the held-out cross-entropy of a few dozen
+#: rows rewards confident networks that then lose accuracy (see the module docstring)
+NETWORK_MIN_ROWS_CLASSES = 1000
 #: hidden width of the network candidates
 NETWORK_WIDTH = 5
+#: the additive family's LBFGS: short steps (5 iterations, not fit's 20), so that early
+#: stopping looks often and wastes little once the penalised fit has converged
+ADDITIVE_LBFGS = {"max_iter": 5}
+#: the weights (curvature, ridge) of the network family's penalty, one candidate each
+NETWORK_PENALTIES = ((1e-2, 1e-4), (1e-1, 1e-3))
 #: the search's weights of the additive family's penalty
 CURVATURES = (0.1, 1.0, 10.0)
 RIDGES = (1e-3, 1e-2, 1e-1)
@@ -116,6 +146,8 @@ class Candidate:
         """``base`` with this candidate's shape, grids, edges and penalty (and, with
         ``validation``, fit's held-out fraction and early stopping)."""
         fit_options = dict(base.fit_options)
+        if not self.hidden and fit_options.get("opt", "lbfgs") == "lbfgs":
+            fit_options.setdefault("optimizer_options", ADDITIVE_LBFGS)
         if self.curvature or self.ridge:
             fit_options["penalty"] = SplinePenalty(self.curvature, self.ridge)
         n_in, n_out = base.widths[0], base.widths[-1]
@@ -128,21 +160,25 @@ class Candidate:
 
 
 def _additive(grid: int, curvature: float, ridge: float) -> Candidate:
-    return Candidate("additive", (), (grid,), 50, "identity", "linear", curvature, ridge)
+    return Candidate("additive", (), (grid,), 200, "identity", "linear", curvature, ridge)
 
 
-def candidates(n_rows: int, n_features: int, *, fast: bool = False) -> list[Candidate]:
+def candidates(n_rows: int, n_features: int, *, fast: bool = False,
+               classes: bool = False) -> list[Candidate]:
     """The candidates for a table of ``n_rows`` rows and ``n_features`` inputs (see the
-    module docstring); ``fast``: the one quick model."""
+    module docstring); ``fast``: the one quick model; ``classes``: class labels (the
+    networks join from :data:`NETWORK_MIN_ROWS_CLASSES` rows)."""
     grid = 5 if n_rows >= 100 else 3
     if fast or n_rows < MIN_ROWS_FOR_VALIDATION:
         return [_additive(grid, 1.0, 1e-2)]
     found = [_additive(grid, c, r) for c in CURVATURES for r in RIDGES]
-    if n_rows >= 50:
-        n_fit = n_rows - round(VALIDATION_FRACTION * n_rows)
+    if n_rows >= (NETWORK_MIN_ROWS_CLASSES if classes else NETWORK_MIN_ROWS):
+        held = -(-n_rows // CV_FOLDS) if n_rows <= CV_MAX_ROWS else round(
+            VALIDATION_FRACTION * n_rows)
+        n_fit = n_rows - held  # the rows a trial trains on
         grids = tuple(g for g in (3, 5, 10) if min_samples_for_grid(g) <= n_fit)
         steps = 40 * len(grids)
-        for curvature, ridge in ((0.0, 0.0), (1e-2, 1e-4)):
+        for curvature, ridge in NETWORK_PENALTIES:
             found.append(Candidate("network", (NETWORK_WIDTH,), grids, steps, "silu", "none",
                                    curvature, ridge))
     return found
@@ -228,15 +264,38 @@ def _search_options(base: PipelineOptions) -> PipelineOptions:
     return dataclasses.replace(base, prune=False, simplify=False, symbolic=False)
 
 
-def _trial(data: Dataset, base: PipelineOptions, candidate: Candidate) -> Trial:
+def search_folds(n_rows: int, seed: int) -> list[list[int]]:
+    """The held-out rows of each of the search's folds: :data:`CV_FOLDS` disjoint folds of a
+    seeded shuffle (a local generator) for up to :data:`CV_MAX_ROWS` rows, else one fold of
+    :data:`VALIDATION_FRACTION` of the rows; each fold's indices sorted."""
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n_rows, generator=gen)
+    if n_rows <= CV_MAX_ROWS:
+        return [sorted(perm[k::CV_FOLDS].tolist()) for k in range(CV_FOLDS)]
+    return [sorted(perm[: round(VALIDATION_FRACTION * n_rows)].tolist())]
+
+
+def _trial(data: Dataset, base: PipelineOptions, candidate: Candidate,
+           folds: list[list[int]]) -> Trial:
+    """``candidate`` trained once per fold, scored on the fold's held-out rows: the losses of
+    every held-out row (in the order of the folds), their mean, the mean score, and the
+    median fold's best step and grid size."""
     start = time.perf_counter()
-    run = run_pipeline(data, candidate.options(_search_options(base),
-                                               validation=VALIDATION_FRACTION))
-    history = run.histories["train"]
-    best = history.best_step if history.best_step is not None else history.step[-1]
-    grid = history.grid_size[history.step.index(best)][0] if best else candidate.grids[0]
-    return Trial(candidate, history.best_val_loss, validation_score(run), best, grid,
-                 time.perf_counter() - start, row_losses(run))
+    losses, scores, stops = [], [], []
+    for rows in folds:
+        options = dataclasses.replace(candidate.options(_search_options(base)),
+                                      validation_rows=rows)
+        run = run_pipeline(data, options)
+        history = run.histories["train"]
+        best = history.best_step if history.best_step is not None else history.step[-1]
+        grid = history.grid_size[history.step.index(best)][0] if best else candidate.grids[0]
+        losses.append(row_losses(run))
+        scores.append(validation_score(run))
+        stops.append((best, grid))
+    every = torch.cat(losses)  # (N,) with folds, (M,) with one held-out part
+    best, grid = sorted(stops)[len(stops) // 2]
+    return Trial(candidate, float(every.mean()), sum(scores) / len(scores), best, grid,
+                 time.perf_counter() - start, every)
 
 
 def pick(trials: list[Trial]) -> Trial:
@@ -281,7 +340,8 @@ def choose(data: Dataset, base: PipelineOptions, *, fast: bool = False,
         :class:`Selection`.
     """
     n_rows = int(data.train_input.shape[0])
-    found = candidates(n_rows, int(data.train_input.shape[1]), fast=fast)
+    classes = not data.train_label.is_floating_point()
+    found = candidates(n_rows, int(data.train_input.shape[1]), fast=fast, classes=classes)
     if len(found) == 1:
         (only,) = found
         held_out = n_rows >= MIN_ROWS_FOR_VALIDATION
@@ -293,12 +353,15 @@ def choose(data: Dataset, base: PipelineOptions, *, fast: bool = False,
                   f"{n_rows} rows: too few to hold rows out; one additive model")
         return run, Selection([], only, history.step[-1], val, validation_score(run), reason)
     start = time.perf_counter()
-    trials = [_trial(data, base, candidate) for candidate in found]
+    folds = search_folds(n_rows, base.seed)
+    trials = [_trial(data, base, candidate, folds) for candidate in found]
     best = pick(trials)
     grids = best.candidate.grids
     reached = grids[: grids.index(best.grid_size) + 1] if best.grid_size in grids else grids
+    held = (f"{len(folds)}-fold cross-validation" if len(folds) > 1 else
+            f"{VALIDATION_FRACTION:.0%} of the rows held out")
     reason = (f"the simplest of {len(trials)} candidates within one standard error of the "
-              f"lowest validation loss ({VALIDATION_FRACTION:.0%} of the rows held out)")
+              f"lowest validation loss ({held})")
     if base.prune or base.symbolic:  # pruning and the formula's score need held-out rows
         run = run_pipeline(data, best.candidate.options(base, validation=VALIDATION_FRACTION),
                            on_stage=on_stage)

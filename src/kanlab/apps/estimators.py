@@ -34,7 +34,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kanlab._validation import check_sizes
-from kanlab.apps.auto import MIN_ROWS_FOR_VALIDATION, PATIENCE, choose
+from kanlab.apps.auto import MIN_ROWS_FOR_VALIDATION, choose
 from kanlab.apps.pipeline import PipelineOptions, rmse_r2, run_pipeline
 from kanlab.data import Dataset
 from kanlab.errors import InputError
@@ -171,7 +171,7 @@ class _KANEstimator(BaseEstimator):
                 widths=(X.shape[1], *width, n_out), grids=grids, steps=steps,
                 retrain_steps=max(steps // 4, 1), fit_options=fit_options,
                 validation_fraction=float(self.validation_fraction) if held_out else None,
-                patience=PATIENCE, **common)
+                **common)
             run, selection = run_pipeline(data, options), None
         self.model_ = run.model
         self.history_: History = run.histories["train"]

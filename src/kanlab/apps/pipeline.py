@@ -65,6 +65,7 @@ __all__ = [
     "run_pipeline",
     "simplify",
     "snap_symbolic",
+    "split_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,8 @@ class PipelineOptions:
             (``fit``'s ``validation`` and ``patience``), and ``"prune"`` removes edges while
             their loss allows (:func:`~kanlab.interpret.prune_validation.prune_to_validation`)
             instead of by fixed thresholds. None: train on every row.
+        validation_rows: instead of a fraction, the indices of the rows to hold out (a fold of
+            a cross-validation), with the same effect.
         patience: steps without a better validation loss before a stage stops.
         prune_tolerance: with held-out rows, how far ``"prune"`` may raise their loss (a
             share of it; ``tolerance`` of
@@ -213,6 +216,7 @@ class PipelineOptions:
     dtype: torch.dtype = torch.float64
     model_options: Mapping[str, Any] = field(default_factory=dict)
     validation_fraction: float | None = None
+    validation_rows: Sequence[int] | None = None
     patience: int = 10
     prune_tolerance: float = 0.01
     fit_options: Mapping[str, Any] = field(default_factory=dict)
@@ -263,6 +267,27 @@ class PipelineResult:
     symbolic_fits: dict[tuple[int, int, int], Any] = field(default_factory=dict)
     seconds: float = 0.0
     validation: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+def split_rows(data: Dataset, rows: Sequence[int]
+               ) -> tuple[Dataset, tuple[torch.Tensor, torch.Tensor]]:
+    """``data`` without its training rows ``rows``, and those rows ``(x (M, in), y (M, ...))``;
+    both parts keep the rows' order, the test set stays.
+
+    Raises:
+        InputError: a row out of range, or a part left empty.
+    """
+    n = data.train_input.shape[0]
+    held = torch.zeros(n, dtype=torch.bool)
+    index = torch.as_tensor(list(rows), dtype=torch.long)
+    if not 1 <= index.numel() < n or bool((index < 0).any() | (index >= n).any()):
+        raise InputError(f"validation_rows must name 1 to {n - 1} of the {n} training rows "
+                         f"(indices 0 to {n - 1}); got {index.numel()} indices")
+    held[index] = True
+    keep, out = (~held).nonzero()[:, 0], held.nonzero()[:, 0]
+    train = Dataset(data.train_input[keep], data.train_label[keep], data.test_input,
+                    data.test_label)
+    return train, (data.train_input[out], data.train_label[out])
 
 
 def grid_updates_fit(n: int, batch_size: int | None, largest_grid: int) -> bool:
@@ -399,9 +424,12 @@ def run_pipeline(
     if options.standardize_inputs or options.standardize_target:
         data = scaling.dataset(data)
     validation = None
-    if options.validation_fraction is not None:
+    if options.validation_rows is not None:
+        data, validation = split_rows(data, options.validation_rows)
+    elif options.validation_fraction is not None:
         data, *validation = hold_out(data, options.validation_fraction, options.seed)
         validation = tuple(validation)
+    if validation is not None:
         options = dataclasses.replace(options, fit_options={
             **options.fit_options, "validation": validation, "patience": options.patience})
     run = PipelineResult(build_model(options), scaling, data, validation=validation)
