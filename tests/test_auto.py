@@ -8,6 +8,7 @@ import torch
 
 from kanlab.apps.auto import (
     CURVATURES,
+    NETWORK_PENALTIES,
     RIDGES,
     VALIDATION_FRACTION,
     Candidate,
@@ -32,7 +33,7 @@ def _base(n_in, **kw):
 def test_the_candidates_follow_the_rows():
     assert len(candidates(10, 3)) == 1 and len(candidates(1000, 3, fast=True)) == 1
     few = candidates(40, 3)
-    assert len(few) == len(CURVATURES) * len(RIDGES)
+    assert len(few) == len(CURVATURES) * len(RIDGES)  # no networks below 50 rows
     assert all(c.family == "additive" and c.grids == (3,) for c in few)  # G=3 below 100 rows
     many = candidates(500, 3)
     additive = [c for c in many if c.family == "additive"]
@@ -43,14 +44,18 @@ def test_the_candidates_follow_the_rows():
     networks = [c for c in many if c.family == "network"]
     assert len(networks) == 2 and all(c.grids == (3, 5, 10) and c.hidden == (5,)
                                       for c in networks)
-    assert candidates(60, 3)[-1].grids == (3, 5, 10)  # a trial's 48 rows place G = 10
+    assert candidates(60, 3)[-1].grids == (3, 5, 10)  # a trial's 40 rows place G = 10
+    # class labels: networks only from 1,000 rows
+    assert {c.family for c in candidates(999, 3, classes=True)} == {"additive"}
+    assert len(candidates(1000, 3, classes=True)) == len(many)
 
 
 def test_simpler_candidates_sort_first():
     order = sorted(candidates(500, 3), key=lambda c: c.complexity)
-    assert order[0] == Candidate("additive", (), (5,), 50, "identity", "linear", 10.0, 0.1)
+    assert order[0] == Candidate("additive", (), (5,), 200, "identity", "linear",
+                                 max(CURVATURES), max(RIDGES))
     assert [c.family for c in order][-2:] == ["network", "network"]
-    assert (order[-1].curvature, order[-1].ridge) == (0.0, 0.0)  # no penalty: the most complex
+    assert (order[-1].curvature, order[-1].ridge) == min(NETWORK_PENALTIES)  # the weakest
 
 
 def _trial(candidate, losses):

@@ -7,13 +7,18 @@ needs a different prior, the one of generalised additive models: each edge
 say otherwise. :class:`SplinePenalty` is that prior, passed to
 :func:`~kanlab.training.loop.fit` as ``penalty=``:
 
-- **curvature**: ``Σ_edges Σ_m (Δ² c̃_m)² / h³`` with ``c̃ = s·c`` the edge's effective
-  coefficients and ``h`` the mean knot spacing of its input (grid width / ``G``). For
-  cardinal B-splines on equally spaced knots, ``Σ_m c̃_m B_m'' = Σ_m Δ²c̃_m B_m^{(k-2)} / h²``,
-  so the sum is the discrete form of ``∫ φ_spline''(x)² dx`` (Eilers & Marx's P-spline
-  penalty, rescaled so that it does not change with ``G`` for the same function). A large
-  weight leaves each spline linear inside its grid; with ``base_fn="identity"`` the KAN is
-  then a linear model.
+- **curvature**: ``G³ · Σ_edges Σ_m (Δ² c̃_m)²`` with ``c̃ = s·c`` the edge's effective
+  coefficients and ``G`` its grid's intervals: the squared second derivative of the spline,
+  integrated, in the coordinate ``u ∈ [0, 1]`` that spaces the grid's intervals equally (for
+  cardinal B-splines ``Σ_m c̃_m B_m'' = Σ_m Δ²c̃_m B_m^{(k-2)} / h²`` with ``h = 1/G``, so the
+  sum tends to ``∫ (d²φ/du²)² du``; Eilers & Marx's P-spline penalty, scaled to not change
+  with ``G`` for the same function). On a data-placed grid ``u`` is the input's quantile:
+  the penalty asks for smoothness in rank, whatever the column's skew, and keeps LBFGS well
+  conditioned (divided differences over the uneven knots of a mostly-zero column, four knots
+  within 0.14 and the fifth 8.8 away, multiply some directions by 10⁴ and stall it). The
+  straight line of the input itself is the identity base branch's (``w·x``, penalised only by
+  the ridge term): a large curvature weight leaves every spline straight in ``u``, and with
+  ``base_fn="identity"`` on equally spaced knots the KAN is then a linear model.
 - **ridge**: ``Σ_edges (w_b² + mean_m c̃_m²)``: shrinks every edge towards zero as ridge
   regression (or a logistic regression's L2 term) shrinks its weights.
 
@@ -42,15 +47,14 @@ def _effective_coef(layer) -> torch.Tensor:
 
 
 def curvature_penalty(layer) -> torch.Tensor:
-    """``Σ_{j,i} Σ_m (Δ² c̃_jim)² / h_i³`` of one :class:`~kanlab.nn.layer.KANLinear`: the
-    P-spline curvature of its numeric edges (see the module docstring); a scalar,
-    differentiable. Zero when an edge has fewer than three coefficients."""
-    c = _effective_coef(layer)
+    """``G³ · Σ_{j,i} Σ_m (Δ² c̃_jim)²`` of one :class:`~kanlab.nn.layer.KANLinear`'s numeric
+    edges: the squared second derivative of each spline, integrated, in the coordinate
+    ``u ∈ [0, 1]`` that spaces its ``G`` grid intervals equally (see the module docstring).
+    A scalar, differentiable; zero when an edge has fewer than three coefficients."""
+    c = _effective_coef(layer)  # (out, in, nb)
     if c.shape[-1] < 3:
         return c.new_zeros(())
-    grid = layer.grid  # (in, G + 1)
-    spacing = (grid[:, -1] - grid[:, 0]).clamp_min(torch.finfo(c.dtype).tiny) / layer.grid_size
-    return (c.diff(n=2, dim=-1).pow(2).sum(-1) / spacing.pow(3)).sum()
+    return c.diff(n=2, dim=-1).pow(2).sum() * float(layer.grid_size) ** 3
 
 
 def ridge_penalty(layer) -> torch.Tensor:
