@@ -93,7 +93,7 @@ NETWORK_MIN_ROWS = 50
 NETWORK_MIN_ROWS_CLASSES = 1000
 #: LBFGS steps per grid size of a network candidate, and its patience: a stage runs to its
 #: end, and the refinement rule of fit's validation decides whether the next is tried
-NETWORK_STEPS_PER_GRID = 40
+NETWORK_STEPS_PER_GRID = 30
 #: hidden width of the network candidates
 NETWORK_WIDTH = 5
 #: the additive family's LBFGS: short steps (5 iterations, not fit's 20), so that early
@@ -103,8 +103,9 @@ ADDITIVE_LBFGS = {"max_iter": 5}
 #: random coefficients refitted to a data-placed grid of a skewed column (digits' mostly-zero
 #: pixels) reach |c| ~ 10⁴ and a curvature penalty of 10¹⁰ before the first step
 ADDITIVE_INIT = {"init_noise": 0.0}
-#: the weights (curvature, ridge) of the network family's penalty, one candidate each
-NETWORK_PENALTIES = ((1e-6, 1e-6), (1e-3, 1e-3))
+#: the weights (curvature, ridge) of the network family's penalty, one candidate each (a
+#: second, at 1e-3, cost as much as the nine additive candidates together)
+NETWORK_PENALTIES = ((1e-6, 1e-6),)
 #: the search's weights of the additive family's penalty
 CURVATURES = (1e-3, 1e-2, 1e-1)
 RIDGES = (1e-3, 1e-2, 1e-1)
