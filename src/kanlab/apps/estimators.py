@@ -264,8 +264,9 @@ class KANRegressor(RegressorMixin, _KANEstimator):
     Args:
         width: ``"auto"`` (the default): the model is chosen from the data by a small search
             (:func:`kanlab.apps.auto.choose`: additive KANs under a smoothness and ridge
-            penalty of searched weights, and ``[n, 5, out]`` networks with grid extension,
-            scored on 20% held-out rows, the winner trained again on every row; see
+            penalty of searched weights, and a ``[n, 5, out]`` network with grid extension,
+            scored by 3-fold cross-validation (20% held out above 1,000 rows), the simplest
+            within one standard error of the best trained again on every row; see
             ``selection_``). Or hidden-layer widths (``()``: one KAN layer, a sum of univariate
             functions): that model; the input and output widths come from the data.
         grids: with an explicit ``width``, the grid-extension schedule (``"auto"``:
