@@ -488,3 +488,61 @@ def test_threads_must_be_a_nonnegative_integer(capsys):
 
     assert cli.main(["--threads", "-1", "predict", "run", "new.csv"]) == 2
     assert "argument --threads: expected an integer >= 0; got '-1'" in capsys.readouterr().err
+
+
+def _table_csv(path, columns, target):
+    """A CSV of ``columns`` (name -> values) and the ``target`` values, named y."""
+    header = [*columns, "y"]
+    rows = np.column_stack([*columns.values(), target])
+    return _write_csv(path, header, [[repr(float(v)) for v in row] for row in rows])
+
+
+def test_fit_by_default_chooses_the_model_and_reports_the_search(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 3))
+    data = _table_csv(tmp_path / "lin.csv", {"a": x[:, 0], "b": x[:, 1], "c": x[:, 2]},
+                      x[:, 0] - 2 * x[:, 1] + 0.3 * rng.normal(size=120))
+    out = tmp_path / "run"
+    assert main(["fit", str(data), "--target", "y", "--out", str(out), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    choice = metrics["model_choice"]
+    assert choice["chosen"].startswith("additive") and len(choice["trials"]) == 10
+    assert {t["model"] for t in choice["trials"]} >= {choice["chosen"]}
+    assert f"model: {choice['chosen']} (" in captured.out
+    assert metrics["validation_r2"] > 0.9 and metrics["test_r2"] > 0.9
+    assert f"validation R^2 {metrics['validation_r2']:.4f}" in captured.out
+    assert metrics["n_edges"] == 3 and metrics["grid_schedule"] is None
+    assert "Model choice" in (out / "report.html").read_text()
+
+
+def test_fit_on_noise_says_the_test_r2_is_negative(tmp_path, capsys):
+    # a target independent of the inputs: any prediction, the training mean included, scores
+    # below 0 on the test rows; the user must be told, on stderr and in metrics.json
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 2))
+    data = _table_csv(tmp_path / "noise.csv", {"a": x[:, 0], "b": x[:, 1]},
+                      rng.normal(size=80))
+    out = tmp_path / "run"
+    assert main(["fit", str(data), "--target", "y", "--out", str(out), "--no-progress",
+                 "--fast"]) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_r2"] < 0
+    [warning] = [w for w in metrics["warnings"] if "the test R² is" in w]
+    assert "WORSE THAN PREDICTING THE MEAN" in warning and f"{metrics['test_r2']:.3g}" in warning
+    assert f"kanlab fit: warning: {warning}" in captured.err
+    assert "one additive model" in metrics["model_choice"]["reason"]  # --fast: no search
+
+
+def test_fit_warns_about_an_input_on_a_wild_scale(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 2))
+    data = _table_csv(tmp_path / "wild.csv", {"small": x[:, 0], "huge": x[:, 1] * 1e12},
+                      x[:, 0] + x[:, 1])
+    out = tmp_path / "run"
+    assert main(["fit", str(data), "--target", "y", "--out", str(out), "--no-progress",
+                 "--fast"]) == 0
+    warnings = json.loads((out / "metrics.json").read_text())["warnings"]
+    assert any("huge" in w for w in warnings) and not any("'small'" in w for w in warnings)
+    assert any("huge" in line for line in capsys.readouterr().err.splitlines())

@@ -3,8 +3,9 @@
 - :mod:`~kanlab.apps.pipeline`: the one pipeline (standardise, build, train with a grid
   schedule, prune, retrain, simplify, snap to symbols), :func:`~kanlab.apps.pipeline.run_pipeline`.
 - :mod:`~kanlab.apps.auto`: the model chosen from the data: a few candidates (penalised
-  additive KANs, small networks) scored on held-out rows, the simplest within one standard
-  error of the best trained again (the defaults of ``kanlab fit`` and the estimators).
+  additive KANs, a small network) cross-validated, the network only when it beats every
+  additive one by more than a standard error, the winner trained again (the defaults of
+  ``kanlab fit`` and the estimators).
 - :mod:`~kanlab.apps.tabular`: ``kanlab fit`` / ``kanlab predict`` on a CSV file's columns (the
   pipeline, the run directory's model and its metrics); :mod:`~kanlab.apps.report` writes the
   run directory (metrics, formula, plots, report.html); :mod:`~kanlab.apps.fit_metrics`

@@ -11,10 +11,11 @@ data instead:
    :func:`~kanlab.training.loop.fit`'s validation: early stopping after :data:`PATIENCE`
    steps without improvement, the best state kept; its score is the loss of every held-out
    row (squared error, or cross-entropy for class labels).
-2. **pick** the simplest candidate whose loss is within one standard error of the lowest
-   (:func:`pick`: the one-standard-error rule, on paired per-row differences): held-out rows
-   that cannot tell two models apart choose the simpler one, which varies less, prunes
-   further and reads as a shorter formula.
+2. **pick** the best candidate of the simplest family whose best loss is within one standard
+   error of the lowest (:func:`pick`: the one-standard-error rule between families, on paired
+   per-row differences): held-out rows that cannot tell an additive model from a network
+   choose the additive one, which varies less, extrapolates straighter, prunes further and
+   reads as a shorter formula.
 3. **train it again** on every row for the steps (and grid sizes) its validation chose; or,
    when pruning or a formula follows, on the rows less :data:`VALIDATION_FRACTION` held out,
    which then judge the pruning and the formula.
@@ -315,21 +316,28 @@ def _trial(data: Dataset, base: PipelineOptions, candidate: Candidate,
 
 
 def pick(trials: list[Trial]) -> Trial:
-    """The simplest trial within one standard error of the best (the one-standard-error
-    rule, paired).
+    """The best trial of the simplest family within one standard error of the best (the
+    one-standard-error rule between families, paired).
 
     Every trial is scored on the same held-out rows, so two of them differ by the mean of
     their per-row loss differences ``d``, with standard error ``std(d) / √M``. The trial of
-    lowest validation loss is the best; a simpler one (see :attr:`Candidate.complexity`) is
-    taken instead when its loss exceeds the best's by at most that standard error: the
-    held-out rows cannot tell them apart, and the simpler model varies less, prunes further
-    and reads as a shorter formula.
+    lowest validation loss is the best. A simpler family's best trial (additive before network,
+    :attr:`Candidate.complexity`) is taken instead when its loss exceeds the best's by at most
+    that standard error: the held-out rows cannot tell them apart, and the simpler model varies
+    less, extrapolates straighter, prunes further and reads as a shorter formula. Within a
+    family the lowest loss wins: a stronger penalty within one standard error is not simpler in
+    that sense, and choosing it cost accuracy (statsmodels' fair: ridge 0.1 where 1e-3 was
+    best, 0.655 against logistic regression's 0.70 on a fold).
     """
     scored = [t for t in trials if math.isfinite(t.val_loss) and t.losses is not None]
     if not scored:
         return min(trials, key=lambda t: t.val_loss)
     best = min(scored, key=lambda t: t.val_loss)
-    for trial in sorted(scored, key=lambda t: t.candidate.complexity):
+    for family in sorted({t.candidate.family for t in scored},
+                         key=lambda f: min(t.candidate.complexity for t in scored
+                                           if t.candidate.family == f)):
+        trial = min((t for t in scored if t.candidate.family == family),
+                    key=lambda t: t.val_loss)
         d = trial.losses - best.losses  # (M,)
         se = float(d.std()) / math.sqrt(d.numel()) if d.numel() > 1 else 0.0
         if float(d.mean()) <= se:
@@ -376,8 +384,8 @@ def choose(data: Dataset, base: PipelineOptions, *, fast: bool = False,
     reached = grids[: grids.index(best.grid_size) + 1] if best.grid_size in grids else grids
     held = (f"{len(folds)}-fold cross-validation" if len(folds) > 1 else
             f"{VALIDATION_FRACTION:.0%} of the rows held out")
-    reason = (f"the simplest of {len(trials)} candidates within one standard error of the "
-              f"lowest validation loss ({held})")
+    reason = (f"the best of the simplest family within one standard error of the lowest "
+              f"validation loss, of {len(trials)} candidates ({held})")
     if base.prune or base.symbolic:  # pruning and the formula's score need held-out rows
         run = run_pipeline(data, best.candidate.options(base, validation=VALIDATION_FRACTION),
                            on_stage=on_stage)

@@ -57,11 +57,11 @@ FIT_EPILOG = f"""examples:
 the model: without --width, a small search chooses it by 3-fold cross-validation on the
 training rows (20% held out above 1,000 rows): additive KANs (one smooth function per input,
 summed) under smoothness and ridge penalties of several strengths, and an [n_features, 5, 1]
-KAN with grid extension; the simplest within one standard error of the best is trained again
-on every training row (with --prune or --symbolic, on all but 20%, which then judge the
-pruning and the formula). --fast trains one additive model instead. With --width (or
---grids), that model is trained, stopping early on --validation-fraction of the training
-rows held out.
+KAN with grid extension, which must beat every additive one by more than a standard error;
+the winner is trained again on every training row (with --prune or --symbolic, on all but
+20%, which then judge the pruning and the formula). --fast trains one additive model
+instead. With --width (or --grids), that model is trained, stopping early on
+--validation-fraction of the training rows held out.
 
 the CSV file needs a header row naming the columns and numeric cells (blank lines are
 skipped); it is UTF-8 (a byte-order mark, as Excel writes, is fine) and its separator is

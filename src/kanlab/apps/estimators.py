@@ -265,10 +265,11 @@ class KANRegressor(RegressorMixin, _KANEstimator):
         width: ``"auto"`` (the default): the model is chosen from the data by a small search
             (:func:`kanlab.apps.auto.choose`: additive KANs under a smoothness and ridge
             penalty of searched weights, and a ``[n, 5, out]`` network with grid extension,
-            scored by 3-fold cross-validation (20% held out above 1,000 rows), the simplest
-            within one standard error of the best trained again on every row; see
-            ``selection_``). Or hidden-layer widths (``()``: one KAN layer, a sum of univariate
-            functions): that model; the input and output widths come from the data.
+            scored by 3-fold cross-validation (20% held out above 1,000 rows), the network only
+            if it beats the additive ones by more than a standard error, the winner
+            trained again on every row; see ``selection_``). Or hidden-layer widths (``()``:
+            one KAN layer, a sum of univariate functions): that model; the input and output
+            widths come from the data.
         grids: with an explicit ``width``, the grid-extension schedule (``"auto"``:
             ``(3, 5, 10)``); ``steps`` are split evenly over them. Must be ``"auto"`` with
             ``width="auto"``.
