@@ -5,6 +5,7 @@ auto_symbolic and canonicalize, which the pipeline must reproduce bit for bit.
 """
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -246,3 +247,35 @@ def test_a_simplified_model_is_retrained_like_the_retrain_stage():
 
     _assert_same_model(run.model, model)
     assert run.histories["simplify"].train_rmse == retrain.train_rmse
+
+
+def test_split_rows_holds_the_named_rows_out_in_order():
+    from kanlab.apps.pipeline import split_rows
+
+    x = torch.arange(12, dtype=torch.float64).reshape(6, 2)
+    y = torch.arange(6, dtype=torch.float64).reshape(6, 1) * 10
+    test = (torch.zeros(2, 2, dtype=torch.float64), torch.ones(2, 1, dtype=torch.float64))
+    train, (xv, yv) = split_rows(Dataset(x, y, *test), [4, 1])
+    assert torch.equal(xv, x[[1, 4]]) and torch.equal(yv, y[[1, 4]])  # in the rows' order
+    assert torch.equal(train.train_input, x[[0, 2, 3, 5]])
+    assert torch.equal(train.train_label, y[[0, 2, 3, 5]])
+    assert train.test_input is test[0] and train.test_label is test[1]
+    for bad in ([], list(range(6)), [6], [-1]):
+        with pytest.raises(InputError, match="validation_rows must name 1 to 5 of the 6 "):
+            split_rows(Dataset(x, y), bad)
+
+
+def test_held_out_rows_in_the_pipeline_are_the_named_ones_and_judge_the_pruning():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(60, 4, generator=g, dtype=torch.float64)
+    y = 2 * x[:, :1] + 0.5 * torch.randn(60, 1, generator=g, dtype=torch.float64)
+    rows = list(range(0, 60, 4))
+    options = PipelineOptions(widths=(4, 1), grids=(3,), steps=10, prune=True, retrain_steps=3,
+                              validation_rows=rows, fit_options={"progress": False})
+    run = run_pipeline(Dataset(x, y), options)
+    assert torch.equal(run.validation[0], x[rows]) and run.data.train_input.shape[0] == 45
+    assert run.model.recorded_inputs.shape[0] == 45
+    # pruned by the held-out loss: the three inputs that carry nothing go, the first stays
+    assert run.model.layers[0].mask.tolist() == [[1.0, 0.0, 0.0, 0.0]]
+    with pytest.raises(InputError, match="validation_fraction and validation_rows both"):
+        run_pipeline(Dataset(x, y), dataclasses.replace(options, validation_fraction=0.2))

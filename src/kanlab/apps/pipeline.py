@@ -8,8 +8,11 @@ Its stages, in order, each switched and tuned by :class:`PipelineOptions`:
 2. **build**: a :class:`~kanlab.nn.model.KAN` of ``widths`` at the first grid size.
 3. ``"train"``: ``steps`` steps of :func:`~kanlab.training.loop.fit` with the grid-extension
    schedule ``grids`` and the sparsity weight ``lamb``.
-4. ``"prune"`` (``prune``): nodes, then edges (:meth:`KAN.prune <kanlab.nn.model.KAN.prune>`),
-   then ``"retrain"``: ``retrain_steps`` more steps.
+4. ``"prune"`` (``prune``): nodes, then edges (:meth:`KAN.prune <kanlab.nn.model.KAN.prune>`)
+   -- or, with held-out rows (``validation_fraction``, ``validation_rows``), the weakest edges
+   while the held-out loss allows
+   (:func:`~kanlab.interpret.prune_validation.prune_to_validation`) -- then ``"retrain"``:
+   ``retrain_steps`` more steps.
 5. ``"simplify"`` (``simplify``): drop hidden nodes one at a time while the fit holds
    (:func:`simplify`); if one went, ``retrain_steps`` more steps, as in ``"retrain"``.
 6. ``"symbolic"`` (``symbolic``): snap every edge to a symbolic function, train their affine
@@ -229,10 +232,14 @@ class PipelineOptions:
         return list(check_sizes("grids", self.grids))
 
     def check(self) -> None:
-        """Raise an InputError for steps that are not positive integers or ``fit_options``
-        that a stage sets itself."""
+        """Raise an InputError for steps or a patience that are not positive integers, two
+        ways of holding rows out, or ``fit_options`` that a stage sets itself."""
         check_positive_int("steps", self.steps)
         check_positive_int("retrain_steps", self.retrain_steps)
+        check_positive_int("patience", self.patience)
+        if self.validation_fraction is not None and self.validation_rows is not None:
+            raise InputError("validation_fraction and validation_rows both hold rows out; pass "
+                             "one of them")
         clash = sorted(_STAGE_ARGUMENTS & set(self.fit_options))
         if clash:
             raise InputError(f"fit_options must not set {clash}: the pipeline's stages set them "
