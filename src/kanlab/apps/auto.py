@@ -201,15 +201,25 @@ def candidates(n_rows: int, n_features: int, *, fast: bool = False,
     return found
 
 
-def row_losses(run: PipelineResult) -> torch.Tensor | None:
-    """The loss of each held-out row ``(M,)`` under ``run``'s model: the squared error (mean
-    over outputs) for a regression, the cross-entropy for class labels; None when nothing was
-    held out."""
+def _held_out_predictions(run: PipelineResult
+                          ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``run``'s model on its held-out rows, in evaluation mode: ``(predictions (M, n_out),
+    labels)``; None when nothing was held out."""
     if run.validation is None:
         return None
     x, y = run.validation
     with evaluating(run.model), torch.no_grad():
-        pred = run.model(x)  # (M, n_out)
+        return run.model(x), y
+
+
+def row_losses(run: PipelineResult) -> torch.Tensor | None:
+    """The loss of each held-out row ``(M,)`` under ``run``'s model: the squared error (mean
+    over outputs) for a regression, the cross-entropy for class labels; None when nothing was
+    held out."""
+    held = _held_out_predictions(run)
+    if held is None:
+        return None
+    pred, y = held
     if not y.is_floating_point():
         return torch.nn.functional.cross_entropy(pred, y.reshape(-1), reduction="none")
     return (pred - y.reshape(pred.shape)).pow(2).mean(1)
@@ -218,11 +228,10 @@ def row_losses(run: PipelineResult) -> torch.Tensor | None:
 def validation_score(run: PipelineResult) -> float | None:
     """The score of ``run``'s model on its held-out rows: R² (the mean over output columns)
     for a regression, accuracy for class labels; None when nothing was held out."""
-    if run.validation is None:
+    held = _held_out_predictions(run)
+    if held is None:
         return None
-    x, y = run.validation
-    with evaluating(run.model), torch.no_grad():
-        pred = run.model(x)  # (M, n_out)
+    pred, y = held
     if not y.is_floating_point():
         return float((pred.argmax(1) == y.reshape(-1)).double().mean())
     y = y.reshape(pred.shape)
