@@ -29,8 +29,10 @@ demo: $(STAMP)
 demo-symbolic: $(STAMP)
 	$(VENV)/bin/kanlab demo symbolic
 
+# the tests on every core (pytest-xdist), one torch thread per worker: small KANs spend their
+# time in dispatch, and two threads per worker on two cores spin-wait against each other
 test: $(STAMP)
-	$(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n auto
 
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_layer.py
