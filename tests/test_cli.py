@@ -546,3 +546,12 @@ def test_fit_warns_about_an_input_on_a_wild_scale(tmp_path, capsys):
     warnings = json.loads((out / "metrics.json").read_text())["warnings"]
     assert any("huge" in w for w in warnings) and not any("'small'" in w for w in warnings)
     assert any("huge" in line for line in capsys.readouterr().err.splitlines())
+
+
+def test_fast_and_an_explicit_width_do_not_go_together(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _fit_rows(tmp_path, 30, "--out", str(out), "--fast", "--width", "3,1") == 1
+    _assert_one_line_error(capsys.readouterr().err, "kanlab fit: error:", "fast (--fast) "
+                           "chooses one quick model itself; it does not go with an explicit "
+                           "width ([3, 1])")
+    assert not out.exists()

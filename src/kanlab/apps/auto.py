@@ -148,7 +148,7 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """A short description, e.g. ``additive G=5, curvature 1, ridge 0.01``."""
+        """A short description, e.g. ``additive, G=5, curvature 0.01, ridge 0.001``."""
         grids = "→".join(str(g) for g in self.grids)
         shape = "additive" if not self.hidden else f"network hidden {list(self.hidden)}"
         penalty = (f", curvature {self.curvature:g}, ridge {self.ridge:g}"

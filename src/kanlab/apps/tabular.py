@@ -257,8 +257,7 @@ class FitOptions:
         """``widths`` as ints, checked: the last (the output) must be 1; None: chosen.
 
         Raises:
-            InputError: a last width other than 1, or grids or ``fast`` that do not go with
-                the choice of model.
+            InputError: a last width other than 1, or ``fast`` with an explicit width.
         """
         if self.widths is None:
             return None
