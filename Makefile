@@ -32,7 +32,7 @@ demo-symbolic: $(STAMP)
 # the tests on every core (pytest-xdist), one torch thread per worker: small KANs spend their
 # time in dispatch, and two threads per worker on two cores spin-wait against each other
 test: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest -n auto
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n auto --dist worksteal
 
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_layer.py
