@@ -250,7 +250,7 @@ def test_a_simplified_model_is_retrained_like_the_retrain_stage():
 
 
 def test_split_rows_holds_the_named_rows_out_in_order():
-    from kanlab.apps.pipeline import split_rows
+    from kanlab.training.validation import split_rows
 
     x = torch.arange(12, dtype=torch.float64).reshape(6, 2)
     y = torch.arange(6, dtype=torch.float64).reshape(6, 1) * 10

@@ -48,6 +48,7 @@ from kanlab.grids.base import min_samples_for_grid
 __all__ = [
     "FORMULA_GAP", "GAP", "GOOD_R2", "HUGE", "TAIL_IQRS", "TINY_SPREAD",
     "fit_gap", "formula_vs_model", "input_scales", "negative_r2", "rows_for_grid",
+    "rows_for_largest_grid",
 ]
 
 #: train R² minus held-out R² above this is a gap worth a warning (if held-out R² < GOOD_R2)
@@ -142,14 +143,7 @@ def rows_for_grid(n_rows: int, n_features: int, grid_sizes: Sequence[int],
             "features any model can fit the rows exactly and none can be trusted; add rows or "
             "drop features"
         )
-    largest = max(sizes)
-    need = min_samples_for_grid(largest)
-    if n_rows < need:
-        out.append(
-            f"{n_rows} training rows are fewer than the {need} a grid of {largest} intervals is "
-            f"placed from: the grids are not adapted to the data; use grid sizes below "
-            f"{n_rows} or add rows"
-        )
+    out += rows_for_largest_grid(n_rows, sizes)
     if n_params > n_rows:
         out.append(
             f"the model has {n_params} parameters for {n_rows} training rows "
@@ -158,6 +152,20 @@ def rows_for_grid(n_rows: int, n_features: int, grid_sizes: Sequence[int],
             f"{sizes}), regularise (lamb), or add rows"
         )
     return out
+
+
+def rows_for_largest_grid(n_rows: int, grid_sizes: Sequence[int]) -> list[str]:
+    """One warning when ``n_rows`` are fewer than the largest of ``grid_sizes`` is placed from
+    (:func:`~kanlab.grids.base.min_samples_for_grid`); else none."""
+    largest = max(grid_sizes)
+    need = min_samples_for_grid(largest)
+    if n_rows >= need:
+        return []
+    return [
+        f"{n_rows} training rows are fewer than the {need} a grid of {largest} intervals is "
+        f"placed from: the grids are not adapted to the data; use grid sizes below {n_rows} or "
+        "add rows"
+    ]
 
 
 def _check_count(name: str, value) -> None:

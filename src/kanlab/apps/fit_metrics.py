@@ -15,12 +15,13 @@ from kanlab.apps import diagnostics
 from kanlab.apps.auto import Selection, validation_score
 from kanlab.apps.pipeline import PipelineResult, rmse_r2
 from kanlab.data import Dataset
+from kanlab.interpret.prune import n_edges
 from kanlab.nn.mlp import n_parameters
 
 # the tabular module's FitOptions and TabularModel are passed in (it imports this module)
 FitOptions = TabularModel = Any
 
-__all__ = ["fit_metrics", "n_edges", "rmses"]
+__all__ = ["fit_metrics", "rmses"]
 
 
 def rmses(pipeline: TabularModel, data: Dataset) -> dict[str, float]:
@@ -29,11 +30,6 @@ def rmses(pipeline: TabularModel, data: Dataset) -> dict[str, float]:
     if data.test_input is not None:
         out["test_rmse"] = rmse_r2(data.test_label[:, 0], pipeline.predict(data.test_input))[0]
     return out
-
-
-def n_edges(model) -> int:
-    """The edges a KAN still has (not pruned), over all layers."""
-    return int(sum(float(layer.mask.sum()) for layer in model.layers))
 
 
 def fit_metrics(run: PipelineResult, pipeline: TabularModel, data: Dataset, opts: FitOptions,

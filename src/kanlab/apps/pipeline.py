@@ -54,7 +54,7 @@ from kanlab.interpret.prune_validation import prune_to_validation
 from kanlab.interpret.symbolic_model import canonicalize
 from kanlab.nn.model import KAN
 from kanlab.training.loop import History, fit
-from kanlab.training.validation import hold_out
+from kanlab.training.validation import hold_out, split_rows
 
 __all__ = [
     "STAGES",
@@ -68,7 +68,6 @@ __all__ = [
     "run_pipeline",
     "simplify",
     "snap_symbolic",
-    "split_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -274,27 +273,6 @@ class PipelineResult:
     symbolic_fits: dict[tuple[int, int, int], Any] = field(default_factory=dict)
     seconds: float = 0.0
     validation: tuple[torch.Tensor, torch.Tensor] | None = None
-
-
-def split_rows(data: Dataset, rows: Sequence[int]
-               ) -> tuple[Dataset, tuple[torch.Tensor, torch.Tensor]]:
-    """``data`` without its training rows ``rows``, and those rows ``(x (M, in), y (M, ...))``;
-    both parts keep the rows' order, the test set stays.
-
-    Raises:
-        InputError: a row out of range, or a part left empty.
-    """
-    n = data.train_input.shape[0]
-    held = torch.zeros(n, dtype=torch.bool)
-    index = torch.as_tensor(list(rows), dtype=torch.long)
-    if not 1 <= index.numel() < n or bool((index < 0).any() | (index >= n).any()):
-        raise InputError(f"validation_rows must name 1 to {n - 1} of the {n} training rows "
-                         f"(indices 0 to {n - 1}); got {index.numel()} indices")
-    held[index] = True
-    keep, out = (~held).nonzero()[:, 0], held.nonzero()[:, 0]
-    train = Dataset(data.train_input[keep], data.train_label[keep], data.test_input,
-                    data.test_label)
-    return train, (data.train_input[out], data.train_label[out])
 
 
 def grid_updates_fit(n: int, batch_size: int | None, largest_grid: int) -> bool:

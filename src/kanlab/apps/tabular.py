@@ -33,6 +33,7 @@ import torch
 
 from kanlab._modes import evaluating
 from kanlab._validation import check_sizes
+from kanlab.apps import diagnostics
 from kanlab.apps.auto import choose, validation_score
 from kanlab.apps.fit_metrics import fit_metrics, rmses
 from kanlab.apps.pipeline import (
@@ -362,7 +363,8 @@ def fit_csv(
         (formula,) = formula_in_units(run.model, names, pipeline.x_mean, pipeline.x_scale,
                                       [pipeline.y_mean], [pipeline.y_scale])
     metrics = fit_metrics(run, pipeline, data, opts, formula, spline, selection)
-    metrics["warnings"][:0] = warnings
+    # the same warning after training (the trained grids) as before it (the schedule): once
+    metrics["warnings"] = list(dict.fromkeys(warnings + metrics["warnings"]))
     curves: dict[str, list] = {"step": [], "train_rmse": [], "test_rmse": [], "events": []}
     for stage, history in run.histories.items():
         if history is not None:
@@ -384,10 +386,11 @@ def check_rows(data: Dataset, opts: FitOptions, path: str | os.PathLike = "data"
 
     The training rows must be at least the ``G + 1`` a grid of the schedule's first size ``G``
     (3 for a chosen model) is placed from (:func:`~kanlab.grids.base.min_samples_for_grid`);
-    fewer is an error. Fewer than a grid of the largest size needs are a warning: the grids
-    then keep their uniform placement (:func:`~kanlab.apps.pipeline.grid_updates_fit`). A
-    test set of fewer than :data:`MIN_TEST_ROWS` rows is a warning (one row: its R² is
-    undefined, and reported as None).
+    fewer is an error. Fewer than a grid of the largest size needs are a warning
+    (:func:`~kanlab.apps.diagnostics.rows_for_largest_grid`): the grids then keep their uniform
+    placement (:func:`~kanlab.apps.pipeline.grid_updates_fit`). A test set of fewer than
+    :data:`MIN_TEST_ROWS` rows is a warning (one row: its R² is undefined, and reported as
+    None).
 
     Raises:
         InputError: too few training rows, naming the counts and the fixes.
@@ -404,14 +407,7 @@ def check_rows(data: Dataset, opts: FitOptions, path: str | os.PathLike = "data"
             f"schedule {grids}); add rows, or pass smaller grid sizes (--grids) or a smaller "
             "test fraction (--test-fraction)"
         )
-    warnings = []
-    largest = max(grids)
-    if n_train < min_samples_for_grid(largest):
-        warnings.append(
-            f"{n_train} training rows are fewer than the {min_samples_for_grid(largest)} a grid "
-            f"of {largest} intervals is placed from: the grids keep a uniform placement and "
-            f"are not adapted to the data; pass grid sizes below {n_train} or add rows"
-        )
+    warnings = diagnostics.rows_for_largest_grid(n_train, grids)
     if 0 < n_test < MIN_TEST_ROWS:
         what = ("its R² is undefined (not reported) and its RMSE is one residual"
                 if n_test == 1 else "its RMSE and R² are unreliable")

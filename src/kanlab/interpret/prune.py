@@ -25,10 +25,15 @@ from torch import nn
 from kanlab.errors import InputError
 from kanlab.interpret.importance import importance
 
-__all__ = ["drop_dead_nodes", "keep_nodes", "prune", "prune_edges", "prune_inputs", "prune_nodes",
-           "without_edges"]
+__all__ = ["drop_dead_nodes", "keep_nodes", "n_edges", "prune", "prune_edges", "prune_inputs",
+           "prune_nodes", "without_edges"]
 
 log = logging.getLogger(__name__)
+
+
+def n_edges(model) -> int:
+    """The edges a KAN still has (not pruned), over all its layers."""
+    return int(sum(int((layer.mask > 0).sum()) for layer in model.layers))
 
 
 def _carried(acts: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,7 @@ from kanlab._modes import evaluating
 from kanlab._validation import check_choice, check_positive_int
 from kanlab.errors import InputError
 from kanlab.interpret.importance import IMPORTANCE_METHODS, importance
-from kanlab.interpret.prune import drop_dead_nodes, without_edges
+from kanlab.interpret.prune import drop_dead_nodes, n_edges, without_edges
 
 __all__ = ["ValidationPruning", "prune_to_validation"]
 
@@ -145,7 +145,7 @@ def prune_to_validation(
     k = max(i for i, loss in enumerate(losses) if loss <= allowed)
     pruned = drop_dead_nodes(without_edges(model, _removal(model, order[:k]), x_train), x_train)
     report = ValidationPruning(
-        edges_before=len(order), edges_after=_n_edges(pruned),
+        edges_before=len(order), edges_after=n_edges(pruned),
         val_loss_before=losses[0], val_loss_after=_loss(pruned, x_val, y_val, loss_fn),
         allowed_loss=allowed, threshold=scores[k] if k < len(order) else math.nan,
         removed=order[:k], kept_inputs=_kept_inputs(pruned), losses=losses,
@@ -218,10 +218,6 @@ def _leaves_path(model, removed: list[torch.Tensor], min_edges: int) -> bool:
 def _loss(model, x: torch.Tensor, y: torch.Tensor, loss_fn) -> float:
     with evaluating(model):
         return float(loss_fn(model(x), y))
-
-
-def _n_edges(model) -> int:
-    return int(sum(int((layer.mask > 0).sum()) for layer in model.layers))
 
 
 def _kept_inputs(model) -> list[int]:

@@ -40,7 +40,7 @@ import copy
 import math
 import numbers
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,7 @@ from kanlab.training.grid_events import GridEvent
 from kanlab.training.parallel import Distributed, SingleProcess
 from kanlab.training.records import History
 
-__all__ = ["DEFAULT_PATIENCE", "RTOL", "Validation", "hold_out"]
+__all__ = ["DEFAULT_PATIENCE", "RTOL", "Validation", "hold_out", "split_rows"]
 
 #: relative decrease of the validation loss that counts as an improvement
 RTOL = 1e-4
@@ -95,15 +95,33 @@ def hold_out(data: Any, fraction: float, seed: int | None
             "needs at least one row: use more data or another fraction"
         )
     gen = torch.Generator().manual_seed(0 if seed is None else seed)
-    perm = torch.randperm(n, generator=gen)
-    val_rows, train_rows = perm[:n_val].sort().values, perm[n_val:].sort().values
+    train, (x, y) = split_rows(data, torch.randperm(n, generator=gen)[:n_val])
+    return train, x, y
 
-    def rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+
+def split_rows(data: Dataset, rows: Sequence[int] | torch.Tensor
+               ) -> tuple[Dataset, tuple[torch.Tensor, torch.Tensor]]:
+    """``data`` without its training rows ``rows``, and those rows ``(x (M, in), y (M, ...))``;
+    both parts keep the rows' order, the test set stays.
+
+    Raises:
+        InputError: a row out of range, or a part left empty.
+    """
+    n = data.train_input.shape[0]
+    index = torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+    if not 1 <= index.numel() < n or bool((index < 0).any() | (index >= n).any()):
+        raise InputError(f"validation_rows must name 1 to {n - 1} of the {n} training rows "
+                         f"(indices 0 to {n - 1}); got {index.numel()} indices")
+    held = torch.zeros(n, dtype=torch.bool)
+    held[index] = True
+    keep, out = (~held).nonzero()[:, 0], held.nonzero()[:, 0]
+
+    def part(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return t[idx.to(t.device)]
 
-    train = Dataset(rows(data.train_input, train_rows), rows(data.train_label, train_rows),
-                    data.test_input, data.test_label)
-    return train, rows(data.train_input, val_rows), rows(data.train_label, val_rows)
+    train = Dataset(part(data.train_input, keep), part(data.train_label, keep), data.test_input,
+                    data.test_label)
+    return train, (part(data.train_input, out), part(data.train_label, out))
 
 
 def _as_pair(validation: Any) -> tuple[Any, Any]:
