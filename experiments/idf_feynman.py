@@ -156,7 +156,7 @@ def train_run(name: str, arm: str, seed: int, cfg: Config, test) -> Run:
                        spline_order=3, seed=seed, dtype=cfg.dtype, grid=ARMS[arm](),
                        init=cfg.init)
     train_s, adapt_s = train_scheduled(model, x, lambda m: torch.mean((m(x) - y) ** 2),
-                                       cfg.epochs, cfg.schedule, cfg.lr)
+                                       cfg.epochs, cfg.schedule, cfg.lr, y_adapt=y)
     return Run(name, arm, seed, relative_l2(model, *test), train_s, adapt_s)
 
 

@@ -19,7 +19,7 @@ D = torch.float64
 @pytest.mark.parametrize(("n", "grid_size"), [(1000, 5), (1000, 3), (37, 7), (12, 11), (6, 5)])
 def test_input_weights_reproduce_the_quantile_rule_exactly(n, grid_size):
     x = torch.randn(n, 3, dtype=D, generator=torch.Generator().manual_seed(n))
-    ours = DensityGrid("input").place(x, grid_size)
+    ours = DensityGrid("input", floor=0.0).place(x, grid_size)
     core = QuantileGrid(eps=0.0).place(x, grid_size)
     assert torch.equal(ours, core)
 
@@ -120,17 +120,18 @@ def test_curvature_gathers_knots_at_the_peak_and_input_does_not():
     layer = _peak_layer()
     x = torch.rand(4000, 1, dtype=D, generator=torch.Generator().manual_seed(6)) * 2 - 1
     near = {}
-    for name in ("input", "curvature"):
+    for name in ("input", "curvature", "curvature_paper"):
         grid = get_grid_strategy(name).grid_points(x, 10, layer.grid, layer=layer)
         near[name] = int((grid.abs() < 0.2).sum())
-    assert near["curvature"] >= 7 and near["input"] <= 3
+    assert near["curvature_paper"] >= 7 and near["input"] <= 3
+    assert near["input"] < near["curvature"] <= near["curvature_paper"]
 
 
 def test_refit_after_curvature_adaptation_is_a_direct_least_squares_solve():
     layer = _peak_layer(grid_size=10)
     x = torch.rand(4000, 1, dtype=D, generator=torch.Generator().manual_seed(7)) * 2 - 1
     old = layer.edge_activations(x)  # (N, out, in) = (N, 1, 1): the spline (no base branch)
-    layer.update_grid(x, "curvature")
+    layer.update_grid(x, "curvature_paper")
     a = bspline_basis(x, layer.knots, 3)  # (N, 1, nb)
     assert torch.linalg.matrix_rank(a[:, 0]) == a.shape[-1]  # a well-posed solve
     direct = lstsq_per_input(a, old.transpose(1, 2))  # (out, in, nb) reference solve
@@ -166,10 +167,10 @@ def test_power_and_smoothing_spread_the_knots_between_curvature_and_input():
     x = torch.rand(4000, 1, dtype=D, generator=torch.Generator().manual_seed(9)) * 2 - 1
     near = {}
     for key, strategy in {
-        "input": DensityGrid("input"),
-        "curvature": DensityGrid("curvature"),
-        "sqrt": DensityGrid("curvature", power=0.5),
-        "smoothed": DensityGrid("curvature", smoothing=0.5),
+        "input": DensityGrid("input", floor=0.0),
+        "curvature": DensityGrid("curvature", power=1.0, floor=0.0),
+        "sqrt": DensityGrid("curvature", power=0.5, floor=0.0),
+        "smoothed": DensityGrid("curvature", power=1.0, floor=0.0, smoothing=0.5),
     }.items():
         grid = strategy.grid_points(x, 20, layer.grid, layer=layer)
         near[key] = int((grid.abs() < 0.2).sum())

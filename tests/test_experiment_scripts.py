@@ -79,3 +79,16 @@ def test_reference_rerun_statistics():
     assert rr.permutation_p(same, draws=500) > 0.3
     # a failed (NaN) run counts as the worst, not as missing
     assert rr._finite(float("nan")) == math.inf
+
+
+def test_grid_rule_1d_runs_every_arm_and_summarises_both_families():
+    gr = _load("grid_rule_1d")
+    runs = [gr.train_run(name, arm, 0, grid_size=8, steps=20)
+            for name in ("step_quad", "sin") for arm in gr.ARMS]
+    assert all(math.isfinite(r.error) and r.error > 0 and r.adapt_s >= 0 for r in runs)
+    text = gr.markdown(runs, ["step_quad", "sin"], list(gr.ARMS), 8, 20, [0], "1 s")
+    assert "| sharp | median over the family of the medians |" in text
+    assert "| smooth | worst ratio to input |" in text
+    batched = gr.train_run("sin", "curvature", 0, grid_size=8, steps=20, batch_size=50,
+                           grid_samples="batch")
+    assert math.isfinite(batched.error)

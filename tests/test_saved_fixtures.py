@@ -31,3 +31,10 @@ def test_csv_run_saved_before_the_restructure_predicts_the_same(tmp_path):
     assert len(new) == len(old) == 11
     for a, b in zip(new[1:], old[1:]):
         assert float(a) == pytest.approx(float(b), rel=1e-12, abs=1e-12)
+
+
+def test_density_strategy_saved_before_floors_loads_as_the_raw_rule_it_was():
+    model = kanlab.KAN.load(FIXTURES / "tails_curvature")
+    strategy = model.grid_strategy
+    assert (strategy.density, strategy.power, strategy.floor, strategy.guard) == (
+        "curvature", 1.0, 0.0, None)

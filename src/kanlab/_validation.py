@@ -6,7 +6,7 @@ import difflib
 import math
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 
@@ -27,6 +27,7 @@ __all__ = [
     "check_range",
     "check_sizes",
     "lookup",
+    "per_layer",
 ]
 
 
@@ -146,3 +147,19 @@ def check_fraction(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise InputError(f"{name} must be in [0, 1); got {value!r}")
     return float(value)
+
+
+def per_layer(name: str, value: Any, n_layers: int) -> list[Any]:
+    """Broadcast a per-model option to one value per layer, or check a per-layer list.
+
+    Raises:
+        InputError: a list whose length is not ``n_layers``.
+    """
+    is_list = isinstance(value, (list, tuple)) and not (
+        name == "grid_range" and len(value) == 2 and not isinstance(value[0], (list, tuple))
+    )
+    if not is_list:
+        return [value] * n_layers
+    if len(value) != n_layers:
+        raise InputError(f"{name} has {len(value)} entries; expected one per layer ({n_layers})")
+    return list(value)

@@ -18,7 +18,17 @@ from kanlab.errors import GridWarning, InputError
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-__all__ = ["GridStrategy", "make_increasing", "min_samples_for_grid"]
+__all__ = ["GridStrategy", "check_guard", "make_increasing", "min_samples_for_grid"]
+
+
+def check_guard(guard: float | None) -> None:
+    """A grid guard's tolerance is None or a non-negative number.
+
+    Raises:
+        InputError: otherwise.
+    """
+    if guard is not None and (isinstance(guard, bool) or not guard >= 0):
+        raise InputError(f"guard must be None or a non-negative tolerance; got {guard!r}")
 
 
 def min_samples_for_grid(grid_size: int) -> int:
@@ -53,6 +63,9 @@ class GridStrategy:
     name = "base"
     #: False for fixed grids (DKAN): ``fit`` then never calls ``update_grid``.
     adaptive = True
+    #: Undo a grid update that makes the loss on the batch worse by more than this fraction
+    #: (:mod:`kanlab.nn.grid_update`); None: keep every update. Strategies offer it as an option.
+    guard: float | None = None
 
     def place(
         self,

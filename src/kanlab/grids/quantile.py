@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from kanlab.errors import InputError
-from kanlab.grids.base import GridStrategy
+from kanlab.grids.base import GridStrategy, check_guard
 
 __all__ = ["QuantileGrid", "UniformGrid"]
 
@@ -28,11 +28,14 @@ class QuantileGrid(GridStrategy):
             distribution -- then fall inside the grid, where each spline continues its edge
             polynomial, instead of in the extended knots, where the basis falls off and a
             large base/spline cancellation in a fine fit shows as a large error.
+        guard: undo a grid update that makes the loss on the batch worse by more than this
+            fraction (:mod:`kanlab.nn.grid_update`); None (pykan's behaviour): never.
     """
 
     eps: float = 0.02
     margin: float = 0.0
     end_margin: float = 0.0
+    guard: float | None = None
     name = "quantile"
 
     def __post_init__(self) -> None:
@@ -42,6 +45,7 @@ class QuantileGrid(GridStrategy):
             raise InputError(f"margin must be non-negative; got {self.margin!r}")
         if not 0.0 <= self.end_margin < 1.0:
             raise InputError(f"end_margin must lie in [0, 1); got {self.end_margin!r}")
+        check_guard(self.guard)
 
     def place(self, x, grid_size, *, layer=None, context=None):
         n = x.shape[0]
@@ -62,10 +66,15 @@ class QuantileGrid(GridStrategy):
 
 @dataclass
 class UniformGrid(GridStrategy):
-    """Equally spaced points over the batch's range, widened by ``margin`` at each end."""
+    """Equally spaced points over the batch's range, widened by ``margin`` at each end
+    (``guard`` as :class:`QuantileGrid`'s)."""
 
     margin: float = 0.0
+    guard: float | None = None
     name = "uniform"
+
+    def __post_init__(self) -> None:
+        check_guard(self.guard)
 
     def place(self, x, grid_size, *, layer=None, context=None):
         return QuantileGrid(eps=1.0, margin=self.margin).place(x, grid_size)

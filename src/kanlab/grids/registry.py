@@ -16,7 +16,7 @@ from kanlab.grids.density import DENSITIES, DensityGrid
 from kanlab.grids.dkan import DKANGrid
 from kanlab.grids.quantile import QuantileGrid, UniformGrid
 
-__all__ = ["GRID_STRATEGIES", "get_grid_strategy", "register_grid_strategy"]
+__all__ = ["GRID_STRATEGIES", "PAPER_RULE", "get_grid_strategy", "register_grid_strategy"]
 
 
 def _density_factory(density: str) -> Callable[..., DensityGrid]:
@@ -27,12 +27,27 @@ def _density_factory(density: str) -> Callable[..., DensityGrid]:
     return make
 
 
+def _paper_factory(density: str) -> Callable[..., DensityGrid]:
+    def make(**options) -> DensityGrid:
+        return DensityGrid(**{"density": density, **PAPER_RULE, **options})
+
+    make.__name__ = f"{density}_paper_grid"
+    return make
+
+
+#: The importance-density paper's options: raw weights, no floor, every update kept.
+PAPER_RULE = {"power": 1.0, "floor": 0.0, "guard": None}
+
 #: name -> class, or factory of keyword options, of every strategy known by name.
+#: ``curvature_paper`` and ``curvature_network_paper`` are the paper's raw rules (power 1, no
+#: floor, no guard); such a model is saved under its density's name with these options.
 GRID_STRATEGIES: dict[str, Callable[..., GridStrategy]] = {
     "quantile": QuantileGrid,
     "uniform": UniformGrid,
     "dkan": DKANGrid,
     **{name: _density_factory(name) for name in DENSITIES},
+    "curvature_paper": _paper_factory("curvature"),
+    "curvature_network_paper": _paper_factory("curvature_network"),
 }
 
 

@@ -370,7 +370,7 @@ def plot_history(
     series = {}
     for name in metrics:
         values = _series(history, name)
-        if values is None or name in ("step", "events", "grid_size", "grid_drift"):
+        if values is None or name in ("step", "events", "grid_size", "grid_drift", "grid_guard"):
             raise InputError(f"history has no per-step series {name!r}")
         series[name] = np.asarray(values, dtype=float)
     steps = _series(history, "step")

@@ -17,6 +17,8 @@
   layers).
 - :mod:`~kanlab.nn.model`: :class:`KAN`, layers of given widths, with grid moves, recorded
   inputs and save/load.
+- :mod:`~kanlab.nn.grid_update`: a network's grid update, layer by layer, under the strategy's
+  guard (undone when it makes the fit worse).
 - :mod:`~kanlab.nn.facade`: ``KANFacade``, the pykan-style convenience methods of ``KAN``
   (``prune``, ``auto_symbolic``, ``plot``, ``fit``, ...), the one place in ``nn`` that calls a
   higher layer.

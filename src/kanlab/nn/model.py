@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,12 @@ from kanlab._validation import (
     check_features,
     check_forward_input,
     check_positive_int,
+    per_layer,
 )
-from kanlab.errors import GridWarning, InputError
+from kanlab.errors import InputError
 from kanlab.grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
-from kanlab.grids.density import GridContext
-from kanlab.nn import grid_moves
 from kanlab.nn.facade import KANFacade
+from kanlab.nn.grid_update import STRATEGY_GUARD, update_network_grid
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.persistence import load_model, model_from_config, save_model
 from kanlab.nn.presets import layer_preset
@@ -241,7 +240,6 @@ class KAN(KANFacade, nn.Module):
         return out
 
     # ----------------------------------------------------------- grid moves
-    @torch.no_grad()
     def update_grid(
         self,
         x: torch.Tensor,
@@ -250,47 +248,39 @@ class KAN(KANFacade, nn.Module):
         grid_size: int | Sequence[int] | None = None,
         y: torch.Tensor | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        guard: float | None | str = STRATEGY_GUARD,
     ) -> list[float]:
         """Adapt every layer's grid to the batch ``x`` (layer by layer, one forward pass).
 
         Each layer's knots move to its own inputs and its coefficients are refitted to keep its
         function on them (:func:`kanlab.nn.grid_moves.update_grid`); the next layer then sees
-        the refitted layer's output. Network-level densities (``curvature_network``, ``loss``)
-        are computed once, before any layer moves. A constant *input* column gets a
-        :class:`GridWarning`; a constant hidden node (emptied by pruning) keeps its grid.
+        the refitted layer's output. A move that makes the fit worse than the strategy's
+        ``guard`` allows is undone (:func:`kanlab.nn.grid_update.update_network_grid`, which
+        also says whether it was). A constant *input* column gets a :class:`GridWarning`; a
+        constant hidden node (emptied by pruning) keeps its grid.
 
         Args:
             x: inputs ``(..., widths[0])``, at least ``G + 1`` samples.
             strategy: overrides each layer's grid strategy for this call.
             grid_size: new grid sizes (one, or one per layer): extend and adapt in one
                 least-squares fit per layer (parameters are replaced: rebuild the optimiser).
-            y: targets of ``x`` (only the ``loss`` density uses them).
-            loss_fn: per-sample loss for the ``loss`` density (default squared error).
+            y: targets of ``x`` (the ``loss`` density and the guard use them).
+            loss_fn: per-sample loss for the ``loss`` density and the guard (default squared
+                error).
+            guard: a tolerance, None, or ``"strategy"`` (the strategy's own ``guard``).
 
         Returns:
-            Each layer's drift (see :meth:`KANLinear.update_grid`).
+            Each layer's drift (see :meth:`KANLinear.update_grid`), of the move tried.
         """
-        h = as_samples("x", x, self.widths[0], self.dtype)
-        targets = None if y is None else y.reshape(h.shape[0], -1).to(self.dtype)
-        context = GridContext(model=self, inputs=h, targets=targets, loss_fn=loss_fn)
-        sizes = [None] * self.depth if grid_size is None else _per_layer(
-            "grid_size", grid_size, self.depth)
-        drift = []
-        for li, (layer, g) in enumerate(zip(self.layers, sizes)):
-            with warnings.catch_warnings():
-                if li > 0:  # a hidden node that sparsification or pruning left constant
-                    warnings.simplefilter("ignore", GridWarning)
-                change, h = grid_moves.update_grid(layer, h, strategy, grid_size=g,
-                                                   context=context)
-            drift.append(change)
-        return drift
+        return update_network_grid(self, x, strategy, grid_size=grid_size, y=y,
+                                   loss_fn=loss_fn, guard=guard).drift
 
     @torch.no_grad()
     def refine_(self, grid_size: int | Sequence[int], x: torch.Tensor | None = None) -> None:
         """:meth:`refine` in place: this model's grids become ``grid_size`` intervals with the
         same function (what ``fit``'s ``grid_schedule`` does between stages). Parameters whose
         shape changes are new ``nn.Parameter`` objects, so an optimiser must be rebuilt."""
-        sizes = _per_layer("grid_size", grid_size, self.depth)
+        sizes = per_layer("grid_size", grid_size, self.depth)
         h = None if x is None else as_samples("x", x, self.widths[0], self.dtype)
         for layer, g in zip(self.layers, sizes):
             if g != layer.grid_size:
@@ -437,28 +427,16 @@ def _build_layers(widths: list[int], options: dict[str, Any], strategy: GridStra
     preset = layer_preset(strategy)  # e.g. DKAN's layers for grid="dkan"
     if preset is not None:
         options = {**options, **preset.shared_options()}
-    per_layer = {name: _per_layer(name, value, n_layers) for name, value in options.items()}
+    by_layer = {name: per_layer(name, value, n_layers) for name, value in options.items()}
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     layers = []
     for li in range(n_layers):
-        layer_opts = {name: per_layer[name][li] for name in per_layer}
+        layer_opts = {name: by_layer[name][li] for name in by_layer}
         if preset is not None:
             layer_opts.update(preset.layer_options(widths[li], layer_opts["grid_size"], dtype))
         layers.append(KANLinear(widths[li], widths[li + 1], **layer_opts,
                                 grid_strategy=strategy, generator=generator, dtype=dtype))
-    return layers, per_layer
-
-
-def _per_layer(name: str, value: Any, n_layers: int) -> list[Any]:
-    """Broadcast a per-model option to one value per layer, or check a per-layer list."""
-    is_list = isinstance(value, (list, tuple)) and not (
-        name == "grid_range" and len(value) == 2 and not isinstance(value[0], (list, tuple))
-    )
-    if not is_list:
-        return [value] * n_layers
-    if len(value) != n_layers:
-        raise InputError(f"{name} has {len(value)} entries; expected one per layer ({n_layers})")
-    return list(value)
+    return layers, by_layer
 
 
 def _jsonable(value: Any) -> Any:

@@ -9,6 +9,10 @@
 Versions: 1 had no recorded inputs in ``state_dict.pt``; 2 may hold ``recorded_inputs`` (see
 :meth:`KAN.record <kanlab.nn.model.KAN.record>`). Both load; a version-1 model has no recorded
 inputs.
+
+An importance-density strategy saved before floors and guards existed (no ``floor`` in its
+options) loads as what it was then: ``floor=0.0, guard=None`` (the raw rule), not today's
+defaults.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch
 from torch import nn
 
 from kanlab.errors import InputError
-from kanlab.grids import get_grid_strategy
+from kanlab.grids import DENSITIES, get_grid_strategy
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "model_from_config", "save_model"]
 
@@ -59,6 +63,8 @@ def model_from_config(cls: type[M], config: dict[str, Any]) -> M:
     """A freshly initialised ``cls`` (a KAN class) with the structure ``config`` describes."""
     cfg = dict(config)
     grid = dict(cfg.pop("grid"))
+    if grid.get("name") in DENSITIES and "floor" not in grid:
+        grid.update(floor=0.0, guard=None)  # saved before floors and guards: the raw rule
     dtype = getattr(torch, cfg.pop("dtype"))
     strategy = get_grid_strategy(grid.pop("name"), **grid)
     widths = cfg.pop("widths")

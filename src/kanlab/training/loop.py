@@ -24,7 +24,7 @@ from kanlab.data import Dataset
 from kanlab.grids.schedules import AdaptSchedule, grid_schedule_steps
 from kanlab.nn.model import KAN
 from kanlab.training.batches import check_samples, training_data
-from kanlab.training.grid_events import GridEvents
+from kanlab.training.grid_events import GridEvents, GridSamples
 from kanlab.training.parallel import SingleProcess, as_processes
 from kanlab.training.records import History, Records
 from kanlab.training.regularization import Regulariser
@@ -57,7 +57,7 @@ def fit(
     batch_size: int | None = None,
     update_grid: bool | AdaptSchedule | Sequence[AdaptSchedule] = True,
     grid_update_every: int = 5, grid_update_until: int | None = 50,
-    grid_schedule: Sequence[int] | Mapping[int, int] | None = None,
+    grid_schedule: Sequence[int] | Mapping[int, int] | None = None, grid_samples: Any = "auto",
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     callbacks: Sequence[Callable[[TrainState], bool | None]] | None = None,
     progress: bool = True, seed: int | None = 0, log_every: int | None = None,
@@ -78,10 +78,10 @@ def fit(
             10, 20 iterations a step, lr 1; :mod:`~kanlab.training.lbfgs`) or ``"adam"``
             (lr 1e-2), with overrides.
         steps, batch_size: optimiser steps; ``None`` for full batch, else shuffled epochs.
-        update_grid, grid_update_every, grid_update_until: when to adapt the grids to the
-            step's batch: ``True`` at steps ``0, every, 2·every, ...`` below ``until`` (pykan's
-            5 and 50; ``None``: no limit) until the first refinement; ``False`` never; or
-            schedules of :mod:`kanlab.grids.schedules`. Fixed grids (DKAN) never adapt.
+        update_grid, grid_update_every, grid_update_until, grid_samples: adapt the grids at
+            steps ``0, every, ...`` below ``until`` (pykan's 5 and 50; ``None``: no limit) until
+            the first refinement, never (``False``), or by :mod:`kanlab.grids.schedules`, on the
+            samples :class:`~kanlab.training.grid_events.GridSamples` says (DKAN: never).
         grid_schedule: grid extension (paper §2.4): sizes spread evenly over ``steps``
             (``[3, 5, 10]``), or ``{step: size}``; the optimiser restarts on the refined model.
         loss_fn: ``loss_fn(pred, label) -> scalar``, a mean over samples; default MSE.
@@ -107,8 +107,6 @@ def fit(
             ``(N, 1)``, unknown optimiser, too few samples for a grid update, bad validation.
     """
     _check_counts(opt, steps, grid_update_every, batch_size)
-    grid = GridEvents.for_fit(model, steps, update_grid, grid_update_every, grid_update_until,
-                              grid_schedule)
     processes = as_processes(distributed)
     regulariser = Regulariser(lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, reg_metric,
                               processes.edge_scales).for_model(model)
@@ -116,6 +114,8 @@ def fit(
                                         loss_fn, processes)
     processes.start(model)
     data = training_data(data, model, batch_size, seed, custom_loss=loss_fn is not None)
+    grid = GridEvents.for_fit(model, steps, update_grid, grid_update_every, grid_update_until,
+                              grid_schedule, GridSamples.of(grid_samples, data, batch_size))
     processes.check(dict(opt=opt, steps=steps, lr=lr, batch_size=batch_size,
                          schedule=grid.refine.pairs, lamb=lamb, log_every=log_every), data)
     check_samples(data)
@@ -151,11 +151,14 @@ def _run(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
     validation.start(records.log_every, model, records.history)
     for i in range(steps):
         xb, yb = next(batches)  # (B, in), (B, out)
+        grid.observe(xb, yb)
         event = grid.due(i, model, records.losses)
         if event is not None:
             if validation.stops_before(event, model, records.history):
                 break
-            event.apply(model, xb, yb, records.history, gather)
+            custom = step.objective.loss_fn  # the guard's loss, unless least squares
+            event.apply(model, *grid.samples(xb, yb), records.history, gather,
+                        None if custom is nn.functional.mse_loss else custom)
             if event.replaces_parameters:  # a refinement: restart on the new parameters
                 step.restart()
         loss, reg = step(xb, yb)

@@ -45,6 +45,9 @@ class History:
         events: ``(step, text)`` for grid updates and refinements.
         grid_drift: ``(step, drift per layer)`` of every grid update: the relative change of
             each layer's outputs that the refit could not avoid (see ``KAN.update_grid``).
+        grid_guard: ``(step, change, kept)`` of every grid update judged by its strategy's
+            guard: the relative change of the loss on the batch, and False where the update
+            was undone (:mod:`kanlab.nn.grid_update`).
         val_loss: the prediction loss on the validation rows after the step (``nan`` without
             validation; see :mod:`~kanlab.training.validation`).
         best_step: the step of the lowest ``val_loss``, whose state the model is given back at
@@ -64,6 +67,7 @@ class History:
     wall_time: list[float] = field(default_factory=list)
     events: list[tuple[int, str]] = field(default_factory=list)
     grid_drift: list[tuple[int, list[float]]] = field(default_factory=list)
+    grid_guard: list[tuple[int, float, bool]] = field(default_factory=list)
     reg: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     best_step: int | None = None

@@ -1,0 +1,219 @@
+"""A network's grid update, checked: knots moved layer by layer, and undone if the fit got worse.
+
+:func:`update_network_grid` is what :meth:`KAN.update_grid <kanlab.nn.model.KAN.update_grid>`
+and ``fit``'s grid events run. Each layer's knots move to its own inputs and its coefficients
+are refitted to keep its function (:func:`kanlab.nn.grid_moves.update_grid`); the next layer
+then sees the refitted layer's output. Network-level densities (``curvature_network``,
+``loss``) are computed once, before any layer moves.
+
+**The guard.** A refit keeps the function only as well as the new knots allow it (the drift of
+every layer measures what was lost), and new knots are only worth having if they can fit the
+data better. With a tolerance (``guard``, by default the strategy's: 0.5 for the importance
+densities, none for pykan's quantile rule) every move is judged on its batch:
+
+1. *kept the fit*: with targets, the relative change of the loss ``(L_after − L_before)/
+   L_before``; without, of the network's outputs ``‖f_after − f_before‖/‖f_before‖``; above
+   the tolerance the move is undone;
+2. *can fit better*: with real-valued targets and the squared error, the smallest loss the
+   output layer's splines can reach on the new knots (a linear least-squares problem,
+   :func:`best_output_fit`) must not exceed the one on the knots an undone move leaves; on a
+   smooth function a well-placed grid then stays where it is.
+
+An undone move puts the old knots and coefficients back exactly (the same parameter objects, so
+an optimiser keeps working); one that also changed the grid size becomes a plain refinement to
+that size (:meth:`~kanlab.nn.model.KAN.refine_`, which keeps the function). The
+:class:`GridUpdate` says what happened; ``fit`` writes it into ``History.grid_guard``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from kanlab._validation import as_samples, per_layer
+from kanlab.errors import GridWarning
+from kanlab.grids import GridStrategy, check_guard, get_grid_strategy
+from kanlab.grids.density import GridContext
+from kanlab.nn import grid_moves
+
+__all__ = [
+    "BEST_FIT_VALUES",
+    "GridUpdate",
+    "STRATEGY_GUARD",
+    "best_output_fit",
+    "update_network_grid",
+]
+
+logger = logging.getLogger(__name__)
+
+#: ``guard=STRATEGY_GUARD``: the tolerance of the grid strategy in use.
+STRATEGY_GUARD = "strategy"
+
+
+@dataclass(frozen=True)
+class GridUpdate:
+    """What one grid update of a network did.
+
+    Attributes:
+        drift: per layer, the relative RMS change of its outputs on its samples that the refit
+            could not avoid (of the move tried, also when it was undone).
+        change: what the guard judged (relative change of the loss with targets, of the
+            outputs without); None when no guard was asked for.
+        kept: False when the guard undid the move.
+    """
+
+    drift: list[float]
+    change: float | None = None
+    kept: bool = True
+
+
+class _Saved:
+    """A layer's knots and coefficients before a move, to put back exactly."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        self.knots, self.coef = layer.knots, layer.coef
+        self.knots_values, self.coef_values = layer.knots.clone(), layer.coef.detach().clone()
+
+    @torch.no_grad()
+    def restore(self, layer: nn.Module) -> None:
+        if layer.coef is self.coef:  # the move wrote into the same tensors
+            layer.knots.copy_(self.knots_values)
+            layer.coef.copy_(self.coef_values)
+        else:  # the move made new tensors (a new size): the old ones are untouched
+            layer.knots, layer.coef = self.knots, self.coef
+
+
+def _move_layers(model: nn.Module, h: torch.Tensor, strategy: str | GridStrategy | None,
+                 sizes: Sequence[int | None], context: GridContext) -> list[float]:
+    drift = []
+    for li, (layer, g) in enumerate(zip(model.layers, sizes)):
+        with warnings.catch_warnings():
+            if li > 0:  # a hidden node that sparsification or pruning left constant
+                warnings.simplefilter("ignore", GridWarning)
+            change, h = grid_moves.update_grid(layer, h, strategy, grid_size=g, context=context)
+        drift.append(change)
+    return drift
+
+
+def _loss_of(y: torch.Tensor | None,
+             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
+             ) -> Callable[[torch.Tensor], float] | None:
+    """The loss of predictions ``(N, out)`` on the labels ``y``: ``loss_fn``, else the mean
+    squared error, or the cross entropy for integer labels (classes)."""
+    if y is None:
+        return None
+    if loss_fn is not None:
+        return lambda pred: float(loss_fn(pred, y).mean())
+    if not y.is_floating_point():
+        return lambda pred: float(nn.functional.cross_entropy(pred, y.reshape(-1)))
+    return lambda pred: float((pred - y.reshape(pred.shape).to(pred.dtype)).square().mean())
+
+
+@torch.no_grad()
+def update_network_grid(
+    model: nn.Module,
+    x: torch.Tensor,
+    strategy: str | GridStrategy | None = None,
+    *,
+    grid_size: int | Sequence[int] | None = None,
+    y: torch.Tensor | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    guard: float | None | str = STRATEGY_GUARD,
+    score: Callable[[torch.Tensor], float] | None = None,
+) -> GridUpdate:
+    """Adapt every layer's grid of the KAN ``model`` to the batch ``x``, under the guard.
+
+    Args:
+        x: inputs ``(..., widths[0])``, at least ``G + 1`` samples.
+        strategy: overrides each layer's grid strategy for this call.
+        grid_size: new grid sizes (one, or one per layer): extend and adapt in one fit.
+        y: targets of ``x`` (the ``loss`` density and the guard use them).
+        loss_fn: ``loss_fn(pred, y)`` per sample or a mean (default squared error), for the
+            ``loss`` density and the guard.
+        guard: a tolerance (see the module docstring), None for none, or ``"strategy"``: the
+            ``guard`` of ``strategy`` (or of the model's grid strategy).
+        score: the loss of predictions ``(N, out)`` on the batch that the guard compares
+            (``fit`` passes its own); default from ``y`` and ``loss_fn``.
+    """
+    h = as_samples("x", x, model.widths[0], model.dtype)  # (N, in)
+    targets = None if y is None else y.reshape(h.shape[0], -1).to(model.dtype)
+    context = GridContext(model=model, inputs=h, targets=targets, loss_fn=loss_fn)
+    sizes = [None] * model.depth if grid_size is None else per_layer(
+        "grid_size", grid_size, model.depth)
+    if guard == STRATEGY_GUARD:
+        chosen = model.grid_strategy if strategy is None else get_grid_strategy(strategy)
+        guard = getattr(chosen, "guard", None)
+    check_guard(guard)
+    if guard is None:
+        return GridUpdate(_move_layers(model, h, strategy, sizes, context))
+    saved = [_Saved(layer) for layer in model.layers]
+    loss = score if score is not None else _loss_of(y, loss_fn)
+    least_squares = score is None and loss_fn is None and targets is not None and \
+        y.is_floating_point()
+    if least_squares:  # the best fit of what an undone update leaves
+        fallback = model if grid_size is None else model.refine(grid_size, h)
+        best_before = best_output_fit(fallback, h, targets)
+    before = model(h)  # (N, out)
+    loss_before = None if loss is None else loss(before)
+    drift = _move_layers(model, h, strategy, sizes, context)
+    after = model(h)
+    if loss is None:
+        change = float((after - before).norm() / before.norm().clamp_min(1e-300))
+    else:
+        change = (loss(after) - loss_before) / max(loss_before, 1e-300)
+    fits_worse = least_squares and best_output_fit(model, h, targets) > best_before
+    if not (change > guard or fits_worse):
+        return GridUpdate(drift, change, kept=True)
+    for layer, old in zip(model.layers, saved):
+        old.restore(layer)
+    if grid_size is not None:
+        model.refine_(grid_size, h)
+    logger.info("grid update undone: it changed the %s by %.3g (guard %.3g)%s",
+                "outputs" if loss is None else "loss", change, guard,
+                "; the new knots fit the targets less well" if fits_worse else "")
+    return GridUpdate(drift, change, kept=False)
+
+
+#: The most numbers of the output layer's design matrix that :func:`best_output_fit` builds
+#: (rows are thinned evenly beyond it).
+BEST_FIT_VALUES = 2**24
+
+
+@torch.no_grad()
+def best_output_fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The smallest mean squared error on ``(x, y)`` that the output layer's splines can reach
+    on their current knots, everything else fixed: a linear least-squares problem.
+
+    Shapes: x ``(N, in_0)``, y ``(N, out)``. Each output ``o`` solves
+    ``min_c ‖A_o c − (y_o − r_o)‖²`` with ``A_o = [w_s,oi·B_i(h_i)]`` ``(N, in·n_b)`` (the
+    spline bases of the layer's inputs ``h``) and ``r_o`` the rest of the output (base
+    branch, tails, symbolic edges, bias); normal equations in float64 with a ridge of
+    ``1e-10`` of the mean diagonal (pruned edges give zero columns).
+    """
+    h = x
+    for layer in model.layers[:-1]:
+        h = layer(h)
+    last = model.layers[-1]
+    basis = last.basis(h).to(torch.float64)  # (N, in, nb)
+    n, n_in, nb = basis.shape
+    step = max(1, -(-n * n_in * nb // BEST_FIT_VALUES))
+    basis, h, y = basis[::step], h[::step], y[::step].to(torch.float64)
+    scale = (last.spline_scale * last.numeric_mask()).to(torch.float64)  # (out, in)
+    coef = last.coef.to(torch.float64)
+    spline = torch.einsum("nim,oim->no", basis, coef * scale.unsqueeze(-1))  # (N, out)
+    target = y - (last(h).to(torch.float64) - spline)  # what the splines must give
+    total = 0.0
+    for o in range(last.out_features):
+        a = (basis * scale[o].view(1, n_in, 1)).reshape(basis.shape[0], n_in * nb)
+        gram = a.T @ a
+        ridge = 1e-10 * float(gram.diagonal().mean().clamp_min(1e-300))
+        c = torch.linalg.solve(gram + ridge * torch.eye(gram.shape[0], dtype=gram.dtype),
+                               a.T @ target[:, o])
+        total += float((a @ c - target[:, o]).square().mean())
+    return total / last.out_features
+
