@@ -93,16 +93,19 @@ def train_scheduled(
     """Full-batch Adam; at each schedule epoch extend to ``G`` and adapt in one fit on ``x_adapt``.
 
     ``model.update_grid(x, grid_size=G, y=y_adapt)`` replaces the parameters, so a fresh Adam
-    follows (as the reference resets its optimiser); the targets, when given, are what a
-    strategy's guard judges the update by (arms without a guard ignore them). Returns (training
-    seconds, seconds spent adapting).
+    follows (as the reference resets its optimiser). A strategy's guard judges the update by
+    the training loss ``loss_fn`` (and, with the targets ``y_adapt``, by the output layer's
+    best least-squares fit); arms without a guard ignore both. Returns (training seconds,
+    seconds spent adapting).
     """
     adapt_s, opt = 0.0, None
     start = time.perf_counter()
     for epoch in range(epochs):
         if epoch in schedule:
             t0 = time.perf_counter()
-            model.update_grid(x_adapt, grid_size=schedule[epoch], y=y_adapt)
+            objective = None if y_adapt is not None else (lambda m: float(loss_fn(m)))
+            model.update_grid(x_adapt, grid_size=schedule[epoch], y=y_adapt,
+                              objective=objective)
             adapt_s += time.perf_counter() - t0
             opt = torch.optim.Adam(model.parameters(), lr=lr)
         opt.zero_grad(set_to_none=True)

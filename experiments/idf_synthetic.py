@@ -190,14 +190,17 @@ def test_data(name: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------- training
-def train_run(name: str, arm: str, seed: int, cfg: Config, data, test) -> Run:
-    """Train one KAN under one arm; time the grid adaptations separately."""
+def train_run(name: str, arm: str, seed: int, cfg: Config, data, test,
+              return_model: bool = False):
+    """Train one KAN under one arm; time the grid adaptations separately. Returns the
+    :class:`Run` (and the trained model with ``return_model``)."""
     x, y = data
     model = kanlab.KAN([FUNCTIONS[name].dim, cfg.hidden, 1], grid_size=cfg.schedule[0],
                        seed=seed, dtype=cfg.dtype, grid=ARMS[arm](), init=cfg.init)
     train_s, adapt_s = train_scheduled(model, x, lambda m: torch.mean((m(x) - y) ** 2),
                                        cfg.epochs, cfg.schedule, cfg.lr, y_adapt=y)
-    return Run(name, arm, seed, relative_l2(model, *test), train_s, adapt_s)
+    run = Run(name, arm, seed, relative_l2(model, *test), train_s, adapt_s)
+    return (run, model) if return_model else run
 
 
 def markdown(runs: list[Run], functions: list[str], arms: list[str], cfg: Config,

@@ -128,6 +128,25 @@ def test_guard_undoes_an_update_that_spoils_the_fit_exactly():
     assert kept.kept and kept.change is None and not torch.equal(layer.coef, values)
 
 
+def test_guard_judges_by_an_objective_or_without_targets_by_the_outputs():
+    model, x, y = _model_on(lambda x: torch.sin(3 * x))
+    values = model.layers[0].coef.detach().clone()
+    spoil = DensityGrid(lambda x, layer, ctx: (x > 0.9).to(D).squeeze(1), power=1.0, floor=0.0,
+                        guard=0.5)
+    calls = []
+
+    def objective(m):  # e.g. a PDE's residual loss: any function of the model
+        calls.append(1)
+        return float((m(x) - y).square().mean())
+
+    update = update_network_grid(model, x, spoil, objective=objective)
+    assert not update.kept and len(calls) == 2 and torch.equal(model.layers[0].coef, values)
+    outputs = update_network_grid(model, x, spoil, guard=0.01)  # no targets: the outputs
+    assert not outputs.kept and outputs.change > 0.01
+    kept = update_network_grid(model, x, spoil, guard=10.0)
+    assert kept.kept and kept.change == pytest.approx(outputs.change)
+
+
 def test_guard_of_an_extension_falls_back_to_a_plain_refinement():
     model, x, y = _model_on(lambda x: torch.sin(3 * x), grid_size=5)
     refined = model.refine(10, x)

@@ -11,9 +11,9 @@ every layer measures what was lost), and new knots are only worth having if they
 data better. With a tolerance (``guard``, by default the strategy's: 0.5 for the importance
 densities, none for pykan's quantile rule) every move is judged on its batch:
 
-1. *kept the fit*: with targets, the relative change of the loss ``(L_after − L_before)/
-   L_before``; without, of the network's outputs ``‖f_after − f_before‖/‖f_before‖``; above
-   the tolerance the move is undone;
+1. *kept the fit*: with targets (or an objective, such as a PDE's residual loss), the relative
+   change of the loss ``(L_after − L_before)/L_before``; without, of the network's outputs
+   ``‖f_after − f_before‖/‖f_before‖``; above the tolerance the move is undone;
 2. *can fit better*: with real-valued targets and the squared error, the smallest loss the
    output layer's splines can reach on the new knots (a linear least-squares problem,
    :func:`best_output_fit`) must not exceed the one on the knots an undone move leaves; on a
@@ -124,7 +124,7 @@ def update_network_grid(
     y: torch.Tensor | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     guard: float | None | str = STRATEGY_GUARD,
-    score: Callable[[torch.Tensor], float] | None = None,
+    objective: Callable[[nn.Module], float] | None = None,
 ) -> GridUpdate:
     """Adapt every layer's grid of the KAN ``model`` to the batch ``x``, under the guard.
 
@@ -137,8 +137,9 @@ def update_network_grid(
             ``loss`` density and the guard.
         guard: a tolerance (see the module docstring), None for none, or ``"strategy"``: the
             ``guard`` of ``strategy`` (or of the model's grid strategy).
-        score: the loss of predictions ``(N, out)`` on the batch that the guard compares
-            (``fit`` passes its own); default from ``y`` and ``loss_fn``.
+        objective: ``objective(model) -> float``, the loss the guard compares before and after
+            the update (``fit`` passes its loss on the batch; a PDE, its residual loss);
+            default: the loss of the predictions on ``y`` under ``loss_fn``.
     """
     h = as_samples("x", x, model.widths[0], model.dtype)  # (N, in)
     targets = None if y is None else y.reshape(h.shape[0], -1).to(model.dtype)
@@ -152,20 +153,22 @@ def update_network_grid(
     if guard is None:
         return GridUpdate(_move_layers(model, h, strategy, sizes, context))
     saved = [_Saved(layer) for layer in model.layers]
-    loss = score if score is not None else _loss_of(y, loss_fn)
-    least_squares = score is None and loss_fn is None and targets is not None and \
+    loss = _loss_of(y, loss_fn)
+    least_squares = objective is None and loss is not None and loss_fn is None and \
         y.is_floating_point()
     if least_squares:  # the best fit of what an undone update leaves
         fallback = model if grid_size is None else model.refine(grid_size, h)
         best_before = best_output_fit(fallback, h, targets)
+    if objective is None and loss is not None:
+        objective = lambda m: loss(m(h))  # noqa: E731
     before = model(h)  # (N, out)
-    loss_before = None if loss is None else loss(before)
+    loss_before = None if objective is None else objective(model)
     drift = _move_layers(model, h, strategy, sizes, context)
     after = model(h)
-    if loss is None:
+    if objective is None:
         change = float((after - before).norm() / before.norm().clamp_min(1e-300))
     else:
-        change = (loss(after) - loss_before) / max(loss_before, 1e-300)
+        change = (objective(model) - loss_before) / max(loss_before, 1e-300)
     fits_worse = least_squares and best_output_fit(model, h, targets) > best_before
     if not (change > guard or fits_worse):
         return GridUpdate(drift, change, kept=True)
@@ -174,7 +177,7 @@ def update_network_grid(
     if grid_size is not None:
         model.refine_(grid_size, h)
     logger.info("grid update undone: it changed the %s by %.3g (guard %.3g)%s",
-                "outputs" if loss is None else "loss", change, guard,
+                "outputs" if objective is None else "loss", change, guard,
                 "; the new knots fit the targets less well" if fits_worse else "")
     return GridUpdate(drift, change, kept=False)
 

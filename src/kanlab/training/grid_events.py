@@ -79,8 +79,9 @@ class GridEvent:
         """
         if self.update:
             x, y = gather(x), gather(y)
-            score = None if loss_fn is None else (lambda pred: float(loss_fn(pred, y)))
-            move = update_network_grid(model, x, grid_size=self.refine_to, y=y, score=score)
+            objective = None if loss_fn is None else (lambda m: float(loss_fn(m(x), y)))
+            move = update_network_grid(model, x, grid_size=self.refine_to, y=y,
+                                       objective=objective)
             history.events.append((self.step, "update grid" if move.kept else
                                    "grid update undone by the guard"))
             history.grid_drift.append((self.step, move.drift))
