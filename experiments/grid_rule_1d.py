@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arms", type=lambda s: s.split(","), default=list(ARMS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--out", help="output stem (default grid_rule_1d_G{G}...)")
     parser.add_argument("--grid-samples", default="auto",
                         help='what grid updates see with batches: "batch" or "all" (auto)')
     args = parser.parse_args(argv)
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         batches = (f"batches of {args.batch_size}, grid updates on "
                    + ("the step's batch" if args.grid_samples == "batch" else
                       "the whole training set"))
+    stem = args.out or stem
     RESULTS.mkdir(parents=True, exist_ok=True)
     start, runs = time.perf_counter(), []
     for name in names:
