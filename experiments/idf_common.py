@@ -103,7 +103,7 @@ def train_scheduled(
     for epoch in range(epochs):
         if epoch in schedule:
             t0 = time.perf_counter()
-            objective = None if y_adapt is not None else (lambda m: float(loss_fn(m)))
+            objective = None if y_adapt is not None else loss_fn
             model.update_grid(x_adapt, grid_size=schedule[epoch], y=y_adapt,
                               objective=objective)
             adapt_s += time.perf_counter() - t0

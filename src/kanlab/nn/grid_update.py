@@ -14,10 +14,13 @@ densities, none for pykan's quantile rule) every move is judged on its batch:
 1. *kept the fit*: with targets (or an objective, such as a PDE's residual loss), the relative
    change of the loss ``(L_after − L_before)/L_before``; without, of the network's outputs
    ``‖f_after − f_before‖/‖f_before‖``; above the tolerance the move is undone;
-2. *can fit better*: with real-valued targets and the squared error, the smallest loss the
-   output layer's splines can reach on the new knots (a linear least-squares problem,
-   :func:`best_output_fit`) must not exceed the one on the knots an undone move leaves; on a
-   smooth function a well-placed grid then stays where it is.
+2. *can fit better*: the smallest loss the output layer's spline coefficients can reach on the
+   new knots, everything else fixed, must not exceed the one on the knots an undone move
+   leaves; on a smooth function a well-placed grid then stays where it is. With real-valued
+   targets and the squared error it is a linear least-squares problem, solved exactly
+   (:func:`best_output_fit`); with an objective that returns a tensor (any loss, a PDE's
+   residual) it is approached by :data:`BEST_FIT_ITERATIONS` LBFGS steps on those
+   coefficients (:func:`best_output_objective`), from the same function on both sides.
 
 An undone move puts the old knots and coefficients back exactly (the same parameter objects, so
 an optimiser keeps working); one that also changed the grid size becomes a plain refinement to
@@ -36,16 +39,18 @@ import torch
 from torch import nn
 
 from kanlab._validation import as_samples, per_layer
-from kanlab.errors import GridWarning
+from kanlab.errors import GridWarning, InputError
 from kanlab.grids import GridStrategy, check_guard, get_grid_strategy
 from kanlab.grids.density import GridContext
 from kanlab.nn import grid_moves
 
 __all__ = [
+    "BEST_FIT_ITERATIONS",
     "BEST_FIT_VALUES",
     "GridUpdate",
     "STRATEGY_GUARD",
     "best_output_fit",
+    "best_output_objective",
     "update_network_grid",
 ]
 
@@ -124,7 +129,7 @@ def update_network_grid(
     y: torch.Tensor | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     guard: float | None | str = STRATEGY_GUARD,
-    objective: Callable[[nn.Module], float] | None = None,
+    objective: Callable[[nn.Module], torch.Tensor | float] | None = None,
 ) -> GridUpdate:
     """Adapt every layer's grid of the KAN ``model`` to the batch ``x``, under the guard.
 
@@ -137,9 +142,10 @@ def update_network_grid(
             ``loss`` density and the guard.
         guard: a tolerance (see the module docstring), None for none, or ``"strategy"``: the
             ``guard`` of ``strategy`` (or of the model's grid strategy).
-        objective: ``objective(model) -> float``, the loss the guard compares before and after
-            the update (``fit`` passes its loss on the batch; a PDE, its residual loss);
-            default: the loss of the predictions on ``y`` under ``loss_fn``.
+        objective: ``objective(model)``, the loss the guard compares before and after the
+            update (``fit`` passes its loss on the batch; a PDE, its residual loss); a scalar
+            tensor that autograd can differentiate also drives the *can fit better* check.
+            Default: the loss of the predictions on ``y`` under ``loss_fn``.
     """
     h = as_samples("x", x, model.widths[0], model.dtype)  # (N, in)
     targets = None if y is None else y.reshape(h.shape[0], -1).to(model.dtype)
@@ -156,20 +162,26 @@ def update_network_grid(
     loss = _loss_of(y, loss_fn)
     least_squares = objective is None and loss is not None and loss_fn is None and \
         y.is_floating_point()
-    if least_squares:  # the best fit of what an undone update leaves
-        fallback = model if grid_size is None else model.refine(grid_size, h)
-        best_before = best_output_fit(fallback, h, targets)
     if objective is None and loss is not None:
         objective = lambda m: loss(m(h))  # noqa: E731
     before = model(h)  # (N, out)
-    loss_before = None if objective is None else objective(model)
+    value = None if objective is None else objective(model)
+    loss_before = None if value is None else float(value)
+    check_fit = least_squares or isinstance(value, torch.Tensor)  # a tensor: LBFGS can refit
+
+    def best(m: nn.Module) -> float:  # the best the output layer's splines can do
+        return best_output_fit(m, h, targets) if least_squares else \
+            best_output_objective(m, objective)
+
+    if check_fit:
+        best_before = best(model if grid_size is None else model.refine(grid_size, h))
     drift = _move_layers(model, h, strategy, sizes, context)
     after = model(h)
     if objective is None:
         change = float((after - before).norm() / before.norm().clamp_min(1e-300))
     else:
-        change = (objective(model) - loss_before) / max(loss_before, 1e-300)
-    fits_worse = least_squares and best_output_fit(model, h, targets) > best_before
+        change = (float(objective(model)) - loss_before) / max(loss_before, 1e-300)
+    fits_worse = check_fit and best(model) > best_before
     if not (change > guard or fits_worse):
         return GridUpdate(drift, change, kept=True)
     for layer, old in zip(model.layers, saved):
@@ -185,6 +197,44 @@ def update_network_grid(
 #: The most numbers of the output layer's design matrix that :func:`best_output_fit` builds
 #: (rows are thinned evenly beyond it).
 BEST_FIT_VALUES = 2**24
+
+#: LBFGS iterations of :func:`best_output_objective`.
+BEST_FIT_ITERATIONS = 20
+
+
+def best_output_objective(model: nn.Module,
+                          objective: Callable[[nn.Module], torch.Tensor]) -> float:
+    """The smallest ``objective(model)`` (a scalar tensor) that the output layer's spline
+    coefficients reach by :data:`BEST_FIT_ITERATIONS` LBFGS iterations (strong Wolfe line
+    search) from their current values, everything else fixed; the coefficients are put back,
+    and no other parameter gets a gradient.
+
+    Raises:
+        InputError: the objective does not depend on the coefficients through autograd.
+    """
+    coef = model.layers[-1].coef
+    saved = coef.detach().clone()
+    opt = torch.optim.LBFGS([coef], lr=1.0, max_iter=BEST_FIT_ITERATIONS,
+                            history_size=BEST_FIT_ITERATIONS, tolerance_grad=0.0,
+                            tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        value = objective(model)
+        if not (isinstance(value, torch.Tensor) and value.requires_grad):
+            raise InputError("the guard's objective must return a scalar tensor that autograd "
+                             "can differentiate with respect to the model's coefficients")
+        (coef.grad,) = torch.autograd.grad(value, [coef])
+        return value.detach()
+
+    try:
+        with torch.enable_grad():
+            opt.step(closure)
+            with torch.no_grad():
+                return float(objective(model))
+    finally:
+        with torch.no_grad():
+            coef.copy_(saved)
+        coef.grad = None
 
 
 @torch.no_grad()

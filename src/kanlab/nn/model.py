@@ -249,7 +249,7 @@ class KAN(KANFacade, nn.Module):
         y: torch.Tensor | None = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         guard: float | None | str = STRATEGY_GUARD,
-        objective: Callable[[nn.Module], float] | None = None,
+        objective: Callable[[nn.Module], torch.Tensor | float] | None = None,
     ) -> list[float]:
         """Adapt every layer's grid to the batch ``x`` (layer by layer, one forward pass).
 
@@ -269,8 +269,8 @@ class KAN(KANFacade, nn.Module):
             loss_fn: per-sample loss for the ``loss`` density and the guard (default squared
                 error).
             guard: a tolerance, None, or ``"strategy"`` (the strategy's own ``guard``).
-            objective: ``objective(model) -> float``, the loss the guard judges by (e.g. a
-                PDE's residual loss); default: the loss on ``y``.
+            objective: ``objective(model)``, the loss the guard judges by (e.g. a PDE's
+                residual loss, a scalar tensor); default: the loss on ``y``.
 
         Returns:
             Each layer's drift (see :meth:`KANLinear.update_grid`), of the move tried.

@@ -79,7 +79,7 @@ class GridEvent:
         """
         if self.update:
             x, y = gather(x), gather(y)
-            objective = None if loss_fn is None else (lambda m: float(loss_fn(m(x), y)))
+            objective = None if loss_fn is None else (lambda m: loss_fn(m(x), y))
             move = update_network_grid(model, x, grid_size=self.refine_to, y=y,
                                        objective=objective)
             history.events.append((self.step, "update grid" if move.kept else
