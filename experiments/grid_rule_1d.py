@@ -160,7 +160,7 @@ def markdown(runs: list[Run1D], names: list[str], arms: list[str], grid_size: in
         + " | ".join(f"{a} / input" for a in arms if a != "input") + " | "
         + " | ".join(f"best spline: {a}" for a in arms) + " | "
         + " | ".join(f"{a}: seeds ≤ input" for a in arms if a != "input") + " |",
-        "|---" * (3 + 3 * len(arms) + 2 * (len(arms) - 1) - len(arms) + 1) + "|",
+        "|---" * (1 + 4 * len(arms)) + "|",
     ]
     for n in names:
         family = "sharp" if n in SHARP else "smooth"
