@@ -158,6 +158,23 @@ def test_guard_of_an_extension_falls_back_to_a_plain_refinement():
     torch.testing.assert_close(model(x), refined(x))
 
 
+def test_an_input_fallback_makes_the_input_rules_move_instead():
+    model, x, y = _model_on(lambda x: torch.sin(3 * x), grid_size=5)
+    spoil = DensityGrid(lambda x, layer, ctx: (x > 0.9).to(D).squeeze(1), power=1.0,
+                        floor=0.0, guard=0.5, fallback="input")
+    expected = model.refine(10, x)
+    update_network_grid(expected, x, spoil.fallback_strategy(), grid_size=10)
+    update = update_network_grid(model, x, spoil, grid_size=10, y=y)
+    assert not update.kept and model.grid_size == [10]
+    torch.testing.assert_close(model.layers[0].grid, expected.layers[0].grid)
+    torch.testing.assert_close(model.layers[0].grid,
+                               DensityGrid("input", floor=0.0).place(x, 10))
+    assert spoil.fallback_strategy().density == "input"
+    assert DensityGrid("curvature").fallback_strategy() is None
+    with pytest.raises(InputError, match="fallback"):
+        DensityGrid("curvature", fallback="old")
+
+
 def test_guard_keeps_a_good_grid_on_a_smooth_function_and_moves_it_to_a_step():
     smooth, x, y = _model_on(lambda x: torch.sin(torch.pi * x))
     grid = smooth.layers[0].grid.clone()

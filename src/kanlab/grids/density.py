@@ -46,6 +46,7 @@ quantile rule (:func:`weighted_quantile_grid`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -201,6 +202,9 @@ DENSITIES: dict[str, Callable[..., torch.Tensor]] = {
     "loss": _loss_density,
 }
 
+#: What an undone update of a :class:`DensityGrid` leaves.
+FALLBACKS = ("keep", "input")
+
 #: The derivative order ``m`` that each named density stands for (see the module docstring);
 #: ``loss`` is the squared error itself.
 DERIVATIVE_ORDERS: dict[str, int] = {"curvature": 2, "curvature_network": 2, "gradient": 1}
@@ -246,6 +250,9 @@ class DensityGrid(GridStrategy):
             code's bounds use 1 %), so that the extreme samples are not on the grid's edge.
         guard: a grid update that makes the network's loss on the batch worse by more than this
             fraction is undone (:mod:`kanlab.nn.grid_update`); None: never.
+        fallback: what an undone update leaves: ``"keep"`` the old knots (a plain refinement
+            when the size changes), or ``"input"``: the knots of the ``input`` density with the
+            same floor, eps and margin (the guard then compares the two moves).
     """
 
     density: str | Callable[..., torch.Tensor] = "curvature"
@@ -255,6 +262,7 @@ class DensityGrid(GridStrategy):
     eps: float = 0.0
     margin: float = 0.0
     guard: float | None = 0.5
+    fallback: str = "keep"
 
     def __post_init__(self) -> None:
         if isinstance(self.density, str):
@@ -272,6 +280,14 @@ class DensityGrid(GridStrategy):
         if self.power is not None and not 0.0 < self.power <= 1.0:
             raise InputError(f"power must lie in (0, 1] or be None; got {self.power!r}")
         check_guard(self.guard)
+        check_choice("fallback", self.fallback, FALLBACKS)
+
+    def fallback_strategy(self) -> DensityGrid | None:
+        """The strategy whose move an undone update makes instead (None: keep the knots)."""
+        if self.fallback == "keep":
+            return None
+        return dataclasses.replace(self, density="input", power=None, smoothing=0.0,
+                                   guard=None, fallback="keep")
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -24,12 +24,15 @@ densities, none for pykan's quantile rule) every move is judged on its batch:
 
 An undone move puts the old knots and coefficients back exactly (the same parameter objects, so
 an optimiser keeps working); one that also changed the grid size becomes a plain refinement to
-that size (:meth:`~kanlab.nn.model.KAN.refine_`, which keeps the function). The
+that size (:meth:`~kanlab.nn.model.KAN.refine_`, which keeps the function). A strategy with a
+fallback (``DensityGrid(fallback="input")``) instead makes its fallback's move, and the *can fit
+better* check compares the two moves. The
 :class:`GridUpdate` says what happened; ``fit`` writes it into ``History.grid_guard``.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from collections.abc import Callable, Sequence
@@ -152,10 +155,11 @@ def update_network_grid(
     context = GridContext(model=model, inputs=h, targets=targets, loss_fn=loss_fn)
     sizes = [None] * model.depth if grid_size is None else per_layer(
         "grid_size", grid_size, model.depth)
+    chosen = model.grid_strategy if strategy is None else get_grid_strategy(strategy)
     if guard == STRATEGY_GUARD:
-        chosen = model.grid_strategy if strategy is None else get_grid_strategy(strategy)
         guard = getattr(chosen, "guard", None)
     check_guard(guard)
+    fallback = chosen.fallback_strategy() if hasattr(chosen, "fallback_strategy") else None
     if guard is None:
         return GridUpdate(_move_layers(model, h, strategy, sizes, context))
     saved = [_Saved(layer) for layer in model.layers]
@@ -173,8 +177,15 @@ def update_network_grid(
         return best_output_fit(m, h, targets) if least_squares else \
             best_output_objective(m, objective)
 
+    def undone(m: nn.Module) -> nn.Module:  # the model as an undone update leaves it
+        if fallback is not None:
+            m = copy.deepcopy(m)
+            _move_layers(m, h, fallback, sizes, GridContext(model=m, inputs=h))
+            return m
+        return m if grid_size is None else m.refine(grid_size, h)
+
     if check_fit:
-        best_before = best(model if grid_size is None else model.refine(grid_size, h))
+        best_before = best(undone(model))
     drift = _move_layers(model, h, strategy, sizes, context)
     after = model(h)
     if objective is None:
@@ -186,7 +197,9 @@ def update_network_grid(
         return GridUpdate(drift, change, kept=True)
     for layer, old in zip(model.layers, saved):
         old.restore(layer)
-    if grid_size is not None:
+    if fallback is not None:
+        _move_layers(model, h, fallback, sizes, GridContext(model=model, inputs=h))
+    elif grid_size is not None:
         model.refine_(grid_size, h)
     logger.info("grid update undone: it changed the %s by %.3g (guard %.3g)%s",
                 "outputs" if objective is None else "loss", change, guard,
