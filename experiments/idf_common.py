@@ -49,6 +49,8 @@ RAW = {"floor": 0.0, "guard": None, "eps": 0.0, "margin": MARGIN}
 ARMS: dict[str, Callable[[], DensityGrid]] = {
     "input": lambda: DensityGrid("input", **RAW),
     "curvature": lambda: DensityGrid("curvature", eps=0.0, margin=MARGIN),
+    "curvature_fallback": lambda: DensityGrid("curvature", fallback="input", eps=0.0,
+                                              margin=MARGIN),
     "curvature_paper": lambda: DensityGrid("curvature", power=1.0, **RAW),
     "curvature_network": lambda: DensityGrid("curvature_network", power=1.0, **RAW),
     "curvature_p05": lambda: DensityGrid("curvature", power=0.5, **RAW),
@@ -60,6 +62,8 @@ ARM_NOTES = (
     "Σ_j |φ''_ji| weights raised to (k+1)/(2k+3) = 4/9, no interval below 0.1 of the uniform "
     "one, and the guard (an update undone when it makes the loss on the batch worse by more "
     "than 50 % or lets the output layer fit the targets less well; `kanlab.nn.grid_update`); "
+    "`curvature_fallback` (where run): the same, its undone updates making the input rule's "
+    "move instead of keeping the knots; "
     "`curvature_paper`: per-layer Σ_j |φ''_ji| from the splines (closed form, power 1, no floor: "
     "the paper's formula per layer); `curvature_network`: the reference code's rule (network "
     "second differences, h = 1e-3, float64, one weight per sample for every layer) — **the "
