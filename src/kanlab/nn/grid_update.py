@@ -108,6 +108,17 @@ def _move_layers(model: nn.Module, h: torch.Tensor, strategy: str | GridStrategy
     return drift
 
 
+def _undone(model: nn.Module, h: torch.Tensor, fallback: GridStrategy | None,
+            sizes: Sequence[int | None], grid_size: int | Sequence[int] | None) -> nn.Module:
+    """Bring ``model``, on its knots before an update, to what an undone update leaves: the
+    fallback strategy's move, else a plain refinement to the new size (if any)."""
+    if fallback is not None:
+        _move_layers(model, h, fallback, sizes, GridContext(model=model, inputs=h))
+    elif grid_size is not None:
+        model.refine_(grid_size, h)
+    return model
+
+
 def _loss_of(y: torch.Tensor | None,
              loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
              ) -> Callable[[torch.Tensor], float] | None:
@@ -177,15 +188,8 @@ def update_network_grid(
         return best_output_fit(m, h, targets) if least_squares else \
             best_output_objective(m, objective)
 
-    def undone(m: nn.Module) -> nn.Module:  # the model as an undone update leaves it
-        if fallback is not None:
-            m = copy.deepcopy(m)
-            _move_layers(m, h, fallback, sizes, GridContext(model=m, inputs=h))
-            return m
-        return m if grid_size is None else m.refine(grid_size, h)
-
     if check_fit:
-        best_before = best(undone(model))
+        best_before = best(_undone(copy.deepcopy(model), h, fallback, sizes, grid_size))
     drift = _move_layers(model, h, strategy, sizes, context)
     after = model(h)
     if objective is None:
@@ -197,10 +201,7 @@ def update_network_grid(
         return GridUpdate(drift, change, kept=True)
     for layer, old in zip(model.layers, saved):
         old.restore(layer)
-    if fallback is not None:
-        _move_layers(model, h, fallback, sizes, GridContext(model=model, inputs=h))
-    elif grid_size is not None:
-        model.refine_(grid_size, h)
+    _undone(model, h, fallback, sizes, grid_size)
     logger.info("grid update undone: it changed the %s by %.3g (guard %.3g)%s",
                 "outputs" if objective is None else "loss", change, guard,
                 "; the new knots fit the targets less well" if fits_worse else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from kanlab._validation import (
 from kanlab.errors import InputError
 from kanlab.grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
 from kanlab.nn.facade import KANFacade
-from kanlab.nn.grid_update import STRATEGY_GUARD, update_network_grid
+from kanlab.nn.grid_update import update_network_grid
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.persistence import load_model, model_from_config, save_model
 from kanlab.nn.presets import layer_preset
@@ -240,17 +240,8 @@ class KAN(KANFacade, nn.Module):
         return out
 
     # ----------------------------------------------------------- grid moves
-    def update_grid(
-        self,
-        x: torch.Tensor,
-        strategy: str | GridStrategy | None = None,
-        *,
-        grid_size: int | Sequence[int] | None = None,
-        y: torch.Tensor | None = None,
-        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-        guard: float | None | str = STRATEGY_GUARD,
-        objective: Callable[[nn.Module], torch.Tensor | float] | None = None,
-    ) -> list[float]:
+    def update_grid(self, x: torch.Tensor, strategy: str | GridStrategy | None = None, *,
+                    grid_size: int | Sequence[int] | None = None, **options: Any) -> list[float]:
         """Adapt every layer's grid to the batch ``x`` (layer by layer, one forward pass).
 
         Each layer's knots move to its own inputs and its coefficients are refitted to keep its
@@ -265,18 +256,14 @@ class KAN(KANFacade, nn.Module):
             strategy: overrides each layer's grid strategy for this call.
             grid_size: new grid sizes (one, or one per layer): extend and adapt in one
                 least-squares fit per layer (parameters are replaced: rebuild the optimiser).
-            y: targets of ``x`` (the ``loss`` density and the guard use them).
-            loss_fn: per-sample loss for the ``loss`` density and the guard (default squared
-                error).
-            guard: a tolerance, None, or ``"strategy"`` (the strategy's own ``guard``).
-            objective: ``objective(model)``, the loss the guard judges by (e.g. a PDE's
-                residual loss, a scalar tensor); default: the loss on ``y``.
+            **options: ``y`` (targets: the ``loss`` density and the guard use them),
+                ``loss_fn``, ``guard`` and ``objective``, as
+                :func:`~kanlab.nn.grid_update.update_network_grid` takes them.
 
         Returns:
             Each layer's drift (see :meth:`KANLinear.update_grid`), of the move tried.
         """
-        return update_network_grid(self, x, strategy, grid_size=grid_size, y=y, loss_fn=loss_fn,
-                                   guard=guard, objective=objective).drift
+        return update_network_grid(self, x, strategy, grid_size=grid_size, **options).drift
 
     @torch.no_grad()
     def refine_(self, grid_size: int | Sequence[int], x: torch.Tensor | None = None) -> None:
