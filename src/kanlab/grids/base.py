@@ -83,6 +83,11 @@ class GridStrategy:
         """
         raise NotImplementedError
 
+    def fallback_strategy(self) -> GridStrategy | None:
+        """The strategy whose move an update undone by the guard makes instead; None (the
+        default): keep the old knots (:mod:`kanlab.nn.grid_update`)."""
+        return None
+
     def points(self, grid_size: int, dtype: torch.dtype | None = None) -> torch.Tensor:
         """A fixed grid's points ``(G + 1,)``, the same for every input (strategies with
         ``adaptive`` False implement it: ``refine`` asks for them at the new size).

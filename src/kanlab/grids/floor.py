@@ -65,11 +65,13 @@ def floor_intervals(grid: torch.Tensor, floor: float) -> torch.Tensor:
     g = grid.to(torch.float64)
     lo, hi = g[:, :1], g[:, -1:]  # (in, 1)
     gap = floor * (hi - lo) / size  # (in, 1)
+    wide = ((g[:, 1:] - g[:, :-1]) >= gap).all(1, keepdim=True)  # (in, 1): already floored
+    if bool(wide.all()):
+        return grid
     j = torch.arange(1, size, dtype=g.dtype, device=g.device)  # (G - 1,)
     v = g[:, 1:-1] - j * gap  # (in, G - 1)
     rows = max(1, CHUNK // (size - 1) ** 2)
     u = torch.cat([isotonic(part) for part in v.split(rows)])
     u = torch.minimum(torch.maximum(u, lo), hi - size * gap)
     out = torch.cat([lo, u + j * gap, hi], 1)
-    wide = ((g[:, 1:] - g[:, :-1]) >= gap).all(1, keepdim=True)  # (in, 1): already floored
     return torch.where(wide, grid, out.to(grid.dtype))

@@ -19,19 +19,14 @@ from kanlab.grids.quantile import QuantileGrid, UniformGrid
 __all__ = ["GRID_STRATEGIES", "PAPER_RULE", "get_grid_strategy", "register_grid_strategy"]
 
 
-def _density_factory(density: str) -> Callable[..., DensityGrid]:
+def _density_factory(density: str, suffix: str = "",
+                     defaults: dict | None = None) -> Callable[..., DensityGrid]:
+    """``make(**options)``: a :class:`DensityGrid` of ``density`` with ``defaults`` under the
+    caller's options."""
     def make(**options) -> DensityGrid:
-        return DensityGrid(**{"density": density, **options})
+        return DensityGrid(**{"density": density, **(defaults or {}), **options})
 
-    make.__name__ = f"{density}_grid"
-    return make
-
-
-def _paper_factory(density: str) -> Callable[..., DensityGrid]:
-    def make(**options) -> DensityGrid:
-        return DensityGrid(**{"density": density, **PAPER_RULE, **options})
-
-    make.__name__ = f"{density}_paper_grid"
+    make.__name__ = f"{density}{suffix}_grid"
     return make
 
 
@@ -46,8 +41,8 @@ GRID_STRATEGIES: dict[str, Callable[..., GridStrategy]] = {
     "uniform": UniformGrid,
     "dkan": DKANGrid,
     **{name: _density_factory(name) for name in DENSITIES},
-    "curvature_paper": _paper_factory("curvature"),
-    "curvature_network_paper": _paper_factory("curvature_network"),
+    "curvature_paper": _density_factory("curvature", "_paper", PAPER_RULE),
+    "curvature_network_paper": _density_factory("curvature_network", "_paper", PAPER_RULE),
 }
 
 

@@ -168,9 +168,9 @@ def update_network_grid(
         "grid_size", grid_size, model.depth)
     chosen = model.grid_strategy if strategy is None else get_grid_strategy(strategy)
     if guard == STRATEGY_GUARD:
-        guard = getattr(chosen, "guard", None)
+        guard = chosen.guard
     check_guard(guard)
-    fallback = chosen.fallback_strategy() if hasattr(chosen, "fallback_strategy") else None
+    fallback = chosen.fallback_strategy()
     if guard is None:
         return GridUpdate(_move_layers(model, h, strategy, sizes, context))
     saved = [_Saved(layer) for layer in model.layers]
@@ -179,7 +179,7 @@ def update_network_grid(
         y.is_floating_point()
     if objective is None and loss is not None:
         objective = lambda m: loss(m(h))  # noqa: E731
-    before = model(h)  # (N, out)
+    before = model(h) if objective is None else None  # (N, out): judged by the outputs
     value = None if objective is None else objective(model)
     loss_before = None if value is None else float(value)
     check_fit = least_squares or isinstance(value, torch.Tensor)  # a tensor: LBFGS can refit
@@ -191,9 +191,8 @@ def update_network_grid(
     if check_fit:
         best_before = best(_undone(copy.deepcopy(model), h, fallback, sizes, grid_size))
     drift = _move_layers(model, h, strategy, sizes, context)
-    after = model(h)
     if objective is None:
-        change = float((after - before).norm() / before.norm().clamp_min(1e-300))
+        change = float((model(h) - before).norm() / before.norm().clamp_min(1e-300))
     else:
         change = (float(objective(model)) - loss_before) / max(loss_before, 1e-300)
     fits_worse = check_fit and best(model) > best_before
