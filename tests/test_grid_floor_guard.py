@@ -1,6 +1,7 @@
 """Grid adaptation that never hurts: the floor under every interval, the density exponents, the
 guard that undoes a harmful grid update, and the samples fit's grid moves see."""
 
+import copy
 import itertools
 
 import pytest
@@ -119,12 +120,12 @@ def test_guard_undoes_an_update_that_spoils_the_fit_exactly():
     layer = model.layers[0]
     knots, coef, values = layer.knots, layer.coef, layer.coef.detach().clone()
     spoil = DensityGrid(lambda x, layer, ctx: (x > 0.9).to(D).squeeze(1), power=1.0, floor=0.0,
-                        guard=0.5)
+                        guard=0.5, fallback="keep")
     update = update_network_grid(model, x, spoil, y=y)  # every knot onto the last 5 %
     assert not update.kept and update.change > 0.5
     assert layer.knots is knots and layer.coef is coef and torch.equal(coef, values)
     kept = update_network_grid(model, x, DensityGrid(spoil.density, power=1.0, floor=0.0,
-                                                     guard=None), y=y)
+                                                     guard=None, fallback="keep"), y=y)
     assert kept.kept and kept.change is None and not torch.equal(layer.coef, values)
 
 
@@ -132,7 +133,7 @@ def test_guard_judges_by_an_objective_or_without_targets_by_the_outputs():
     model, x, y = _model_on(lambda x: torch.sin(3 * x))
     values = model.layers[0].coef.detach().clone()
     spoil = DensityGrid(lambda x, layer, ctx: (x > 0.9).to(D).squeeze(1), power=1.0, floor=0.0,
-                        guard=0.5)
+                        guard=0.5, fallback="keep")
     calls = []
 
     def objective(m):  # e.g. a PDE's residual loss: any function of the model
@@ -151,7 +152,7 @@ def test_guard_of_an_extension_falls_back_to_a_plain_refinement():
     model, x, y = _model_on(lambda x: torch.sin(3 * x), grid_size=5)
     refined = model.refine(10, x)
     spoil = DensityGrid(lambda x, layer, ctx: (x > 0.9).to(D).squeeze(1), power=1.0, floor=0.0,
-                        guard=0.5)
+                        guard=0.5, fallback="keep")
     update = update_network_grid(model, x, spoil, grid_size=10, y=y)
     assert not update.kept and model.grid_size == [10]
     torch.testing.assert_close(model.layers[0].knots, refined.layers[0].knots)
@@ -170,7 +171,9 @@ def test_an_input_fallback_makes_the_input_rules_move_instead():
     torch.testing.assert_close(model.layers[0].grid,
                                DensityGrid("input", floor=0.0).place(x, 10))
     assert spoil.fallback_strategy().density == "input"
-    assert DensityGrid("curvature").fallback_strategy() is None
+    assert DensityGrid("curvature").fallback_strategy().density == "input"  # the default
+    assert DensityGrid("curvature", fallback="keep").fallback_strategy() is None
+    assert DensityGrid("input").fallback_strategy() is None  # input keeps its own knots
     with pytest.raises(InputError, match="fallback"):
         DensityGrid("curvature", fallback="old")
 
@@ -178,8 +181,12 @@ def test_an_input_fallback_makes_the_input_rules_move_instead():
 def test_guard_keeps_a_good_grid_on_a_smooth_function_and_moves_it_to_a_step():
     smooth, x, y = _model_on(lambda x: torch.sin(torch.pi * x))
     grid = smooth.layers[0].grid.clone()
-    assert not update_network_grid(smooth, x, y=y).kept  # curvature knots fit sin less well
+    by_default = copy.deepcopy(smooth)
+    keep = DensityGrid("curvature", fallback="keep")
+    assert not update_network_grid(smooth, x, keep, y=y).kept  # they fit sin less well
     assert torch.equal(smooth.layers[0].grid, grid)
+    assert not update_network_grid(by_default, x, y=y).kept  # the input rule's move instead
+    torch.testing.assert_close(by_default.layers[0].grid, DensityGrid("input").place(x, 20))
     step, x, y = _model_on(lambda x: torch.tanh(30 * (x + 0.2)))
     before = best_output_fit(step, x, y)
     assert update_network_grid(step, x, y=y).kept
@@ -193,7 +200,8 @@ def test_a_differentiable_objective_also_checks_that_the_new_knots_can_fit_bette
     smooth, x, y = _model_on(lambda x: torch.sin(torch.pi * x))
     grid = smooth.layers[0].grid.clone()
     loss = lambda m: (m(x) - y).square().mean()  # noqa: E731 (a tensor: LBFGS can refit)
-    assert not update_network_grid(smooth, x, objective=loss, guard=10.0).kept
+    keep = DensityGrid("curvature", fallback="keep")
+    assert not update_network_grid(smooth, x, keep, objective=loss, guard=10.0).kept
     assert torch.equal(smooth.layers[0].grid, grid)
     # LBFGS on the output splines: never below the least-squares optimum, below the start
     lbfgs = best_output_objective(smooth, loss)
@@ -202,6 +210,19 @@ def test_a_differentiable_objective_also_checks_that_the_new_knots_can_fit_bette
         start = float(loss(smooth))
     assert exact * (1 - 1e-9) <= lbfgs < start
     assert torch.equal(smooth.layers[0].grid, grid) and smooth.layers[0].coef.grad is None
+
+
+@pytest.mark.parametrize("new_best, kept", [(97.0, False), (94.0, True)])
+def test_an_approximate_best_fit_must_win_by_the_margin(monkeypatch, new_best, kept):
+    from kanlab.nn import grid_update
+
+    model, x, y = _model_on(lambda x: torch.tanh(10 * x), steps=50)
+    values = iter([100.0, new_best])  # the undone update's estimate, then the new knots'
+    monkeypatch.setattr(grid_update, "best_output_objective", lambda m, objective: next(values))
+    loss = lambda m: (m(x) - y).square().mean()  # noqa: E731
+    keep = DensityGrid("curvature", fallback="keep")
+    assert grid_update.APPROXIMATE_FIT_MARGIN == 0.05
+    assert update_network_grid(model, x, keep, objective=loss, guard=10.0).kept is kept
 
 
 def test_best_output_fit_is_the_least_squares_optimum():

@@ -1,5 +1,6 @@
 """Models saved by kanlab before the package restructure still load and give the same outputs."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -36,5 +37,16 @@ def test_csv_run_saved_before_the_restructure_predicts_the_same(tmp_path):
 def test_density_strategy_saved_before_floors_loads_as_the_raw_rule_it_was():
     model = kanlab.KAN.load(FIXTURES / "tails_curvature")
     strategy = model.grid_strategy
-    assert (strategy.density, strategy.power, strategy.floor, strategy.guard) == (
-        "curvature", 1.0, 0.0, None)
+    assert (strategy.density, strategy.power, strategy.floor, strategy.guard,
+            strategy.fallback) == ("curvature", 1.0, 0.0, None, "keep")
+
+
+def test_density_strategy_saved_before_fallbacks_keeps_its_knots_when_undone(tmp_path):
+    model = kanlab.KAN([1, 2, 1], grid="curvature", seed=0)
+    path = model.save(tmp_path / "m")
+    config = json.loads((path / "config.json").read_text())
+    assert config["config"]["grid"]["fallback"] == "input"  # today's default is saved
+    del config["config"]["grid"]["fallback"]
+    (path / "config.json").write_text(json.dumps(config))
+    strategy = kanlab.KAN.load(path).grid_strategy
+    assert (strategy.floor, strategy.guard, strategy.fallback) == (0.1, 0.5, "keep")

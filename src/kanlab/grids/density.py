@@ -250,9 +250,12 @@ class DensityGrid(GridStrategy):
             code's bounds use 1 %), so that the extreme samples are not on the grid's edge.
         guard: a grid update that makes the network's loss on the batch worse by more than this
             fraction is undone (:mod:`kanlab.nn.grid_update`); None: never.
-        fallback: what an undone update leaves: ``"keep"`` the old knots (a plain refinement
-            when the size changes), or ``"input"``: the knots of the ``input`` density with the
-            same floor, eps and margin (the guard then compares the two moves).
+        fallback: what an undone update leaves: ``"input"`` (the default), the knots of the
+            ``input`` density with the same floor, eps and margin, and the guard's *can fit
+            better* check compares the two moves, so that the density's knots are kept only
+            where they can fit at least as well as the input rule's; or ``"keep"``: the old
+            knots (a plain refinement when the size changes). The ``input`` density itself
+            keeps its knots.
     """
 
     density: str | Callable[..., torch.Tensor] = "curvature"
@@ -262,7 +265,7 @@ class DensityGrid(GridStrategy):
     eps: float = 0.0
     margin: float = 0.0
     guard: float | None = 0.5
-    fallback: str = "keep"
+    fallback: str = "input"
 
     def __post_init__(self) -> None:
         if isinstance(self.density, str):
@@ -284,7 +287,7 @@ class DensityGrid(GridStrategy):
 
     def fallback_strategy(self) -> DensityGrid | None:
         """The strategy whose move an undone update makes instead (None: keep the knots)."""
-        if self.fallback == "keep":
+        if self.fallback == "keep" or self.density == "input":
             return None
         return dataclasses.replace(self, density="input", power=None, smoothing=0.0,
                                    guard=None, fallback="keep")

@@ -20,7 +20,9 @@ densities, none for pykan's quantile rule) every move is judged on its batch:
    targets and the squared error it is a linear least-squares problem, solved exactly
    (:func:`best_output_fit`); with an objective that returns a tensor (any loss, a PDE's
    residual) it is approached by :data:`BEST_FIT_ITERATIONS` LBFGS steps on those
-   coefficients (:func:`best_output_objective`), from the same function on both sides.
+   coefficients (:func:`best_output_objective`), from the same function on both sides; such
+   an estimate is a few percent above the true minimum, so the new knots must then be better
+   by :data:`APPROXIMATE_FIT_MARGIN` (a closer race decides nothing, and the move is undone).
 
 An undone move puts the old knots and coefficients back exactly (the same parameter objects, so
 an optimiser keeps working); one that also changed the grid size becomes a plain refinement to
@@ -48,6 +50,7 @@ from kanlab.grids.density import GridContext
 from kanlab.nn import grid_moves
 
 __all__ = [
+    "APPROXIMATE_FIT_MARGIN",
     "BEST_FIT_ITERATIONS",
     "BEST_FIT_VALUES",
     "GridUpdate",
@@ -195,7 +198,8 @@ def update_network_grid(
         change = float((model(h) - before).norm() / before.norm().clamp_min(1e-300))
     else:
         change = (float(objective(model)) - loss_before) / max(loss_before, 1e-300)
-    fits_worse = check_fit and best(model) > best_before
+    margin = 0.0 if least_squares else APPROXIMATE_FIT_MARGIN
+    fits_worse = check_fit and best(model) > (1.0 - margin) * best_before
     if not (change > guard or fits_worse):
         return GridUpdate(drift, change, kept=True)
     for layer, old in zip(model.layers, saved):
@@ -213,6 +217,12 @@ BEST_FIT_VALUES = 2**24
 
 #: LBFGS iterations of :func:`best_output_objective`.
 BEST_FIT_ITERATIONS = 20
+
+#: How much lower (relative) an approximate best fit (:func:`best_output_objective`) on the
+#: new knots must be than on the knots an undone update leaves. On the Helmholtz PINN, 20 LBFGS
+#: steps reach a loss 15-40 % below the start, far from converged, and the first update of an
+#: untrained network won by 0.6 %: a race that close is decided by the estimate's error.
+APPROXIMATE_FIT_MARGIN = 0.05
 
 
 def best_output_objective(model: nn.Module,

@@ -12,7 +12,7 @@ inputs.
 
 An importance-density strategy saved before floors and guards existed (no ``floor`` in its
 options) loads as what it was then: ``floor=0.0, guard=None`` (the raw rule), not today's
-defaults.
+defaults; one saved before fallbacks existed (no ``fallback``) loads with ``fallback="keep"``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ def model_from_config(cls: type[M], config: dict[str, Any]) -> M:
     grid = dict(cfg.pop("grid"))
     if grid.get("name") in DENSITIES and "floor" not in grid:
         grid.update(floor=0.0, guard=None)  # saved before floors and guards: the raw rule
+    if grid.get("name") in DENSITIES and "fallback" not in grid:
+        grid.update(fallback="keep")  # saved before fallbacks: undone updates kept the knots
     dtype = getattr(torch, cfg.pop("dtype"))
     strategy = get_grid_strategy(grid.pop("name"), **grid)
     widths = cfg.pop("widths")
