@@ -51,6 +51,8 @@ ARMS: dict[str, Callable[[], DensityGrid]] = {
     "curvature": lambda: DensityGrid("curvature", eps=0.0, margin=MARGIN),
     "curvature_keep": lambda: DensityGrid("curvature", fallback="keep", eps=0.0,
                                           margin=MARGIN),
+    "curvature_input": lambda: DensityGrid("curvature", fallback="input", eps=0.0,
+                                           margin=MARGIN),
     "curvature_paper": lambda: DensityGrid("curvature", power=1.0, **RAW),
     "curvature_network": lambda: DensityGrid("curvature_network", power=1.0, **RAW),
     "curvature_p05": lambda: DensityGrid("curvature", power=0.5, **RAW),
@@ -61,10 +63,11 @@ ARM_NOTES = (
     "`input`: knots at sample quantiles; `curvature`: **kanlab's default rule** -- per-layer "
     "Σ_j |φ''_ji| weights raised to (k+1)/(2k+3) = 4/9, no interval below 0.1 of the uniform "
     "one, and the guard (an update undone when it makes the loss on the batch worse by more "
-    "than 50 % or lets the output layer fit the targets less well than the input rule's knots "
-    "would; an undone update makes the input rule's move instead; `kanlab.nn.grid_update`); "
-    "`curvature_keep` (where run): the same, its undone updates keeping the old knots (the "
-    "default until 2026-12-06; runs labelled `curvature` in the v2/v3 tables); "
+    "than 50 % or lets the output layer fit less well than the knots an undone update leaves: "
+    "the old knots or the input rule's, whichever fit better (the input rule's for a PDE); "
+    "`kanlab.nn.grid_update`); `curvature_keep` (where run): the same, its undone updates "
+    "always keeping the old knots (the default until 2026-12-06; runs labelled `curvature` in "
+    "the v2/v3 tables); `curvature_input` (where run): always the input rule's move; "
     "`curvature_paper`: per-layer Σ_j |φ''_ji| from the splines (closed form, power 1, no floor: "
     "the paper's formula per layer); `curvature_network`: the reference code's rule (network "
     "second differences, h = 1e-3, float64, one weight per sample for every layer) — **the "

@@ -163,19 +163,46 @@ def test_an_input_fallback_makes_the_input_rules_move_instead():
     model, x, y = _model_on(lambda x: torch.sin(3 * x), grid_size=5)
     spoil = DensityGrid(lambda x, layer, ctx: (x > 0.9).to(D).squeeze(1), power=1.0,
                         floor=0.0, guard=0.5, fallback="input")
+    (input_rule,) = spoil.fallback_strategies()
     expected = model.refine(10, x)
-    update_network_grid(expected, x, spoil.fallback_strategy(), grid_size=10)
+    update_network_grid(expected, x, input_rule, grid_size=10)
     update = update_network_grid(model, x, spoil, grid_size=10, y=y)
     assert not update.kept and model.grid_size == [10]
     torch.testing.assert_close(model.layers[0].grid, expected.layers[0].grid)
     torch.testing.assert_close(model.layers[0].grid,
                                DensityGrid("input", floor=0.0).place(x, 10))
-    assert spoil.fallback_strategy().density == "input"
-    assert DensityGrid("curvature").fallback_strategy().density == "input"  # the default
-    assert DensityGrid("curvature", fallback="keep").fallback_strategy() is None
-    assert DensityGrid("input").fallback_strategy() is None  # input keeps its own knots
+    assert input_rule.density == "input" and input_rule.guard is None
     with pytest.raises(InputError, match="fallback"):
         DensityGrid("curvature", fallback="old")
+
+
+def test_fallback_candidates_of_each_option():
+    def densities(strategy, exact=True):
+        return [None if s is None else s.density
+                for s in strategy.fallback_strategies(exact)]
+
+    assert densities(DensityGrid("curvature")) == [None, "input"]  # "best", the default
+    assert densities(DensityGrid("curvature"), exact=False) == ["input"]
+    assert densities(DensityGrid("curvature", fallback="keep")) == [None]
+    assert densities(DensityGrid("curvature", fallback="input")) == ["input"]
+    assert densities(DensityGrid("input")) == [None]  # input keeps its own knots
+    assert QuantileGrid().fallback_strategies() == (None,)
+
+
+def test_best_fallback_keeps_well_placed_knots_and_replaces_badly_placed_ones():
+    spoil = DensityGrid(lambda x, layer, ctx: (x > 0.5).to(D).squeeze(1), power=1.0,
+                        floor=0.0, guard=0.5)  # fallback "best"
+    step, x, y = _model_on(lambda x: torch.tanh(30 * (x + 0.2)))
+    assert update_network_grid(step, x, y=y).kept  # knots gathered at the step: good ones
+    adapted = step.layers[0].grid.clone()
+    assert not update_network_grid(step, x, spoil, y=y).kept
+    assert torch.equal(step.layers[0].grid, adapted)  # they fit better than input's: kept
+    bad, x, y = _model_on(lambda x: torch.sin(3 * x))
+    update_network_grid(bad, x, spoil, y=y, guard=None)  # every knot onto x > 0.5
+    before = best_output_fit(bad, x, y)
+    assert not update_network_grid(bad, x, spoil, y=y).kept
+    torch.testing.assert_close(bad.layers[0].grid, DensityGrid("input").place(x, 20))
+    assert best_output_fit(bad, x, y) < 0.01 * before
 
 
 def test_guard_keeps_a_good_grid_on_a_smooth_function_and_moves_it_to_a_step():
@@ -185,8 +212,11 @@ def test_guard_keeps_a_good_grid_on_a_smooth_function_and_moves_it_to_a_step():
     keep = DensityGrid("curvature", fallback="keep")
     assert not update_network_grid(smooth, x, keep, y=y).kept  # they fit sin less well
     assert torch.equal(smooth.layers[0].grid, grid)
-    assert not update_network_grid(by_default, x, y=y).kept  # the input rule's move instead
-    torch.testing.assert_close(by_default.layers[0].grid, DensityGrid("input").place(x, 20))
+    assert not update_network_grid(by_default, x, y=y).kept  # the best fallback: the same
+    assert torch.equal(by_default.layers[0].grid, grid)  # uniform fits better than quantiles
+    to_input = DensityGrid("curvature", fallback="input")
+    assert not update_network_grid(smooth, x, to_input, y=y).kept
+    torch.testing.assert_close(smooth.layers[0].grid, DensityGrid("input").place(x, 20))
     step, x, y = _model_on(lambda x: torch.tanh(30 * (x + 0.2)))
     before = best_output_fit(step, x, y)
     assert update_network_grid(step, x, y=y).kept

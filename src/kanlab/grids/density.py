@@ -202,8 +202,8 @@ DENSITIES: dict[str, Callable[..., torch.Tensor]] = {
     "loss": _loss_density,
 }
 
-#: What an undone update of a :class:`DensityGrid` leaves.
-FALLBACKS = ("keep", "input")
+#: What an undone update of a :class:`DensityGrid` leaves (:meth:`DensityGrid.fallback_strategies`).
+FALLBACKS = ("best", "keep", "input")
 
 #: The derivative order ``m`` that each named density stands for (see the module docstring);
 #: ``loss`` is the squared error itself.
@@ -250,12 +250,13 @@ class DensityGrid(GridStrategy):
             code's bounds use 1 %), so that the extreme samples are not on the grid's edge.
         guard: a grid update that makes the network's loss on the batch worse by more than this
             fraction is undone (:mod:`kanlab.nn.grid_update`); None: never.
-        fallback: what an undone update leaves: ``"input"`` (the default), the knots of the
-            ``input`` density with the same floor, eps and margin, and the guard's *can fit
-            better* check compares the two moves, so that the density's knots are kept only
-            where they can fit at least as well as the input rule's; or ``"keep"``: the old
-            knots (a plain refinement when the size changes). The ``input`` density itself
-            keeps its knots.
+        fallback: what an update undone by the guard leaves instead: ``"keep"``, the old knots
+            (a plain refinement when the size changes); ``"input"``, the move of the ``input``
+            density with the same floor, eps and margin; or ``"best"`` (the default), whichever
+            of the two can fit better when the guard's check is exact (least squares on the
+            targets), else the input rule's. The density's knots are then kept only where they
+            can fit at least as well as every fallback's. The ``input`` density itself keeps
+            its knots.
     """
 
     density: str | Callable[..., torch.Tensor] = "curvature"
@@ -265,7 +266,7 @@ class DensityGrid(GridStrategy):
     eps: float = 0.0
     margin: float = 0.0
     guard: float | None = 0.5
-    fallback: str = "input"
+    fallback: str = "best"
 
     def __post_init__(self) -> None:
         if isinstance(self.density, str):
@@ -285,12 +286,14 @@ class DensityGrid(GridStrategy):
         check_guard(self.guard)
         check_choice("fallback", self.fallback, FALLBACKS)
 
-    def fallback_strategy(self) -> DensityGrid | None:
-        """The strategy whose move an undone update makes instead (None: keep the knots)."""
+    def fallback_strategies(self, exact: bool = True) -> tuple[DensityGrid | None, ...]:
+        """What an undone update may do instead: None keeps the old knots, a strategy makes
+        its move (the ``input`` density's, see ``fallback``)."""
         if self.fallback == "keep" or self.density == "input":
-            return None
-        return dataclasses.replace(self, density="input", power=None, smoothing=0.0,
+            return (None,)
+        move = dataclasses.replace(self, density="input", power=None, smoothing=0.0,
                                    guard=None, fallback="keep")
+        return (None, move) if self.fallback == "best" and exact else (move,)
 
     @property
     def name(self) -> str:  # type: ignore[override]

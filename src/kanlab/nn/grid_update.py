@@ -16,7 +16,7 @@ densities, none for pykan's quantile rule) every move is judged on its batch:
    ``‖f_after − f_before‖/‖f_before‖``; above the tolerance the move is undone;
 2. *can fit better*: the smallest loss the output layer's spline coefficients can reach on the
    new knots, everything else fixed, must not exceed the one on the knots an undone move
-   leaves; on a smooth function a well-placed grid then stays where it is. With real-valued
+   leaves (below); on a smooth function a well-placed grid then stays where it is. With real
    targets and the squared error it is a linear least-squares problem, solved exactly
    (:func:`best_output_fit`); with an objective that returns a tensor (any loss, a PDE's
    residual) it is approached by :data:`BEST_FIT_ITERATIONS` LBFGS steps on those
@@ -24,12 +24,14 @@ densities, none for pykan's quantile rule) every move is judged on its batch:
    an estimate is a few percent above the true minimum, so the new knots must then be better
    by :data:`APPROXIMATE_FIT_MARGIN` (a closer race decides nothing, and the move is undone).
 
-An undone move puts the old knots and coefficients back exactly (the same parameter objects, so
-an optimiser keeps working); one that also changed the grid size becomes a plain refinement to
-that size (:meth:`~kanlab.nn.model.KAN.refine_`, which keeps the function). A strategy with a
-fallback (``DensityGrid(fallback="input")``) instead makes its fallback's move, and the *can fit
-better* check compares the two moves. The
-:class:`GridUpdate` says what happened; ``fit`` writes it into ``History.grid_guard``.
+What an undone move leaves is the strategy's choice
+(:meth:`~kanlab.grids.GridStrategy.fallback_strategies`): the old knots and coefficients, put
+back exactly (the same parameter objects, so an optimiser keeps working; when the move also
+changed the grid size, a plain refinement to that size, :meth:`~kanlab.nn.model.KAN.refine_`,
+which keeps the function), or another strategy's move (the density strategies: the ``input``
+rule's). With several candidates the one that can fit best is taken, and the *can fit better*
+check compares the move with it. The :class:`GridUpdate` says what happened; ``fit`` writes it
+into ``History.grid_guard``.
 """
 
 from __future__ import annotations
@@ -114,12 +116,26 @@ def _move_layers(model: nn.Module, h: torch.Tensor, strategy: str | GridStrategy
 def _undone(model: nn.Module, h: torch.Tensor, fallback: GridStrategy | None,
             sizes: Sequence[int | None], grid_size: int | Sequence[int] | None) -> nn.Module:
     """Bring ``model``, on its knots before an update, to what an undone update leaves: the
-    fallback strategy's move, else a plain refinement to the new size (if any)."""
+    fallback strategy's move, else (None) a plain refinement to the new size (if any)."""
     if fallback is not None:
         _move_layers(model, h, fallback, sizes, GridContext(model=model, inputs=h))
     elif grid_size is not None:
         model.refine_(grid_size, h)
     return model
+
+
+def _best_fallback(model: nn.Module, h: torch.Tensor,
+                   fallbacks: Sequence[GridStrategy | None], sizes: Sequence[int | None],
+                   grid_size: int | Sequence[int] | None,
+                   best: Callable[[nn.Module], float] | None
+                   ) -> tuple[GridStrategy | None, float | None]:
+    """The fallback whose result can fit best (the first on a tie; the first when there is no
+    check) and that best fit; ``model`` is left as it is."""
+    if best is None:
+        return fallbacks[0], None
+    fits = [best(_undone(copy.deepcopy(model), h, f, sizes, grid_size)) for f in fallbacks]
+    i = min(range(len(fits)), key=fits.__getitem__)
+    return fallbacks[i], fits[i]
 
 
 def _loss_of(y: torch.Tensor | None,
@@ -173,7 +189,6 @@ def update_network_grid(
     if guard == STRATEGY_GUARD:
         guard = chosen.guard
     check_guard(guard)
-    fallback = chosen.fallback_strategy()
     if guard is None:
         return GridUpdate(_move_layers(model, h, strategy, sizes, context))
     saved = [_Saved(layer) for layer in model.layers]
@@ -191,8 +206,8 @@ def update_network_grid(
         return best_output_fit(m, h, targets) if least_squares else \
             best_output_objective(m, objective)
 
-    if check_fit:
-        best_before = best(_undone(copy.deepcopy(model), h, fallback, sizes, grid_size))
+    fallback, best_before = _best_fallback(model, h, chosen.fallback_strategies(least_squares),
+                                           sizes, grid_size, best if check_fit else None)
     drift = _move_layers(model, h, strategy, sizes, context)
     if objective is None:
         change = float((model(h) - before).norm() / before.norm().clamp_min(1e-300))
