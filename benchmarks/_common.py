@@ -1,28 +1,58 @@
-"""Shared helpers for the benchmark scripts (timing, tables, environment line)."""
+"""Shared helpers for the benchmark scripts: interleaved timing, the load average, tables.
+
+Timings on a shared machine drift by tens of percent within a minute, so the timing benchmarks
+do not time one library after the other: :func:`interleaved_times` gives every callable a turn
+in each of many rounds (the order rotating), so that a burst of noise hits all of them alike,
+and reports the minimum (the least disturbed round) next to the median. :class:`LoadWatch`
+records the 1-minute load average before and after, and its line in every table warns when
+the machine was not quiet.
+"""
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: a 1-minute load average above this (before or after) marks a run as not from a quiet machine
+QUIET_LOAD = 0.5
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call of one callable: one value per interleaved round.
+
+    ``per_round[r]`` is round ``r``'s time for ``calls`` back-to-back calls divided by
+    ``calls``; :attr:`min` is the least disturbed round, :attr:`median` the typical one.
+    """
+
+    per_round: tuple[float, ...]
+    calls: int
+
+    @property
+    def min(self) -> float:
+        """The fastest round's seconds per call."""
+        return min(self.per_round)
+
+    @property
+    def median(self) -> float:
+        """The median round's seconds per call."""
+        return statistics.median(self.per_round)
 
 
 def time_fn(
     fn: Callable[[], object], *, repeats: int = 7, min_time: float = 0.5, warmup: int = 3
 ) -> float:
-    """Median seconds per call of ``fn``.
-
-    ``warmup`` untimed calls, then the number of calls per repeat is chosen so that all
-    ``repeats`` together take about ``min_time`` seconds; the result is the median over the
-    repeats of (repeat time / calls per repeat).
-    """
+    """Median seconds per call of ``fn`` (one callable alone; prefer :func:`interleaved_times`)."""
     for _ in range(warmup):
         fn()
     t0 = time.perf_counter()
@@ -38,6 +68,147 @@ def time_fn(
     return statistics.median(per_call)
 
 
+def _warm_up(fn: Callable[[], object], calls: int) -> float:
+    """Call ``fn`` ``max(calls, 1)`` times (warm-up, not part of the result); return the
+    median seconds of one call, the estimate that calibrates the rounds."""
+    seconds = []
+    for _ in range(max(calls, 1)):
+        t0 = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - t0)
+    return statistics.median(seconds)
+
+
+def _rotated(names: Sequence[str], by: int) -> list[str]:
+    """``names`` rotated left by ``by`` places (round ``r`` starts with the ``r``-th name)."""
+    k = by % len(names) if names else 0
+    return [*names[k:], *names[:k]]
+
+
+def _time_calls(fn: Callable[[], object], calls: int) -> float:
+    """Seconds per call of ``calls`` back-to-back calls of ``fn``."""
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
+
+
+def interleaved_times(
+    fns: Mapping[str, Callable[[], object]],
+    *,
+    rounds: int = 30,
+    min_time: float = 1.0,
+    warmup: int = 3,
+) -> dict[str, Timing]:
+    """Time several callables in interleaved rounds; a :class:`Timing` per name.
+
+    Each callable is first called ``warmup`` times (at least once) untimed; the median of those
+    calls sets its number of calls per round, so that its ``rounds`` rounds together take about
+    ``min_time`` seconds (at least one call per round). Then, in each of ``rounds`` rounds,
+    every callable runs its calls back to back, and the round's time divided by the calls is
+    one sample. The order of the callables rotates from round to round, so each takes each
+    place in turn and a slow spell of the machine falls on all of them alike. The garbage
+    collector is paused while the rounds run (as :mod:`timeit` does).
+
+    The whole measurement takes about ``len(fns) * min_time`` seconds plus the warm-up.
+    """
+    names = list(fns)
+    calls = {}
+    for name in names:
+        one = max(_warm_up(fns[name], warmup), 1e-7)
+        calls[name] = max(1, round(min_time / max(rounds, 1) / one))
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    with _gc_paused():
+        for r in range(rounds):
+            for name in _rotated(names, r):
+                samples[name].append(_time_calls(fns[name], calls[name]))
+    return {name: Timing(tuple(samples[name]), calls[name]) for name in names}
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Collect garbage, then keep the collector off until the block ends."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class LoadWatch:
+    """The 1-minute load average when a measurement starts and when it ends.
+
+    Use as a context around the measurement (``with LoadWatch() as load: ...``), then put
+    :meth:`line` in the table's header text. ``after`` is ``None`` until the block ends.
+    """
+
+    def __init__(self) -> None:
+        self.before: float | None = None
+        self.after: float | None = None
+
+    def __enter__(self) -> LoadWatch:
+        self.before = os.getloadavg()[0]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.after = os.getloadavg()[0]
+
+    @property
+    def quiet(self) -> bool:
+        """Whether neither reading is above :data:`QUIET_LOAD`."""
+        return all(x is None or x <= QUIET_LOAD for x in (self.before, self.after))
+
+    def line(self) -> str:
+        """The markdown line for a table's header: the two readings, and a warning if busy."""
+        before = "n/a" if self.before is None else f"{self.before:.2f}"
+        after = "n/a" if self.after is None else f"{self.after:.2f}"
+        if self.quiet:
+            return f"1-minute load average {before} → {after} (quiet)"
+        return (f"**warning: 1-minute load average above {QUIET_LOAD} ({before} → {after}): "
+                "timings are not from a quiet machine**")
+
+
+def threads_text() -> str:
+    """torch's thread count and the ``OMP_NUM_THREADS`` it started under."""
+    omp = os.environ.get("OMP_NUM_THREADS", "unset")
+    return f"torch threads {torch.get_num_threads()} (OMP_NUM_THREADS={omp})"
+
+
+def env_line() -> str:
+    """One line naming the machine, the thread count and library versions (not the load:
+    see :class:`LoadWatch`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pykan = version("pykan")
+    except PackageNotFoundError:
+        pykan = "not installed"
+    return (
+        f"torch {torch.__version__}, {threads_text()}, "
+        f"cpu count {os.cpu_count()}, python {platform.python_version()}, "
+        f"{platform.machine()}, pykan {pykan}"
+    )
+
+
+def header_lines(load: LoadWatch) -> list[str]:
+    """The environment line and the load line (with its warning), for a result's header."""
+    return [f"Environment: {env_line()}", "", f"Load: {load.line()}"]
+
+
+def parse_shapes(text: str) -> list[tuple[int, int, int]]:
+    """``"64x64x4096,784x64x256"`` -> ``[(64, 64, 4096), (784, 64, 256)]``."""
+    shapes = []
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        parts = item.lower().split("x")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise ValueError(f"shape {item!r} is not IN x OUT x BATCH, e.g. 64x64x4096")
+        shapes.append((int(parts[0]), int(parts[1]), int(parts[2])))
+    return shapes
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub markdown table (numbers right-aligned)."""
     lines = ["| " + " | ".join(header) + " |"]
@@ -45,22 +216,6 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     for row in rows:
         lines.append("| " + " | ".join(str(c) for c in row) + " |")
     return "\n".join(lines)
-
-
-def env_line() -> str:
-    """One line naming the machine and library versions."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        pykan = version("pykan")
-    except PackageNotFoundError:
-        pykan = "not installed"
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-        f"cpu count {os.cpu_count()}, python {platform.python_version()}, "
-        f"{platform.machine()}, pykan {pykan}; load average at start {load}"
-    )
 
 
 def write_result(name: str, text: str) -> Path:
@@ -76,3 +231,8 @@ def fmt(x: float | None, digits: int = 3) -> str:
     if x is None or x != x:
         return "n/a"
     return f"{x:.{digits}g}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    """``a / b`` to two decimals, or ``n/a`` when either is missing or ``b`` is zero."""
+    return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
