@@ -14,6 +14,7 @@ import gc
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -169,6 +170,18 @@ class LoadWatch:
             return f"1-minute load average {before} → {after} (quiet)"
         return (f"**warning: 1-minute load average above {QUIET_LOAD} ({before} → {after}): "
                 "timings are not from a quiet machine**")
+
+
+@contextmanager
+def in_temp_cwd() -> Iterator[None]:
+    """Run a block from an empty temporary directory (pykan may write ``./model``)."""
+    old = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="kanlab-bench-") as tmp:
+        os.chdir(tmp)
+        try:
+            yield
+        finally:
+            os.chdir(old)
 
 
 def threads_text() -> str:

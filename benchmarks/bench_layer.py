@@ -24,11 +24,8 @@ at those shapes to ``benchmarks/results/layer_profile.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 from _common import (
@@ -36,6 +33,7 @@ from _common import (
     Timing,
     fmt,
     header_lines,
+    in_temp_cwd,
     interleaved_times,
     markdown_table,
     parse_shapes,
@@ -54,18 +52,6 @@ PASSES = ("fwd", "f+b")
 PROFILE_CALLS = 5
 
 
-@contextmanager
-def _in_temp_cwd() -> Iterator[None]:
-    """Run a block from an empty temporary directory (pykan may write ``./model``)."""
-    old = os.getcwd()
-    with tempfile.TemporaryDirectory(prefix="kanlab-bench-") as tmp:
-        os.chdir(tmp)
-        try:
-            yield
-        finally:
-            os.chdir(old)
-
-
 def make_models(n_in: int, n_out: int) -> dict[str, tuple[nn.Module, int]]:
     """The three models and the width of the input each expects."""
     import kanlab
@@ -80,7 +66,7 @@ def make_models(n_in: int, n_out: int) -> dict[str, tuple[nn.Module, int]]:
         from kan import KAN
 
         state = torch.random.get_rng_state()
-        with _in_temp_cwd():
+        with in_temp_cwd():
             pk = KAN(width=[n_in, n_out], grid=G, k=K, auto_save=False, seed=0)
             pk = pk.speed()  # 0.2.8: returns self (torch.compile'd only with compile=True)
         torch.random.set_rng_state(state)  # pykan seeds the global RNGs; undo for the others
