@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -24,8 +25,10 @@ from pathlib import Path
 import torch
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-#: a 1-minute load average above this (before or after) marks a run as not from a quiet machine
+#: other processes keeping more cores than this busy (on average) mark a run as not quiet
 QUIET_LOAD = 0.5
+#: shorter blocks are judged by the load average alone (``/proc/stat`` counts 10 ms ticks)
+MIN_WATCH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -139,37 +142,85 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy so far, all cores together (user, nice,
+    system, irq, softirq and steal ticks of ``/proc/stat``); ``None`` where unreadable."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    except (OSError, ValueError):
+        return None
+    if fields[0] != "cpu" or len(ticks) < 8:
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU seconds of this process (all threads) and of its finished children so far."""
+    usages = (resource.getrusage(resource.RUSAGE_SELF),
+              resource.getrusage(resource.RUSAGE_CHILDREN))
+    return sum(u.ru_utime + u.ru_stime for u in usages)
+
+
 class LoadWatch:
-    """The 1-minute load average when a measurement starts and when it ends.
+    """How busy the machine was around a measurement.
 
     Use as a context around the measurement (``with LoadWatch() as load: ...``), then put
-    :meth:`line` in the table's header text. ``after`` is ``None`` until the block ends.
+    :meth:`line` in the table's header text. It records the 1-minute load average when the block
+    starts (:attr:`before`) and ends (:attr:`after`), and, where ``/proc/stat`` can be read,
+    :attr:`others`: the mean number of cores that other processes (and the hypervisor's steal)
+    kept busy during the block, i.e. the machine's busy CPU time less this process's and its
+    finished children's, over the wall time.
+
+    The run counts as quiet when :attr:`others` is at most :data:`QUIET_LOAD` (without
+    ``/proc/stat``, or for a block shorter than :data:`MIN_WATCH_SECONDS`: when neither load
+    reading is above it). The load average alone cannot tell:
+    ``after`` includes the benchmark's own threads (a one-thread run of a minute or more brings
+    it near 1 on an idle machine), and ``before`` still counts whatever finished just before
+    (the previous benchmark of ``make bench``).
     """
 
     def __init__(self) -> None:
         self.before: float | None = None
         self.after: float | None = None
+        self.others: float | None = None
+        self._start: tuple[float, float | None, float] | None = None
 
     def __enter__(self) -> LoadWatch:
         self.before = os.getloadavg()[0]
+        self._start = (time.perf_counter(), _machine_busy_seconds(), _own_cpu_seconds())
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.after = os.getloadavg()[0]
+        t0, busy0, own0 = self._start
+        wall, busy = time.perf_counter() - t0, _machine_busy_seconds()
+        if busy0 is not None and busy is not None and wall >= MIN_WATCH_SECONDS:
+            self.others = max(0.0, (busy - busy0 - (_own_cpu_seconds() - own0)) / wall)
 
     @property
     def quiet(self) -> bool:
-        """Whether neither reading is above :data:`QUIET_LOAD`."""
+        """Whether other processes left the machine to this run (see the class docstring)."""
+        if self.others is not None:
+            return self.others <= QUIET_LOAD
         return all(x is None or x <= QUIET_LOAD for x in (self.before, self.after))
 
     def line(self) -> str:
-        """The markdown line for a table's header: the two readings, and a warning if busy."""
+        """The markdown line for a table's header: the readings, and a warning if busy."""
         before = "n/a" if self.before is None else f"{self.before:.2f}"
         after = "n/a" if self.after is None else f"{self.after:.2f}"
+        load = f"1-minute load average {before} → {after}"
+        if self.others is None:
+            if self.quiet:
+                return f"{load} (quiet)"
+            return (f"**warning: {load}, above {QUIET_LOAD}: timings are not from a quiet "
+                    "machine**")
+        others = f"other processes kept {self.others:.2f} cores busy on average during the run"
         if self.quiet:
-            return f"1-minute load average {before} → {after} (quiet)"
-        return (f"**warning: 1-minute load average above {QUIET_LOAD} ({before} → {after}): "
-                "timings are not from a quiet machine**")
+            return f"{load} (the end includes this run's own threads); {others} (quiet)"
+        return (f"**warning: {others} (above {QUIET_LOAD}; {load}): timings are not from a "
+                "quiet machine**")
 
 
 @contextmanager

@@ -31,7 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
-from _common import env_line, fmt, markdown_table, write_result
+from _common import LoadWatch, fmt, header_lines, markdown_table, write_result
 from _workers import emit, run_job, toy_f
 
 GRIDS = [3, 5, 10, 20, 50]
@@ -109,7 +109,7 @@ def _final_test(run: dict) -> float:
 def run(steps: int, seeds: list[int], jobs: int, quick: bool) -> str:
     tasks = [(lib, seed) for seed in seeds for lib in LIBS]
     threads = 1 if jobs > 1 else None  # parallel jobs: one thread each (no oversubscription)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with LoadWatch() as load, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             t: pool.submit(run_job, "bench_accuracy.py", [t[0], str(steps), str(t[1])], threads)
             for t in tasks
@@ -165,7 +165,7 @@ def run(steps: int, seeds: list[int], jobs: int, quick: bool) -> str:
         [
             f"# Grid-extension accuracy ({mode}): [2, 1, 1] KAN, {steps} LBFGS steps per grid",
             "",
-            f"Environment: {env_line()}",
+            *header_lines(load),
             "",
             "f = exp(sin(pi x) + y^2), 1000 train / 1000 test uniform on [-1, 1]^2, float64, "
             "k = 3. kanlab: `fit(KAN([2,1,1], grid_size=3, seed=s), "
