@@ -53,25 +53,6 @@ class Timing:
         return statistics.median(self.per_round)
 
 
-def time_fn(
-    fn: Callable[[], object], *, repeats: int = 7, min_time: float = 0.5, warmup: int = 3
-) -> float:
-    """Median seconds per call of ``fn`` (one callable alone; prefer :func:`interleaved_times`)."""
-    for _ in range(warmup):
-        fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    number = max(1, int(min_time / repeats / one))
-    per_call = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        per_call.append((time.perf_counter() - t0) / number)
-    return statistics.median(per_call)
-
-
 def _warm_up(fn: Callable[[], object], calls: int) -> float:
     """Call ``fn`` ``max(calls, 1)`` times (warm-up, not part of the result); return the
     median seconds of one call, the estimate that calibrates the rounds."""
