@@ -4,8 +4,8 @@ Timings on a shared machine drift by tens of percent within a minute, so the tim
 do not time one library after the other: :func:`interleaved_times` gives every callable a turn
 in each of many rounds (the order rotating), so that a burst of noise hits all of them alike,
 and reports the minimum (the least disturbed round) next to the median. :class:`LoadWatch`
-records the 1-minute load average before and after, and its line in every table warns when
-the machine was not quiet.
+records the 1-minute load average before and after and the CPU other processes used meanwhile;
+its line in every table warns when the machine was not quiet.
 """
 
 from __future__ import annotations
@@ -78,6 +78,19 @@ def _time_calls(fn: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - t0) / calls
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Keep the garbage collector off until the block ends (collect with :func:`gc.collect`
+    between timed stretches, so that cyclic garbage cannot pile up)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def interleaved_times(
     fns: Mapping[str, Callable[[], object]],
     *,
@@ -93,34 +106,26 @@ def interleaved_times(
     every callable runs its calls back to back, and the round's time divided by the calls is
     one sample. The order of the callables rotates from round to round, so each takes each
     place in turn and a slow spell of the machine falls on all of them alike. The garbage
-    collector is paused while the rounds run (as :mod:`timeit` does).
+    collector is off while a round runs (as in :mod:`timeit`) and collects, untimed, before
+    each round.
 
-    The whole measurement takes about ``len(fns) * min_time`` seconds plus the warm-up.
+    The whole measurement takes about ``len(fns) * min_time`` seconds plus the warm-up (more
+    where one call takes longer than ``min_time / rounds``).
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
     names = list(fns)
     calls = {}
     for name in names:
         one = max(_warm_up(fns[name], warmup), 1e-7)
-        calls[name] = max(1, round(min_time / max(rounds, 1) / one))
+        calls[name] = max(1, round(min_time / rounds / one))
     samples: dict[str, list[float]] = {name: [] for name in names}
     with _gc_paused():
         for r in range(rounds):
+            gc.collect()
             for name in _rotated(names, r):
                 samples[name].append(_time_calls(fns[name], calls[name]))
     return {name: Timing(tuple(samples[name]), calls[name]) for name in names}
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Collect garbage, then keep the collector off until the block ends."""
-    was_enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _machine_busy_seconds() -> float | None:
