@@ -10,6 +10,7 @@ its line in every table warns when the machine was not quiet.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import platform
@@ -249,12 +250,14 @@ def header_lines(load: LoadWatch) -> list[str]:
 
 
 def parse_shapes(text: str) -> list[tuple[int, int, int]]:
-    """``"64x64x4096,784x64x256"`` -> ``[(64, 64, 4096), (784, 64, 256)]``."""
+    """``"64x64x4096,784x64x256"`` -> ``[(64, 64, 4096), (784, 64, 256)]`` (an argparse
+    ``type``: a malformed shape raises :class:`argparse.ArgumentTypeError`)."""
     shapes = []
     for item in filter(None, (s.strip() for s in text.split(","))):
         parts = item.lower().split("x")
         if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-            raise ValueError(f"shape {item!r} is not IN x OUT x BATCH, e.g. 64x64x4096")
+            raise argparse.ArgumentTypeError(
+                f"shape {item!r} is not INxOUTxBATCH of positive integers, e.g. 64x64x4096")
         shapes.append((int(parts[0]), int(parts[1]), int(parts[2])))
     return shapes
 
