@@ -31,7 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
-from _common import env_line, fmt, markdown_table, write_result
+from _common import LoadWatch, fmt, header_lines, markdown_table, write_result
 from _workers import emit, run_job, toy_f
 
 GRIDS = [3, 5, 10, 20, 50]
@@ -106,10 +106,41 @@ def _final_test(run: dict) -> float:
     return st["test"] if st else math.inf
 
 
+def _seed_table(res: dict, seeds: list[int]) -> str:
+    """Test RMSE at the end of every grid stage, one column per library and seed."""
+    head = ["G"] + [f"{lib} s{seed}" for lib in LIBS for seed in seeds]
+    rows = []
+    for g in GRIDS:
+        row = [g]
+        for lib in LIBS:
+            for seed in seeds:
+                st = res[(lib, seed)]["stages"].get(str(g))
+                row.append(fmt(st and st["test"]))
+        rows.append(row)
+    return markdown_table(head, rows)
+
+
+def _slope_table(res: dict, seeds: list[int], best: dict[str, int]) -> str:
+    """Convergence slopes over two ranges of G: the best seed's and the median over seeds."""
+    rows = []
+    for label, grids in (("G = 5..20", [5, 10, 20]), ("G = 3..50", GRIDS)):
+        row = [label]
+        for lib in LIBS:
+            per_seed = [slope(res[(lib, s)]["stages"], grids) for s in seeds]
+            ok = [x for x in per_seed if x is not None]
+            row += [
+                fmt(slope(res[(lib, best[lib])]["stages"], grids)),
+                fmt(statistics.median(ok) if ok else None),
+            ]
+        rows.append(row)
+    head = ["range", "kanlab best seed", "kanlab median", "pykan best seed", "pykan median"]
+    return markdown_table(head, rows)
+
+
 def run(steps: int, seeds: list[int], jobs: int, quick: bool) -> str:
     tasks = [(lib, seed) for seed in seeds for lib in LIBS]
     threads = 1 if jobs > 1 else None  # parallel jobs: one thread each (no oversubscription)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with LoadWatch() as load, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             t: pool.submit(run_job, "bench_accuracy.py", [t[0], str(steps), str(t[1])], threads)
             for t in tasks
@@ -136,27 +167,6 @@ def run(steps: int, seeds: list[int], jobs: int, quick: bool) -> str:
         f"pykan train (seed {best['pykan']})",
         f"pykan test (seed {best['pykan']})",
     ]
-    seed_head = ["G"] + [f"{lib} s{seed}" for lib in LIBS for seed in seeds]
-    seed_rows = []
-    for g in GRIDS:
-        row = [g]
-        for lib in LIBS:
-            for seed in seeds:
-                st = res[(lib, seed)]["stages"].get(str(g))
-                row.append(fmt(st and st["test"]))
-        seed_rows.append(row)
-    s_rows = []
-    for label, grids in (("G = 5..20", [5, 10, 20]), ("G = 3..50", GRIDS)):
-        row = [label]
-        for lib in LIBS:
-            per_seed = [slope(res[(lib, s)]["stages"], grids) for s in seeds]
-            ok = [x for x in per_seed if x is not None]
-            row += [
-                fmt(slope(res[(lib, best[lib])]["stages"], grids)),
-                fmt(statistics.median(ok) if ok else None),
-            ]
-        s_rows.append(row)
-    s_head = ["range", "kanlab best seed", "kanlab median", "pykan best seed", "pykan median"]
     walls = ", ".join(
         f"{lib} {statistics.median(res[(lib, s)]['wall'] for s in seeds):.0f}" for lib in LIBS
     )
@@ -165,7 +175,7 @@ def run(steps: int, seeds: list[int], jobs: int, quick: bool) -> str:
         [
             f"# Grid-extension accuracy ({mode}): [2, 1, 1] KAN, {steps} LBFGS steps per grid",
             "",
-            f"Environment: {env_line()}",
+            *header_lines(load),
             "",
             "f = exp(sin(pi x) + y^2), 1000 train / 1000 test uniform on [-1, 1]^2, float64, "
             "k = 3. kanlab: `fit(KAN([2,1,1], grid_size=3, seed=s), "
@@ -181,11 +191,11 @@ def run(steps: int, seeds: list[int], jobs: int, quick: bool) -> str:
             "",
             "## Test RMSE per seed",
             "",
-            markdown_table(seed_head, seed_rows),
+            _seed_table(res, seeds),
             "",
             "## Slope of log(test RMSE) vs log(G) (least squares; theory for k = 3: -4)",
             "",
-            markdown_table(s_head, s_rows),
+            _slope_table(res, seeds, best),
             "",
             f"Median wall time per run (s): {walls} ({jobs} runs in parallel; not a controlled "
             "timing).",

@@ -12,24 +12,45 @@ one forward + backward of the MSE loss (the closure of an LBFGS step, without th
   checks, no symbolic branch, no memory blocking. It is the floor this library's general layer
   could approach, not something to use;
 - ``pykan KAN``: pykan 0.2.8's ``KAN(width=[2, 5, 1], grid=5, k=3)`` as its ``fit`` runs it
-  with ``lamb = 0`` (activations not saved, the unused symbolic branch off), in its own process.
+  with ``lamb = 0`` (activations not saved, the unused symbolic branch off).
 
-Usage: ``python benchmarks/bench_eager_floor.py``; writes ``benchmarks/results/eager_floor.md``.
+All four take turns in one process (``_common.interleaved_times``: 30 rounds, the order
+rotating, about 1 s each over all rounds; ``--quick``: 5 rounds of 0.1 s), with float64 the
+default dtype for the whole run (as pykan's fit protocol has it; kanlab's models and the minimal
+layer name their dtype anyway); pykan's model is built from a temporary directory and its global
+seeding undone. The table gives the minimum and the median over the rounds; the 1-minute load
+average before and after and the thread count are in the header.
+
+Usage: ``python benchmarks/bench_eager_floor.py [--quick] [--rounds N] [--threads N]``; writes
+``benchmarks/results/eager_floor.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from _common import RESULTS_DIR, env_line, markdown_table, time_fn, write_result
-from _workers import emit, run_job, toy_f
+from _common import (
+    RESULTS_DIR,
+    LoadWatch,
+    Timing,
+    header_lines,
+    in_temp_cwd,
+    interleaved_times,
+    markdown_table,
+    ratio,
+    threads_text,
+    write_result,
+)
+from _workers import toy_f
 
 DTYPE = torch.float64
 G, K = 5, 3
+#: (rounds, seconds per evaluation over all rounds) of a full and a quick run
+FULL, QUICK = (30, 1.0), (5, 0.1)
 
 #: uniform cubic B-splines on [0, 1] as rows of powers (1, u, u², u³) -> the four pieces
 _PIECES = torch.tensor(
@@ -78,12 +99,15 @@ class _MinimalLayer(torch.autograd.Function):
 
 
 def _data(n: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """1000 points uniform on [-1, 1]² (seed 0) and the toy function's values."""
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(n, 2, generator=gen, dtype=DTYPE) * 2 - 1
     return x, toy_f(x)
 
 
-def _evaluation(model, x, y):
+def _evaluation(model, x, y) -> Callable[[], None]:
+    """One loss-and-gradient evaluation of ``model``: zero grads, forward, MSE, backward."""
+
     def closure():
         model.zero_grad()
         F.mse_loss(model(x), y).backward()
@@ -91,15 +115,8 @@ def _evaluation(model, x, y):
     return closure
 
 
-def kanlab_times() -> dict[str, float]:
-    import kanlab
-
-    x, y = _data()
-    model = kanlab.KAN([2, 5, 1], grid_size=G, seed=0, dtype=DTYPE)
-    uniform = time_fn(_evaluation(model, x, y))
-    model.update_grid(x)
-    adapted = time_fn(_evaluation(model, x, y))
-
+def _minimal_evaluation(x, y) -> Callable[[], None]:
+    """The same evaluation through two :class:`_MinimalLayer` s (seeded random weights)."""
     gen = torch.Generator().manual_seed(0)
     params = [torch.randn(5, 2 * (G + K + 1), generator=gen, dtype=DTYPE) * 0.1,
               torch.zeros(5, dtype=DTYPE),
@@ -114,78 +131,133 @@ def kanlab_times() -> dict[str, float]:
         hidden = _MinimalLayer.apply(x, params[0], params[1])
         F.mse_loss(_MinimalLayer.apply(hidden, params[2], params[3]), y).backward()
 
-    return {"uniform": uniform, "adapted": adapted, "minimal": time_fn(minimal)}
+    return minimal
 
 
-def pykan_time() -> float:
-    from kan import KAN
+def kanlab_calls(x, y) -> dict[str, Callable[[], None]]:
+    """kanlab's evaluation on the uniform grid and after a grid update, and the minimal one."""
+    import kanlab
 
-    torch.set_default_dtype(DTYPE)  # this worker process only
-    x, y = _data()
-    model = KAN(width=[2, 5, 1], grid=G, k=K, seed=0, auto_save=False)
+    uniform = kanlab.KAN([2, 5, 1], grid_size=G, seed=0, dtype=DTYPE)
+    adapted = kanlab.KAN([2, 5, 1], grid_size=G, seed=0, dtype=DTYPE)
+    adapted.update_grid(x)
+    return {"uniform": _evaluation(uniform, x, y), "adapted": _evaluation(adapted, x, y),
+            "minimal": _minimal_evaluation(x, y)}  # fmt: skip
+
+
+def pykan_call(x, y) -> Callable[[], None] | None:
+    """pykan's evaluation as its ``fit`` runs it with ``lamb = 0``; ``None`` if not installed."""
+    try:
+        from kan import KAN
+    except ImportError:
+        return None
+    state = torch.random.get_rng_state()
+    with in_temp_cwd():
+        model = KAN(width=[2, 5, 1], grid=G, k=K, seed=0, auto_save=False)
+    torch.random.set_rng_state(state)  # pykan seeds the global RNGs; undo for the others
     model.disable_symbolic_in_fit(0.0)  # as its fit with lamb = 0: no saved activations
-    return time_fn(_evaluation(model, x, y))
+    return _evaluation(model, x, y)
 
 
-def run(threads: int | None) -> str:
-    ours = run_job("bench_eager_floor.py", ["kanlab"], threads)
-    theirs = run_job("bench_eager_floor.py", ["pykan"], threads)["seconds"]
-    rows = [
-        ["kanlab KAN, uniform grid", ours["uniform"]],
-        ["kanlab KAN, after a grid update", ours["adapted"]],
-        ["minimal (uniform grid only)", ours["minimal"]],
-        ["pykan KAN", theirs],
-    ]
-    floor = ours["minimal"]
-    table = markdown_table(
-        ["evaluation", "ms", "× minimal", "pykan / this"],
-        [[name, f"{t * 1e3:.3f}", f"{t / floor:.2f}", f"{theirs / t:.2f}"] for name, t in rows],
-    )
+ROWS = (("uniform", "kanlab KAN, uniform grid"), ("adapted", "kanlab KAN, after a grid update"),
+        ("minimal", "minimal (uniform grid only)"), ("pykan", "pykan KAN"))  # fmt: skip
+
+
+def table(times: dict[str, Timing]) -> str:
+    """Min and median ms of every evaluation, against the minimal one and against pykan."""
+    floor, theirs = times["minimal"], times.get("pykan")
+    rows = []
+    for key, label in ROWS:
+        t = times.get(key)
+        if t is None:
+            continue
+        rows.append([label, f"{t.min * 1e3:.3f}", f"{t.median * 1e3:.3f}",
+                     ratio(t.min, floor.min), ratio(t.median, floor.median),
+                     ratio(theirs and theirs.min, t.min),
+                     ratio(theirs and theirs.median, t.median)])  # fmt: skip
+    head = ["evaluation", "min ms", "median ms", "× minimal (min)", "× minimal (median)",
+            "pykan / this (min)", "pykan / this (median)"]  # fmt: skip
+    return markdown_table(head, rows)
+
+
+def run(rounds: int, min_time: float, quick: bool) -> str:
+    """Time the four evaluations interleaved; the markdown of ``eager_floor.md``."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(DTYPE)  # pykan's protocol; restored below
+    try:
+        x, y = _data()
+        calls = kanlab_calls(x, y)
+        pykan = pykan_call(x, y)
+        if pykan is not None:
+            calls["pykan"] = pykan
+        with LoadWatch() as load:
+            times = interleaved_times(calls, rounds=rounds, min_time=min_time)
+    finally:
+        torch.set_default_dtype(default)
+    mode = f"quick, {rounds} rounds: a smoke test, not a result" if quick else "full"
     return "\n".join([
-        "# One loss-and-gradient evaluation of the toy fit's [2, 5, 1] KAN (eager PyTorch)",
+        "# One loss-and-gradient evaluation of the toy fit's [2, 5, 1] KAN (eager PyTorch; "
+        f"{mode})",
         "",
-        f"Environment: {env_line()}",
+        *header_lines(load),
         "",
         "1000 points uniform on [-1, 1]², f = exp(sin(πx) + y²), float64, G = 5, k = 3; "
-        "forward + MSE + backward, median of repeats (`_common.time_fn`). See the script's "
-        "docstring for what `minimal` leaves out.",
+        f"forward + MSE + backward. {rounds} rounds in which the four evaluations take turns "
+        "(the order rotating; each one's calls per round calibrated so that its rounds take "
+        f"about {min_time:g} s in all); ratios of the minima and of the medians. "
+        f"{threads_text()}. See the script's docstring for what `minimal` leaves out.",
         "",
-        table,
+        table(times),
         "",
-        _budget_line(floor),
+        _budget_line(times["minimal"].min),
         "",
     ])  # fmt: skip
 
 
+def _pykan_fit_ms_per_pass() -> float | None:
+    """pykan's fit milliseconds per forward pass, read from ``fit.md``'s table (the column
+    named ``ms/forward pass``), or ``None`` when there is no such file or row."""
+    path = RESULTS_DIR / "fit.md"
+    if not path.exists():
+        return None
+    header: list[str] = []
+    for line in path.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == "library":
+            header = cells
+        elif cells[0] == "pykan" and "ms/forward pass" in header:
+            try:
+                return float(cells[header.index("ms/forward pass")])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
 def _budget_line(floor: float) -> str:
     """What a fit 5× faster than pykan's may spend per forward pass, from ``fit.md``."""
-    path = RESULTS_DIR / "fit.md"
-    found = re.search(r"^\| pykan \|(?:[^|]*\|){4}\s*([0-9.]+)\s*\|", path.read_text(),
-                      re.MULTILINE) if path.exists() else None
-    if found is None:
+    per_pass = _pykan_fit_ms_per_pass()
+    if per_pass is None:
         return "(Run bench_fit.py first for pykan's fit cost per forward pass.)"
-    per_pass = float(found.group(1))
     return (f"`fit.md` measures pykan's 50-step fit at {per_pass:.2f} ms per forward pass, "
             "everything included, and kanlab's fit makes about as many passes; a fit 5× faster "
             f"would have {per_pass / 5:.2f} ms per pass for everything (evaluation, optimiser, "
-            f"grid updates, records). The minimal evaluation alone takes {floor * 1e3:.2f} ms.")
+            f"grid updates, records). The minimal evaluation alone takes {floor * 1e3:.2f} ms "
+            "(its minimum).")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", choices=("kanlab", "pykan"), help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK[0]} rounds of {QUICK[1]:g} s (a smoke test)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help=f"interleaved rounds ({FULL[0]}; quick: {QUICK[0]})")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's default)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.worker == "kanlab":
-        emit(kanlab_times())
-        return
-    if args.worker == "pykan":
-        emit({"seconds": pykan_time()})
-        return
-    text = run(args.threads)
+    rounds, min_time = QUICK if args.quick else FULL
+    text = run(args.rounds or rounds, min_time, args.quick)
     print(text)
     print(f"wrote {write_result('eager_floor.md', text)}", file=sys.stderr)
 

@@ -9,37 +9,47 @@ For each (in, out, batch) the three models are timed side by side in one process
 * floor: ``torch.nn.Linear(in·(G+k+1), out)`` on an input ``(batch, in·(G+k+1))``, the GEMM a
   KAN layer cannot avoid (``G + k`` spline bases plus the base branch per input).
 
-Usage: ``python benchmarks/bench_layer.py [--quick]``; writes ``benchmarks/results/layer.md``.
+Timing: per shape and per pass (forward under ``no_grad``; forward + backward), the models take
+turns in interleaved rounds (``_common.interleaved_times``: 30 rounds, the order rotating, each
+model's calls per round calibrated to about 1 s over all rounds; ``--quick``: 5 rounds of
+0.1 s), and the table gives the minimum and the median over the rounds. The 1-minute load
+average before and after and the thread count are in the header; a load above 0.5 is flagged.
+
+Usage: ``python benchmarks/bench_layer.py [--quick] [--rounds N] [--shapes 64x64x4096,...]
+[--threads N]`` writes ``benchmarks/results/layer.md``; ``--profile 64x64x4096,784x64x256``
+instead writes the torch profiler's tables of kanlab's forward, backward and forward + backward
+at those shapes to ``benchmarks/results/layer_profile.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
-from _common import env_line, fmt, markdown_table, time_fn, write_result
+from _common import (
+    LoadWatch,
+    Timing,
+    fmt,
+    header_lines,
+    in_temp_cwd,
+    interleaved_times,
+    markdown_table,
+    parse_shapes,
+    ratio,
+    threads_text,
+    write_result,
+)
 from torch import nn
 
 G, K = 5, 3
 SHAPES = [(2, 5, 1000), (64, 64, 4096), (256, 256, 1024), (784, 64, 256)]
 MB = 2.0**20
-
-
-@contextmanager
-def _in_temp_cwd() -> Iterator[None]:
-    """Run a block from an empty temporary directory (pykan may write ``./model``)."""
-    old = os.getcwd()
-    with tempfile.TemporaryDirectory(prefix="kanlab-bench-") as tmp:
-        os.chdir(tmp)
-        try:
-            yield
-        finally:
-            os.chdir(old)
+#: (rounds, seconds per model over all rounds) of a full and a quick run
+FULL, QUICK = (30, 1.0), (5, 0.1)
+PASSES = ("fwd", "f+b")
+PROFILE_CALLS = 5
 
 
 def make_models(n_in: int, n_out: int) -> dict[str, tuple[nn.Module, int]]:
@@ -56,7 +66,7 @@ def make_models(n_in: int, n_out: int) -> dict[str, tuple[nn.Module, int]]:
         from kan import KAN
 
         state = torch.random.get_rng_state()
-        with _in_temp_cwd():
+        with in_temp_cwd():
             pk = KAN(width=[n_in, n_out], grid=G, k=K, auto_save=False, seed=0)
             pk = pk.speed()  # 0.2.8: returns self (torch.compile'd only with compile=True)
         torch.random.set_rng_state(state)  # pykan seeds the global RNGs; undo for the others
@@ -68,6 +78,7 @@ def make_models(n_in: int, n_out: int) -> dict[str, tuple[nn.Module, int]]:
 
 
 def _fwd_bwd(model: nn.Module, x: torch.Tensor, g: torch.Tensor) -> Callable[[], None]:
+    """One training step's layer work: forward, then ``backward(g)``; grads reset to None."""
     params = [p for p in model.parameters() if p.requires_grad]
 
     def step() -> None:
@@ -133,146 +144,227 @@ def peak_alloc_bytes(step: Callable[[], None]) -> int | None:
         return None
 
 
-def profile_kanlab(n_in: int, n_out: int, batch: int, rows: int = 15) -> str:
-    """Top ops (by self CPU time) of kanlab's forward + backward at one shape."""
+def _inputs(batch: int, width: int) -> torch.Tensor:
+    """The benchmark's fixed input: uniform on [-1, 1], seed 1."""
+    gen = torch.Generator().manual_seed(1)
+    return torch.rand(batch, width, generator=gen) * 2 - 1
+
+
+def _pass_calls(
+    models: dict[str, tuple[nn.Module, int]], batch: int
+) -> dict[str, dict[str, Callable[[], object]]]:
+    """Per pass, one closure per model: ``fwd`` (to be run under ``no_grad``) and ``f+b``."""
+    calls: dict[str, dict[str, Callable[[], object]]] = {"fwd": {}, "f+b": {}}
+    for name, (model, width) in models.items():
+        x = _inputs(batch, width)
+        calls["fwd"][name] = lambda model=model, x=x: model(x)
+        with torch.no_grad():
+            g = torch.ones_like(model(x))
+        calls["f+b"][name] = _fwd_bwd(model, x.clone().requires_grad_(True), g)
+    return calls
+
+
+def time_shape(
+    models: dict[str, tuple[nn.Module, int]], batch: int, rounds: int, min_time: float
+) -> dict[str, dict[str, Timing]]:
+    """Interleaved timings of every model, per pass (``fwd`` under ``no_grad``, ``f+b``)."""
+    calls = _pass_calls(models, batch)
+    with torch.no_grad():
+        fwd = interleaved_times(calls["fwd"], rounds=rounds, min_time=min_time)
+    fb = interleaved_times(calls["f+b"], rounds=rounds, min_time=min_time)
+    return {"fwd": fwd, "f+b": fb}
+
+
+def memory_shape(
+    models: dict[str, tuple[nn.Module, int]], batch: int
+) -> dict[str, tuple[float | None, float]]:
+    """``(peak MiB, saved MiB)`` of one forward + backward of every model."""
+    out = {}
+    for name, (model, width) in models.items():
+        x = _inputs(batch, width).requires_grad_(True)
+        with torch.no_grad():
+            g = torch.ones_like(model(x))
+        peak = peak_alloc_bytes(_fwd_bwd(model, x, g))
+        out[name] = (None if peak is None else peak / MB, saved_bytes(model, x) / MB)
+    return out
+
+
+def _ms(t: Timing | None) -> tuple[float | None, float | None]:
+    """``(min, median)`` milliseconds per call, or ``(None, None)`` for a missing model."""
+    return (None, None) if t is None else (t.min * 1e3, t.median * 1e3)
+
+
+def time_row(shape: str, pass_: str, timings: dict[str, Timing]) -> list[object]:
+    """One row of the time table: min and median of each model, and their ratios."""
+    (kl, kl_med), (fl, fl_med) = _ms(timings["kanlab"]), _ms(timings["floor"])
+    pk, pk_med = _ms(timings.get("pykan"))
+    return [shape, pass_, fmt(kl), fmt(kl_med), fmt(fl), fmt(fl_med),
+            ratio(kl, fl), ratio(kl_med, fl_med),
+            fmt(pk), fmt(pk_med), ratio(pk, kl), ratio(pk_med, kl_med)]  # fmt: skip
+
+
+def memory_row(shape: str, mem: dict[str, tuple[float | None, float]]) -> list[object]:
+    """One row of the memory table (peak and saved MiB of each model, and their ratios)."""
+    kl, pk, fl = mem["kanlab"], mem.get("pykan", (None, None)), mem["floor"]
+    row: list[object] = [shape]
+    for i in (0, 1):  # peak, then saved
+        row += [fmt(kl[i]), fmt(pk[i]), fmt(fl[i]), ratio(kl[i], fl[i]), ratio(pk[i], kl[i])]
+    return row
+
+
+def _log_shape(shape: str, timings: dict[str, dict[str, Timing]]) -> None:
+    """One progress line per pass on stderr: each model's min / median ms."""
+    for pass_, by_model in timings.items():
+        parts = "  ".join(f"{name} {t.min * 1e3:.3g}/{t.median * 1e3:.3g}"
+                          for name, t in by_model.items())
+        print(f"  {shape} {pass_:3s} ms min/median: {parts}", file=sys.stderr)
+
+
+TIME_HEAD = ["(in, out, batch)", "pass", "kanlab min ms", "kanlab median ms",
+             "floor min ms", "floor median ms", "kanlab/floor (min)", "kanlab/floor (median)",
+             "pykan min ms", "pykan median ms", "pykan/kanlab (min)",
+             "pykan/kanlab (median)"]  # fmt: skip
+MEMORY_HEAD = [
+    "(in, out, batch)",
+    "peak kanlab MB", "peak pykan MB", "peak floor MB", "kanlab/floor", "pykan/kanlab",
+    "saved kanlab MB", "saved pykan MB", "saved floor MB", "kanlab/floor", "pykan/kanlab",
+]  # fmt: skip
+
+
+def report(time_rows: list, mem_rows: list, load: LoadWatch, rounds: int, min_time: float,
+           quick: bool) -> str:
+    """The markdown of ``layer.md``: header, protocol, time table, memory table."""
+    mode = f"quick, {rounds} rounds: a smoke test, not a result" if quick else "full"
+    return "\n".join([
+        f"# KAN layer benchmark ({mode}), G={G}, k={K}, float32, CPU",
+        "",
+        *header_lines(load),
+        "",
+        "Models: kanlab `KANLinear(in, out, grid_size=5, spline_order=3)`; pykan 0.2.8 "
+        "`KAN(width=[in, out], grid=5, k=3, auto_save=False, seed=0).speed()`; floor "
+        f"`nn.Linear(in*{G + K + 1}, out)` on a `(batch, in*{G + K + 1})` input.",
+        "",
+        "## Time (ms per call: minimum and median over interleaved rounds)",
+        "",
+        "fwd: forward under `torch.no_grad()`. f+b: forward + `backward` of the output with "
+        "the input requiring grad (as for a hidden layer), grads reset to None each call. "
+        f"Per shape and pass, {rounds} rounds in which kanlab, pykan and the floor take turns "
+        "(the order rotating; each model's calls per round calibrated so that its rounds "
+        f"take about {min_time:g} s in all; 3 warm-up calls first); ratios are of the minima "
+        f"and of the medians. {threads_text()}.",
+        "",
+        markdown_table(TIME_HEAD, time_rows),
+        "",
+        "## Memory of one training step (MiB)",
+        "",
+        "peak: highest CPU bytes allocated above the starting level during one forward + "
+        "backward (profiler allocation trace, `profile_memory=True`): output, activations, "
+        "temporaries, input and parameter grads. saved: bytes of the tensors autograd saves "
+        "for backward (one count per storage; parameters, buffers and the input left out) "
+        "plus the output.",
+        "",
+        markdown_table(MEMORY_HEAD, mem_rows),
+        "",
+    ])  # fmt: skip
+
+
+def run(shapes: list[tuple[int, int, int]], rounds: int, min_time: float, quick: bool) -> str:
+    """Time and measure every shape; the markdown of ``layer.md``."""
+    torch.set_default_dtype(torch.float32)
+    time_rows, mem_rows = [], []
+    with LoadWatch() as load:
+        for n_in, n_out, batch in shapes:
+            shape = f"({n_in}, {n_out}, {batch})"
+            models = make_models(n_in, n_out)
+            timings = time_shape(models, batch, rounds, min_time)
+            _log_shape(shape, timings)
+            time_rows += [time_row(shape, p, timings[p]) for p in PASSES]
+            mem_rows.append(memory_row(shape, memory_shape(models, batch)))
+    return report(time_rows, mem_rows, load, rounds, min_time, quick)
+
+
+def _profile_table(prof, rows: int) -> str:
+    """The profiler's table of the top ops by self CPU time."""
+    return prof.key_averages().table(
+        sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=64
+    )
+
+
+def profile_kanlab(n_in: int, n_out: int, batch: int, rows: int = 15) -> dict[str, str]:
+    """Where kanlab's layer spends its time at one shape: the torch profiler's table (top
+    ops by self CPU time over :data:`PROFILE_CALLS` calls, after 3 warm-up steps) of the
+    forward under ``no_grad``, of the backward alone (forwards run before the profiler
+    starts) and of forward + backward together."""
     from torch.profiler import ProfilerActivity, profile
 
     model, width = make_models(n_in, n_out)["kanlab"]
-    gen = torch.Generator().manual_seed(1)
-    x = (torch.rand(batch, width, generator=gen) * 2 - 1).requires_grad_()
-    step = _fwd_bwd(model, x, torch.ones(batch, n_out))
+    x = _inputs(batch, width).requires_grad_()
+    g = torch.ones(batch, n_out)
+    step = _fwd_bwd(model, x, g)
     for _ in range(3):
         step()
+    tables = {}
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(PROFILE_CALLS):
+            model(x)
+    tables["forward (no_grad)"] = _profile_table(prof, rows)
+    outputs = [model(x) for _ in range(PROFILE_CALLS)]
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        for _ in range(5):
+        for y in outputs:
+            y.backward(g)
+    tables["backward alone"] = _profile_table(prof, rows)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(PROFILE_CALLS):
             step()
-    return prof.key_averages().table(
-        sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=36
-    )
+    tables["forward + backward"] = _profile_table(prof, rows)
+    return tables
 
 
-def run(quick: bool) -> str:
-    torch.set_default_dtype(torch.float32)
-    repeats, min_time = (3, 0.15) if quick else (7, 1.0)
-    time_rows, mem_rows = [], []
-    for n_in, n_out, batch in SHAPES:
-        models = make_models(n_in, n_out)
-        res: dict[str, dict[str, float | None]] = {}
-        for name, (model, width) in models.items():
-            gen = torch.Generator().manual_seed(1)
-            x = torch.rand(batch, width, generator=gen) * 2 - 1
-            with torch.no_grad():
-                y = model(x)
-                t_fwd = time_fn(lambda: model(x), repeats=repeats, min_time=min_time)  # noqa: B023
-            g = torch.ones_like(y)
-            xg = x.clone().requires_grad_(True)
-            step = _fwd_bwd(model, xg, g)
-            t_fb = time_fn(step, repeats=repeats, min_time=min_time)
-            peak = peak_alloc_bytes(step)
-            saved = saved_bytes(model, xg)
-            res[name] = {
-                "fwd": t_fwd * 1e3,
-                "fb": t_fb * 1e3,
-                "peak": None if peak is None else peak / MB,
-                "saved": saved / MB,
-            }
-            print(
-                f"  ({n_in},{n_out},{batch}) {name:6s} fwd {t_fwd * 1e3:8.3f} ms  "
-                f"fwd+bwd {t_fb * 1e3:8.3f} ms  peak {fmt(res[name]['peak'])} MB  "
-                f"saved {saved / MB:.3g} MB",
-                file=sys.stderr,
-            )
-        kl, fl = res["kanlab"], res["floor"]
-        pk = res.get("pykan", {"fwd": None, "fb": None, "peak": None, "saved": None})
-
-        def ratio(a: float | None, b: float | None) -> str:
-            return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
-
-        shape = f"({n_in}, {n_out}, {batch})"
-        time_rows.append(
-            [
-                shape,
-                fmt(kl["fwd"]), fmt(pk["fwd"]), fmt(fl["fwd"]),
-                ratio(kl["fwd"], fl["fwd"]), ratio(pk["fwd"], kl["fwd"]),
-                fmt(kl["fb"]), fmt(pk["fb"]), fmt(fl["fb"]),
-                ratio(kl["fb"], fl["fb"]), ratio(pk["fb"], kl["fb"]),
-            ]
-        )  # fmt: skip
-        mem_rows.append(
-            [
-                shape,
-                fmt(kl["peak"]), fmt(pk["peak"]), fmt(fl["peak"]),
-                ratio(kl["peak"], fl["peak"]), ratio(pk["peak"], kl["peak"]),
-                fmt(kl["saved"]), fmt(pk["saved"]), fmt(fl["saved"]),
-                ratio(kl["saved"], fl["saved"]), ratio(pk["saved"], kl["saved"]),
-            ]
-        )  # fmt: skip
-    t_head = [
-        "(in, out, batch)",
-        "fwd kanlab ms", "fwd pykan ms", "fwd floor ms", "kanlab/floor", "pykan/kanlab",
-        "f+b kanlab ms", "f+b pykan ms", "f+b floor ms", "kanlab/floor", "pykan/kanlab",
-    ]  # fmt: skip
-    m_head = [
-        "(in, out, batch)",
-        "peak kanlab MB", "peak pykan MB", "peak floor MB", "kanlab/floor", "pykan/kanlab",
-        "saved kanlab MB", "saved pykan MB", "saved floor MB", "kanlab/floor", "pykan/kanlab",
-    ]  # fmt: skip
-    mode = "quick" if quick else "full"
-    return "\n".join(
-        [
-            f"# KAN layer benchmark ({mode}), G={G}, k={K}, float32, CPU",
-            "",
-            f"Environment: {env_line()}",
-            "",
-            "Models: kanlab `KANLinear(in, out, grid_size=5, spline_order=3)`; pykan 0.2.8 "
-            "`KAN(width=[in, out], grid=5, k=3, auto_save=False, seed=0).speed()`; floor "
-            f"`nn.Linear(in*{G + K + 1}, out)` on a `(batch, in*{G + K + 1})` input.",
-            "",
-            "## Time (median ms per call)",
-            "",
-            f"fwd: forward under `torch.no_grad()`. f+b: forward + `backward` of the output with "
-            f"the input requiring grad (as for a hidden layer), grads reset to None each call. "
-            f"Median of {repeats} repeats after warm-up; default thread count.",
-            "",
-            markdown_table(t_head, time_rows),
-            "",
-            "## Memory of one training step (MiB)",
-            "",
-            "peak: highest CPU bytes allocated above the starting level during one forward + "
-            "backward (profiler allocation trace, `profile_memory=True`): output, activations, "
-            "temporaries, input and parameter grads. saved: bytes of the tensors autograd saves "
-            "for backward (one count per storage; parameters, buffers and the input left out) "
-            "plus the output.",
-            "",
-            markdown_table(m_head, mem_rows),
-            "",
-        ]
-    )
+def profile_report(shapes: list[tuple[int, int, int]]) -> str:
+    """The markdown of ``layer_profile.md``: the profiler's tables at every shape."""
+    sections = []
+    with LoadWatch() as load:
+        for n_in, n_out, batch in shapes:
+            for title, table in profile_kanlab(n_in, n_out, batch).items():
+                sections += ["", f"## ({n_in}, {n_out}, {batch}): {title}", "", "```", table,
+                             "```"]
+    return "\n".join([
+        f"# Where kanlab's KANLinear spends its time (G={G}, k={K}, float32, CPU)",
+        "",
+        *header_lines(load),
+        "",
+        f"torch profiler (CPU), top ops by self CPU time over {PROFILE_CALLS} calls after 3 "
+        "warm-up steps. backward alone: the forwards run before the profiler starts.",
+        *sections,
+    ]) + "\n"  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch threads (default: torch's default)"
-    )
-    parser.add_argument(
-        "--profile",
-        metavar="IN,OUT,BATCH",
-        help="only print the top ops of kanlab's forward + backward at this shape",
-    )
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK[0]} rounds of {QUICK[1]:g} s (a smoke test)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help=f"interleaved rounds ({FULL[0]}; quick: {QUICK[0]})")
+    parser.add_argument("--shapes", type=parse_shapes, default=SHAPES,
+                        help="comma-separated INxOUTxBATCH (default: "
+                             + ",".join("x".join(map(str, s)) for s in SHAPES) + ")")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's default)")
+    parser.add_argument("--profile", type=parse_shapes, metavar="INxOUTxBATCH,...",
+                        help="instead: the profiler's tables of kanlab's forward and backward "
+                             "at these shapes (writes layer_profile.md)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.profile:
-        n_in, n_out, batch = (int(v) for v in args.profile.split(","))
-        print(f"kanlab KANLinear({n_in}, {n_out}) forward + backward, batch {batch}, 5 calls")
-        print(profile_kanlab(n_in, n_out, batch))
+        text = profile_report(args.profile)
+        print(text)
+        print(f"wrote {write_result('layer_profile.md', text)}", file=sys.stderr)
         return
-    text = run(args.quick)
+    rounds, min_time = QUICK if args.quick else FULL
+    text = run(args.shapes, args.rounds or rounds, min_time, args.quick)
     print(text)
-    path = write_result("layer.md", text)
-    print(f"wrote {path}", file=sys.stderr)
+    print(f"wrote {write_result('layer.md', text)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ Restructuring must not slow the layer down, and timings on this shared 2-core ma
 tens of percent between runs, so the two versions are timed side by side: the baseline's
 ``src/kanlab`` is copied into a temporary folder as the package ``kanlab_baseline`` (its
 imports are relative, so it loads beside today's ``kanlab``), both layers are built from the same
-seed (their outputs are checked equal), and each round times one call of every model in turn,
-the order rotating from round to round. The table gives the minimum and the median over the
-rounds, and the ratios of the minima; the load average is recorded before and after.
+seed (their outputs are checked equal), and each round times every model in turn, the order
+rotating from round to round (``_common.interleaved_times``). The table gives the minimum and
+the median over the rounds, and the ratios of the minima; the header records the load.
 
 Usage::
 
@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
-from _common import env_line, markdown_table, write_result
+from _common import LoadWatch, header_lines, interleaved_times, markdown_table, write_result
 from torch import nn
 
 G, K = 5, 3
 SHAPES = [(2, 5, 1000), (64, 64, 4096), (256, 256, 1024), (784, 64, 256)]
+#: seconds per model and pass over all rounds
+MIN_TIME = 1.0
 
 
 def load_baseline(checkout: Path, into: Path):
@@ -73,23 +72,6 @@ def calls(model: nn.Module, width: int, batch: int):
     return fwd, fwd_bwd
 
 
-def time_rounds(fns: dict[str, object], rounds: int, inner: int) -> dict[str, list[float]]:
-    """Per-call milliseconds of each function, one sample per round, interleaved."""
-    for fn in fns.values():  # warm-up: caches, allocator
-        for _ in range(3):
-            fn()
-    names = list(fns)
-    out = {name: [] for name in names}
-    for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]
-        for name in order:
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                fns[name]()
-            out[name].append((time.perf_counter() - t0) / inner * 1e3)
-    return out
-
-
 def run(baseline, rounds: int) -> str:
     rows = []
     for n_in, n_out, batch in SHAPES:
@@ -97,12 +79,11 @@ def run(baseline, rounds: int) -> str:
         with torch.no_grad():
             x = torch.rand(8, n_in, generator=torch.Generator().manual_seed(2))
             assert torch.equal(made["kanlab"][0](x), made["baseline"][0](x)), "outputs differ"
-        inner = max(1, int(2e6 // (batch * n_in * n_out) ** 0.5 // 100))
         for mode, index in (("fwd", 0), ("f+b", 1)):
             fns = {name: calls(m, w, batch)[index] for name, (m, w) in made.items()}
-            ms = time_rounds(fns, rounds, inner)
-            low = {name: min(v) for name, v in ms.items()}
-            med = {name: statistics.median(v) for name, v in ms.items()}
+            times = interleaved_times(fns, rounds=rounds, min_time=MIN_TIME)
+            low = {name: t.min * 1e3 for name, t in times.items()}
+            med = {name: t.median * 1e3 for name, t in times.items()}
             rows.append([f"({n_in}, {n_out}, {batch})", mode,
                          f"{low['kanlab']:.3g} / {med['kanlab']:.3g}",
                          f"{low['baseline']:.3g} / {med['baseline']:.3g}",
@@ -124,24 +105,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="kanlab-baseline-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kanlab-baseline-") as tmp, LoadWatch() as load:
         baseline = load_baseline(args.baseline.resolve(), Path(tmp))
         table = run(baseline, args.rounds)
-    load_after = os.getloadavg()
-    loads = ", ".join(f"{a:.2f}" for a in load_before) + " before; " + ", ".join(
-        f"{a:.2f}" for a in load_after) + " after"
-    busy = max(load_before[0], load_after[0]) > 0.5
     text = "\n".join([
         f"# KANLinear against a baseline checkout (G={G}, k={K}, float32, CPU)",
         "",
-        f"Environment: {env_line()}; load average {loads}"
-        + (" -- **a busy machine: compare only the ratios of one run**" if busy else ""),
+        *header_lines(load),
         "",
         f"Baseline: `{args.baseline}` (`src/kanlab` loaded as `kanlab_baseline`); the same seed "
         "gives both layers the same parameters (outputs checked equal). Each of "
-        f"{args.rounds} rounds times one call of kanlab, the baseline and the floor "
-        "(`nn.Linear(in*9, out)`) in rotating order; ratios are of the minima. fwd: forward "
+        f"{args.rounds} rounds times kanlab, the baseline and the floor (`nn.Linear(in*9, out)`) "
+        "in rotating order (`_common.interleaved_times`: each model's calls per round "
+        f"calibrated so that its rounds take about {MIN_TIME:g} s in all); ratios are of the "
+        "minima; a busy machine: compare only the ratios of one run. fwd: forward "
         "under `no_grad`; f+b: forward + backward of the sum with the input requiring grad.",
         "",
         table,

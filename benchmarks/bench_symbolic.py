@@ -15,7 +15,7 @@ import statistics
 import time
 
 import torch
-from _common import env_line, markdown_table, write_result
+from _common import LoadWatch, header_lines, markdown_table, write_result
 
 HELLOKAN_LIB = ["x", "x^2", "x^3", "x^4", "exp", "log", "sqrt", "tanh", "sin", "abs"]
 
@@ -96,11 +96,12 @@ def pykan_rows() -> list[list[object]]:
 
 
 def main() -> None:
-    rows = kanlab_rows() + pykan_rows()
+    with LoadWatch() as load:
+        rows = kanlab_rows() + pykan_rows()
     table = markdown_table(["library", "task", "seconds (median of 5; pykan: one run)"], rows)
     text = (
         "# Symbolic regression speed\n\n"
-        f"Environment: {env_line()}\n\n"
+        + "\n".join(header_lines(load)) + "\n\n"
         "Samples: 1000 training inputs of exp(sin(pi x) + y^2) through a [2, 5, 1] KAN "
         "trained 20 LBFGS steps (float64).\n\n" + table + "\n"
     )

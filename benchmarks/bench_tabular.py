@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS_DIR, env_line, fmt, markdown_table
+from _common import RESULTS_DIR, LoadWatch, env_line, fmt, markdown_table
 from _tabular_data import CLASSIFICATION, LOADERS, REGRESSION, Table
 
 MODELS = ("kan", "cli", "linear", "gbm", "mlp")
@@ -320,7 +320,8 @@ def command_line(argv: list[str]) -> str:
 
 
 def environment() -> str:
-    """:func:`_common.env_line` plus the versions of kanlab, scikit-learn, statsmodels, numpy."""
+    """:func:`_common.env_line` (thread count included) plus the versions of kanlab,
+    scikit-learn, statsmodels, numpy."""
     from importlib.metadata import PackageNotFoundError, version
 
     def ver(name: str) -> str:
@@ -333,8 +334,7 @@ def environment() -> str:
 
     libs = ", ".join(f"{n} {ver(n)}" for n in ("kanlab", "scikit-learn", "statsmodels",
                                                 "numpy"))
-    return (f"{env_line()}; {libs}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
-            f"; {platform.platform()}")
+    return f"{env_line()}; {libs}; {platform.platform()}"
 
 
 def report(sections: list[str], summary: list[list[object]], folds: int, quick: bool,
@@ -369,6 +369,25 @@ def report(sections: list[str], summary: list[list[object]], folds: int, quick: 
         *sections])
 
 
+def run_datasets(names: list[str], models: list[str], folds: int,
+                 quick: bool) -> tuple[list[str], list[list[object]], dict]:
+    """Cross-validate every model on every named data set: the report's sections, the summary
+    rows and the raw per-fold numbers (for the JSON)."""
+    sections, summary, raw = [], [], {}
+    for name in names:
+        table = LOADERS[name]()
+        if quick:
+            table = table.subsample(QUICK_ROWS, seed=0)
+        print(f"{name}: {len(table.y)} rows, {len(table.features)} feature(s)", file=sys.stderr)
+        results = cross_validate(table, models, folds, quick)
+        sections.append(dataset_section(table, results, models, quick))
+        summary.append(summary_row(table, results))
+        raw[name] = {"task": table.task, "rows": len(table.y), "features": table.features,
+                     "target": table.target, "source": table.source, "verdict": summary[-1][-1],
+                     "models": {m: [_json_fold(f) for f in fs] for m, fs in results.items()}}
+    return sections, summary, raw
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -391,18 +410,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"unknown {what}(s) {sorted(bad)}; expected some of {list(known)}")
     folds = args.folds or (QUICK_FOLDS if args.quick else 5)
     env, command = environment(), command_line(argv)
-    sections, summary, raw = [], [], {}
-    for name in names:
-        table = LOADERS[name]()
-        if args.quick:
-            table = table.subsample(QUICK_ROWS, seed=0)
-        print(f"{name}: {len(table.y)} rows, {len(table.features)} feature(s)", file=sys.stderr)
-        results = cross_validate(table, models, folds, args.quick)
-        sections.append(dataset_section(table, results, models, args.quick))
-        summary.append(summary_row(table, results))
-        raw[name] = {"task": table.task, "rows": len(table.y), "features": table.features,
-                     "target": table.target, "source": table.source, "verdict": summary[-1][-1],
-                     "models": {m: [_json_fold(f) for f in fs] for m, fs in results.items()}}
+    with LoadWatch() as load:
+        sections, summary, raw = run_datasets(names, models, folds, args.quick)
+    env = f"{env}; load: {load.line()}"
     text = report(sections, summary, folds, args.quick, command, env)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
