@@ -16,13 +16,19 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 	$(PIP) -e ".[dev]"
 	touch $@
 
-$(VENV)/.installed-bench: $(STAMP)
+# kanlab's optional compiled kernel (kanlab.splines.native): built when a C++ compiler is
+# there; without one the library runs its pure-PyTorch path
+NATIVE := src/kanlab/splines/native/_build/source.sha256
+$(NATIVE): $(STAMP) src/kanlab/splines/native/spline_kernel.cpp
+	$(PY) -m kanlab.splines.native --optional
+
+$(VENV)/.installed-bench: $(STAMP) $(NATIVE)
 	$(PIP) -e ".[bench]"
 	touch $@
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(NATIVE)
 	$(VENV)/bin/kanlab demo
 
 # the KAN paper's §2.5.2 story: sparsify, prune, auto-symbolic, formula (10 seeds)
@@ -31,7 +37,7 @@ demo-symbolic: $(STAMP)
 
 # the tests on every core (pytest-xdist), one torch thread per worker: small KANs spend their
 # time in dispatch, and two threads per worker on two cores spin-wait against each other
-test: $(STAMP)
+test: $(STAMP) $(NATIVE)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n auto --dist worksteal
 
 bench: $(VENV)/.installed-bench
@@ -56,7 +62,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks experiments
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache src/kanlab/splines/native/_build
 
 # The docs site, in site/. The examples that the pages include run first in quick mode (again
 # when they or kanlab change): their real output and figures go to docs/generated/ (ignored by

@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import torch
 
+from kanlab.splines import native
 from kanlab.splines.basis import bspline_basis, cubic_planes, local_basis, n_basis, uniform_spacing
 
 __all__ = [
@@ -275,6 +276,14 @@ class _SplineLinear(torch.autograd.Function):
         # the trash and padding to a multiple of 16 columns (odd widths slow the GEMMs down)
         n_cols = -(-(weight.shape[1] + 1) // 16) * 16
         padded = torch.nn.functional.pad(weight, (0, n_cols - weight.shape[1]))  # (out, cols)
+        ctx.k, ctx.nb, ctx.n_cols, ctx.closed = k, nb, n_cols, closed
+        ctx.knots, ctx.uniform = knots, tables.uniform
+        ctx.native = native.kernel_for(x, k)
+        if ctx.native is not None:  # A in one pass; the backward recomputes B' from x
+            a = ctx.native.fill(x, knots, k, x.new_empty(0) if extra is None else extra, n_cols,
+                                closed)[:, : weight.shape[1]]  # rows padded, weight not copied
+            ctx.save_for_backward(x, extra, weight, bias, a, None, None, None)
+            return torch.addmm(bias, a, weight.t()) if bias is not None else a @ weight.t()
         a = x.new_zeros((batch, n_cols))  # (B, cols)
         if extra is not None:
             a[:, n_in * nb : n_in * nb + extra.shape[1]] = extra
@@ -306,8 +315,6 @@ class _SplineLinear(torch.autograd.Function):
             del vals, row, index  # free this block's temporaries before the next is formed
         y = torch.addmm(bias, a, padded.t()) if bias is not None else a @ padded.t()
         ctx.save_for_backward(x, extra, weight, bias, a, derivs, rows, tables.scatter)
-        ctx.k, ctx.nb, ctx.n_cols, ctx.closed = k, nb, n_cols, closed
-        ctx.knots, ctx.uniform = knots, tables.uniform
         return y
 
     @staticmethod
@@ -323,9 +330,18 @@ class _SplineLinear(torch.autograd.Function):
             grad_bias = grad_y.sum(0)
         if ctx.needs_input_grad[1]:
             grad_extra = grad_y @ weight[:, n_in * nb : n_in * nb + extra.shape[1]]  # (B, E)
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0] and ctx.native is not None:
+            grad_x = _native_input_grad(ctx, grad_y, weight, x)
+        elif ctx.needs_input_grad[0]:
             grad_x = _input_grad(ctx, grad_y, weight, derivs, rows, scatter)
         return grad_x, grad_extra, grad_w, grad_bias, *([None] * (len(ctx.needs_input_grad) - 4))
+
+
+def _native_input_grad(ctx, grad_y, weight, x):
+    """:func:`_input_grad` by the compiled kernel: ``G W`` ``(B, in·nb + E)`` in one GEMM (the
+    size of ``A``, as a dense layer's input gradient), then one pass that recomputes each
+    point's ``B'_r`` and gathers."""
+    return ctx.native.input_grad(grad_y @ weight, x, ctx.knots, ctx.k, ctx.closed)
 
 
 def _input_grad(ctx, grad_y, weight, derivs, rows, scatter):
