@@ -252,11 +252,12 @@ class DensityGrid(GridStrategy):
             fraction is undone (:mod:`kanlab.nn.grid_update`); None: never.
         fallback: what an update undone by the guard leaves instead: ``"keep"``, the old knots
             (a plain refinement when the size changes); ``"input"``, the move of the ``input``
-            density with the same floor, eps and margin; or ``"best"`` (the default), whichever
-            of the two can fit better when the guard's check is exact (least squares on the
-            targets), else the input rule's. The density's knots are then kept only where they
-            can fit at least as well as every fallback's. The ``input`` density itself keeps
-            its knots.
+            density with the same floor, eps and margin; or ``"best"`` (the default): when the
+            guard's check is exact (least squares on the targets), the old knots unless the
+            input rule's can fit better by 5 %
+            (:data:`~kanlab.nn.grid_update.SWITCH_MARGIN`), else the input rule's. The
+            density's knots are kept only where they can fit at least as well as the fallback
+            taken. The ``input`` density itself keeps its knots.
     """
 
     density: str | Callable[..., torch.Tensor] = "curvature"
