@@ -6,9 +6,9 @@ adapted every 200 steps until step 1600 under the arm's strategy. Error: relativ
 grid points; median over 5 seeds (seed s: data seed 1000 + s, model seed s).
 
 Arms: ``input`` (knots at sample quantiles), ``curvature`` (kanlab's default curvature rule:
-``|φ''|^((k+1)/(2k+3))`` weights, floor 0.1, guard; an undone update leaves the old knots or
-the input rule's, whichever fit better), ``curvature_keep`` (the same, an undone update keeping
-the knots), ``curvature_paper``
+``|φ''|^((k+1)/(2k+3))`` weights, floor 0.1, guard; on these least-squares fits an undone update
+keeps the old knots), ``curvature_keep`` (the same, an undone update keeping the knots whatever
+the check), ``curvature_paper``
 (the importance-density paper's raw rule: ``|φ''|`` weights, no floor, no guard).
 
 Run ``python experiments/grid_rule_1d.py [--grid-size 20] [--quick]``; it writes
@@ -154,8 +154,8 @@ def markdown(runs: list[Run1D], names: list[str], arms: list[str], grid_size: in
         f"{steps // 10} steps "
         f"until step {steps * 4 // 5}; seeds {seeds}. Relative L2 error on 10001 points, "
         "median over seeds. `input`: sample quantiles; `curvature`: kanlab's default rule "
-        "(|φ''|^(4/9) weights, floor 0.1, guard; an undone update leaves the old knots or the "
-        "input rule's, whichever fit better); `curvature_keep`: the same, an undone update "
+        "(|φ''|^(4/9) weights, floor 0.1, guard; on these least-squares fits an undone update "
+        "keeps the old knots); `curvature_keep`: the same, an undone update "
         "keeping the old knots; "
         "`curvature_paper`: the paper's raw rule "
         "(|φ''|, no floor, no guard). `best spline`: the least-squares cubic spline through the "

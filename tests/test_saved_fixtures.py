@@ -45,7 +45,7 @@ def test_density_strategy_saved_before_fallbacks_keeps_its_knots_when_undone(tmp
     model = kanlab.KAN([1, 2, 1], grid="curvature", seed=0)
     path = model.save(tmp_path / "m")
     config = json.loads((path / "config.json").read_text())
-    assert config["config"]["grid"]["fallback"] == "best"  # today's default is saved
+    assert config["config"]["grid"]["fallback"] == "auto"  # today's default is saved
     del config["config"]["grid"]["fallback"]
     (path / "config.json").write_text(json.dumps(config))
     strategy = kanlab.KAN.load(path).grid_strategy

@@ -85,10 +85,9 @@ class GridStrategy:
 
     def fallback_strategies(self, exact: bool = True) -> tuple[GridStrategy | None, ...]:
         """What an update undone by the guard may do instead (:mod:`kanlab.nn.grid_update`):
-        each a strategy whose move to make, or None for keeping the old knots, in order of
-        preference (a later one is taken only when it can fit clearly better). ``exact``:
-        whether the guard's *can fit better* check is exact (least squares) rather than
-        estimated. Default: keep."""
+        each a strategy whose move to make, or None for keeping the old knots; the guard takes
+        the one that can fit best (the first on a tie). ``exact``: whether the guard's *can
+        fit better* check is exact (least squares) rather than estimated. Default: keep."""
         return (None,)
 
     def points(self, grid_size: int, dtype: torch.dtype | None = None) -> torch.Tensor:

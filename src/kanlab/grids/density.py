@@ -203,7 +203,7 @@ DENSITIES: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 #: What an undone update of a :class:`DensityGrid` leaves (:meth:`DensityGrid.fallback_strategies`).
-FALLBACKS = ("best", "keep", "input")
+FALLBACKS = ("auto", "keep", "input")
 
 #: The derivative order ``m`` that each named density stands for (see the module docstring);
 #: ``loss`` is the squared error itself.
@@ -252,12 +252,11 @@ class DensityGrid(GridStrategy):
             fraction is undone (:mod:`kanlab.nn.grid_update`); None: never.
         fallback: what an update undone by the guard leaves instead: ``"keep"``, the old knots
             (a plain refinement when the size changes); ``"input"``, the move of the ``input``
-            density with the same floor, eps and margin; or ``"best"`` (the default): when the
-            guard's check is exact (least squares on the targets), the old knots unless the
-            input rule's can fit better by 5 %
-            (:data:`~kanlab.nn.grid_update.SWITCH_MARGIN`), else the input rule's. The
-            density's knots are kept only where they can fit at least as well as the fallback
-            taken. The ``input`` density itself keeps its knots.
+            density with the same floor, eps and margin; or ``"auto"`` (the default): the old
+            knots when the guard's check is exact (least squares on real targets: the density's
+            knots were then kept only where they fit at least as well), the input rule's move
+            when it is estimated or absent (a PDE's residual, no targets), so that an undecided
+            update does what the input rule does. The ``input`` density keeps its knots.
     """
 
     density: str | Callable[..., torch.Tensor] = "curvature"
@@ -267,7 +266,7 @@ class DensityGrid(GridStrategy):
     eps: float = 0.0
     margin: float = 0.0
     guard: float | None = 0.5
-    fallback: str = "best"
+    fallback: str = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.density, str):
@@ -288,13 +287,13 @@ class DensityGrid(GridStrategy):
         check_choice("fallback", self.fallback, FALLBACKS)
 
     def fallback_strategies(self, exact: bool = True) -> tuple[DensityGrid | None, ...]:
-        """What an undone update may do instead: None keeps the old knots, a strategy makes
+        """What an undone update does instead: None keeps the old knots, a strategy makes
         its move (the ``input`` density's, see ``fallback``)."""
-        if self.fallback == "keep" or self.density == "input":
+        if self.fallback == "keep" or self.density == "input" or (
+                self.fallback == "auto" and exact):
             return (None,)
-        move = dataclasses.replace(self, density="input", power=None, smoothing=0.0,
-                                   guard=None, fallback="keep")
-        return (None, move) if self.fallback == "best" and exact else (move,)
+        return (dataclasses.replace(self, density="input", power=None, smoothing=0.0,
+                                    guard=None, fallback="keep"),)
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -29,8 +29,8 @@ What an undone move leaves is the strategy's choice
 back exactly (the same parameter objects, so an optimiser keeps working; when the move also
 changed the grid size, a plain refinement to that size, :meth:`~kanlab.nn.model.KAN.refine_`,
 which keeps the function), or another strategy's move (the density strategies: the ``input``
-rule's). With several candidates the first is taken unless a later one can fit better by
-:data:`SWITCH_MARGIN`, and the *can fit better* check compares the move with the one taken.
+rule's when the check is estimated). With several candidates the one that can fit best is
+taken, and the *can fit better* check compares the move with it.
 The :class:`GridUpdate` says what happened; ``fit`` writes it into ``History.grid_guard``.
 """
 
@@ -57,7 +57,6 @@ __all__ = [
     "BEST_FIT_VALUES",
     "GridUpdate",
     "STRATEGY_GUARD",
-    "SWITCH_MARGIN",
     "best_output_fit",
     "best_output_objective",
     "update_network_grid",
@@ -130,16 +129,13 @@ def _best_fallback(model: nn.Module, h: torch.Tensor,
                    grid_size: int | Sequence[int] | None,
                    best: Callable[[nn.Module], float] | None
                    ) -> tuple[GridStrategy | None, float | None]:
-    """The fallback to take and its best fit (``model`` is left as it is): the first, unless a
-    later one can fit better by :data:`SWITCH_MARGIN` (the first when there is no check)."""
+    """The fallback whose result can fit best (the first on a tie; the first when there is no
+    check) and that best fit; ``model`` is left as it is."""
     if best is None:
         return fallbacks[0], None
-    chosen, chosen_fit = None, None
-    for fallback in fallbacks:
-        fit = best(_undone(copy.deepcopy(model), h, fallback, sizes, grid_size))
-        if chosen_fit is None or fit < (1.0 - SWITCH_MARGIN) * chosen_fit:
-            chosen, chosen_fit = fallback, fit
-    return chosen, chosen_fit
+    fits = [best(_undone(copy.deepcopy(model), h, f, sizes, grid_size)) for f in fallbacks]
+    i = min(range(len(fits)), key=fits.__getitem__)
+    return fallbacks[i], fits[i]
 
 
 def _loss_of(y: torch.Tensor | None,
@@ -236,12 +232,6 @@ BEST_FIT_VALUES = 2**24
 
 #: LBFGS iterations of :func:`best_output_objective`.
 BEST_FIT_ITERATIONS = 20
-
-#: How much lower (relative) a later fallback's best fit must be than an earlier one's to be
-#: taken instead: the input rule's knots replace the old ones only when they fit clearly better,
-#: not on a difference that one more step of training would undo (knots that move at every
-#: update cost their refit's drift and the optimiser's state each time).
-SWITCH_MARGIN = 0.05
 
 #: How much lower (relative) an approximate best fit (:func:`best_output_objective`) on the
 #: new knots must be than on the knots an undone update leaves. On the Helmholtz PINN, 20 LBFGS
