@@ -331,17 +331,11 @@ class _SplineLinear(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             grad_extra = grad_y @ weight[:, n_in * nb : n_in * nb + extra.shape[1]]  # (B, E)
         if ctx.needs_input_grad[0] and ctx.native is not None:
-            grad_x = _native_input_grad(ctx, grad_y, weight, x)
+            grad_x = native.input_grad(ctx.native, grad_y, weight, x, ctx.knots, ctx.k,
+                                       ctx.closed)
         elif ctx.needs_input_grad[0]:
             grad_x = _input_grad(ctx, grad_y, weight, derivs, rows, scatter)
         return grad_x, grad_extra, grad_w, grad_bias, *([None] * (len(ctx.needs_input_grad) - 4))
-
-
-def _native_input_grad(ctx, grad_y, weight, x):
-    """:func:`_input_grad` by the compiled kernel: ``G W`` ``(B, in·nb + E)`` in one GEMM (the
-    size of ``A``, as a dense layer's input gradient), then one pass that recomputes each
-    point's ``B'_r`` and gathers."""
-    return ctx.native.input_grad(grad_y @ weight, x, ctx.knots, ctx.k, ctx.closed)
 
 
 def _input_grad(ctx, grad_y, weight, derivs, rows, scatter):

@@ -27,7 +27,7 @@ from types import ModuleType
 
 import torch
 
-__all__ = ["BUILD_DIR", "available", "build", "kernel_for", "module"]
+__all__ = ["BUILD_DIR", "CHUNK_VALUES", "available", "build", "input_grad", "kernel_for", "module"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,24 @@ def kernel_for(x: torch.Tensor, k: int) -> ModuleType | None:
             or torch.compiler.is_compiling():
         return None
     return module()
+
+
+#: The backward's block of ``∂L/∂A``, in numbers: blocks of a few hundred rows at least (the
+#: GEMMs stay large), and the step's memory stays below the dense layer's plus ``A``
+CHUNK_VALUES = 1 << 20
+
+
+def input_grad(kernel: ModuleType, grad_y: torch.Tensor, weight: torch.Tensor, x: torch.Tensor,
+               knots: torch.Tensor, k: int, uniform: bool) -> torch.Tensor:
+    """``∂L/∂x`` ``(B, in)`` of ``y = A(x) W^T``: ``∂L/∂A = G W`` formed :data:`CHUNK_VALUES`
+    numbers at a time, each block gathered by ``kernel`` (recomputing every point's ``B'_r``).
+    Shapes: grad_y ``(B, out)``, weight ``(out, cols)``, x ``(B, in)``, knots ``(in, n)``."""
+    grad_x = grad_y.new_empty(x.shape)
+    rows = max(1, CHUNK_VALUES // max(1, weight.shape[1]))
+    for start in range(0, x.shape[0], rows):
+        block = slice(start, start + rows)
+        grad_x[block] = kernel.input_grad(grad_y[block] @ weight, x[block], knots, k, uniform)
+    return grad_x
 
 
 def available() -> bool:
