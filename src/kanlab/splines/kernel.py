@@ -275,7 +275,6 @@ class _SplineLinear(torch.autograd.Function):
         closed = tables.uniform is not None and k == 3
         # the trash and padding to a multiple of 16 columns (odd widths slow the GEMMs down)
         n_cols = -(-(weight.shape[1] + 1) // 16) * 16
-        padded = torch.nn.functional.pad(weight, (0, n_cols - weight.shape[1]))  # (out, cols)
         ctx.k, ctx.nb, ctx.n_cols, ctx.closed = k, nb, n_cols, closed
         ctx.knots, ctx.uniform = knots, tables.uniform
         ctx.native = native.kernel_for(x, k)
@@ -284,6 +283,7 @@ class _SplineLinear(torch.autograd.Function):
                                 closed)[:, : weight.shape[1]]  # rows padded, weight not copied
             ctx.save_for_backward(x, extra, weight, bias, a, None, None, None)
             return torch.addmm(bias, a, weight.t()) if bias is not None else a @ weight.t()
+        padded = torch.nn.functional.pad(weight, (0, n_cols - weight.shape[1]))  # (out, cols)
         a = x.new_zeros((batch, n_cols))  # (B, cols)
         if extra is not None:
             a[:, n_in * nb : n_in * nb + extra.shape[1]] = extra
