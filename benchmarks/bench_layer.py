@@ -24,6 +24,7 @@ at those shapes to ``benchmarks/results/layer_profile.md``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -42,6 +43,8 @@ from _common import (
     write_result,
 )
 from torch import nn
+
+from kanlab.splines import native
 
 G, K = 5, 3
 SHAPES = [(2, 5, 1000), (64, 64, 4096), (256, 256, 1024), (784, 64, 256)]
@@ -240,6 +243,8 @@ def report(time_rows: list, mem_rows: list, load: LoadWatch, rounds: int, min_ti
         "",
         *header_lines(load),
         "",
+        f"kanlab's path: {_path_text()}.",
+        "",
         "Models: kanlab `KANLinear(in, out, grid_size=5, spline_order=3)`; pykan 0.2.8 "
         "`KAN(width=[in, out], grid=5, k=3, auto_save=False, seed=0).speed()`; floor "
         f"`nn.Linear(in*{G + K + 1}, out)` on a `(batch, in*{G + K + 1})` input.",
@@ -339,6 +344,12 @@ def profile_report(shapes: list[tuple[int, int, int]]) -> str:
     ]) + "\n"  # fmt: skip
 
 
+def _path_text() -> str:
+    if native.available():
+        return "the compiled kernel (`kanlab.splines.native`)"
+    return "pure PyTorch (`KANLAB_NATIVE=0`, or the compiled kernel not built)"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -350,10 +361,15 @@ def main(argv: list[str] | None = None) -> None:
                              + ",".join("x".join(map(str, s)) for s in SHAPES) + ")")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's default)")
+    parser.add_argument("--pytorch-path", action="store_true",
+                        help="time kanlab's pure-PyTorch path (KANLAB_NATIVE=0); writes "
+                             "layer_pytorch_path.md")
     parser.add_argument("--profile", type=parse_shapes, metavar="INxOUTxBATCH,...",
                         help="instead: the profiler's tables of kanlab's forward and backward "
                              "at these shapes (writes layer_profile.md)")
     args = parser.parse_args(argv)
+    if args.pytorch_path:
+        os.environ["KANLAB_NATIVE"] = "0"  # this process only: the layer reads it per call
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.profile:
@@ -364,7 +380,8 @@ def main(argv: list[str] | None = None) -> None:
     rounds, min_time = QUICK if args.quick else FULL
     text = run(args.shapes, args.rounds or rounds, min_time, args.quick)
     print(text)
-    print(f"wrote {write_result('layer.md', text)}", file=sys.stderr)
+    name = "layer_pytorch_path.md" if args.pytorch_path else "layer.md"
+    print(f"wrote {write_result(name, text)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
