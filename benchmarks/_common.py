@@ -289,3 +289,26 @@ def fmt(x: float | None, digits: int = 3) -> str:
 def ratio(a: float | None, b: float | None) -> str:
     """``a / b`` to two decimals, or ``n/a`` when either is missing or ``b`` is zero."""
     return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+
+
+#: (rounds, seconds per variant over all rounds) of a full and of a quick run
+FULL_ROUNDS, QUICK_ROUNDS = (30, 1.0), (5, 0.1)
+
+
+def add_round_options(parser: argparse.ArgumentParser) -> None:
+    """``--quick`` and ``--rounds``, the options of every interleaved benchmark."""
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_ROUNDS[0]} rounds of {QUICK_ROUNDS[1]:g} s (a smoke test)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help=f"interleaved rounds ({FULL_ROUNDS[0]}; quick: {QUICK_ROUNDS[0]})")
+
+
+def rounds_of(args: argparse.Namespace) -> tuple[int, float]:
+    """``(rounds, min_time)`` that ``--quick`` and ``--rounds`` ask for."""
+    rounds, min_time = QUICK_ROUNDS if args.quick else FULL_ROUNDS
+    return args.rounds or rounds, min_time
+
+
+def mode_text(rounds: int, quick: bool) -> str:
+    """The title's word for the run: a full run, or a quick smoke test."""
+    return f"quick, {rounds} rounds: a smoke test, not a result" if quick else "full"

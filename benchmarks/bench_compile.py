@@ -25,12 +25,15 @@ import torch
 from _common import (
     LoadWatch,
     Timing,
+    add_round_options,
     fmt,
     header_lines,
     interleaved_times,
     markdown_table,
+    mode_text,
     parse_shapes,
     ratio,
+    rounds_of,
     threads_text,
     write_result,
 )
@@ -38,8 +41,6 @@ from _common import (
 import kanlab
 
 SHAPES = [(2, 5, 1000), (64, 64, 4096), (256, 256, 1024), (784, 64, 256)]
-#: (rounds, seconds per variant over all rounds) of a full and a quick run
-FULL, QUICK = (30, 1.0), (5, 0.1)
 
 
 def _compiled_layer(layer: torch.nn.Module, xg: torch.Tensor) -> tuple[Callable, float]:
@@ -112,7 +113,7 @@ def run(shapes: list[tuple[int, int, int]], rounds: int, min_time: float, quick:
             time_rows += [time_row(shape, p, t) for p, t in timings.items()]
             compile_rows.append([shape, fmt(compile_s, 2), fmt(diff, 2)])
             print(f"  {shape} done (compile {compile_s:.1f} s)", file=sys.stderr)
-    mode = f"quick, {rounds} rounds: a smoke test, not a result" if quick else "full"
+    mode = mode_text(rounds, quick)
     return "\n".join([
         f"# KANLinear: torch.compile against eager ({mode}; float32, CPU, G = 5, k = 3)",
         "",
@@ -137,17 +138,15 @@ def run(shapes: list[tuple[int, int, int]], rounds: int, min_time: float, quick:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK[0]} rounds of {QUICK[1]:g} s (a smoke test)")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help=f"interleaved rounds ({FULL[0]}; quick: {QUICK[0]})")
+    add_round_options(parser)
     parser.add_argument("--shapes", type=parse_shapes, default=SHAPES,
                         help="comma-separated INxOUTxBATCH (default: the layer benchmark's)")
     args = parser.parse_args(argv)
-    rounds, min_time = QUICK if args.quick else FULL
-    text = run(args.shapes, args.rounds or rounds, min_time, args.quick)
+    rounds, min_time = rounds_of(args)
+    text = run(args.shapes, rounds, min_time, args.quick)
     print(text)
-    print(f"wrote {write_result('compile.md', text)}", file=sys.stderr)
+    if not args.quick:  # a smoke test does not replace the results
+        print(f"wrote {write_result('compile.md', text)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,14 @@ import torch
 from _common import (
     LoadWatch,
     Timing,
+    add_round_options,
     fmt,
     header_lines,
     interleaved_times,
     markdown_table,
+    mode_text,
     ratio,
+    rounds_of,
     threads_text,
     write_result,
 )
@@ -42,7 +45,6 @@ import kanlab
 
 #: (widths, batch): the Helmholtz PINN on its 64×64 collocation grid, a 3D one, a wide one
 MODELS = [([2, 6, 6, 1], 4096), ([3, 10, 10, 1], 4096), ([2, 32, 32, 1], 4096)]
-FULL, QUICK = (30, 1.0), (5, 0.1)
 
 
 def _laplacian_loss(model: kanlab.KAN, x: torch.Tensor, forward_mode: bool) -> torch.Tensor:
@@ -125,7 +127,7 @@ def run(rounds: int, min_time: float, quick: bool) -> str:
         for widths, batch in MODELS:
             table += rows(str(widths), batch, measure(widths, batch, rounds, min_time))
             print(f"  {widths} done", file=sys.stderr)
-    mode = f"quick, {rounds} rounds: a smoke test, not a result" if quick else "full"
+    mode = mode_text(rounds, quick)
     return "\n".join([
         f"# Forward-mode derivatives of a KAN against plain forwards ({mode}; float32, CPU)",
         "",
@@ -144,11 +146,9 @@ def run(rounds: int, min_time: float, quick: bool) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 short rounds: a smoke test")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds per pass")
+    add_round_options(parser)
     args = parser.parse_args(argv)
-    rounds, min_time = QUICK if args.quick else FULL
-    rounds = args.rounds or rounds
+    rounds, min_time = rounds_of(args)
     text = run(rounds, min_time, args.quick)
     print(text)
     if not args.quick:

@@ -37,11 +37,14 @@ from _common import (
     RESULTS_DIR,
     LoadWatch,
     Timing,
+    add_round_options,
     header_lines,
     in_temp_cwd,
     interleaved_times,
     markdown_table,
+    mode_text,
     ratio,
+    rounds_of,
     threads_text,
     write_result,
 )
@@ -50,7 +53,6 @@ from _workers import toy_f
 DTYPE = torch.float64
 G, K = 5, 3
 #: (rounds, seconds per evaluation over all rounds) of a full and a quick run
-FULL, QUICK = (30, 1.0), (5, 0.1)
 
 #: uniform cubic B-splines on [0, 1] as rows of powers (1, u, u², u³) -> the four pieces
 _PIECES = torch.tensor(
@@ -194,7 +196,7 @@ def run(rounds: int, min_time: float, quick: bool) -> str:
             times = interleaved_times(calls, rounds=rounds, min_time=min_time)
     finally:
         torch.set_default_dtype(default)
-    mode = f"quick, {rounds} rounds: a smoke test, not a result" if quick else "full"
+    mode = mode_text(rounds, quick)
     return "\n".join([
         "# One loss-and-gradient evaluation of the toy fit's [2, 5, 1] KAN (eager PyTorch; "
         f"{mode})",
@@ -247,19 +249,17 @@ def _budget_line(floor: float) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK[0]} rounds of {QUICK[1]:g} s (a smoke test)")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help=f"interleaved rounds ({FULL[0]}; quick: {QUICK[0]})")
+    add_round_options(parser)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's default)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    rounds, min_time = QUICK if args.quick else FULL
-    text = run(args.rounds or rounds, min_time, args.quick)
+    rounds, min_time = rounds_of(args)
+    text = run(rounds, min_time, args.quick)
     print(text)
-    print(f"wrote {write_result('eager_floor.md', text)}", file=sys.stderr)
+    if not args.quick:  # a smoke test does not replace the results
+        print(f"wrote {write_result('eager_floor.md', text)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

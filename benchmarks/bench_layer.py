@@ -32,13 +32,16 @@ import torch
 from _common import (
     LoadWatch,
     Timing,
+    add_round_options,
     fmt,
     header_lines,
     in_temp_cwd,
     interleaved_times,
     markdown_table,
+    mode_text,
     parse_shapes,
     ratio,
+    rounds_of,
     threads_text,
     write_result,
 )
@@ -50,7 +53,6 @@ G, K = 5, 3
 SHAPES = [(2, 5, 1000), (64, 64, 4096), (256, 256, 1024), (784, 64, 256)]
 MB = 2.0**20
 #: (rounds, seconds per model over all rounds) of a full and a quick run
-FULL, QUICK = (30, 1.0), (5, 0.1)
 PASSES = ("fwd", "f+b")
 PROFILE_CALLS = 5
 
@@ -237,7 +239,7 @@ MEMORY_HEAD = [
 def report(time_rows: list, mem_rows: list, load: LoadWatch, rounds: int, min_time: float,
            quick: bool) -> str:
     """The markdown of ``layer.md``: header, protocol, time table, memory table."""
-    mode = f"quick, {rounds} rounds: a smoke test, not a result" if quick else "full"
+    mode = mode_text(rounds, quick)
     return "\n".join([
         f"# KAN layer benchmark ({mode}), G={G}, k={K}, float32, CPU",
         "",
@@ -352,10 +354,7 @@ def _path_text() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK[0]} rounds of {QUICK[1]:g} s (a smoke test)")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help=f"interleaved rounds ({FULL[0]}; quick: {QUICK[0]})")
+    add_round_options(parser)
     parser.add_argument("--shapes", type=parse_shapes, default=SHAPES,
                         help="comma-separated INxOUTxBATCH (default: "
                              + ",".join("x".join(map(str, s)) for s in SHAPES) + ")")
@@ -377,11 +376,12 @@ def main(argv: list[str] | None = None) -> None:
         print(text)
         print(f"wrote {write_result('layer_profile.md', text)}", file=sys.stderr)
         return
-    rounds, min_time = QUICK if args.quick else FULL
-    text = run(args.shapes, args.rounds or rounds, min_time, args.quick)
+    rounds, min_time = rounds_of(args)
+    text = run(args.shapes, rounds, min_time, args.quick)
     print(text)
     name = "layer_pytorch_path.md" if args.pytorch_path else "layer.md"
-    print(f"wrote {write_result(name, text)}", file=sys.stderr)
+    if not args.quick:  # a smoke test does not replace the results
+        print(f"wrote {write_result(name, text)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
