@@ -163,7 +163,7 @@ def test_an_input_fallback_makes_the_input_rules_move_instead():
     model, x, y = _model_on(lambda x: torch.sin(3 * x), grid_size=5)
     spoil = DensityGrid(lambda x, layer, ctx: (x > 0.9).to(D).squeeze(1), power=1.0,
                         floor=0.0, guard=0.5, fallback="input")
-    (input_rule,) = spoil.fallback_strategies()
+    input_rule = spoil.fallback_strategy()
     expected = model.refine(10, x)
     update_network_grid(expected, x, input_rule, grid_size=10)
     update = update_network_grid(model, x, spoil, grid_size=10, y=y)
@@ -176,17 +176,17 @@ def test_an_input_fallback_makes_the_input_rules_move_instead():
         DensityGrid("curvature", fallback="old")
 
 
-def test_fallback_candidates_of_each_option():
-    def densities(strategy, exact=True):
-        return [None if s is None else s.density
-                for s in strategy.fallback_strategies(exact)]
+def test_fallback_of_each_option():
+    def density(strategy, exact=True):
+        fallback = strategy.fallback_strategy(exact)
+        return None if fallback is None else fallback.density
 
-    assert densities(DensityGrid("curvature")) == [None]  # "auto", the default: exact check
-    assert densities(DensityGrid("curvature"), exact=False) == ["input"]  # estimated
-    assert densities(DensityGrid("curvature", fallback="keep"), exact=False) == [None]
-    assert densities(DensityGrid("curvature", fallback="input")) == ["input"]
-    assert densities(DensityGrid("input"), exact=False) == [None]  # input keeps its own knots
-    assert QuantileGrid().fallback_strategies() == (None,)
+    assert density(DensityGrid("curvature")) is None  # "auto", the default: exact check
+    assert density(DensityGrid("curvature"), exact=False) == "input"  # estimated
+    assert density(DensityGrid("curvature", fallback="keep"), exact=False) is None
+    assert density(DensityGrid("curvature", fallback="input")) == "input"
+    assert density(DensityGrid("input"), exact=False) is None  # input keeps its own knots
+    assert QuantileGrid().fallback_strategy() is None
 
 
 def test_auto_fallback_keeps_knots_on_an_exact_check_and_moves_with_input_otherwise():

@@ -83,12 +83,11 @@ class GridStrategy:
         """
         raise NotImplementedError
 
-    def fallback_strategies(self, exact: bool = True) -> tuple[GridStrategy | None, ...]:
-        """What an update undone by the guard may do instead (:mod:`kanlab.nn.grid_update`):
-        each a strategy whose move to make, or None for keeping the old knots; the guard takes
-        the one that can fit best (the first on a tie). ``exact``: whether the guard's *can
-        fit better* check is exact (least squares) rather than estimated. Default: keep."""
-        return (None,)
+    def fallback_strategy(self, exact: bool = True) -> GridStrategy | None:
+        """The strategy whose move an update undone by the guard makes instead, or None (the
+        default): keep the old knots (:mod:`kanlab.nn.grid_update`). ``exact``: whether the
+        guard's *can fit better* check is exact (least squares) rather than estimated."""
+        return None
 
     def points(self, grid_size: int, dtype: torch.dtype | None = None) -> torch.Tensor:
         """A fixed grid's points ``(G + 1,)``, the same for every input (strategies with

@@ -202,7 +202,7 @@ DENSITIES: dict[str, Callable[..., torch.Tensor]] = {
     "loss": _loss_density,
 }
 
-#: What an undone update of a :class:`DensityGrid` leaves (:meth:`DensityGrid.fallback_strategies`).
+#: What an undone update of a :class:`DensityGrid` leaves (:meth:`DensityGrid.fallback_strategy`).
 FALLBACKS = ("auto", "keep", "input")
 
 #: The derivative order ``m`` that each named density stands for (see the module docstring);
@@ -286,14 +286,14 @@ class DensityGrid(GridStrategy):
         check_guard(self.guard)
         check_choice("fallback", self.fallback, FALLBACKS)
 
-    def fallback_strategies(self, exact: bool = True) -> tuple[DensityGrid | None, ...]:
-        """What an undone update does instead: None keeps the old knots, a strategy makes
-        its move (the ``input`` density's, see ``fallback``)."""
+    def fallback_strategy(self, exact: bool = True) -> DensityGrid | None:
+        """What an undone update does instead: None keeps the old knots, else the ``input``
+        density's move (see ``fallback``)."""
         if self.fallback == "keep" or self.density == "input" or (
                 self.fallback == "auto" and exact):
-            return (None,)
-        return (dataclasses.replace(self, density="input", power=None, smoothing=0.0,
-                                    guard=None, fallback="keep"),)
+            return None
+        return dataclasses.replace(self, density="input", power=None, smoothing=0.0,
+                                   guard=None, fallback="keep")
 
     @property
     def name(self) -> str:  # type: ignore[override]

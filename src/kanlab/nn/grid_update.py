@@ -25,13 +25,12 @@ densities, none for pykan's quantile rule) every move is judged on its batch:
    by :data:`APPROXIMATE_FIT_MARGIN` (a closer race decides nothing, and the move is undone).
 
 What an undone move leaves is the strategy's choice
-(:meth:`~kanlab.grids.GridStrategy.fallback_strategies`): the old knots and coefficients, put
+(:meth:`~kanlab.grids.GridStrategy.fallback_strategy`): the old knots and coefficients, put
 back exactly (the same parameter objects, so an optimiser keeps working; when the move also
 changed the grid size, a plain refinement to that size, :meth:`~kanlab.nn.model.KAN.refine_`,
 which keeps the function), or another strategy's move (the density strategies: the ``input``
-rule's when the check is estimated). With several candidates the one that can fit best is
-taken, and the *can fit better* check compares the move with it.
-The :class:`GridUpdate` says what happened; ``fit`` writes it into ``History.grid_guard``.
+rule's when the check is estimated), which the *can fit better* check then compares the move
+with. The :class:`GridUpdate` says what happened; ``fit`` writes it into ``History.grid_guard``.
 """
 
 from __future__ import annotations
@@ -124,20 +123,6 @@ def _undone(model: nn.Module, h: torch.Tensor, fallback: GridStrategy | None,
     return model
 
 
-def _best_fallback(model: nn.Module, h: torch.Tensor,
-                   fallbacks: Sequence[GridStrategy | None], sizes: Sequence[int | None],
-                   grid_size: int | Sequence[int] | None,
-                   best: Callable[[nn.Module], float] | None
-                   ) -> tuple[GridStrategy | None, float | None]:
-    """The fallback whose result can fit best (the first on a tie; the first when there is no
-    check) and that best fit; ``model`` is left as it is."""
-    if best is None:
-        return fallbacks[0], None
-    fits = [best(_undone(copy.deepcopy(model), h, f, sizes, grid_size)) for f in fallbacks]
-    i = min(range(len(fits)), key=fits.__getitem__)
-    return fallbacks[i], fits[i]
-
-
 def _loss_of(y: torch.Tensor | None,
              loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
              ) -> Callable[[torch.Tensor], float] | None:
@@ -206,8 +191,9 @@ def update_network_grid(
         return best_output_fit(m, h, targets) if least_squares else \
             best_output_objective(m, objective)
 
-    fallback, best_before = _best_fallback(model, h, chosen.fallback_strategies(least_squares),
-                                           sizes, grid_size, best if check_fit else None)
+    fallback = chosen.fallback_strategy(exact=least_squares)
+    if check_fit:
+        best_before = best(_undone(copy.deepcopy(model), h, fallback, sizes, grid_size))
     drift = _move_layers(model, h, strategy, sizes, context)
     if objective is None:
         change = float((model(h) - before).norm() / before.norm().clamp_min(1e-300))
