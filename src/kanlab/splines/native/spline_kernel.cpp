@@ -72,22 +72,8 @@ struct KnotInfo {
   }
 
   // Degree-k values (r = 0..k: B_{m-k+r}) at x in interval m, and with d != nullptr their
-  // first derivatives in x.
+  // first derivatives in x (equally spaced cubic knots go through UniformRows instead).
   void values(int64_t m, T x, T* v, T* d) const {
-    if (uniform) {
-      const T u = (x - t0) * inv_h - T(m), w = T(1) - u, u2 = u * u, u3 = u2 * u;
-      v[0] = w * w * w / T(6);
-      v[1] = (T(3) * u3 - T(6) * u2 + T(4)) / T(6);
-      v[2] = (T(-3) * u3 + T(3) * u2 + T(3) * u + T(1)) / T(6);
-      v[3] = u3 / T(6);
-      if (d != nullptr) {
-        d[0] = T(-0.5) * w * w * inv_h;
-        d[1] = (T(1.5) * u2 - T(2) * u) * inv_h;
-        d[2] = (T(-1.5) * u2 + u + T(0.5)) * inv_h;
-        d[3] = T(0.5) * u2 * inv_h;
-      }
-      return;
-    }
     // Cox-de Boor, B_{j,q} = (x - t_j) B_{j,q-1} / (t_{j+q} - t_j)
     //                      + (t_{j+q+1} - x) B_{j+1,q-1} / (t_{j+q+1} - t_{j+1}),
     // on the functions m - q .. m of each degree; v[s] = B_{m-q+s,q}. A function that reaches
