@@ -128,6 +128,26 @@ inline int64_t interval_of(const KnotInfo<T>& info, T x, bool nan) {
 // Equally spaced cubic knots, in arrays over the inputs so that the compiler vectorises the
 // per-row loops: position, interval and the four polynomials of u in [0, 1] (values or
 // derivatives in x), then the writes (or gathers) of each input's four columns.
+// Input i's functions m - k .. m that exist, of a row of A (or of dL/dA) from column i * nb:
+// write value(r) into each, or sum each times weight(r).
+template <typename T, typename Value>
+inline void write_functions(T* cols, int64_t m, int k, int64_t nb, Value value) {
+  for (int r = 0; r <= k; ++r) {
+    const int64_t j = m - k + r;
+    if (j >= 0 && j < nb) cols[j] = value(r);
+  }
+}
+
+template <typename T, typename Weight>
+inline T gather_functions(const T* cols, int64_t m, int k, int64_t nb, Weight weight) {
+  T out = T(0);
+  for (int r = 0; r <= k; ++r) {
+    const int64_t j = m - k + r;
+    if (j >= 0 && j < nb) out += cols[j] * weight(r);
+  }
+  return out;
+}
+
 template <typename T>
 struct UniformRows {
   int64_t n_in, n, nb;
@@ -197,10 +217,7 @@ void fill_rows_uniform(const T* x, const std::vector<KnotInfo<T>>& infos, const 
       const bool nan = std::isnan(xb[i]);
       if (nan) m = interval_of(infos[i], xb[i], true);
       if (m < 0) continue;
-      T* cols = row + i * nb + m - 3;  // column of function r: cols[r], when it exists
-      for (int r = 0; r < 4; ++r) {
-        if (m - 3 + r >= 0 && m - 3 + r < nb) cols[r] = nan ? xb[i] : rows.poly(r, i);
-      }
+      write_functions(row + i * nb, m, 3, nb, [&](int r) { return nan ? xb[i] : rows.poly(r, i); });
     }
     if (n_extra > 0) std::memcpy(row + n_in * nb, extra + b * n_extra, sizeof(T) * n_extra);
   }
@@ -217,14 +234,10 @@ void input_grad_rows_uniform(const T* grad_a, const T* x, const std::vector<Knot
     rows.evaluate(xb, true);
     for (int64_t i = 0; i < n_in; ++i) {
       const int64_t m = rows.interval(i);
-      T out = std::isnan(xb[i]) ? xb[i] : T(0);
-      if (m >= 0) {
-        const T* cols = g + i * nb + m - 3;
-        for (int r = 0; r < 4; ++r) {
-          if (m - 3 + r >= 0 && m - 3 + r < nb) out += cols[r] * rows.poly(r, i);
-        }
-      }
-      grad_x[b * n_in + i] = out;
+      grad_x[b * n_in + i] =
+          std::isnan(xb[i]) ? xb[i]
+          : m < 0 ? T(0)
+                  : gather_functions(g + i * nb, m, 3, nb, [&](int r) { return rows.poly(r, i); });
     }
   }
 }
@@ -244,10 +257,7 @@ void fill_rows(const T* x, const std::vector<KnotInfo<T>>& infos, const T* extra
       const int64_t m = interval_of(infos[i], xi, nan);
       if (m < 0) continue;
       if (!nan) infos[i].values(m, xi, v, nullptr);
-      for (int r = 0; r <= k; ++r) {
-        const int64_t j = m - k + r;
-        if (j >= 0 && j < nb) row[i * nb + j] = nan ? xi : v[r];
-      }
+      write_functions(row + i * nb, m, k, nb, [&](int r) { return nan ? xi : v[r]; });
     }
     if (n_extra > 0) std::memcpy(row + n_in * nb, extra + b * n_extra, sizeof(T) * n_extra);
   }
@@ -263,16 +273,11 @@ void input_grad_rows(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>
     const T* g = grad_a + b * n_cols;
     for (int64_t i = 0; i < n_in; ++i) {
       const T xi = x[b * n_in + i];
-      T out = T(0);
       const int64_t m = std::isnan(xi) ? -1 : interval_of(infos[i], xi, false);
-      if (std::isnan(xi)) {
-        out = xi;
-      } else if (m >= 0) {
+      T out = std::isnan(xi) ? xi : T(0);
+      if (m >= 0) {
         infos[i].values(m, xi, v, d);
-        for (int r = 0; r <= k; ++r) {
-          const int64_t j = m - k + r;
-          if (j >= 0 && j < nb) out += g[i * nb + j] * d[r];
-        }
+        out = gather_functions(g + i * nb, m, k, nb, [&](int r) { return d[r]; });
       }
       grad_x[b * n_in + i] = out;
     }
