@@ -112,3 +112,62 @@ def test_the_pytorch_path_can_be_chosen_and_a_stale_build_is_not_loaded(monkeypa
     assert native.available()
     monkeypatch.setattr(native, "_source_hash", lambda: "another source")
     assert native._load() is None  # built from another source (or torch): not used
+
+
+FUSED = [
+    dict(), dict(base_fn="zero"), dict(bias=False), dict(spline_order=2, knot_convention="clamped"),
+    dict(standardize="batch", base_input="standardized"),
+]
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
+@pytest.mark.parametrize("options", FUSED, ids=lambda d: "-".join(f"{v}" for v in d.values()))
+def test_the_fused_layer_equals_the_general_path(monkeypatch, dtype, tol, options):
+    gen = torch.Generator().manual_seed(4)
+    layer = kanlab.KANLinear(4, 3, grid_size=6, dtype=dtype, generator=gen, **options)
+    with torch.no_grad():
+        layer.mask[1, 2] = 0  # a pruned edge: no value, no gradient
+    x = _points(dtype, layer)
+    if "standardize" in options:
+        x = x[23:]  # batch statistics: one NaN would reach every point
+    assert layer(x).grad_fn.name() == "_FusedLayerBackward"
+    (y, dx, dp), (y0, dx0, dp0) = _both_paths(monkeypatch, _run(layer, x))
+    for got, want in [(y, y0), (dx, dx0), *zip(dp, dp0)]:
+        _close(got, want, tol)
+    assert len(dp) == len(dp0)  # the same parameters get gradients
+    assert float(dp[0][1, 2].abs().max()) == 0.0  # the pruned edge's coefficients
+
+
+@pytest.mark.parametrize("options", [dict(tails="linear"), dict(base_fn="tanh"),
+                                     dict(standardize="batch")])
+def test_other_layers_take_the_general_path(options):
+    layer = kanlab.KANLinear(4, 3, **options)
+    assert layer(torch.rand(5, 4)).grad_fn.name() != "_FusedLayerBackward"
+
+
+def test_the_fused_layer_gradchecks_to_second_order():
+    gen = torch.Generator().manual_seed(5)
+    layer = kanlab.KANLinear(3, 2, grid_size=4, dtype=torch.float64, generator=gen)
+    with torch.no_grad():
+        layer.coef.normal_(generator=gen)
+        layer.mask[0, 1] = 0
+    x = (torch.rand(20, 3, dtype=torch.float64, generator=gen) * 2.4 - 1.2).requires_grad_()
+    params = [layer.coef, layer.spline_scale, layer.base_scale, layer.bias]
+
+    def f(x, coef, spline_scale, base_scale, bias):
+        values = dict(coef=coef, spline_scale=spline_scale, base_scale=base_scale, bias=bias)
+        return torch.func.functional_call(layer, values, (x,))
+
+    assert layer(x).grad_fn.name() == "_FusedLayerBackward"
+    assert torch.autograd.gradcheck(f, (x, *params))
+    grad_y = torch.randn(20, 2, dtype=torch.float64, generator=gen)
+    assert torch.autograd.gradgradcheck(f, (x, *params), (grad_y,))
+
+
+def test_the_fused_layer_under_autocast_equals_it_outside():
+    layer = kanlab.KANLinear(3, 2, generator=torch.Generator().manual_seed(6))
+    x = torch.rand(40, 3, generator=torch.Generator().manual_seed(7)) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = layer(x.bfloat16())  # a bfloat16 input is widened, not rounded further
+    assert mixed.grad_fn.name() == "_FusedLayerBackward" and mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, layer(x.bfloat16().float()), rtol=0, atol=0)

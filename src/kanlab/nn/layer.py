@@ -37,6 +37,7 @@ from kanlab.errors import InputError
 from kanlab.grids import GridStrategy, get_grid_strategy
 from kanlab.nn import derivatives, grid_moves, selection
 from kanlab.nn.base_branch import BASE_FUNCTIONS, BaseBranch
+from kanlab.nn.fused_forward import fused_forward
 from kanlab.nn.branch import EdgeBranch
 from kanlab.nn.initialization import INITIALIZATIONS, initialize_
 from kanlab.nn.spline_edges import KnotTableCache, Lookup, spline_basis
@@ -57,7 +58,8 @@ class KANLinear(nn.Module):
     The forward pass is one GEMM over the dense basis and the base branch,
     ``[basis(x).reshape(B, in·n_basis) | b(x)] @ [w_s·c·mask | w_b·mask]^T`` (the GEMM of a dense
     ``nn.Linear(in·(n_basis + 1), out)``), with a hand-written backward
-    (:mod:`kanlab.splines.kernel`); no ``(B, in, out)`` tensor is built.
+    (:mod:`kanlab.splines.kernel`); no ``(B, in, out)`` tensor is built. With the compiled
+    kernel, the common layer's forward is one autograd node (:mod:`kanlab.nn.fused_forward`).
 
     Args:
         in_features: size of each input sample.
@@ -265,16 +267,18 @@ class KANLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 0 or x.shape[-1] != self.in_features or x.dtype != self.coef.dtype:
             check_forward_input("x", x, self.in_features, self.coef.dtype)  # raises, bar autocast
-        batch_shape = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features)  # (B, in)
+        flat = x.dim() == 2  # (B, in) already: no reshapes (two autograd nodes fewer)
+        x2 = x if flat else x.reshape(-1, self.in_features)  # (B, in)
         z = self.spline_input(x2)
-        _, _, tables = self.knot_lookup()
-        y = spline_linear(z, self.extra_columns(x2, z), self.gemm_weight(), self.bias,
-                          self.knots, self.spline_order, tables=tables)  # (B, out)
+        y = fused_forward(self, x2, z)  # (B, out), or None where the fused path does not apply
+        if y is None:
+            _, _, tables = self.knot_lookup()
+            y = spline_linear(z, self.extra_columns(x2, z), self.gemm_weight(), self.bias,
+                              self.knots, self.spline_order, tables=tables)
         symbolic = self.symbolic(x2, self.mask)  # (B, out) or None
         if symbolic is not None:
             y = y + symbolic
-        return y.reshape(*batch_shape, self.out_features)
+        return y if flat else y.reshape(*x.shape[:-1], self.out_features)
 
     def edge_activations(self, x: torch.Tensor, *, update_statistics: bool = False
                          ) -> torch.Tensor:

@@ -324,17 +324,18 @@ class _SplineLinear(torch.autograd.Function):
             return _double_backward(ctx, grad_y, x, extra, weight, bias)
         n_in, nb = x.shape[1], ctx.nb
         grad_x = grad_extra = grad_w = grad_bias = None
+        # the input's gradient first: its blocks of ∂L/∂A come and go before grad_w exists
+        if ctx.needs_input_grad[0] and ctx.native is not None:
+            grad_x = native.input_grad(ctx.native, grad_y, weight.t(), x, ctx.knots, ctx.k,
+                                       ctx.closed)
+        elif ctx.needs_input_grad[0]:
+            grad_x = _input_grad(ctx, grad_y, weight, derivs, rows, scatter)
+        if ctx.needs_input_grad[1]:
+            grad_extra = grad_y @ weight[:, n_in * nb : n_in * nb + extra.shape[1]]  # (B, E)
         if ctx.needs_input_grad[2]:
             grad_w = (grad_y.t() @ a)[:, : weight.shape[1]]  # (out, in·nb (+ in))
         if ctx.needs_input_grad[3]:
             grad_bias = grad_y.sum(0)
-        if ctx.needs_input_grad[1]:
-            grad_extra = grad_y @ weight[:, n_in * nb : n_in * nb + extra.shape[1]]  # (B, E)
-        if ctx.needs_input_grad[0] and ctx.native is not None:
-            grad_x = native.input_grad(ctx.native, grad_y, weight, x, ctx.knots, ctx.k,
-                                       ctx.closed)
-        elif ctx.needs_input_grad[0]:
-            grad_x = _input_grad(ctx, grad_y, weight, derivs, rows, scatter)
         return grad_x, grad_extra, grad_w, grad_bias, *([None] * (len(ctx.needs_input_grad) - 4))
 
 

@@ -1,5 +1,7 @@
 // kanlab's optional compiled kernel: the KAN layer's basis matrix A in one pass over memory,
-// and the input gradient's gather and dot in one more. See kanlab/splines/native/__init__.py.
+// and the input gradient's gather and dot in one more; the GEMM weight from the layer's
+// parameters in one pass, and its gradient split back into theirs in one more. See
+// kanlab/splines/native/__init__.py.
 //
 // Conventions (the same as kanlab.splines.kernel): knots (in, n) per input, degree k,
 // nb = n - k - 1 basis functions; a point x of input i lies in knot interval m, the largest m
@@ -21,6 +23,14 @@
 namespace {
 
 constexpr int kMaxDegree = 7;
+
+// Numbers of A (or of the weight) a thread's task holds at least: below that, waking a second
+// thread costs more than it saves (a small layer's call stays on one thread).
+constexpr int64_t kTaskValues = 32768;
+
+inline int64_t rows_per_task(int64_t values_per_row) {
+  return std::max<int64_t>(1, kTaskValues / std::max<int64_t>(1, values_per_row));
+}
 
 // What the kernel needs of one input's knots, computed once per call: the search edges (the
 // last knot's copies moved up by one ulp, so that the right end point lies in the last
@@ -117,6 +127,36 @@ std::vector<KnotInfo<T>> knot_infos(const T* knots, int64_t n_in, int64_t n, int
   return infos;
 }
 
+// The columns of A after the splines, (B, n_extra) (the base branch, tails), given.
+template <typename T>
+struct ExtraColumns {
+  const T* given = nullptr;
+  int64_t n_extra = 0;
+
+  void write(T* dst, int64_t b) const {
+    if (n_extra > 0) std::memcpy(dst, given + b * n_extra, sizeof(T) * n_extra);
+  }
+};
+
+// SiLU base columns s = silu(x) (B, in, row stride `stride`, as A holds them), for dL/dx's
+// term dL/dA[b, in*nb + i] * silu'(x_i): with sigma = s / x (1/2 at x = 0),
+// silu'(x) = sigma * (1 + x * (1 - sigma)), as torch's silu_backward, without an exp.
+template <typename T>
+struct SiluGrad {
+  const T* s = nullptr;
+  int64_t stride = 0, n_in = 0;
+
+  // grad_x[i] += g[i] * silu'(x_i) for the row b; g: the row's dL/dA from the base columns
+  void add(T* grad_x, const T* g, const T* xb, int64_t b) const {
+    if (s == nullptr) return;
+    const T* sb = s + b * stride;
+    for (int64_t i = 0; i < n_in; ++i) {
+      const T sig = xb[i] == T(0) ? T(0.5) : sb[i] / xb[i];
+      grad_x[i] += g[i] * (sig * (T(1) + xb[i] * (T(1) - sig)));
+    }
+  }
+};
+
 // The interval a point is written in: its own, the first non-empty one for NaN (so that NaN
 // reaches every output, as on the PyTorch path), -1 when outside.
 template <typename T>
@@ -125,9 +165,6 @@ inline int64_t interval_of(const KnotInfo<T>& info, T x, bool nan) {
   return (m < 0 || m >= info.n - 1) ? -1 : m;
 }
 
-// Equally spaced cubic knots, in arrays over the inputs so that the compiler vectorises the
-// per-row loops: position, interval and the four polynomials of u in [0, 1] (values or
-// derivatives in x), then the writes (or gathers) of each input's four columns.
 // Input i's functions m - k .. m that exist, of a row of A (or of dL/dA) from column i * nb:
 // write value(r) into each, or sum each times weight(r).
 template <typename T, typename Value>
@@ -148,6 +185,9 @@ inline T gather_functions(const T* cols, int64_t m, int k, int64_t nb, Weight we
   return out;
 }
 
+// Equally spaced cubic knots, in arrays over the inputs so that the compiler vectorises the
+// per-row loops: position, interval and the four polynomials of u in [0, 1] (values or
+// derivatives in x), then the writes (or gathers) of each input's four columns.
 template <typename T>
 struct UniformRows {
   int64_t n_in, n, nb;
@@ -203,8 +243,9 @@ struct UniformRows {
 };
 
 template <typename T>
-void fill_rows_uniform(const T* x, const std::vector<KnotInfo<T>>& infos, const T* extra, T* a,
-                       int64_t begin, int64_t end, int64_t n_extra, int64_t n_cols) {
+void fill_rows_uniform(const T* x, const std::vector<KnotInfo<T>>& infos,
+                       const ExtraColumns<T>& extra, T* a, int64_t begin, int64_t end,
+                       int64_t n_cols) {
   UniformRows<T> rows(infos);
   const int64_t n_in = rows.n_in, nb = rows.nb;
   for (int64_t b = begin; b < end; ++b) {
@@ -214,37 +255,26 @@ void fill_rows_uniform(const T* x, const std::vector<KnotInfo<T>>& infos, const 
     rows.evaluate(xb, false);
     for (int64_t i = 0; i < n_in; ++i) {
       int64_t m = rows.interval(i);
+      if (m >= 3 && m < nb) {  // inside the grid: all four functions exist, no checks
+        T* c = row + i * nb + m - 3;
+        c[0] = rows.p0[i];
+        c[1] = rows.p1[i];
+        c[2] = rows.p2[i];
+        c[3] = rows.p3[i];
+        continue;
+      }
       const bool nan = std::isnan(xb[i]);
       if (nan) m = interval_of(infos[i], xb[i], true);
       if (m < 0) continue;
       write_functions(row + i * nb, m, 3, nb, [&](int r) { return nan ? xb[i] : rows.poly(r, i); });
     }
-    if (n_extra > 0) std::memcpy(row + n_in * nb, extra + b * n_extra, sizeof(T) * n_extra);
+    extra.write(row + n_in * nb, b);
   }
 }
 
 template <typename T>
-void input_grad_rows_uniform(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>& infos,
-                             T* grad_x, int64_t begin, int64_t end, int64_t n_cols) {
-  UniformRows<T> rows(infos);
-  const int64_t n_in = rows.n_in, nb = rows.nb;
-  for (int64_t b = begin; b < end; ++b) {
-    const T* g = grad_a + b * n_cols;
-    const T* xb = x + b * n_in;
-    rows.evaluate(xb, true);
-    for (int64_t i = 0; i < n_in; ++i) {
-      const int64_t m = rows.interval(i);
-      grad_x[b * n_in + i] =
-          std::isnan(xb[i]) ? xb[i]
-          : m < 0 ? T(0)
-                  : gather_functions(g + i * nb, m, 3, nb, [&](int r) { return rows.poly(r, i); });
-    }
-  }
-}
-
-template <typename T>
-void fill_rows(const T* x, const std::vector<KnotInfo<T>>& infos, const T* extra, T* a,
-               int64_t begin, int64_t end, int64_t n_extra, int64_t n_cols) {
+void fill_rows(const T* x, const std::vector<KnotInfo<T>>& infos, const ExtraColumns<T>& extra,
+               T* a, int64_t begin, int64_t end, int64_t n_cols) {
   const int64_t n_in = infos.size(), nb = infos[0].nb;
   const int k = infos[0].k;
   T v[kMaxDegree + 1];
@@ -259,13 +289,41 @@ void fill_rows(const T* x, const std::vector<KnotInfo<T>>& infos, const T* extra
       if (!nan) infos[i].values(m, xi, v, nullptr);
       write_functions(row + i * nb, m, k, nb, [&](int r) { return nan ? xi : v[r]; });
     }
-    if (n_extra > 0) std::memcpy(row + n_in * nb, extra + b * n_extra, sizeof(T) * n_extra);
+    extra.write(row + n_in * nb, b);
+  }
+}
+
+template <typename T>
+void input_grad_rows_uniform(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>& infos,
+                             const SiluGrad<T>& silu, T* grad_x, int64_t begin, int64_t end,
+                             int64_t n_cols) {
+  UniformRows<T> rows(infos);
+  const int64_t n_in = rows.n_in, nb = rows.nb;
+  for (int64_t b = begin; b < end; ++b) {
+    const T* g = grad_a + b * n_cols;
+    const T* xb = x + b * n_in;
+    rows.evaluate(xb, true);
+    for (int64_t i = 0; i < n_in; ++i) {
+      const int64_t m = rows.interval(i);
+      if (m >= 3 && m < nb) {  // inside the grid: all four functions exist, no checks
+        const T* c = g + i * nb + m - 3;
+        grad_x[b * n_in + i] = ((c[0] * rows.p0[i] + c[1] * rows.p1[i]) + c[2] * rows.p2[i]) +
+                               c[3] * rows.p3[i];
+        continue;
+      }
+      grad_x[b * n_in + i] =
+          std::isnan(xb[i]) ? xb[i]
+          : m < 0 ? T(0)
+                  : gather_functions(g + i * nb, m, 3, nb, [&](int r) { return rows.poly(r, i); });
+    }
+    silu.add(grad_x + b * n_in, g + n_in * nb, xb, b);
   }
 }
 
 template <typename T>
 void input_grad_rows(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>& infos,
-                     T* grad_x, int64_t begin, int64_t end, int64_t n_cols) {
+                     const SiluGrad<T>& silu, T* grad_x, int64_t begin, int64_t end,
+                     int64_t n_cols) {
   const int64_t n_in = infos.size(), nb = infos[0].nb;
   const int k = infos[0].k;
   T v[kMaxDegree + 1], d[kMaxDegree + 1];
@@ -281,6 +339,7 @@ void input_grad_rows(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>
       }
       grad_x[b * n_in + i] = out;
     }
+    silu.add(grad_x + b * n_in, g + n_in * nb, x + b * n_in, b);
   }
 }
 
@@ -312,22 +371,25 @@ torch::Tensor fill(torch::Tensor x, torch::Tensor knots, int64_t k, torch::Tenso
     const scalar_t* xp = x.data_ptr<scalar_t>();
     const auto infos = knot_infos(knots.data_ptr<scalar_t>(), n_in, n, static_cast<int>(k),
                                   uniform);
-    const scalar_t* ep = n_extra > 0 ? extra.data_ptr<scalar_t>() : nullptr;
+    ExtraColumns<scalar_t> columns;
+    columns.given = n_extra > 0 ? extra.data_ptr<scalar_t>() : nullptr;
+    columns.n_extra = n_extra;
     scalar_t* ap = a.data_ptr<scalar_t>();
-    at::parallel_for(0, batch, 64, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, batch, rows_per_task(n_cols), [&](int64_t begin, int64_t end) {
       if (infos[0].uniform) {
-        fill_rows_uniform<scalar_t>(xp, infos, ep, ap, begin, end, n_extra, n_cols);
+        fill_rows_uniform<scalar_t>(xp, infos, columns, ap, begin, end, n_cols);
       } else {
-        fill_rows<scalar_t>(xp, infos, ep, ap, begin, end, n_extra, n_cols);
+        fill_rows<scalar_t>(xp, infos, columns, ap, begin, end, n_cols);
       }
     });
   });
   return a;
 }
 
-// dL/dx (B, in) = sum_r dL/dA[b, col_r(i)] * B'_r(x_i), from dL/dA (B, n_cols).
+// dL/dx (B, in) = sum_r dL/dA[b, col_r(i)] * B'_r(x_i), from dL/dA (B, n_cols); with the SiLU
+// base columns silu_values (B, in) (or an empty tensor), + dL/dA[b, in*nb + i] * silu'(x_i).
 torch::Tensor input_grad(torch::Tensor grad_a, torch::Tensor x, torch::Tensor knots,
-                         int64_t k, bool uniform) {
+                         int64_t k, bool uniform, torch::Tensor silu_values) {
   check(x, knots, k);
   TORCH_CHECK(grad_a.dim() == 2 && grad_a.size(0) == x.size(0) &&
                   grad_a.scalar_type() == x.scalar_type(),
@@ -337,23 +399,127 @@ torch::Tensor input_grad(torch::Tensor grad_a, torch::Tensor x, torch::Tensor kn
   knots = knots.contiguous();
   const int64_t batch = x.size(0), n_in = x.size(1), n = knots.size(1);
   const int64_t n_cols = grad_a.size(1);
-  TORCH_CHECK(n_cols >= n_in * (n - k - 1), "grad_a has too few columns");
+  const bool silu = silu_values.numel() > 0;
+  TORCH_CHECK(n_cols >= n_in * (n - k - 1) + (silu ? n_in : 0), "grad_a has too few columns");
+  if (silu) {
+    TORCH_CHECK(silu_values.dim() == 2 && silu_values.size(0) == batch &&
+                    silu_values.size(1) == n_in && silu_values.scalar_type() == x.scalar_type(),
+                "silu_values (B, in) in the dtype of x expected");
+    if (silu_values.stride(1) != 1) silu_values = silu_values.contiguous();
+  }
   auto grad_x = torch::empty({batch, n_in}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "kanlab_input_grad", [&] {
     const scalar_t* gp = grad_a.data_ptr<scalar_t>();
     const scalar_t* xp = x.data_ptr<scalar_t>();
     const auto infos = knot_infos(knots.data_ptr<scalar_t>(), n_in, n, static_cast<int>(k),
                                   uniform);
+    SiluGrad<scalar_t> base;
+    if (silu) {
+      base.s = silu_values.data_ptr<scalar_t>();
+      base.stride = silu_values.stride(0);
+      base.n_in = n_in;
+    }
     scalar_t* op = grad_x.data_ptr<scalar_t>();
-    at::parallel_for(0, batch, 64, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, batch, rows_per_task(n_cols), [&](int64_t begin, int64_t end) {
       if (infos[0].uniform) {
-        input_grad_rows_uniform<scalar_t>(gp, xp, infos, op, begin, end, n_cols);
+        input_grad_rows_uniform<scalar_t>(gp, xp, infos, base, op, begin, end, n_cols);
       } else {
-        input_grad_rows<scalar_t>(gp, xp, infos, op, begin, end, n_cols);
+        input_grad_rows<scalar_t>(gp, xp, infos, base, op, begin, end, n_cols);
       }
     });
   });
   return grad_x;
+}
+
+void check_edges(const torch::Tensor& coef, const torch::Tensor& scale,
+                 const torch::Tensor& mask) {
+  TORCH_CHECK(coef.device().is_cpu() && coef.dim() == 3, "coef (out, in, nb) on the CPU expected");
+  for (const auto* t : {&scale, &mask}) {
+    TORCH_CHECK(t->device().is_cpu() && t->dim() == 2 && t->size(0) == coef.size(0) &&
+                    t->size(1) == coef.size(1) && t->scalar_type() == coef.scalar_type(),
+                "scale and mask (out, in) in the dtype of coef expected");
+  }
+}
+
+// The transpose of the layer's GEMM weight, (n_cols, out): row i*nb + j holds
+// coef[:, i, j] * scale[:, i] * mask[:, i], row in*nb + i base[:, i] * mask[:, i] when base is
+// given, the rest zeros.
+torch::Tensor weight_fill(torch::Tensor coef, torch::Tensor scale, torch::Tensor mask,
+                          torch::Tensor base, int64_t n_cols) {
+  check_edges(coef, scale, mask);
+  const bool with_base = base.numel() > 0;
+  if (with_base) check_edges(coef, base, mask);
+  coef = coef.contiguous();
+  scale = scale.contiguous();
+  mask = mask.contiguous();
+  if (with_base) base = base.contiguous();
+  const int64_t n_out = coef.size(0), n_in = coef.size(1), nb = coef.size(2);
+  const int64_t used = n_in * nb + (with_base ? n_in : 0);
+  TORCH_CHECK(n_cols >= used, "n_cols too small");
+  auto wt = torch::empty({n_cols, n_out}, coef.options());
+  AT_DISPATCH_FLOATING_TYPES(coef.scalar_type(), "kanlab_weight_fill", [&] {
+    const scalar_t *cp = coef.data_ptr<scalar_t>(), *sp = scale.data_ptr<scalar_t>();
+    const scalar_t* mp = mask.data_ptr<scalar_t>();
+    const scalar_t* bp = with_base ? base.data_ptr<scalar_t>() : nullptr;
+    scalar_t* wp = wt.data_ptr<scalar_t>();
+    at::parallel_for(0, n_in, rows_per_task(n_out * (nb + 1)), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {  // input i's rows: a block of nb * out numbers
+        scalar_t* rows = wp + i * nb * n_out;
+        for (int64_t o = 0; o < n_out; ++o) {
+          const int64_t e = o * n_in + i;
+          const scalar_t s = sp[e] * mp[e];
+          for (int64_t j = 0; j < nb; ++j) rows[j * n_out + o] = cp[e * nb + j] * s;
+          if (bp != nullptr) wp[(n_in * nb + i) * n_out + o] = bp[e] * mp[e];
+        }
+      }
+    });
+    std::fill(wp + used * n_out, wp + n_cols * n_out, scalar_t(0));
+  });
+  return wt;
+}
+
+// The gradients of coef, scale and base (when with_base) from that of the GEMM weight
+// (out, n_cols): grad_coef = g * scale * mask, grad_scale = sum_j g * coef * mask,
+// grad_base = g * mask.
+std::vector<torch::Tensor> weight_grad(torch::Tensor grad_w, torch::Tensor coef,
+                                       torch::Tensor scale, torch::Tensor mask, bool with_base) {
+  check_edges(coef, scale, mask);
+  coef = coef.contiguous();
+  scale = scale.contiguous();
+  mask = mask.contiguous();
+  grad_w = grad_w.contiguous();
+  const int64_t n_out = coef.size(0), n_in = coef.size(1), nb = coef.size(2);
+  const int64_t n_cols = grad_w.size(1);
+  TORCH_CHECK(grad_w.dim() == 2 && grad_w.size(0) == n_out &&
+                  n_cols >= n_in * nb + (with_base ? n_in : 0) &&
+                  grad_w.scalar_type() == coef.scalar_type(),
+              "grad_w (out, n_cols) in the dtype of coef expected");
+  auto grad_coef = torch::empty_like(coef);
+  auto grad_scale = torch::empty_like(scale);
+  auto grad_base = with_base ? torch::empty_like(scale) : torch::empty({0}, coef.options());
+  AT_DISPATCH_FLOATING_TYPES(coef.scalar_type(), "kanlab_weight_grad", [&] {
+    const scalar_t *gp = grad_w.data_ptr<scalar_t>(), *cp = coef.data_ptr<scalar_t>();
+    const scalar_t *sp = scale.data_ptr<scalar_t>(), *mp = mask.data_ptr<scalar_t>();
+    scalar_t *gcp = grad_coef.data_ptr<scalar_t>(), *gsp = grad_scale.data_ptr<scalar_t>();
+    scalar_t* gbp = with_base ? grad_base.data_ptr<scalar_t>() : nullptr;
+    at::parallel_for(0, n_out, rows_per_task(n_cols), [&](int64_t lo, int64_t hi) {
+      for (int64_t o = lo; o < hi; ++o) {
+        const scalar_t* g = gp + o * n_cols;
+        for (int64_t i = 0; i < n_in; ++i) {
+          const int64_t e = o * n_in + i;
+          const scalar_t s = sp[e] * mp[e];
+          scalar_t acc = 0;
+          for (int64_t j = 0; j < nb; ++j) {
+            gcp[e * nb + j] = g[i * nb + j] * s;
+            acc += g[i * nb + j] * cp[e * nb + j];
+          }
+          gsp[e] = acc * mp[e];
+          if (gbp != nullptr) gbp[e] = g[n_in * nb + i] * mp[e];
+        }
+      }
+    });
+  });
+  return {grad_coef, grad_scale, grad_base};
 }
 
 }  // namespace
@@ -361,4 +527,6 @@ torch::Tensor input_grad(torch::Tensor grad_a, torch::Tensor x, torch::Tensor kn
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("fill", &fill, "the basis matrix A of a KAN layer");
   m.def("input_grad", &input_grad, "the input gradient from the gradient of A");
+  m.def("weight_fill", &weight_fill, "the GEMM weight from the layer's parameters");
+  m.def("weight_grad", &weight_grad, "the parameters' gradients from the GEMM weight's");
 }
