@@ -7,16 +7,19 @@ over the weights or the batch and some microseconds of dispatch. For the common 
 base branch SiLU, or none, on the splines' own input; no linear tails) the compiled kernel
 (:mod:`kanlab.splines.native`) does it all in four passes and one GEMM:
 
-    forward:   Wᵀ = [c·(w_s·mask) | w_b·mask | 0]ᵀ     one pass over the weights
-               A = [B(x) | silu(x) | 0]                 one pass over the batch (and torch's SiLU)
+    forward:   W = [c·(w_s·mask) | w_b·mask | 0]       one pass over the weights
+               A = [B(x) | silu(x) | 0]                 one pass over the batch (+ SiLU)
                y = A Wᵀ + bias                          the GEMM
     backward:  ∂L/∂x = Σ_r (G W)[col_r] B'_r(x) + (G W)[base] silu'(x)   (G W in blocks;
                silu' from the SiLU column of A, σ = silu(x)/x: no exponential)
                ∂L/∂W = Gᵀ A, split in one pass into ∂L/∂c = ∂L/∂W·w_s·mask,
                ∂L/∂w_s = Σ_j ∂L/∂W·c·mask, ∂L/∂w_b = ∂L/∂W·mask
 
-with ``G = ∂L/∂y``. The input's gradient comes first, so that its blocks of ``∂L/∂A`` are gone
-before ``∂L/∂W`` exists (a step's peak memory stays below the dense layer's plus ``A``).
+with ``G = ∂L/∂y``, in one call of the kernel each way (``layer_forward``, ``layer_backward``:
+a small layer's step is mostly dispatch). The input's gradient comes first, so that its blocks
+of ``∂L/∂A`` are gone before ``∂L/∂W`` exists (a step's peak memory stays below the dense
+layer's plus ``A``).
+
 The results equal the general path's (tests hold them to 1e-6 in float32); a double backward
 (``create_graph=True``) differentiates the general path.
 """
@@ -81,22 +84,17 @@ class _FusedLayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, coef, spline_scale, base_scale, bias, mask, knots, k: int,
                 closed: bool, kernel: ModuleType):  # type: ignore[override]
-        n_in, nb = coef.shape[1], coef.shape[2]
-        silu = base_scale is not None
-        # the trash column and padding to a multiple of 16 (odd widths slow the GEMMs down)
-        n_cols = -(-(n_in * nb + (n_in if silu else 0) + 1) // 16) * 16
-        weight_t = kernel.weight_fill(coef, spline_scale, mask,
-                                      base_scale if silu else coef.new_empty(0), n_cols)
-        extra = F.silu(x) if silu else x.new_empty(0)  # torch's SiLU is vectorised
-        a = kernel.fill(x, knots, k, extra, n_cols, closed)  # (B, n_cols)
-        del extra
-        ctx.save_for_backward(x, coef, spline_scale, base_scale, bias, mask, knots, a, weight_t)
+        empty = x.new_empty(0)
+        y, a, weight = kernel.layer_forward(x, coef, spline_scale, mask,
+                                            empty if base_scale is None else base_scale,
+                                            empty if bias is None else bias, knots, k, closed)
+        ctx.save_for_backward(x, coef, spline_scale, base_scale, bias, mask, knots, a, weight)
         ctx.k, ctx.closed, ctx.kernel = k, closed, kernel
-        return torch.addmm(bias, a, weight_t) if bias is not None else a @ weight_t
+        return y
 
     @staticmethod
     def backward(ctx, grad_y):  # type: ignore[override]
-        x, coef, spline_scale, base_scale, bias, mask, knots, a, weight_t = ctx.saved_tensors
+        x, coef, spline_scale, base_scale, bias, mask, knots, a, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad[:5]
         if torch.is_grad_enabled():  # create_graph=True: differentiate the general path
             inputs = (x, coef, spline_scale, base_scale, bias)
@@ -106,18 +104,8 @@ class _FusedLayer(torch.autograd.Function):
                                              allow_unused=True))
             grads = [next(found) if need else None for need in needs]
             return (*grads, None, None, None, None, None)
-        grads = [None] * 5
-        silu = base_scale is not None
-        n_in, nb = coef.shape[1], coef.shape[2]
-        if needs[0]:  # first: its blocks of ∂L/∂A are freed before ∂L/∂W is formed
-            base = a[:, n_in * nb : n_in * (nb + 1)] if silu else None  # silu(x), in A
-            grads[0] = native.input_grad(ctx.kernel, grad_y, weight_t, x, knots, ctx.k,
-                                         ctx.closed, base)
-        if any(needs[1:4]):
-            grad_c, grad_s, grad_b = ctx.kernel.weight_grad(grad_y.t() @ a, coef, spline_scale,
-                                                            mask, silu)
-            grads[1:4] = [g if need else None for g, need in
-                          zip((grad_c, grad_s, grad_b if silu else None), needs[1:4])]
-        if needs[4]:
-            grads[4] = grad_y.sum(0)
+        found = ctx.kernel.layer_backward(grad_y, x, a, weight, coef, spline_scale, mask, knots,
+                                          ctx.k, ctx.closed, base_scale is not None, needs[0],
+                                          any(needs[1:]), native.CHUNK_VALUES)
+        grads = [g if need else None for g, need in zip(found, needs)]
         return (*grads, None, None, None, None, None)

@@ -275,9 +275,8 @@ class KANLinear(nn.Module):
             _, _, tables = self.knot_lookup()
             y = spline_linear(z, self.extra_columns(x2, z), self.gemm_weight(), self.bias,
                               self.knots, self.spline_order, tables=tables)
-        symbolic = self.symbolic(x2, self.mask)  # (B, out) or None
-        if symbolic is not None:
-            y = y + symbolic
+        if len(self.symbolic):  # no module call without symbolic edges (dispatch adds up)
+            y = y + self.symbolic(x2, self.mask)
         return y if flat else y.reshape(*x.shape[:-1], self.out_features)
 
     def edge_activations(self, x: torch.Tensor, *, update_statistics: bool = False

@@ -326,7 +326,7 @@ class _SplineLinear(torch.autograd.Function):
         grad_x = grad_extra = grad_w = grad_bias = None
         # the input's gradient first: its blocks of ∂L/∂A come and go before grad_w exists
         if ctx.needs_input_grad[0] and ctx.native is not None:
-            grad_x = native.input_grad(ctx.native, grad_y, weight.t(), x, ctx.knots, ctx.k,
+            grad_x = native.input_grad(ctx.native, grad_y, weight, x, ctx.knots, ctx.k,
                                        ctx.closed)
         elif ctx.needs_input_grad[0]:
             grad_x = _input_grad(ctx, grad_y, weight, derivs, rows, scatter)

@@ -7,7 +7,7 @@ its gradient in as many; ``spline_kernel.cpp`` does each in one pass per row of 
 (de Boor's triangle on the point's interval, written straight into the row; the SiLU base
 columns' derivative too, on request), in parallel over rows with torch's own thread pool
 (``torch.get_num_threads()``). It also builds the layer's GEMM weight from its parameters in one
-pass and splits the weight's gradient back in one more (``weight_fill``, ``weight_grad``: see
+pass and splits the weight's gradient back in one more (``layer_forward``, ``layer_backward``: see
 :mod:`kanlab.nn.fused_forward`).
 
 It is built once, by ``python -m kanlab.splines.native`` (``make`` runs it when it sets up the
@@ -88,16 +88,15 @@ def kernel_for(x: torch.Tensor, k: int) -> ModuleType | None:
 CHUNK_VALUES = 1 << 20
 
 
-def input_grad(kernel: ModuleType, grad_y: torch.Tensor, weight_t: torch.Tensor,
-               x: torch.Tensor, knots: torch.Tensor, k: int, uniform: bool,
+def input_grad(kernel: ModuleType, grad_y: torch.Tensor, weight: torch.Tensor, x: torch.Tensor,
+               knots: torch.Tensor, k: int, uniform: bool,
                silu_values: torch.Tensor | None = None) -> torch.Tensor:
     """``∂L/∂x`` ``(B, in)`` of ``y = A(x) W^T``: ``∂L/∂A = G W`` formed :data:`CHUNK_VALUES`
     numbers at a time, each block gathered by ``kernel`` (recomputing every point's ``B'_r``;
     with ``silu_values``, the SiLU base columns of ``A`` ``(B, in)``, their ``silu'(x)`` term
-    too). Shapes: grad_y ``(B, out)``, weight_t ``(cols, out)`` (``W``'s transpose), x
-    ``(B, in)``, knots ``(in, n)``."""
+    too). Shapes: grad_y ``(B, out)``, weight ``(out, cols)``, x ``(B, in)``, knots
+    ``(in, n)``."""
     silu = x.new_empty(0) if silu_values is None else silu_values
-    weight = weight_t.t()  # (out, cols)
     rows = max(1, CHUNK_VALUES // max(1, weight.shape[1]))
     if rows >= x.shape[0]:  # one block
         return kernel.input_grad(grad_y @ weight, x, knots, k, uniform, silu)

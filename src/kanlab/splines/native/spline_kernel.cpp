@@ -185,60 +185,64 @@ inline T gather_functions(const T* cols, int64_t m, int k, int64_t nb, Weight we
   return out;
 }
 
-// Equally spaced cubic knots, in arrays over the inputs so that the compiler vectorises the
-// per-row loops: position, interval and the four polynomials of u in [0, 1] (values or
-// derivatives in x), then the writes (or gathers) of each input's four columns.
+// Equally spaced cubic knots, in arrays over a block of `rows` whole rows (the inputs' t0 and
+// 1/h tiled), so that the compiler vectorises the loops over the block's points even when the
+// layer has few inputs: position, interval and the four polynomials of u in [0, 1] (values or
+// derivatives in x), then the writes (or gathers) of each point's four columns. Point p of the
+// block is input p % n_in of its row.
 template <typename T>
 struct UniformRows {
-  int64_t n_in, n, nb;
+  int64_t n_in, n, nb, rows;
   std::vector<T> t0, inv_h, pos, u, p0, p1, p2, p3;
 
   explicit UniformRows(const std::vector<KnotInfo<T>>& infos)
-      : n_in(infos.size()), n(infos[0].n), nb(infos[0].nb), t0(n_in), inv_h(n_in), pos(n_in),
-        u(n_in), p0(n_in), p1(n_in), p2(n_in), p3(n_in) {
-    for (int64_t i = 0; i < n_in; ++i) {
-      t0[i] = infos[i].t0;
-      inv_h[i] = infos[i].inv_h;
+      : n_in(infos.size()), n(infos[0].n), nb(infos[0].nb),
+        rows(std::max<int64_t>(1, 256 / n_in)), t0(rows * n_in), inv_h(rows * n_in),
+        pos(rows * n_in), u(rows * n_in), p0(rows * n_in), p1(rows * n_in), p2(rows * n_in),
+        p3(rows * n_in) {
+    for (int64_t p = 0; p < rows * n_in; ++p) {
+      t0[p] = infos[p % n_in].t0;
+      inv_h[p] = infos[p % n_in].inv_h;
     }
   }
 
   // pos (the interval as a number, NaN or outside [0, n - 1) when there is none) and the
-  // polynomials of the row's points: values, or derivatives in x
-  void evaluate(const T* x, bool derivative) {
+  // polynomials of the first `count` points from x: values, or derivatives in x
+  void evaluate(const T* x, int64_t count, bool derivative) {
     const T sixth = T(1) / T(6);
-    for (int64_t i = 0; i < n_in; ++i) {
-      const T p = (x[i] - t0[i]) * inv_h[i];
-      const T m = std::floor(p);
-      pos[i] = m;
-      u[i] = p - m;
+    for (int64_t p = 0; p < count; ++p) {
+      const T q = (x[p] - t0[p]) * inv_h[p];
+      const T m = std::floor(q);
+      pos[p] = m;
+      u[p] = q - m;
     }
     if (!derivative) {
-      for (int64_t i = 0; i < n_in; ++i) {
-        const T v = u[i], w = T(1) - v, v2 = v * v, v3 = v2 * v;
-        p0[i] = w * w * w * sixth;
-        p1[i] = (T(0.5) * v3 - v2) + T(2) / T(3);
-        p2[i] = ((T(-0.5) * v3 + T(0.5) * v2) + T(0.5) * v) + sixth;
-        p3[i] = v3 * sixth;
+      for (int64_t p = 0; p < count; ++p) {
+        const T v = u[p], w = T(1) - v, v2 = v * v, v3 = v2 * v;
+        p0[p] = w * w * w * sixth;
+        p1[p] = (T(0.5) * v3 - v2) + T(2) / T(3);
+        p2[p] = ((T(-0.5) * v3 + T(0.5) * v2) + T(0.5) * v) + sixth;
+        p3[p] = v3 * sixth;
       }
     } else {
-      for (int64_t i = 0; i < n_in; ++i) {
-        const T v = u[i], w = T(1) - v, v2 = v * v, h = inv_h[i];
-        p0[i] = T(-0.5) * w * w * h;
-        p1[i] = (T(1.5) * v2 - T(2) * v) * h;
-        p2[i] = ((T(-1.5) * v2 + v) + T(0.5)) * h;
-        p3[i] = T(0.5) * v2 * h;
+      for (int64_t p = 0; p < count; ++p) {
+        const T v = u[p], w = T(1) - v, v2 = v * v, h = inv_h[p];
+        p0[p] = T(-0.5) * w * w * h;
+        p1[p] = (T(1.5) * v2 - T(2) * v) * h;
+        p2[p] = ((T(-1.5) * v2 + v) + T(0.5)) * h;
+        p3[p] = T(0.5) * v2 * h;
       }
     }
   }
 
-  // the interval of input i's point, or -1 (outside, NaN)
-  int64_t interval(int64_t i) const {
-    const T m = pos[i];
+  // the interval of point p, or -1 (outside, NaN)
+  int64_t interval(int64_t p) const {
+    const T m = pos[p];
     return (m >= T(0) && m < T(n - 1)) ? static_cast<int64_t>(m) : -1;
   }
 
-  T poly(int r, int64_t i) const {
-    return r == 0 ? p0[i] : (r == 1 ? p1[i] : (r == 2 ? p2[i] : p3[i]));
+  T poly(int r, int64_t p) const {
+    return r == 0 ? p0[p] : (r == 1 ? p1[p] : (r == 2 ? p2[p] : p3[p]));
   }
 };
 
@@ -248,27 +252,66 @@ void fill_rows_uniform(const T* x, const std::vector<KnotInfo<T>>& infos,
                        int64_t n_cols) {
   UniformRows<T> rows(infos);
   const int64_t n_in = rows.n_in, nb = rows.nb;
-  for (int64_t b = begin; b < end; ++b) {
-    T* row = a + b * n_cols;
-    const T* xb = x + b * n_in;
-    std::memset(row, 0, sizeof(T) * n_cols);
-    rows.evaluate(xb, false);
-    for (int64_t i = 0; i < n_in; ++i) {
-      int64_t m = rows.interval(i);
-      if (m >= 3 && m < nb) {  // inside the grid: all four functions exist, no checks
-        T* c = row + i * nb + m - 3;
-        c[0] = rows.p0[i];
-        c[1] = rows.p1[i];
-        c[2] = rows.p2[i];
-        c[3] = rows.p3[i];
-        continue;
+  for (int64_t b0 = begin; b0 < end; b0 += rows.rows) {
+    const int64_t n_rows = std::min(rows.rows, end - b0);
+    rows.evaluate(x + b0 * n_in, n_rows * n_in, false);
+    for (int64_t b = b0; b < b0 + n_rows; ++b) {
+      T* row = a + b * n_cols;
+      const T* xb = x + b * n_in;
+      const int64_t p0 = (b - b0) * n_in;  // the row's first point in the block
+      std::memset(row, 0, sizeof(T) * n_cols);
+      for (int64_t i = 0; i < n_in; ++i) {
+        const int64_t p = p0 + i;
+        int64_t m = rows.interval(p);
+        if (m >= 3 && m < nb) {  // inside the grid: all four functions exist, no checks
+          T* c = row + i * nb + m - 3;
+          c[0] = rows.p0[p];
+          c[1] = rows.p1[p];
+          c[2] = rows.p2[p];
+          c[3] = rows.p3[p];
+          continue;
+        }
+        const bool nan = std::isnan(xb[i]);
+        if (nan) m = interval_of(infos[i], xb[i], true);
+        if (m < 0) continue;
+        write_functions(row + i * nb, m, 3, nb,
+                        [&](int r) { return nan ? xb[i] : rows.poly(r, p); });
       }
-      const bool nan = std::isnan(xb[i]);
-      if (nan) m = interval_of(infos[i], xb[i], true);
-      if (m < 0) continue;
-      write_functions(row + i * nb, m, 3, nb, [&](int r) { return nan ? xb[i] : rows.poly(r, i); });
+      extra.write(row + n_in * nb, b);
     }
-    extra.write(row + n_in * nb, b);
+  }
+}
+
+template <typename T>
+void input_grad_rows_uniform(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>& infos,
+                             const SiluGrad<T>& silu, T* grad_x, int64_t begin, int64_t end,
+                             int64_t n_cols) {
+  UniformRows<T> rows(infos);
+  const int64_t n_in = rows.n_in, nb = rows.nb;
+  for (int64_t b0 = begin; b0 < end; b0 += rows.rows) {
+    const int64_t n_rows = std::min(rows.rows, end - b0);
+    rows.evaluate(x + b0 * n_in, n_rows * n_in, true);
+    for (int64_t b = b0; b < b0 + n_rows; ++b) {
+      const T* g = grad_a + b * n_cols;
+      const T* xb = x + b * n_in;
+      const int64_t p0 = (b - b0) * n_in;
+      for (int64_t i = 0; i < n_in; ++i) {
+        const int64_t p = p0 + i;
+        const int64_t m = rows.interval(p);
+        if (m >= 3 && m < nb) {  // inside the grid: all four functions exist, no checks
+          const T* c = g + i * nb + m - 3;
+          grad_x[b * n_in + i] =
+              ((c[0] * rows.p0[p] + c[1] * rows.p1[p]) + c[2] * rows.p2[p]) + c[3] * rows.p3[p];
+          continue;
+        }
+        grad_x[b * n_in + i] =
+            std::isnan(xb[i]) ? xb[i]
+            : m < 0           ? T(0)
+                              : gather_functions(g + i * nb, m, 3, nb,
+                                                 [&](int r) { return rows.poly(r, p); });
+      }
+      silu.add(grad_x + b * n_in, g + n_in * nb, xb, b);
+    }
   }
 }
 
@@ -290,33 +333,6 @@ void fill_rows(const T* x, const std::vector<KnotInfo<T>>& infos, const ExtraCol
       write_functions(row + i * nb, m, k, nb, [&](int r) { return nan ? xi : v[r]; });
     }
     extra.write(row + n_in * nb, b);
-  }
-}
-
-template <typename T>
-void input_grad_rows_uniform(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>& infos,
-                             const SiluGrad<T>& silu, T* grad_x, int64_t begin, int64_t end,
-                             int64_t n_cols) {
-  UniformRows<T> rows(infos);
-  const int64_t n_in = rows.n_in, nb = rows.nb;
-  for (int64_t b = begin; b < end; ++b) {
-    const T* g = grad_a + b * n_cols;
-    const T* xb = x + b * n_in;
-    rows.evaluate(xb, true);
-    for (int64_t i = 0; i < n_in; ++i) {
-      const int64_t m = rows.interval(i);
-      if (m >= 3 && m < nb) {  // inside the grid: all four functions exist, no checks
-        const T* c = g + i * nb + m - 3;
-        grad_x[b * n_in + i] = ((c[0] * rows.p0[i] + c[1] * rows.p1[i]) + c[2] * rows.p2[i]) +
-                               c[3] * rows.p3[i];
-        continue;
-      }
-      grad_x[b * n_in + i] =
-          std::isnan(xb[i]) ? xb[i]
-          : m < 0 ? T(0)
-                  : gather_functions(g + i * nb, m, 3, nb, [&](int r) { return rows.poly(r, i); });
-    }
-    silu.add(grad_x + b * n_in, g + n_in * nb, xb, b);
   }
 }
 
@@ -441,9 +457,8 @@ void check_edges(const torch::Tensor& coef, const torch::Tensor& scale,
   }
 }
 
-// The transpose of the layer's GEMM weight, (n_cols, out): row i*nb + j holds
-// coef[:, i, j] * scale[:, i] * mask[:, i], row in*nb + i base[:, i] * mask[:, i] when base is
-// given, the rest zeros.
+// The layer's GEMM weight (out, n_cols): coef * (scale * mask) at column i*nb + j, then
+// base * mask at column in*nb + i when base is given, then zeros.
 torch::Tensor weight_fill(torch::Tensor coef, torch::Tensor scale, torch::Tensor mask,
                           torch::Tensor base, int64_t n_cols) {
   check_edges(coef, scale, mask);
@@ -456,26 +471,28 @@ torch::Tensor weight_fill(torch::Tensor coef, torch::Tensor scale, torch::Tensor
   const int64_t n_out = coef.size(0), n_in = coef.size(1), nb = coef.size(2);
   const int64_t used = n_in * nb + (with_base ? n_in : 0);
   TORCH_CHECK(n_cols >= used, "n_cols too small");
-  auto wt = torch::empty({n_cols, n_out}, coef.options());
+  auto w = torch::empty({n_out, n_cols}, coef.options());
   AT_DISPATCH_FLOATING_TYPES(coef.scalar_type(), "kanlab_weight_fill", [&] {
     const scalar_t *cp = coef.data_ptr<scalar_t>(), *sp = scale.data_ptr<scalar_t>();
     const scalar_t* mp = mask.data_ptr<scalar_t>();
     const scalar_t* bp = with_base ? base.data_ptr<scalar_t>() : nullptr;
-    scalar_t* wp = wt.data_ptr<scalar_t>();
-    at::parallel_for(0, n_in, rows_per_task(n_out * (nb + 1)), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {  // input i's rows: a block of nb * out numbers
-        scalar_t* rows = wp + i * nb * n_out;
-        for (int64_t o = 0; o < n_out; ++o) {
-          const int64_t e = o * n_in + i;
-          const scalar_t s = sp[e] * mp[e];
-          for (int64_t j = 0; j < nb; ++j) rows[j * n_out + o] = cp[e * nb + j] * s;
-          if (bp != nullptr) wp[(n_in * nb + i) * n_out + o] = bp[e] * mp[e];
+    scalar_t* wp = w.data_ptr<scalar_t>();
+    at::parallel_for(0, n_out, rows_per_task(n_cols), [&](int64_t lo, int64_t hi) {
+      for (int64_t o = lo; o < hi; ++o) {
+        scalar_t* row = wp + o * n_cols;
+        for (int64_t i = 0; i < n_in; ++i) {
+          const scalar_t s = sp[o * n_in + i] * mp[o * n_in + i];
+          const scalar_t* c = cp + (o * n_in + i) * nb;
+          for (int64_t j = 0; j < nb; ++j) row[i * nb + j] = c[j] * s;
         }
+        if (bp != nullptr) {
+          for (int64_t i = 0; i < n_in; ++i) row[n_in * nb + i] = bp[o * n_in + i] * mp[o * n_in + i];
+        }
+        std::fill(row + used, row + n_cols, scalar_t(0));
       }
     });
-    std::fill(wp + used * n_out, wp + n_cols * n_out, scalar_t(0));
   });
-  return wt;
+  return w;
 }
 
 // The gradients of coef, scale and base (when with_base) from that of the GEMM weight
@@ -522,11 +539,67 @@ std::vector<torch::Tensor> weight_grad(torch::Tensor grad_w, torch::Tensor coef,
   return {grad_coef, grad_scale, grad_base};
 }
 
+// The fused layer's forward (kanlab/nn/fused_forward.py): W (weight_fill), A with the SiLU
+// columns when base is given, y = A W^T + bias (bias may be empty). Returns {y, A, W}.
+std::vector<torch::Tensor> layer_forward(torch::Tensor x, torch::Tensor coef, torch::Tensor scale,
+                                         torch::Tensor mask, torch::Tensor base,
+                                         torch::Tensor bias, torch::Tensor knots, int64_t k,
+                                         bool uniform) {
+  const bool silu = base.numel() > 0;
+  const int64_t n_in = coef.size(1), nb = coef.size(2);
+  // zeros up to a multiple of 16 columns (odd widths slow the GEMMs down)
+  const int64_t n_cols = (n_in * nb + (silu ? n_in : 0) + 15) / 16 * 16;
+  auto w = weight_fill(coef, scale, mask, base, n_cols);
+  auto a = fill(x, knots, k, silu ? at::silu(x) : x.new_empty({0}), n_cols, uniform);
+  return {bias.numel() > 0 ? at::addmm(bias, a, w.t()) : at::mm(a, w.t()), a, w};
+}
+
+// Its backward: {dL/dx (or an empty tensor without need_x), then with need_params the
+// gradients of coef, scale, base (empty without one) and bias (sum of G's rows)}. dL/dA = G W
+// is formed
+// chunk_values numbers at a time, before dL/dW = G^T A exists.
+std::vector<torch::Tensor> layer_backward(torch::Tensor grad_y, torch::Tensor x, torch::Tensor a,
+                                          torch::Tensor w, torch::Tensor coef,
+                                          torch::Tensor scale, torch::Tensor mask,
+                                          torch::Tensor knots, int64_t k, bool uniform, bool silu,
+                                          bool need_x, bool need_params, int64_t chunk_values) {
+  std::vector<torch::Tensor> grads;
+  const int64_t batch = x.size(0), n_in = coef.size(1), nb = coef.size(2);
+  grad_y = grad_y.contiguous();
+  if (need_x) {
+    auto silu_values = [&](int64_t lo, int64_t hi) {
+      return silu ? a.slice(0, lo, hi).narrow(1, n_in * nb, n_in) : x.new_empty({0});
+    };
+    const int64_t rows = std::max<int64_t>(1, chunk_values / std::max<int64_t>(1, w.size(1)));
+    if (rows >= batch) {
+      grads.push_back(input_grad(at::mm(grad_y, w), x, knots, k, uniform, silu_values(0, batch)));
+    } else {
+      auto grad_x = torch::empty_like(x);
+      for (int64_t lo = 0; lo < batch; lo += rows) {
+        const int64_t hi = std::min(batch, lo + rows);
+        grad_x.slice(0, lo, hi).copy_(input_grad(at::mm(grad_y.slice(0, lo, hi), w),
+                                                 x.slice(0, lo, hi), knots, k, uniform,
+                                                 silu_values(lo, hi)));
+      }
+      grads.push_back(grad_x);
+    }
+  } else {
+    grads.push_back(x.new_empty({0}));
+  }
+  if (need_params) {
+    for (auto& g : weight_grad(at::mm(grad_y.t(), a), coef, scale, mask, silu)) {
+      grads.push_back(g);
+    }
+    grads.push_back(grad_y.sum(0));
+  }
+  return grads;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("fill", &fill, "the basis matrix A of a KAN layer");
   m.def("input_grad", &input_grad, "the input gradient from the gradient of A");
-  m.def("weight_fill", &weight_fill, "the GEMM weight from the layer's parameters");
-  m.def("weight_grad", &weight_grad, "the parameters' gradients from the GEMM weight's");
+  m.def("layer_forward", &layer_forward, "the fused layer's forward: y, A, W");
+  m.def("layer_backward", &layer_backward, "the fused layer's backward");
 }
