@@ -171,3 +171,15 @@ def test_the_fused_layer_under_autocast_equals_it_outside():
         mixed = layer(x.bfloat16())  # a bfloat16 input is widened, not rounded further
     assert mixed.grad_fn.name() == "_FusedLayerBackward" and mixed.dtype == torch.float32
     torch.testing.assert_close(mixed, layer(x.bfloat16().float()), rtol=0, atol=0)
+
+
+def test_the_fused_layer_backward_twice_through_a_retained_graph():
+    layer = kanlab.KANLinear(3, 2, generator=torch.Generator().manual_seed(8))
+    x = (torch.rand(30, 3, generator=torch.Generator().manual_seed(9)) * 2 - 1).requires_grad_()
+    y = layer(x)
+    assert y.grad_fn.name() == "_FusedLayerBackward"
+    y.sum().backward(retain_graph=True)  # the first backward drops A
+    first = [t.grad.clone() for t in (x, *layer.parameters())]
+    y.sum().backward()  # the second builds it again: every gradient doubles
+    for t, g in zip((x, *layer.parameters()), first):
+        torch.testing.assert_close(t.grad, 2 * g)

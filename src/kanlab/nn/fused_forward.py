@@ -10,15 +10,15 @@ base branch SiLU, or none, on the splines' own input; no linear tails) the compi
     forward:   W = [c·(w_s·mask) | w_b·mask | 0]       one pass over the weights
                A = [B(x) | silu(x) | 0]                 one pass over the batch (+ SiLU)
                y = A Wᵀ + bias                          the GEMM
-    backward:  ∂L/∂x = Σ_r (G W)[col_r] B'_r(x) + (G W)[base] silu'(x)   (G W in blocks;
-               silu' from the SiLU column of A, σ = silu(x)/x: no exponential)
-               ∂L/∂W = Gᵀ A, split in one pass into ∂L/∂c = ∂L/∂W·w_s·mask,
+    backward:  ∂L/∂W = Gᵀ A, split in one pass into ∂L/∂c = ∂L/∂W·w_s·mask,
                ∂L/∂w_s = Σ_j ∂L/∂W·c·mask, ∂L/∂w_b = ∂L/∂W·mask
+               ∂L/∂x = Σ_r (G W)[col_r] B'_r(x) + (G W)[base] silu'(x)   (silu' from
+               the SiLU column of A, σ = silu(x)/x: no exponential)
 
-with ``G = ∂L/∂y``, in one call of the kernel each way (``layer_forward``, ``layer_backward``:
-a small layer's step is mostly dispatch). The input's gradient comes first, so that its blocks
-of ``∂L/∂A`` are gone before ``∂L/∂W`` exists (a step's peak memory stays below the dense
-layer's plus ``A``).
+with ``G = ∂L/∂y``, in few calls of the kernel (``layer_forward``; ``layer_param_grads``,
+``input_grad``: a small layer's step is mostly dispatch). The parameters' gradients come first;
+then ``A`` is dropped, and ``∂L/∂A`` is formed a block per thread and gathered while in cache,
+so that a step's peak memory stays well below the dense layer's plus ``A``.
 
 The results equal the general path's (tests hold them to 1e-6 in float32); a double backward
 (``create_graph=True``) differentiates the general path.
@@ -79,22 +79,25 @@ def _general(x, coef, spline_scale, base_scale, bias, mask, knots, k):
 
 class _FusedLayer(torch.autograd.Function):
     """See the module docstring. Inputs: x ``(B, in)``, coef ``(out, in, nb)``, spline_scale,
-    base_scale (or None) and mask ``(out, in)``, bias ``(out,)`` or None, knots ``(in, n)``."""
+    base_scale (or None) and mask ``(out, in)``, bias ``(out,)`` or None, knots ``(in, n)``.
+
+    ``A`` is kept as ``ctx.a``, not saved, so that the backward can drop it once ``∂L/∂W`` is
+    formed; a second backward (``retain_graph=True``) builds it again.
+    """
 
     @staticmethod
     def forward(ctx, x, coef, spline_scale, base_scale, bias, mask, knots, k: int,
                 closed: bool, kernel: ModuleType):  # type: ignore[override]
-        empty = x.new_empty(0)
-        y, a, weight = kernel.layer_forward(x, coef, spline_scale, mask,
-                                            empty if base_scale is None else base_scale,
-                                            empty if bias is None else bias, knots, k, closed)
-        ctx.save_for_backward(x, coef, spline_scale, base_scale, bias, mask, knots, a, weight)
+        y, ctx.a, weight = kernel.layer_forward(x, coef, spline_scale, mask,
+                                                _or_empty(base_scale, x), _or_empty(bias, x),
+                                                knots, k, closed)
+        ctx.save_for_backward(x, coef, spline_scale, base_scale, bias, mask, knots, weight)
         ctx.k, ctx.closed, ctx.kernel = k, closed, kernel
         return y
 
     @staticmethod
     def backward(ctx, grad_y):  # type: ignore[override]
-        x, coef, spline_scale, base_scale, bias, mask, knots, a, weight = ctx.saved_tensors
+        x, coef, spline_scale, base_scale, bias, mask, knots, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad[:5]
         if torch.is_grad_enabled():  # create_graph=True: differentiate the general path
             inputs = (x, coef, spline_scale, base_scale, bias)
@@ -104,8 +107,23 @@ class _FusedLayer(torch.autograd.Function):
                                              allow_unused=True))
             grads = [next(found) if need else None for need in needs]
             return (*grads, None, None, None, None, None)
-        found = ctx.kernel.layer_backward(grad_y, x, a, weight, coef, spline_scale, mask, knots,
-                                          ctx.k, ctx.closed, base_scale is not None, needs[0],
-                                          any(needs[1:]), native.CHUNK_VALUES)
-        grads = [g if need else None for g, need in zip(found, needs)]
+        kernel, silu = ctx.kernel, base_scale is not None
+        a, ctx.a = ctx.a, None
+        if a is None:  # a second backward through a retained graph
+            a = kernel.layer_forward(x, coef, spline_scale, mask, _or_empty(base_scale, x),
+                                     _or_empty(bias, x), knots, ctx.k, ctx.closed)[1]
+        grads = [None] * 5
+        if any(needs[1:]):  # first, while A exists: ∂L/∂W = Gᵀ A, split into the parameters'
+            found = kernel.layer_param_grads(grad_y, a, coef, spline_scale, mask, silu)
+            grads[1:] = [g if need else None for g, need in zip(found, needs[1:])]
+        if needs[0]:  # then A goes; ∂L/∂A = G W in a block per thread
+            n_in, nb = coef.shape[1], coef.shape[2]
+            base = a[:, n_in * nb : n_in * (nb + 1)].clone() if silu else x.new_empty(0)
+            del a
+            grads[0] = kernel.input_grad(grad_y, weight, x, knots, ctx.k, ctx.closed, base,
+                                         native.CHUNK_VALUES)
         return (*grads, None, None, None, None, None)
+
+
+def _or_empty(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    return like.new_empty(0) if t is None else t

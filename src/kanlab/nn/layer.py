@@ -37,8 +37,8 @@ from kanlab.errors import InputError
 from kanlab.grids import GridStrategy, get_grid_strategy
 from kanlab.nn import derivatives, grid_moves, selection
 from kanlab.nn.base_branch import BASE_FUNCTIONS, BaseBranch
-from kanlab.nn.fused_forward import fused_forward
 from kanlab.nn.branch import EdgeBranch
+from kanlab.nn.fused_forward import fused_forward
 from kanlab.nn.initialization import INITIALIZATIONS, initialize_
 from kanlab.nn.spline_edges import KnotTableCache, Lookup, spline_basis
 from kanlab.nn.standardize import RunningStandardize, standardized

@@ -208,29 +208,36 @@ struct UniformRows {
 
   // pos (the interval as a number, NaN or outside [0, n - 1) when there is none) and the
   // polynomials of the first `count` points from x: values, or derivatives in x
-  void evaluate(const T* x, int64_t count, bool derivative) {
+  void evaluate(const T* __restrict__ x, int64_t count, bool derivative) {
+    // raw, unaliased pointers: through the vectors' members the loops do not vectorise
+    const T* __restrict__ a = t0.data();
+    const T* __restrict__ s = inv_h.data();
+    T* __restrict__ m_out = pos.data();
+    T* __restrict__ u_out = u.data();
+    T *__restrict__ q0 = p0.data(), *__restrict__ q1 = p1.data();
+    T *__restrict__ q2 = p2.data(), *__restrict__ q3 = p3.data();
     const T sixth = T(1) / T(6);
     for (int64_t p = 0; p < count; ++p) {
-      const T q = (x[p] - t0[p]) * inv_h[p];
+      const T q = (x[p] - a[p]) * s[p];
       const T m = std::floor(q);
-      pos[p] = m;
-      u[p] = q - m;
+      m_out[p] = m;
+      u_out[p] = q - m;
     }
     if (!derivative) {
       for (int64_t p = 0; p < count; ++p) {
-        const T v = u[p], w = T(1) - v, v2 = v * v, v3 = v2 * v;
-        p0[p] = w * w * w * sixth;
-        p1[p] = (T(0.5) * v3 - v2) + T(2) / T(3);
-        p2[p] = ((T(-0.5) * v3 + T(0.5) * v2) + T(0.5) * v) + sixth;
-        p3[p] = v3 * sixth;
+        const T v = u_out[p], w = T(1) - v, v2 = v * v, v3 = v2 * v;
+        q0[p] = w * w * w * sixth;
+        q1[p] = (T(0.5) * v3 - v2) + T(2) / T(3);
+        q2[p] = ((T(-0.5) * v3 + T(0.5) * v2) + T(0.5) * v) + sixth;
+        q3[p] = v3 * sixth;
       }
     } else {
       for (int64_t p = 0; p < count; ++p) {
-        const T v = u[p], w = T(1) - v, v2 = v * v, h = inv_h[p];
-        p0[p] = T(-0.5) * w * w * h;
-        p1[p] = (T(1.5) * v2 - T(2) * v) * h;
-        p2[p] = ((T(-1.5) * v2 + v) + T(0.5)) * h;
-        p3[p] = T(0.5) * v2 * h;
+        const T v = u_out[p], w = T(1) - v, v2 = v * v, h = s[p];
+        q0[p] = T(-0.5) * w * w * h;
+        q1[p] = (T(1.5) * v2 - T(2) * v) * h;
+        q2[p] = ((T(-1.5) * v2 + v) + T(0.5)) * h;
+        q3[p] = T(0.5) * v2 * h;
       }
     }
   }
@@ -404,8 +411,8 @@ torch::Tensor fill(torch::Tensor x, torch::Tensor knots, int64_t k, torch::Tenso
 
 // dL/dx (B, in) = sum_r dL/dA[b, col_r(i)] * B'_r(x_i), from dL/dA (B, n_cols); with the SiLU
 // base columns silu_values (B, in) (or an empty tensor), + dL/dA[b, in*nb + i] * silu'(x_i).
-torch::Tensor input_grad(torch::Tensor grad_a, torch::Tensor x, torch::Tensor knots,
-                         int64_t k, bool uniform, torch::Tensor silu_values) {
+torch::Tensor gather_input_grad(torch::Tensor grad_a, torch::Tensor x, torch::Tensor knots,
+                                int64_t k, bool uniform, torch::Tensor silu_values) {
   check(x, knots, k);
   TORCH_CHECK(grad_a.dim() == 2 && grad_a.size(0) == x.size(0) &&
                   grad_a.scalar_type() == x.scalar_type(),
@@ -443,6 +450,28 @@ torch::Tensor input_grad(torch::Tensor grad_a, torch::Tensor x, torch::Tensor kn
         input_grad_rows<scalar_t>(gp, xp, infos, base, op, begin, end, n_cols);
       }
     });
+  });
+  return grad_x;
+}
+
+// dL/dx (B, in) of y = A(x) W^T from G = dL/dy (B, out) and W (out, n_cols): each thread forms
+// dL/dA = G W for a block of chunk_values numbers (whole rows) and gathers it while it is in
+// its cache, with a one-thread GEMM per block (a batch of one block: one GEMM, all threads).
+torch::Tensor input_grad(torch::Tensor grad_y, torch::Tensor w, torch::Tensor x,
+                         torch::Tensor knots, int64_t k, bool uniform, torch::Tensor silu_values,
+                         int64_t chunk_values) {
+  const int64_t batch = x.size(0);
+  const bool silu = silu_values.numel() > 0;
+  const int64_t rows = std::max<int64_t>(1, chunk_values / std::max<int64_t>(1, w.size(1)));
+  if (rows >= batch) return gather_input_grad(at::mm(grad_y, w), x, knots, k, uniform, silu_values);
+  auto grad_x = torch::empty_like(x);
+  at::parallel_for(0, batch, rows, [&](int64_t begin, int64_t end) {
+    for (int64_t lo = begin; lo < end; lo += rows) {
+      const int64_t hi = std::min(end, lo + rows);
+      grad_x.slice(0, lo, hi).copy_(gather_input_grad(
+          at::mm(grad_y.slice(0, lo, hi), w), x.slice(0, lo, hi), knots, k, uniform,
+          silu ? silu_values.slice(0, lo, hi) : silu_values));
+    }
   });
   return grad_x;
 }
@@ -554,44 +583,13 @@ std::vector<torch::Tensor> layer_forward(torch::Tensor x, torch::Tensor coef, to
   return {bias.numel() > 0 ? at::addmm(bias, a, w.t()) : at::mm(a, w.t()), a, w};
 }
 
-// Its backward: {dL/dx (or an empty tensor without need_x), then with need_params the
-// gradients of coef, scale, base (empty without one) and bias (sum of G's rows)}. dL/dA = G W
-// is formed
-// chunk_values numbers at a time, before dL/dW = G^T A exists.
-std::vector<torch::Tensor> layer_backward(torch::Tensor grad_y, torch::Tensor x, torch::Tensor a,
-                                          torch::Tensor w, torch::Tensor coef,
-                                          torch::Tensor scale, torch::Tensor mask,
-                                          torch::Tensor knots, int64_t k, bool uniform, bool silu,
-                                          bool need_x, bool need_params, int64_t chunk_values) {
-  std::vector<torch::Tensor> grads;
-  const int64_t batch = x.size(0), n_in = coef.size(1), nb = coef.size(2);
-  grad_y = grad_y.contiguous();
-  if (need_x) {
-    auto silu_values = [&](int64_t lo, int64_t hi) {
-      return silu ? a.slice(0, lo, hi).narrow(1, n_in * nb, n_in) : x.new_empty({0});
-    };
-    const int64_t rows = std::max<int64_t>(1, chunk_values / std::max<int64_t>(1, w.size(1)));
-    if (rows >= batch) {
-      grads.push_back(input_grad(at::mm(grad_y, w), x, knots, k, uniform, silu_values(0, batch)));
-    } else {
-      auto grad_x = torch::empty_like(x);
-      for (int64_t lo = 0; lo < batch; lo += rows) {
-        const int64_t hi = std::min(batch, lo + rows);
-        grad_x.slice(0, lo, hi).copy_(input_grad(at::mm(grad_y.slice(0, lo, hi), w),
-                                                 x.slice(0, lo, hi), knots, k, uniform,
-                                                 silu_values(lo, hi)));
-      }
-      grads.push_back(grad_x);
-    }
-  } else {
-    grads.push_back(x.new_empty({0}));
-  }
-  if (need_params) {
-    for (auto& g : weight_grad(at::mm(grad_y.t(), a), coef, scale, mask, silu)) {
-      grads.push_back(g);
-    }
-    grads.push_back(grad_y.sum(0));
-  }
+// The fused layer's parameter gradients from G = dL/dy and A: {coef, scale, base (empty without
+// one), bias (the sum of G's rows)}, through dL/dW = G^T A (weight_grad).
+std::vector<torch::Tensor> layer_param_grads(torch::Tensor grad_y, torch::Tensor a,
+                                             torch::Tensor coef, torch::Tensor scale,
+                                             torch::Tensor mask, bool silu) {
+  auto grads = weight_grad(at::mm(grad_y.t(), a), coef, scale, mask, silu);
+  grads.push_back(grad_y.sum(0));
   return grads;
 }
 
@@ -599,7 +597,7 @@ std::vector<torch::Tensor> layer_backward(torch::Tensor grad_y, torch::Tensor x,
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("fill", &fill, "the basis matrix A of a KAN layer");
-  m.def("input_grad", &input_grad, "the input gradient from the gradient of A");
+  m.def("input_grad", &input_grad, "the input gradient from that of the output");
   m.def("layer_forward", &layer_forward, "the fused layer's forward: y, A, W");
-  m.def("layer_backward", &layer_backward, "the fused layer's backward");
+  m.def("layer_param_grads", &layer_param_grads, "the fused layer's parameter gradients");
 }
