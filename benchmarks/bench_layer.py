@@ -96,37 +96,10 @@ def _fwd_bwd(model: nn.Module, x: torch.Tensor, g: torch.Tensor) -> Callable[[],
     return step
 
 
-def saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Bytes autograd keeps between forward and backward, plus the output.
-
-    Tensors saved for backward are counted once per storage; storages of parameters, buffers
-    and the input are left out (they exist anyway).
-    """
-    exclude = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
-    exclude.add(x.untyped_storage().data_ptr())
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        try:
-            st = t.untyped_storage()
-            ptr = st.data_ptr()
-            if ptr not in exclude:
-                seen[ptr] = st.nbytes()
-        except Exception:  # noqa: BLE001 - e.g. tensors without storage
-            pass
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = model(x)
-    return sum(seen.values()) + y.numel() * y.element_size()
-
-
-def peak_alloc_bytes(step: Callable[[], None]) -> int | None:
-    """Peak CPU bytes allocated above the starting level during one call of ``step``.
-
-    Read from the profiler's allocation trace (``profile_memory=True``): every allocation and
-    free carries the running total of allocated bytes. ``None`` if that trace is unavailable.
-    """
+def _allocation_trace(step: Callable[[], object]) -> list[tuple[int, int, int]] | None:
+    """``(time, size, running total)`` of every CPU allocation and free during one call of
+    ``step``, in order, from the profiler's trace (``profile_memory=True``); None if that
+    trace is unavailable (a private API)."""
     try:
         from torch._C._profiler import _EventType
         from torch.profiler import ProfilerActivity, profile
@@ -141,13 +114,29 @@ def peak_alloc_bytes(step: Callable[[], None]) -> int | None:
                 f = node.extra_fields
                 events.append((node.start_time_ns, f.alloc_size, f.total_allocated))
             stack.extend(node.children)
-        if not events:
-            return None
-        events.sort()
-        base = events[0][2] - events[0][1]  # total before the first event
-        return max(total for _, _, total in events) - base
     except Exception:  # noqa: BLE001 - private API; report n/a rather than fail
         return None
+    return sorted(events) or None
+
+
+def peak_alloc_bytes(step: Callable[[], object]) -> int | None:
+    """Peak CPU bytes allocated above the starting level during one call of ``step``."""
+    events = _allocation_trace(step)
+    if events is None:
+        return None
+    base = events[0][2] - events[0][1]  # total before the first event
+    return max(total for _, _, total in events) - base
+
+
+def held_bytes(model: nn.Module, x: torch.Tensor) -> int | None:
+    """Bytes a forward allocates and still holds when it returns: the output and whatever the
+    graph keeps for the backward, however it keeps it (saved tensors or not)."""
+    kept: list[torch.Tensor] = []
+    events = _allocation_trace(lambda: kept.append(model(x)))
+    if events is None:
+        return None
+    base = events[0][2] - events[0][1]
+    return events[-1][2] - base
 
 
 def _inputs(batch: int, width: int) -> torch.Tensor:
@@ -184,14 +173,15 @@ def time_shape(
 def memory_shape(
     models: dict[str, tuple[nn.Module, int]], batch: int
 ) -> dict[str, tuple[float | None, float]]:
-    """``(peak MiB, saved MiB)`` of one forward + backward of every model."""
+    """``(peak MiB, held MiB)`` of one forward + backward of every model."""
     out = {}
     for name, (model, width) in models.items():
         x = _inputs(batch, width).requires_grad_(True)
         with torch.no_grad():
             g = torch.ones_like(model(x))
         peak = peak_alloc_bytes(_fwd_bwd(model, x, g))
-        out[name] = (None if peak is None else peak / MB, saved_bytes(model, x) / MB)
+        held = held_bytes(model, x)
+        out[name] = (None if peak is None else peak / MB, None if held is None else held / MB)
     return out
 
 
@@ -210,10 +200,10 @@ def time_row(shape: str, pass_: str, timings: dict[str, Timing]) -> list[object]
 
 
 def memory_row(shape: str, mem: dict[str, tuple[float | None, float]]) -> list[object]:
-    """One row of the memory table (peak and saved MiB of each model, and their ratios)."""
+    """One row of the memory table (peak and held MiB of each model, and their ratios)."""
     kl, pk, fl = mem["kanlab"], mem.get("pykan", (None, None)), mem["floor"]
     row: list[object] = [shape]
-    for i in (0, 1):  # peak, then saved
+    for i in (0, 1):  # peak, then held
         row += [fmt(kl[i]), fmt(pk[i]), fmt(fl[i]), ratio(kl[i], fl[i]), ratio(pk[i], kl[i])]
     return row
 
@@ -233,7 +223,7 @@ TIME_HEAD = ["(in, out, batch)", "pass", "kanlab min ms", "kanlab median ms",
 MEMORY_HEAD = [
     "(in, out, batch)",
     "peak kanlab MB", "peak pykan MB", "peak floor MB", "kanlab/floor", "pykan/kanlab",
-    "saved kanlab MB", "saved pykan MB", "saved floor MB", "kanlab/floor", "pykan/kanlab",
+    "held kanlab MB", "held pykan MB", "held floor MB", "kanlab/floor", "pykan/kanlab",
 ]  # fmt: skip
 
 
@@ -267,9 +257,9 @@ def report(time_rows: list, mem_rows: list, load: LoadWatch, rounds: int, min_ti
         "",
         "peak: highest CPU bytes allocated above the starting level during one forward + "
         "backward (profiler allocation trace, `profile_memory=True`): output, activations, "
-        "temporaries, input and parameter grads. saved: bytes of the tensors autograd saves "
-        "for backward (one count per storage; parameters, buffers and the input left out) "
-        "plus the output.",
+        "temporaries, input and parameter grads. held: bytes the forward allocates and still "
+        "holds when it returns (same trace): the output and what the graph keeps for the "
+        "backward, saved tensors or not.",
         "",
         markdown_table(MEMORY_HEAD, mem_rows),
         "",
