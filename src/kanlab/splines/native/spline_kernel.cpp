@@ -576,8 +576,10 @@ std::vector<torch::Tensor> layer_forward(torch::Tensor x, torch::Tensor coef, to
                                          bool uniform) {
   const bool silu = base.numel() > 0;
   const int64_t n_in = coef.size(1), nb = coef.size(2);
-  // zeros up to a multiple of 16 columns (odd widths slow the GEMMs down)
-  const int64_t n_cols = (n_in * nb + (silu ? n_in : 0) + 15) / 16 * 16;
+  // zeros up to a multiple of 16 columns (odd widths slow large GEMMs down; a narrow A stays
+  // as it is, where padding would cost memory and no time)
+  const int64_t used = n_in * nb + (silu ? n_in : 0);
+  const int64_t n_cols = used < 128 ? used : (used + 15) / 16 * 16;
   auto w = weight_fill(coef, scale, mask, base, n_cols);
   auto a = fill(x, knots, k, silu ? at::silu(x) : x.new_empty({0}), n_cols, uniform);
   return {bias.numel() > 0 ? at::addmm(bias, a, w.t()) : at::mm(a, w.t()), a, w};
