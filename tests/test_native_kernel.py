@@ -183,3 +183,15 @@ def test_the_fused_layer_backward_twice_through_a_retained_graph():
     y.sum().backward()  # the second builds it again: every gradient doubles
     for t, g in zip((x, *layer.parameters()), first):
         torch.testing.assert_close(t.grad, 2 * g)
+
+
+def test_the_fused_silu_derivative_at_zero_tiny_and_large_inputs(monkeypatch):
+    # silu'(x) comes from A's SiLU column as sigma = silu(x) / x (1/2 at x = 0): no exp
+    layer = kanlab.KANLinear(1, 2, grid_range=(-100.0, 100.0), dtype=torch.float64,
+                             generator=torch.Generator().manual_seed(10))
+    x = torch.tensor([[0.0], [1e-30], [-1e-30], [-20.0], [20.0], [-80.0], [80.0], [0.5]],
+                     dtype=torch.float64)
+    (y, dx, dp), (y0, dx0, dp0) = _both_paths(monkeypatch, _run(layer, x))
+    assert layer(x).grad_fn.name() == "_FusedLayerBackward"
+    for got, want in [(y, y0), (dx, dx0), *zip(dp, dp0)]:
+        _close(got, want, 1e-12)

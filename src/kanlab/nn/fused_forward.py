@@ -5,7 +5,8 @@
 hands them to :func:`~kanlab.splines.kernel.spline_linear`: a dozen autograd nodes, each a pass
 over the weights or the batch and some microseconds of dispatch. For the common layer (the
 base branch SiLU, or none, on the splines' own input; no linear tails) the compiled kernel
-(:mod:`kanlab.splines.native`) does it all in four passes and one GEMM:
+(:mod:`kanlab.splines.native`) does it in four passes over memory besides the three GEMMs a
+dense layer makes:
 
     forward:   W = [c·(w_s·mask) | w_b·mask | 0]       one pass over the weights
                A = [B(x) | silu(x) | 0]                 one pass over the batch (+ SiLU)
@@ -100,6 +101,7 @@ class _FusedLayer(torch.autograd.Function):
         x, coef, spline_scale, base_scale, bias, mask, knots, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad[:5]
         if torch.is_grad_enabled():  # create_graph=True: differentiate the general path
+            ctx.a = None  # not needed; a later backward through the graph rebuilds it
             inputs = (x, coef, spline_scale, base_scale, bias)
             y = _general(x, coef, spline_scale, base_scale, bias, mask, knots, ctx.k)
             wanted = [t for t, need in zip(inputs, needs) if need]
