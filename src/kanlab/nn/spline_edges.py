@@ -96,10 +96,11 @@ def spline_jet_rows(h: torch.Tensor, dh: torch.Tensor, d2h: torch.Tensor, knots:
     g1, g2 = dh.unsqueeze(-1), d2h.unsqueeze(-1)  # (B, D, in, 1)
     first = jet[1].unsqueeze(1) * g1  # (B, D, in, k + 1)
     second = jet[2].unsqueeze(1) * g1 * g1 + jet[1].unsqueeze(1) * g2
-    cols_d = cols.unsqueeze(1).expand(-1, n_dim, -1).reshape(batch * n_dim, -1)
+    cols_d = cols.unsqueeze(1).expand(-1, n_dim, -1)  # (B, D, in·(k + 1)), not copied
     out = []
     for values, where in ((jet[0].reshape(batch, -1), cols),
-                          (first.reshape(batch * n_dim, -1), cols_d),
-                          (second.reshape(batch * n_dim, -1), cols_d)):
-        out.append(values.new_zeros(values.shape[0], n_in * nb).scatter_add(1, where, values))
+                          (first.reshape(batch, n_dim, -1), cols_d),
+                          (second.reshape(batch, n_dim, -1), cols_d)):
+        dense = values.new_zeros(*values.shape[:-1], n_in * nb)  # in place: no second copy
+        out.append(dense.scatter_add_(-1, where, values).reshape(-1, n_in * nb))
     return out
