@@ -185,22 +185,23 @@ inline T gather_functions(const T* cols, int64_t m, int k, int64_t nb, Weight we
   return out;
 }
 
-// Equally spaced cubic knots, in arrays over a block of `rows` whole rows (the inputs' t0 and
-// 1/h tiled), so that the compiler vectorises the loops over the block's points even when the
+// Equally spaced cubic knots, in arrays over a block of `block_rows` whole rows (the inputs' t0
+// and 1/h tiled), so that the compiler vectorises the loops over the block's points even when the
 // layer has few inputs: position, interval and the four polynomials of u in [0, 1] (values or
 // derivatives in x), then the writes (or gathers) of each point's four columns. Point p of the
 // block is input p % n_in of its row.
 template <typename T>
 struct UniformRows {
-  int64_t n_in, n, nb, rows;
+  int64_t n_in, n, nb, block_rows;
   std::vector<T> t0, inv_h, pos, u, p0, p1, p2, p3;
 
   explicit UniformRows(const std::vector<KnotInfo<T>>& infos)
       : n_in(infos.size()), n(infos[0].n), nb(infos[0].nb),
-        rows(std::max<int64_t>(1, 256 / n_in)), t0(rows * n_in), inv_h(rows * n_in),
-        pos(rows * n_in), u(rows * n_in), p0(rows * n_in), p1(rows * n_in), p2(rows * n_in),
-        p3(rows * n_in) {
-    for (int64_t p = 0; p < rows * n_in; ++p) {
+        block_rows(std::max<int64_t>(1, 256 / n_in)), t0(block_rows * n_in),
+        inv_h(block_rows * n_in), pos(block_rows * n_in), u(block_rows * n_in),
+        p0(block_rows * n_in), p1(block_rows * n_in), p2(block_rows * n_in),
+        p3(block_rows * n_in) {
+    for (int64_t p = 0; p < block_rows * n_in; ++p) {
       t0[p] = infos[p % n_in].t0;
       inv_h[p] = infos[p % n_in].inv_h;
     }
@@ -259,8 +260,8 @@ void fill_rows_uniform(const T* x, const std::vector<KnotInfo<T>>& infos,
                        int64_t n_cols) {
   UniformRows<T> rows(infos);
   const int64_t n_in = rows.n_in, nb = rows.nb;
-  for (int64_t b0 = begin; b0 < end; b0 += rows.rows) {
-    const int64_t n_rows = std::min(rows.rows, end - b0);
+  for (int64_t b0 = begin; b0 < end; b0 += rows.block_rows) {
+    const int64_t n_rows = std::min(rows.block_rows, end - b0);
     rows.evaluate(x + b0 * n_in, n_rows * n_in, false);
     for (int64_t b = b0; b < b0 + n_rows; ++b) {
       T* row = a + b * n_cols;
@@ -295,8 +296,8 @@ void input_grad_rows_uniform(const T* grad_a, const T* x, const std::vector<Knot
                              int64_t n_cols) {
   UniformRows<T> rows(infos);
   const int64_t n_in = rows.n_in, nb = rows.nb;
-  for (int64_t b0 = begin; b0 < end; b0 += rows.rows) {
-    const int64_t n_rows = std::min(rows.rows, end - b0);
+  for (int64_t b0 = begin; b0 < end; b0 += rows.block_rows) {
+    const int64_t n_rows = std::min(rows.block_rows, end - b0);
     rows.evaluate(x + b0 * n_in, n_rows * n_in, true);
     for (int64_t b = b0; b < b0 + n_rows; ++b) {
       const T* g = grad_a + b * n_cols;
