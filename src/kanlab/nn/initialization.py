@@ -31,7 +31,7 @@ from torch import nn
 from kanlab._autodiff import elementwise_jet
 from kanlab.splines.basis import bspline_basis
 
-__all__ = ["INITIALIZATIONS", "glorot_fine_std", "initialize_", "uniform_moments"]
+__all__ = ["INITIALIZATIONS", "glorot_fine_std", "initialize_", "sparse_mask", "uniform_moments"]
 
 INITIALIZATIONS = ("pykan", "glorot_fine")
 _NODES_PER_INTERVAL = 16  # exact for B-spline products up to degree 31; ~1e-15 for SiLU
@@ -152,3 +152,22 @@ def initialize_(layer: nn.Module, generator: torch.Generator | None = None) -> N
             branch.reset_(getattr(layer, branch.param), base_std, generator, draw)
     if layer.bias is not None:
         layer.bias.zero_()
+
+
+def sparse_mask(in_features: int, out_features: int) -> torch.Tensor:
+    """A sparse initial edge mask ``(out, in)`` of 0/1 (pykan's ``sparse_init``): nearest
+    neighbours between the two rows of nodes.
+
+    Node ``i`` of a row of ``n`` sits at ``(i + ½)/n`` in ``[0, 1]``; every input is joined to
+    the output nearest to it and every output to the input nearest to it (the lower index on a
+    tie), so every node keeps at least one edge, equal widths give the identity, and
+    ``sparse_mask(a, b) == sparse_mask(b, a).T``.
+    """
+    a = (torch.arange(in_features, dtype=torch.float64) + 0.5) / in_features
+    b = (torch.arange(out_features, dtype=torch.float64) + 0.5) / out_features
+    distance = (b[:, None] - a[None, :]).abs()  # (out, in)
+    mask = torch.zeros(out_features, in_features)
+    mask[distance.argmin(0), torch.arange(in_features)] = 1.0  # each input's nearest output
+    mask[torch.arange(out_features), distance.argmin(1)] = 1.0  # each output's nearest input
+    return mask
+

@@ -24,6 +24,7 @@ from kanlab.errors import InputError
 from kanlab.grids import GRID_STRATEGIES, GridStrategy, get_grid_strategy
 from kanlab.nn.facade import KANFacade
 from kanlab.nn.grid_update import update_network_grid
+from kanlab.nn.initialization import sparse_mask
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.persistence import load_model, model_from_config, save_model
 from kanlab.nn.presets import layer_preset
@@ -76,6 +77,10 @@ class KAN(KANFacade, nn.Module):
             ``"dkan"`` (or a :class:`~kanlab.grids.DKANGrid`) builds DKAN layers: standardised
             inputs, clamped knots at normal quantiles, linear tails, a fixed grid.
         grid_eps: ``eps`` of the ``"quantile"`` strategy (pykan 0.2.8's 0.02).
+        sparse_init: start every layer with the sparse edge mask of
+            :func:`~kanlab.nn.initialization.sparse_mask` (each node joined to its nearest
+            neighbours in the next row; pykan's ``sparse_init``) instead of all edges. Masked
+            edges are pruned edges: no value, no gradient.
         seed: seeds a local ``torch.Generator`` for the initialisation; the global RNG is not
             touched. ``None`` draws from the global RNG like any ``nn.Module``.
         dtype, device: where the parameters live.
@@ -115,6 +120,7 @@ class KAN(KANFacade, nn.Module):
         tails: str | Sequence[str] = "none",
         grid: str | GridStrategy = "quantile",
         grid_eps: float = 0.02,
+        sparse_init: bool = False,
         seed: int | None = None,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
@@ -138,12 +144,17 @@ class KAN(KANFacade, nn.Module):
             strategy = get_grid_strategy(grid)
         self.grid_strategy = strategy
         layers, per_layer = _build_layers(widths, options, strategy, seed, dtype)
+        if sparse_init:
+            with torch.no_grad():
+                for layer in layers:
+                    layer.mask.copy_(sparse_mask(layer.in_features, layer.out_features))
         self.layers = nn.ModuleList(layers)
         if device is not None:
             self.to(device)
         self._options = {
             **{name: _jsonable(v) for name, v in per_layer.items()},
             "grid": _strategy_config(strategy) if _is_saveable(strategy) else None,
+            "sparse_init": bool(sparse_init),
             "seed": seed,
         }
         self.register_buffer("recorded_inputs", None)  # see record() and Attributes
