@@ -78,6 +78,7 @@ def _rel_rms(u, v):
 def private_registry(monkeypatch):
     """Registrations in a test go to a copy of the registry, dropped afterwards."""
     monkeypatch.setattr(library, "_REGISTRY", dict(library._REGISTRY))
+    monkeypatch.setattr(library, "_REGISTRY_DEFAULTS", list(library._REGISTRY_DEFAULTS))
 
 
 # --- registry --------------------------------------------------------------------------------
@@ -130,6 +131,21 @@ def test_register_fit_and_replace_a_custom_function(private_registry):
         register_function("sinc", torch.sinc, lambda x: x, 3)
     g = register_function("sinc", torch.sinc, lambda x: x, 5, overwrite=True)
     assert get_function("sinc") is g and g.complexity == 5
+
+
+def test_a_function_registered_as_default_joins_the_default_search(private_registry):
+    def sinc(t):
+        return torch.sinc(t / math.pi)
+
+    register_function("sinc", sinc, lambda x: symbolic._sp().sinc(x), 3)
+    assert library.default_library() == DEFAULT_LIBRARY  # not asked: not searched by default
+    register_function("sinc_d", sinc, lambda x: symbolic._sp().sinc(x), 3, default=True)
+    assert library.default_library() == (*DEFAULT_LIBRARY, "sinc_d")
+    x = _samples(400)
+    y = 1.5 * sinc(2.3 * x + 0.3) - 0.2
+    fits = fit_library(x, y)  # lib=None: the default search, one fit per function
+    assert [f.name for f in fits] == list(library.default_library())
+    assert fits[-1].name == "sinc_d" and fits[-1].r2 > 1 - 1e-9
 
 
 def test_register_rejects_bad_arguments(private_registry):

@@ -23,6 +23,7 @@ from kanlab.symbolic.fitting import (  # noqa: F401
 from kanlab.symbolic.library import (  # noqa: F401
     DEFAULT_LIBRARY,
     SymbolicFunction,
+    default_library,
     function_names,
     get_function,
     register_function,
@@ -33,6 +34,7 @@ __all__ = [
     "AffineFit",
     "DEFAULT_LIBRARY",
     "SymbolicFunction",
+    "default_library",
     "fit_affine",
     "fit_library",
     "formula",

@@ -281,7 +281,8 @@ def fit_library(
     Args:
         x: inputs ``(N,)``.
         y: targets ``(N,)``.
-        lib: names and/or functions; ``None`` means :data:`DEFAULT_LIBRARY`.
+        lib: names and/or functions; ``None`` means
+            :func:`~kanlab.symbolic.library.default_library`.
         **kw: ``a_range``, ``b_range``, ``grid_number``, ``iterations`` of :func:`fit_affine`.
 
     Returns:
@@ -336,7 +337,8 @@ def suggest(
     Args:
         x: inputs ``(N,)``.
         y: targets ``(N,)``.
-        lib: names and/or functions; ``None`` means :data:`DEFAULT_LIBRARY`.
+        lib: names and/or functions; ``None`` means
+            :func:`~kanlab.symbolic.library.default_library`.
         topk: how many fits to return.
         weight_simple: weight of complexity against fit quality, in ``[0, 1]``.
         r2_tolerance: ``1 - r²`` below which fits count as exact (0: pykan's ranking).

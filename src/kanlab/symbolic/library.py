@@ -35,6 +35,7 @@ from kanlab.errors import InputError
 __all__ = [
     "DEFAULT_LIBRARY",
     "SymbolicFunction",
+    "default_library",
     "function_names",
     "get_function",
     "register_function",
@@ -79,6 +80,8 @@ class SymbolicFunction:
 
 
 _REGISTRY: dict[str, SymbolicFunction] = {}
+#: names registered with ``default=True`` (see :func:`default_library`)
+_REGISTRY_DEFAULTS: list[str] = []
 
 
 def register_function(
@@ -89,6 +92,7 @@ def register_function(
     *,
     safe_fn: Callable[[Tensor], Tensor] | None = None,
     overwrite: bool = False,
+    default: bool = False,
 ) -> SymbolicFunction:
     """Add a function to the registry, so that it can be named in libraries.
 
@@ -100,6 +104,8 @@ def register_function(
         complexity: non-negative integer used by :func:`suggest`.
         safe_fn: optional singularity-safe torch variant for training.
         overwrite: replace an existing function of the same name instead of raising.
+        default: also search it wherever the default library is (``lib=None``): it joins
+            :func:`default_library`, after :data:`DEFAULT_LIBRARY`.
 
     Returns:
         The registered :class:`SymbolicFunction`.
@@ -123,7 +129,15 @@ def register_function(
         )
     function = SymbolicFunction(name, torch_fn, sympy_fn, complexity, safe_fn)
     _REGISTRY[name] = function
+    if default and name not in _REGISTRY_DEFAULTS:
+        _REGISTRY_DEFAULTS.append(name)
     return function
+
+
+def default_library() -> tuple[str, ...]:
+    """The names searched when no library is given: :data:`DEFAULT_LIBRARY` (pykan's), then
+    the functions registered with ``default=True``, in the order registered."""
+    return DEFAULT_LIBRARY + tuple(n for n in _REGISTRY_DEFAULTS if n not in DEFAULT_LIBRARY)
 
 
 def get_function(name: str) -> SymbolicFunction:
@@ -149,7 +163,7 @@ def resolve_library(lib: Sequence[str | SymbolicFunction] | None = None) -> list
     """Functions of a library given by names and/or :class:`SymbolicFunction` objects.
 
     Args:
-        lib: names or functions; ``None`` means :data:`DEFAULT_LIBRARY`.
+        lib: names or functions; ``None`` means :func:`default_library`.
 
     Returns:
         The functions, in the order given.
@@ -158,7 +172,7 @@ def resolve_library(lib: Sequence[str | SymbolicFunction] | None = None) -> list
         InputError: on an unknown name, an entry of another type or an empty library.
     """
     if lib is None:
-        lib = DEFAULT_LIBRARY
+        lib = default_library()
     if isinstance(lib, (str, SymbolicFunction)):
         lib = [lib]
     out = []
