@@ -20,8 +20,8 @@ from kanlab._validation import check_positive_int
 from kanlab.errors import InputError
 from kanlab.nn.model import KAN
 
-__all__ = ["POISSON", "PoissonProblem", "derivatives", "h1_error", "l2_error",
-           "sample_boundary", "sample_interior"]
+__all__ = ["POISSON", "PoissonProblem", "batch_hessian", "batch_jacobian", "derivatives",
+           "h1_error", "l2_error", "sample_boundary", "sample_interior"]
 
 
 def derivatives(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -52,6 +52,64 @@ def derivatives(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         (g2,) = torch.autograd.grad(grad[:, i].sum(), xr, create_graph=True)
         second.append(g2[:, i])
     return u[:, 0], grad, torch.stack(second, dim=1)
+
+
+def _rowwise_output(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x with grad, fn(x) as (N, m))`` for the batch helpers, with the shapes checked."""
+    if x.dim() != 2:
+        raise InputError(f"x has shape {tuple(x.shape)}; expected (N, d)")
+    xr = x if x.requires_grad else x.detach().requires_grad_()
+    with torch.enable_grad():
+        y = fn(xr)
+    if y.dim() == 1:
+        y = y.unsqueeze(1)
+    if y.dim() != 2 or y.shape[0] != x.shape[0]:
+        raise InputError(f"fn must map (N, d) to (N, m) or (N,); got {tuple(y.shape)}")
+    return xr, y
+
+
+def batch_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
+                   create_graph: bool = False) -> torch.Tensor:
+    """Each sample's Jacobian ``∂fn(x)_n / ∂x_n``: ``(N, d) -> (N, m, d)``.
+
+    ``fn`` must treat rows independently (any KAN or MLP does; a batch-norm layer in training
+    mode does not): then row ``n`` of ``∂(Σ_n fn(x)_nj)/∂x`` is sample ``n``'s gradient of
+    output ``j``, one backward pass per output. ``create_graph=True`` keeps the result
+    differentiable (for a loss). pykan's ``batch_jacobian``.
+    """
+    xr, y = _rowwise_output(fn, x)
+    rows = []
+    with torch.enable_grad():
+        for j in range(y.shape[1]):
+            (g,) = torch.autograd.grad(y[:, j].sum(), xr, create_graph=create_graph,
+                                       retain_graph=True, allow_unused=True)
+            rows.append(torch.zeros_like(xr) if g is None else g)
+    return torch.stack(rows, dim=1)
+
+
+def batch_hessian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
+                  create_graph: bool = False) -> torch.Tensor:
+    """Each sample's Hessian of a scalar output, mixed partials included:
+    ``(N, d) -> (N, d, d)`` with ``[n, i, k] = ∂²fn(x)_n / ∂x_ni ∂x_nk``.
+
+    ``fn`` maps ``(N, d)`` to ``(N,)`` or ``(N, 1)`` and treats rows independently (as
+    :func:`batch_jacobian`); ``d + 1`` backward passes. pykan's ``batch_hessian``.
+    """
+    xr, y = _rowwise_output(fn, x)
+    if y.shape[1] != 1:
+        raise InputError(f"batch_hessian needs one output per sample; fn gives {y.shape[1]}")
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(y.sum(), xr, create_graph=True)  # (N, d)
+        rows = []
+        for i in range(x.shape[1]):
+            if grad.requires_grad:
+                (g,) = torch.autograd.grad(grad[:, i].sum(), xr, create_graph=create_graph,
+                                           retain_graph=True, allow_unused=True)
+            else:  # fn is linear in x
+                g = None
+            rows.append(torch.zeros_like(xr) if g is None else g)
+    return torch.stack(rows, dim=1)
 
 
 def _box(bounds: Sequence[tuple[float, float]]) -> torch.Tensor:
