@@ -15,6 +15,7 @@ D = torch.float64
 # method -> (module, function) it forwards to: the list in the facade's module docstring
 FORWARDS = {
     "importance": ("kanlab.interpret.importance", "importance"),
+    "attribute": ("kanlab.interpret.importance", "attribute"),
     "prune": ("kanlab.interpret.prune", "prune"),
     "prune_nodes": ("kanlab.interpret.prune", "prune_nodes"),
     "prune_edges": ("kanlab.interpret.prune", "prune_edges"),
@@ -56,6 +57,8 @@ def _call(model, name, x):
         return model.fit("data", steps=3)
     if name == "plot":
         return model.plot(x, path="p.png")
+    if name == "attribute":
+        return model.attribute(1, 2, x)
     return getattr(model, name)(x)
 
 
@@ -74,6 +77,8 @@ def test_each_method_forwards_its_arguments_unchanged(name, monkeypatch):
         assert result == "result"
     if name == "importance":  # the method checks the samples the function needs
         assert torch.equal(args[1], x) and args[2] == "attribution"
+    elif name == "attribute":
+        assert torch.equal(args[1], x) and args[2:] == (1, 2)
     elif name == "prune":
         assert args[1] is x and args[2:] == (1e-2, 3e-2) and kw == {"method": "attribution"}
     elif name in ("prune_nodes", "prune_edges", "prune_inputs"):

@@ -12,6 +12,9 @@ Two scores:
   are above the threshold, which is the same test).
 
 Input nodes get the outgoing part only; output nodes always score 1.
+
+:func:`attribute` runs the same backward pass from any one node (pykan's
+``attribute(l, i)``): what each input, edge and node below it contributes to that node.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from dataclasses import dataclass
 import torch
 
 from kanlab._validation import check_choice
+from kanlab.errors import InputError
 
-__all__ = ["IMPORTANCE_METHODS", "Importance", "importance"]
+__all__ = ["IMPORTANCE_METHODS", "Importance", "attribute", "importance"]
 
 IMPORTANCE_METHODS = ("attribution", "l1")
 
@@ -60,9 +64,38 @@ def importance(model, x: torch.Tensor, method: str = "attribution") -> Importanc
         nodes.append(torch.ones_like(edges[-1][:, 0]))
         return Importance(edges, nodes)
     n_out = traces[-1].outputs.shape[1]
-    score = torch.eye(n_out, dtype=x.dtype, device=x.device)  # (K, width of the top layer)
+    return _attribution(traces, torch.eye(n_out, dtype=x.dtype, device=x.device))
+
+
+@torch.no_grad()
+def attribute(model, x: torch.Tensor, layer: int, node: int) -> Importance:
+    """Scores of everything below node ``node`` of layer ``layer`` (0: the inputs, ``L``: the
+    outputs) for that node alone, on the batch ``x``: the attribution pass of
+    :func:`importance` started from that node instead of from every output.
+
+    Returns:
+        :class:`Importance` with ``layer`` edge tensors and ``layer + 1`` node tensors; the
+        last is one-hot at ``node``, ``nodes[0]`` scores the inputs.
+
+    Raises:
+        InputError: ``layer`` not in ``1..L`` or ``node`` not a node of it.
+    """
+    widths = model.widths
+    if not 1 <= layer < len(widths):
+        raise InputError(f"layer must be in 1..{len(widths) - 1} (0 is the inputs); got {layer}")
+    if not 0 <= node < widths[layer]:
+        raise InputError(f"layer {layer} has nodes 0..{widths[layer] - 1}; got node {node}")
+    traces = model.eval_trace(x)[:layer]
+    score = torch.zeros(1, widths[layer], dtype=x.dtype, device=x.device)
+    score[0, node] = 1.0
+    return _attribution(traces, score)
+
+
+def _attribution(traces, score: torch.Tensor) -> Importance:
+    """The backward pass of scores (module docstring) from ``score`` ``(K, width)`` over the
+    nodes of the top of ``traces``; edge and node scores averaged over the ``K`` rows."""
     edges: list[torch.Tensor] = []
-    nodes = [torch.ones(n_out, dtype=x.dtype, device=x.device)]
+    nodes = [score.sum(0)]
     for t in reversed(traces):
         spread = t.activations.std(0)  # (out, in)
         node_spread = t.outputs.std(0)  # (out,)

@@ -15,6 +15,7 @@ recorded inputs (:meth:`KAN.samples <kanlab.nn.model.KAN.samples>`). The methods
 functions they forward to:
 
 - ``importance``: :func:`kanlab.interpret.importance.importance`
+- ``attribute``: :func:`kanlab.interpret.importance.attribute`
 - ``prune``: :func:`kanlab.interpret.prune.prune`
 - ``prune_nodes``: :func:`kanlab.interpret.prune.prune_nodes`
 - ``prune_edges``: :func:`kanlab.interpret.prune.prune_edges`
@@ -61,6 +62,13 @@ class KANFacade:
         from kanlab.interpret.importance import importance
 
         return importance(self, self.samples(x, "importance"), method)
+
+    def attribute(self, layer: int, node: int, x: torch.Tensor | None = None):
+        """Scores of everything below one node, on ``x`` (default the recorded inputs):
+        :func:`kanlab.interpret.importance.attribute`."""
+        from kanlab.interpret.importance import attribute
+
+        return attribute(self, self.samples(x, "attribute"), layer, node)
 
     # ------------------------------------------------------------------ interpret.prune
     def prune(self, x: torch.Tensor | None = None, node_threshold: float = 1e-2,
