@@ -154,7 +154,7 @@ class KAN(KANFacade, nn.Module):
         self._options = {
             **{name: _jsonable(v) for name, v in per_layer.items()},
             "grid": _strategy_config(strategy) if _is_saveable(strategy) else None,
-            "sparse_init": bool(sparse_init),
+            **({"sparse_init": True} if sparse_init else {}),  # (configs without it: unchanged)
             "seed": seed,
         }
         self.register_buffer("recorded_inputs", None)  # see record() and Attributes
