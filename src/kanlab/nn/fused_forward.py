@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from kanlab.nn.base_branch import BaseBranch
+from kanlab.nn.spline_edges import spline_gemm_weight
 from kanlab.splines import native
 from kanlab.splines.kernel import spline_linear
 
@@ -70,7 +71,7 @@ def fused_forward(layer: Any, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor 
 
 def _general(x, coef, spline_scale, base_scale, bias, mask, knots, k):
     """The same map from the general path's differentiable pieces (for double backward)."""
-    weight = (coef * (spline_scale * mask).unsqueeze(-1)).reshape(coef.shape[0], -1)
+    weight = spline_gemm_weight(coef, spline_scale, mask)
     extra = None
     if base_scale is not None:
         weight = torch.cat([weight, base_scale * mask], dim=1)

@@ -40,7 +40,7 @@ from kanlab.nn.base_branch import BASE_FUNCTIONS, BaseBranch
 from kanlab.nn.branch import EdgeBranch
 from kanlab.nn.fused_forward import fused_forward
 from kanlab.nn.initialization import INITIALIZATIONS, initialize_
-from kanlab.nn.spline_edges import KnotTableCache, Lookup, spline_basis
+from kanlab.nn.spline_edges import KnotTableCache, Lookup, spline_basis, spline_gemm_weight
 from kanlab.nn.standardize import RunningStandardize, standardized
 from kanlab.nn.symbolic_edges import SymbolicEdges
 from kanlab.nn.tails import TAILS, make_tails
@@ -222,8 +222,7 @@ class KANLinear(nn.Module):
     def spline_weight(self, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``W = w_s · c · mask`` flattened for the GEMM: ``(out, in · n_basis)``."""
         mask = self.numeric_mask() if mask is None else mask
-        w = self.coef * (self.spline_scale * mask).unsqueeze(-1)  # (out, in, nb)
-        return w.reshape(self.out_features, -1)
+        return spline_gemm_weight(self.coef, self.spline_scale, mask)
 
     def spline_input(self, x: torch.Tensor) -> torch.Tensor:
         """What the splines see: ``x`` standardised when the layer standardises, else ``x``.

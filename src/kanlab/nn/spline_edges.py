@@ -17,7 +17,8 @@ import torch
 from kanlab.splines.basis import bspline_basis, local_jet, window_rows
 from kanlab.splines.kernel import KnotTables, dense_basis, knot_tables
 
-__all__ = ["KnotTableCache", "gemm_extra_columns", "spline_basis", "spline_jet_rows"]
+__all__ = ["KnotTableCache", "gemm_extra_columns", "spline_basis", "spline_gemm_weight",
+           "spline_jet_rows"]
 
 Lookup = tuple[torch.Tensor | None, torch.Tensor | None, KnotTables | None]
 
@@ -63,6 +64,13 @@ class KnotTableCache:
 def gemm_extra_columns(branches: Sequence[Any], in_features: int) -> int:
     """The GEMM's columns beyond the spline bases: those of the layer's edge branches."""
     return sum(branch.n_columns(in_features) for branch in branches)
+
+
+def spline_gemm_weight(coef: torch.Tensor, spline_scale: torch.Tensor,
+                       mask: torch.Tensor) -> torch.Tensor:
+    """The splines' GEMM weight ``W = w_s · c · mask`` flattened: coef ``(out, in, nb)``,
+    spline_scale and mask ``(out, in)`` -> ``(out, in · nb)``."""
+    return (coef * (spline_scale * mask).unsqueeze(-1)).reshape(coef.shape[0], -1)
 
 
 def spline_basis(x: torch.Tensor, knots: torch.Tensor, k: int, lookup: Lookup,

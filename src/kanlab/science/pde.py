@@ -46,12 +46,9 @@ def derivatives(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     u = model(xr)
     if u.dim() != 2 or u.shape[1] != 1:
         raise InputError(f"derivatives need outputs (N, 1); got {tuple(u.shape)}")
-    (grad,) = torch.autograd.grad(u.sum(), xr, create_graph=True)
-    second = []
-    for i in range(x.shape[1]):
-        (g2,) = torch.autograd.grad(grad[:, i].sum(), xr, create_graph=True)
-        second.append(g2[:, i])
-    return u[:, 0], grad, torch.stack(second, dim=1)
+    grad = _column_gradients(u, xr, create_graph=True)[:, 0]  # (N, d)
+    second = _column_gradients(grad, xr, create_graph=True)  # (N, d, d)
+    return u[:, 0], grad, second.diagonal(dim1=1, dim2=2)
 
 
 def _rowwise_output(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -69,6 +66,21 @@ def _rowwise_output(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     return xr, y
 
 
+def _column_gradients(y: torch.Tensor, xr: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    """``(N, m, d)``: ``[n, j] = ∂y_nj / ∂x_n`` for ``y`` ``(N, m)`` computed row by row from
+    ``xr`` ``(N, d)``, one backward pass per column (row ``n`` of ``∂(Σ_n y_nj)/∂x`` is sample
+    ``n``'s gradient); zeros where ``y`` does not depend on ``x``."""
+    if not y.requires_grad:  # constant in x (the derivative of a linear function, say)
+        return xr.new_zeros(y.shape[0], y.shape[1], xr.shape[1])
+    columns = []
+    with torch.enable_grad():
+        for j in range(y.shape[1]):
+            (g,) = torch.autograd.grad(y[:, j].sum(), xr, create_graph=create_graph,
+                                       retain_graph=True, allow_unused=True)
+            columns.append(torch.zeros_like(xr) if g is None else g)
+    return torch.stack(columns, dim=1)
+
+
 def batch_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
                    create_graph: bool = False) -> torch.Tensor:
     """Each sample's Jacobian ``∂fn(x)_n / ∂x_n``: ``(N, d) -> (N, m, d)``.
@@ -79,13 +91,7 @@ def batch_jacobian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, 
     differentiable (for a loss). pykan's ``batch_jacobian``.
     """
     xr, y = _rowwise_output(fn, x)
-    rows = []
-    with torch.enable_grad():
-        for j in range(y.shape[1]):
-            (g,) = torch.autograd.grad(y[:, j].sum(), xr, create_graph=create_graph,
-                                       retain_graph=True, allow_unused=True)
-            rows.append(torch.zeros_like(xr) if g is None else g)
-    return torch.stack(rows, dim=1)
+    return _column_gradients(y, xr, create_graph)
 
 
 def batch_hessian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
@@ -99,17 +105,8 @@ def batch_hessian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *
     xr, y = _rowwise_output(fn, x)
     if y.shape[1] != 1:
         raise InputError(f"batch_hessian needs one output per sample; fn gives {y.shape[1]}")
-    with torch.enable_grad():
-        (grad,) = torch.autograd.grad(y.sum(), xr, create_graph=True)  # (N, d)
-        rows = []
-        for i in range(x.shape[1]):
-            if grad.requires_grad:
-                (g,) = torch.autograd.grad(grad[:, i].sum(), xr, create_graph=create_graph,
-                                           retain_graph=True, allow_unused=True)
-            else:  # fn is linear in x
-                g = None
-            rows.append(torch.zeros_like(xr) if g is None else g)
-    return torch.stack(rows, dim=1)
+    grad = _column_gradients(y, xr, create_graph=True)[:, 0]  # (N, d)
+    return _column_gradients(grad, xr, create_graph)
 
 
 def _box(bounds: Sequence[tuple[float, float]]) -> torch.Tensor:
