@@ -292,7 +292,7 @@ def test_clear_errors():
         est.sympy()
     with pytest.raises(ValueError, match="symbolic=False"):
         est.latex()
-    with pytest.raises(ValueError, match="width must be a tuple of positive integers"):
+    with pytest.raises(ValueError, match="width must be a sequence of hidden widths"):
         KANRegressor(width=(0,)).fit(X, y)
     with pytest.raises(ValueError, match="grids must be a non-empty tuple"):
         KANRegressor(width=(2,), grids=()).fit(X, y)

@@ -30,8 +30,9 @@ from kanlab._validation import (
 )
 from kanlab._version import __version__
 from kanlab.apps.tabular import FIT_GRIDS
-from kanlab.errors import KanlabError
+from kanlab.errors import InputError, KanlabError
 from kanlab.grids import GRID_STRATEGIES
+from kanlab.nn.product_nodes import check_hidden_spec
 
 __all__ = ["main"]
 
@@ -136,8 +137,21 @@ _threads = _checked(int, lambda v: check_nonnegative_int("N", v), "an integer >=
 DEFAULT_THREADS = 1
 
 
-def _widths(text: str) -> list[int]:
-    widths = _sizes(text)
+def _width_entry(token: str) -> int | list[int]:
+    """``5`` (sum nodes) or ``5:2`` (5 sum nodes and 2 product nodes)."""
+    parts = token.strip().split(":")
+    if len(parts) > 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated widths such as 5,1 or 3:2,1 (3 sum and 2 product "
+            f"nodes); got {token!r}")
+    return int(parts[0]) if len(parts) == 1 else [int(parts[0]), int(parts[1])]
+
+
+def _widths(text: str) -> list[Any]:
+    try:
+        widths = list(check_hidden_spec("widths", [_width_entry(t) for t in text.split(",")]))
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     if widths[-1] != 1:
         raise argparse.ArgumentTypeError(
             f"the last width is the output and must be 1 (one target column); got {text!r}"
@@ -354,8 +368,9 @@ def _add_fit(sub) -> None:
                      help="directory for the model and the report (created)")
     fit.add_argument("--width", type=_widths, default=None, metavar="W,...,1",
                      help="widths after the inputs: hidden layers, then the output 1 "
-                     "(e.g. 5,1: a [n_features, 5, 1] KAN; 1 alone: no hidden layer); "
-                     "default: chosen from the data (see below)")
+                     "(e.g. 5,1: a [n_features, 5, 1] KAN; 1 alone: no hidden layer; 3:2,1: "
+                     "3 sum and 2 product nodes of two factors); default: chosen from the "
+                     "data (see below)")
     fit.add_argument("--grids", type=_sizes, default=None, metavar="G,G,...",
                      help="grid sizes in order: the grid-extension schedule of a given model "
                      f"(default {','.join(map(str, FIT_GRIDS))}; without --width, the model is "

@@ -38,6 +38,7 @@ from kanlab.apps.auto import MIN_ROWS_FOR_VALIDATION, choose
 from kanlab.apps.pipeline import PipelineOptions, rmse_r2, run_pipeline
 from kanlab.data import Dataset
 from kanlab.errors import InputError
+from kanlab.nn.product_nodes import check_hidden_spec
 from kanlab.symbolic.formula import formula_in_units, sympy_module
 from kanlab.training.loop import History
 
@@ -113,8 +114,8 @@ class _KANEstimator(BaseEstimator):
             return True
         return False
 
-    def _check_params(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        width = check_sizes("width", self.width, allow_empty=True)
+    def _check_params(self) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+        width = check_hidden_spec("width", self.width)
         if isinstance(self.grids, str):
             if self.grids != "auto":
                 raise InputError(f"grids must be 'auto' or a sequence of grid sizes; got "
@@ -269,7 +270,8 @@ class KANRegressor(RegressorMixin, _KANEstimator):
             if it beats the additive ones by more than a standard error, the winner
             trained again on every row; see ``selection_``). Or hidden-layer widths (``()``:
             one KAN layer, a sum of univariate functions): that model; the input and output
-            widths come from the data.
+            widths come from the data. A hidden row ``(n_sum, n_product)`` adds product nodes
+            of two factors (``width=((3, 2),)``; :mod:`kanlab.nn.product_nodes`).
         grids: with an explicit ``width``, the grid-extension schedule (``"auto"``:
             ``(3, 5, 10)``); ``steps`` are split evenly over them. Must be ``"auto"`` with
             ``width="auto"``.

@@ -47,6 +47,7 @@ from kanlab.data.csv import read_csv
 from kanlab.errors import InputError
 from kanlab.grids.base import min_samples_for_grid
 from kanlab.nn.model import KAN
+from kanlab.nn.product_nodes import check_hidden_spec
 from kanlab.symbolic.formula import formula_in_units
 
 __all__ = [
@@ -208,9 +209,9 @@ class FitOptions:
     """The choices of ``kanlab fit`` (see its ``--help``).
 
     Attributes:
-        widths: the widths after the inputs (hidden layers, then the output, which is 1);
-            None (the default): the model is chosen from the data
-            (:func:`~kanlab.apps.auto.choose`).
+        widths: the widths after the inputs (hidden layers, then the output, which is 1); a
+            hidden row ``[n_sum, n_product]`` adds product nodes (``--width 3:2,1``); None (the
+            default): the model is chosen from the data (:func:`~kanlab.apps.auto.choose`).
         grids: the grid-extension schedule of an explicit model (None: :data:`FIT_GRIDS`);
             ``steps_per_grid`` LBFGS steps at each size. Given without ``widths``, the model
             is ``[n_features, 5, 1]`` (:data:`DEFAULT_WIDTHS`), as before the search existed.
@@ -228,7 +229,7 @@ class FitOptions:
         progress: show a progress bar while training.
     """
 
-    widths: Sequence[int] | None = None
+    widths: Sequence[Any] | None = None
     grids: Sequence[int] | None = None
     steps_per_grid: int = 50
     fast: bool = False
@@ -254,8 +255,9 @@ class FitOptions:
         """The grid schedule of an explicit model (:data:`FIT_GRIDS` by default)."""
         return [int(g) for g in (FIT_GRIDS if self.grids is None else self.grids)]
 
-    def checked_widths(self) -> list[int] | None:
-        """``widths`` as ints, checked: the last (the output) must be 1; None: chosen.
+    def checked_widths(self) -> list[Any] | None:
+        """``widths`` checked (ints, or ``[n_sum, n_product]`` pairs for rows with product
+        nodes): the last (the output) must be 1; None: chosen.
 
         Raises:
             InputError: a last width other than 1, or ``fast`` with an explicit width.
@@ -265,7 +267,7 @@ class FitOptions:
         if self.fast:
             raise InputError("fast (--fast) chooses one quick model itself; it does not go "
                              f"with an explicit width ({list(self.widths)})")
-        widths = [int(w) for w in self.widths]
+        widths = list(check_hidden_spec("widths", self.widths))  # ints, [n_sum, n_product]
         if not widths or widths[-1] != 1:
             raise InputError(
                 f"the last width is the output and must be 1 (one target column); got {widths}"

@@ -11,7 +11,10 @@ Two scores:
   node's score is ``min(max incoming, max outgoing)`` of those (the paper keeps a node when both
   are above the threshold, which is the same test).
 
-Input nodes get the outgoing part only; output nodes always score 1.
+Input nodes get the outgoing part only; output nodes always score 1. With product nodes
+(:mod:`kanlab.nn.product_nodes`) edges end at a layer's rows: in the attribution pass each row
+gets the score of the node it is a factor of (pykan's rule), and ``node_j`` is the row's sum; in
+``"l1"`` a node's incoming part is the largest over its rows.
 
 :func:`attribute` runs the same backward pass from any one node (pykan's
 ``attribute(l, i)``): what each input, edge and node below it contributes to that node.
@@ -59,12 +62,14 @@ def importance(model, x: torch.Tensor, method: str = "attribution") -> Importanc
     if method == "l1":
         edges = [t.activations.abs().mean(0) for t in traces]  # (out, in)
         nodes = [edges[0].amax(0)]
-        for below, above in zip(edges[:-1], edges[1:]):
-            nodes.append(torch.minimum(below.amax(1), above.amax(0)))
-        nodes.append(torch.ones_like(edges[-1][:, 0]))
+        for layer, below, above in zip(model.layers, edges[:-1], edges[1:]):
+            incoming = layer.nodes.reduce(below.amax(1), lambda v: v.amax(-1))  # (nodes,)
+            nodes.append(torch.minimum(incoming, above.amax(0)))
+        nodes.append(torch.ones_like(traces[-1].outputs[0]))
         return Importance(edges, nodes)
     n_out = traces[-1].outputs.shape[1]
-    return _attribution(traces, torch.eye(n_out, dtype=x.dtype, device=x.device))
+    return _attribution(traces, model.layers,
+                        torch.eye(n_out, dtype=x.dtype, device=x.device))
 
 
 @torch.no_grad()
@@ -88,18 +93,20 @@ def attribute(model, x: torch.Tensor, layer: int, node: int) -> Importance:
     traces = model.eval_trace(x)[:layer]
     score = torch.zeros(1, widths[layer], dtype=x.dtype, device=x.device)
     score[0, node] = 1.0
-    return _attribution(traces, score)
+    return _attribution(traces, model.layers[:layer], score)
 
 
-def _attribution(traces, score: torch.Tensor) -> Importance:
+def _attribution(traces, layers, score: torch.Tensor) -> Importance:
     """The backward pass of scores (module docstring) from ``score`` ``(K, width)`` over the
-    nodes of the top of ``traces``; edge and node scores averaged over the ``K`` rows."""
+    nodes of the top of ``traces`` (of ``layers``); edge and node scores averaged over the
+    ``K`` rows of ``score``."""
     edges: list[torch.Tensor] = []
     nodes = [score.sum(0)]
-    for t in reversed(traces):
+    for t, layer in zip(reversed(traces), reversed(layers)):
         spread = t.activations.std(0)  # (out, in)
-        node_spread = t.outputs.std(0)  # (out,)
-        e = spread * (score / (node_spread + 1e-4)).unsqueeze(-1)  # (K, out, in)
+        row_spread = t.sums.std(0)  # (out,)
+        row_score = layer.nodes.spread(score)  # (K, out): each row gets its node's score
+        e = spread * (row_score / (row_spread + 1e-4)).unsqueeze(-1)  # (K, out, in)
         score = e.sum(1)  # (K, in)
         edges.append(e.mean(0))
         nodes.append(score.mean(0))

@@ -12,7 +12,10 @@ be inspected or styled afterwards:
 - ``"kan-edge-{l}-{i}-{j}"``: the line of edge ``i → j`` of layer ``l`` (in the main axes),
 - ``"kan-inset-{l}-{i}-{j}"``: the inset axes that draws that edge's activation,
 - ``"kan-curve-{l}-{i}-{j}"``: the curve inside it,
-- ``"kan-nodes-{r}"``: the markers of node row ``r`` (0 = inputs),
+- ``"kan-nodes-{r}"``: the markers of node row ``r`` (0 = inputs; its sum nodes),
+- ``"kan-product-{r}-{n}"``: product node ``n`` of row ``r`` (a ``×``), and
+  ``"kan-factor-{r}-{n}"``: the points of its factors (the rows its edges end at) with the
+  lines that join them to it,
 - ``"kan-in-var-{i}"`` / ``"kan-out-var-{j}"``: the variable names,
 - ``"kan-metric-{name}"`` and ``"kan-event"``: the lines of :func:`plot_history`.
 """
@@ -222,7 +225,7 @@ def _draw_layer(fig, ax, layout: _Layout, li: int, trace, model, score: np.ndarr
             color = SYMBOLIC_COLOR if symbolic[j, i] else NUMERIC_COLOR
             alpha = _alpha(float(score[j, i]), beta)
             x0, y0 = layout.node_x[li][i], layout.row_y[li]
-            x1, y1 = layout.node_x[li + 1][j], layout.row_y[li + 1]
+            x1, y1 = _row_end(layout, li, layer.nodes, j)
             if not layout.insets:
                 ax.plot([x0, x1], [y0, y1], color=color, alpha=alpha, lw=1.0,
                         gid=f"kan-edge-{tag}")
@@ -235,12 +238,40 @@ def _draw_layer(fig, ax, layout: _Layout, li: int, trace, model, score: np.ndarr
                         (xs, acts[order, j, i]), color, alpha)
 
 
-def _draw_nodes(ax, layout: _Layout, widths: list[int], in_labels: list[str],
+#: How far below its node the factors of a product node are drawn, and their spacing (inches).
+_FACTOR_DROP, _FACTOR_PITCH = 0.3, 0.14
+
+
+def _row_end(layout: _Layout, li: int, nodes, row: int) -> tuple[float, float]:
+    """Where the edges of layer ``li`` into ``row`` end: its node, or for a factor of a
+    product node a point below that node."""
+    n = nodes.node_of[row]
+    x, y = layout.node_x[li + 1][n], layout.row_y[li + 1]
+    if not nodes.is_product(n):
+        return x, y
+    group = nodes.groups[n]
+    k = group.index(row)
+    return x + (k - (len(group) - 1) / 2) * _FACTOR_PITCH, y - _FACTOR_DROP
+
+
+def _draw_nodes(ax, layout: _Layout, model, in_labels: list[str],
                 out_labels: list[str], title: str | None) -> None:
-    """The node markers, the variable names and the title."""
-    for r, n in enumerate(widths):
-        ax.plot(layout.node_x[r], [layout.row_y[r]] * n, "o", color="black", ms=5, zorder=3,
-                gid=f"kan-nodes-{r}")
+    """The node markers (sum nodes as dots, product nodes as ``×`` over their factors),
+    the variable names and the title."""
+    sums = [model.widths[0]] + [layer.nodes.n_sum for layer in model.layers]
+    for r, n in enumerate(sums):
+        ax.plot(layout.node_x[r][:n], [layout.row_y[r]] * n, "o", color="black", ms=5,
+                zorder=3, gid=f"kan-nodes-{r}")
+    for li, layer in enumerate(model.layers):
+        nodes, r = layer.nodes, li + 1
+        for n in range(nodes.n_sum, nodes.n_nodes):
+            x, y = layout.node_x[r][n], layout.row_y[r]
+            ends = [_row_end(layout, li, nodes, row) for row in nodes.groups[n]]
+            fx = [v for e in ends for v in (e[0], x, np.nan)]
+            fy = [v for e in ends for v in (e[1], y, np.nan)]
+            ax.plot(fx, fy, color="black", lw=0.8, marker="o", ms=2, markevery=3, zorder=3,
+                    gid=f"kan-factor-{r}-{n}")
+            ax.plot([x], [y], "X", color="black", ms=8, zorder=4, gid=f"kan-product-{r}-{n}")
     for i, text in enumerate(in_labels):
         ax.text(layout.node_x[0][i], layout.row_y[0] - 0.12, text, ha="center", va="top",
                 fontsize=11, gid=f"kan-in-var-{i}")
@@ -269,7 +300,8 @@ def plot_network(
     Inputs are the bottom row and outputs the top row. Between two rows sits a band of small
     inset plots, one slot per edge ``i → j`` of that layer, ordered by input node ``i`` and then
     by output node ``j`` (pykan's layout); each edge is a line from node ``i`` up to its inset
-    and on from the inset to node ``j``. An inset draws the edge's activation
+    and on from the inset to node ``j``. A product node is drawn as a ``×`` joined to the
+    points of its factors, where the edges into them end. An inset draws the edge's activation
     ``φ_ji(x_i)`` against its input ``x_i`` on the samples that ``x`` produces at that layer.
 
     An edge's opacity (line, inset frame and curve) is ``tanh(beta · score)``, raised to
@@ -324,7 +356,7 @@ def plot_network(
     ax.set_axis_off()
     for li, trace in enumerate(traces):
         _draw_layer(fig, ax, layout, li, trace, model, score[li], beta, samples)
-    _draw_nodes(ax, layout, widths, in_labels, out_labels, title)
+    _draw_nodes(ax, layout, model, in_labels, out_labels, title)
 
     if path is not None:
         fig.savefig(path, bbox_inches="tight")

@@ -116,7 +116,8 @@ def _rebuild(model, keep: Sequence[list[int]], x: torch.Tensor):
         gone[in_keep] = False
         removed = (layer.mask > 0) & gone  # (out, in): edges out of removed nodes
         part = layer.select(in_keep, out_keep)
-        _add_to_bias(part, _carried(traces[li].activations, removed)[out_keep])
+        rows = layer.nodes.rows(out_keep)  # the kept nodes' rows (product nodes: their factors)
+        _add_to_bias(part, _carried(traces[li].activations, removed)[rows])
         layers.append(part)
     new.layers = nn.ModuleList(layers)
     new.widths = [len(k) for k in keep]
@@ -207,12 +208,14 @@ def drop_dead_nodes(model, x: torch.Tensor | None = None):
     """A copy without the hidden nodes that no unpruned edge enters or leaves.
 
     Such a node is a constant (nothing enters: its outgoing edges' means go into the next
-    biases, exactly) or unused (nothing leaves), so the function is kept exactly.
+    biases, exactly) or unused (nothing leaves), so the function is kept exactly. A product
+    node is fed when an edge enters any of its factors.
     """
     x = model.samples(x, "pruning")
     keep = [list(range(model.widths[0]))]
     for li in range(1, len(model.widths) - 1):
-        fed = (model.layers[li - 1].mask > 0).any(1)  # (width,) some edge enters
+        below = model.layers[li - 1]
+        fed = below.nodes.reduce((below.mask > 0).any(1), lambda v: v.any(-1))  # (width,)
         used = (model.layers[li].mask > 0).any(0)  # some edge leaves
         keep.append(_kept((fed & used).to(x.dtype), 0.5, f"hidden layer {li}"))
     keep.append(list(range(model.widths[-1])))

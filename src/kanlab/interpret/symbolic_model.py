@@ -179,7 +179,7 @@ def canonicalize(model) -> None:
 
     - ``c·exp(a·h + b) + d`` becomes ``(c·eᵇ)·exp(a·h) + d``; ``c·(a·h + b)ⁿ + d`` becomes
       ``(c·aⁿ)·(h + b/a)ⁿ + d``, and ``c·(a·h + b) + d`` becomes ``(c·a)·h + (d + c·b)``;
-    - a hidden node whose incoming edges are all symbolic and that feeds exactly one edge,
+    - a hidden sum node whose incoming edges are all symbolic and that feeds exactly one edge,
       a symbolic ``c'·f(a'·h + b') + d'``, absorbs that edge's inner map: its incoming ``c``,
       ``d`` and its bias are scaled by ``a'`` (and ``b'`` is added to the bias), and the edge
       becomes ``c'·f(h) + d'``.
@@ -203,7 +203,7 @@ def canonicalize(model) -> None:
     for below, above in zip(model.layers[:-1], model.layers[1:]):
         if above.symbolic.affine is None or below.symbolic.affine is None:
             continue
-        for h in range(below.out_features):
+        for h in range(below.nodes.n_sum):  # sum nodes: row h is node h
             incoming = (below.mask[h] > 0).nonzero().flatten().tolist()
             outgoing = (above.mask[:, h] > 0).nonzero().flatten().tolist()
             if len(outgoing) != 1 or below.bias is None or not incoming:

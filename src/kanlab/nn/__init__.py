@@ -10,6 +10,8 @@
     new branch;
   - :mod:`~kanlab.nn.symbolic_edges` (edges snapped to formulas) and
     :mod:`~kanlab.nn.standardize` (DKAN's running standardisation), submodules;
+  - :mod:`~kanlab.nn.product_nodes`: the nodes its rows make, sums and products (pykan's
+    multiplication nodes), and the width spec ``[2, [5, 2], 1]`` that asks for them;
   - :mod:`~kanlab.nn.derivatives` (edge derivatives, forward-mode jets),
     :mod:`~kanlab.nn.grid_moves` (``update_grid``, ``refine``), :mod:`~kanlab.nn.selection`
     (pruning's sub-layer) and :mod:`~kanlab.nn.initialization` (initial coefficients).
@@ -32,7 +34,8 @@ KAN paper and pykan, in every signature and key (``fix_symbolic(l, i, j, ...)``,
 ``SymbolicEdges.set_edge(i, j, ...)``, ``SymbolicEdges.names[(i, j)]``,
 ``KANLinear.select(in_index, out_index)``). Per-edge tensors are laid out ``(out, in, ...)``
 like ``nn.Linear.weight``: edge ``(i, j)`` of a layer is ``coef[j, i]``, ``mask[j, i]``, and
-``edge_activations(x)[:, j, i]``.
+``edge_activations(x)[:, j, i]``. With product nodes, ``j`` counts a layer's rows (each a sum of
+edges; a product node multiplies several), and ``select``'s ``out_index`` counts its nodes.
 """
 
 from __future__ import annotations

@@ -62,8 +62,11 @@ def forward_derivatives(
     ``∂²y_j = Σ_i φ''_ji (∂h_i)² + φ'_ji ∂²h_i`` for each input coordinate of the network,
     as one GEMM over the stacked bases. Differentiable (for PDE losses).
 
-    Shapes: h ``(B, in)``; dh, d2h ``(B, D, in)`` (D network inputs) -> y ``(B, out)``,
-    dy and d2y ``(B, D, out)``.
+    Product nodes multiply their rows' jets by the product rule
+    (:meth:`~kanlab.nn.product_nodes.Nodes.jet`).
+
+    Shapes: h ``(B, in)``; dh, d2h ``(B, D, in)`` (D network inputs) -> y ``(B, out_nodes)``,
+    dy and d2y ``(B, D, out_nodes)``.
 
     Raises:
         InputError: for a layer that standardises its inputs (not supported).
@@ -93,4 +96,4 @@ def forward_derivatives(
         dy = dy + torch.einsum("boi,bdi->bdo", v1, dh)
         d2y = d2y + torch.einsum("boi,bdi->bdo", v2, dh * dh)
         d2y = d2y + torch.einsum("boi,bdi->bdo", v1, d2h)
-    return y, dy, d2y
+    return layer.nodes.jet(y, dy, d2y)

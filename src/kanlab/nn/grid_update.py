@@ -179,7 +179,7 @@ def update_network_grid(
     saved = [_Saved(layer) for layer in model.layers]
     loss = _loss_of(y, loss_fn)
     least_squares = objective is None and loss is not None and loss_fn is None and \
-        y.is_floating_point()
+        y.is_floating_point() and not model.layers[-1].nodes.has_products  # else not linear
     if objective is None and loss is not None:
         objective = lambda m: loss(m(h))  # noqa: E731
     before = model(h) if objective is None else None  # (N, out): judged by the outputs
@@ -272,6 +272,9 @@ def best_output_fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float
     branch, tails, symbolic edges, bias); normal equations in float64 with a ridge of
     ``1e-10`` of the mean diagonal (pruned edges give zero columns).
     """
+    if model.layers[-1].nodes.has_products:
+        raise InputError("best_output_fit needs outputs linear in the output layer's "
+                         "coefficients; product nodes multiply them (use best_output_objective)")
     h = x
     for layer in model.layers[:-1]:
         h = layer(h)

@@ -10,6 +10,8 @@ composes the parts that compute with it:
   each one more block of GEMM columns (the interface: :mod:`kanlab.nn.branch`);
 - symbolic edges (:mod:`kanlab.nn.symbolic_edges`) and input standardisation
   (:mod:`kanlab.nn.standardize`), submodules;
+- its nodes (:mod:`kanlab.nn.product_nodes`): the rows' sums as they are, or multiplied in
+  groups (product nodes);
 - what the layer does with them: derivatives (:mod:`kanlab.nn.derivatives`), grid moves
   (:mod:`kanlab.nn.grid_moves`) and initialisation (:mod:`kanlab.nn.initialization`).
 
@@ -40,6 +42,7 @@ from kanlab.nn.base_branch import BASE_FUNCTIONS, BaseBranch
 from kanlab.nn.branch import EdgeBranch
 from kanlab.nn.fused_forward import fused_forward
 from kanlab.nn.initialization import INITIALIZATIONS, initialize_
+from kanlab.nn.product_nodes import Nodes
 from kanlab.nn.spline_edges import KnotTableCache, Lookup, spline_basis, spline_gemm_weight
 from kanlab.nn.standardize import RunningStandardize, standardized
 from kanlab.nn.symbolic_edges import SymbolicEdges
@@ -63,7 +66,8 @@ class KANLinear(nn.Module):
 
     Args:
         in_features: size of each input sample.
-        out_features: size of each output sample.
+        out_features: the layer's rows, one sum of edges ``y_j`` each (its outputs, bar
+            ``products``).
         grid_size: number of grid intervals ``G`` (``G + k`` basis functions per input).
         spline_order: B-spline degree ``k`` (3 = cubic).
         grid_range: initial grid ``(low, high)``, the same for every input.
@@ -85,11 +89,13 @@ class KANLinear(nn.Module):
             an instance, or None (``z = x``).
         base_input: the base function's input, ``"raw"`` (``x``) or ``"standardized"`` (``z``).
         grid: initial grid points ``(G + 1,)`` or ``(in, G + 1)``, instead of ``grid_range``.
+        products: arities of product nodes (pykan's multiplication nodes): the last rows are
+            multiplied in groups of these sizes (:class:`~kanlab.nn.product_nodes.Nodes`).
         generator: a ``torch.Generator`` for the initialisation (the global RNG is never touched
             when one is given).
 
     Shape:
-        ``(..., in_features) -> (..., out_features)``.
+        ``(..., in_features) -> (..., out_nodes)`` (``out_features`` without products).
 
     Attributes:
         coef: spline coefficients ``(out, in, G + k)``, initialised ``N(0, init_noise²)``
@@ -101,6 +107,7 @@ class KANLinear(nn.Module):
         bias: ``(out,)`` zeros, or ``None``.
         knots: buffer ``(in, G + 2k + 1)``, the per-input knot vectors.
         mask: buffer ``(out, in)`` of 0/1; a 0 removes the edge.
+        nodes: the :class:`~kanlab.nn.product_nodes.Nodes` the rows make (sums, products).
         branches: the edge branches beside the spline (base branch, then tails if any).
 
     Example::
@@ -128,6 +135,7 @@ class KANLinear(nn.Module):
         standardize: str | RunningStandardize | None = None,
         base_input: str = "raw",
         grid: torch.Tensor | None = None,
+        products: Sequence[int] = (),
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -135,6 +143,7 @@ class KANLinear(nn.Module):
         super().__init__()
         self.in_features = check_positive_int("in_features", in_features)
         self.out_features = check_positive_int("out_features", out_features)
+        self.nodes = Nodes(out_features, products)
         check_positive_int("grid_size", grid_size)
         self.spline_order = check_nonnegative_int("spline_order", spline_order)
         self.grid_range = check_range("grid_range", grid_range)
@@ -192,6 +201,11 @@ class KANLinear(nn.Module):
         return self.branches[0].base_input
 
     @property
+    def out_nodes(self) -> int:
+        """The layer's outputs: its sum and product nodes."""
+        return self.nodes.n_nodes
+
+    @property
     def grid_size(self) -> int:
         """Number of grid intervals ``G``."""
         return self.knots.shape[1] - 2 * self.spline_order - 1
@@ -210,6 +224,7 @@ class KANLinear(nn.Module):
             f"bias={self.bias is not None}"
             + (f", tails={self.tails!r}" if self.tails != "none" else "")
             + (f", base_input={self.base_input!r}" if self.standardize is not None else "")
+            + (f", products={list(self.nodes.arities)}" if self.nodes.has_products else "")
         )
 
     # ---------------------------------------------------------------- forward
@@ -276,7 +291,9 @@ class KANLinear(nn.Module):
                               self.knots, self.spline_order, tables=tables)
         if len(self.symbolic):  # no module call without symbolic edges (dispatch adds up)
             y = y + self.symbolic(x2, self.mask)
-        return y if flat else y.reshape(*x.shape[:-1], self.out_features)
+        if self.nodes.has_products:
+            y = self.nodes.combine(y)  # (B, out_nodes)
+        return y if flat else y.reshape(*x.shape[:-1], self.out_nodes)
 
     def edge_activations(self, x: torch.Tensor, *, update_statistics: bool = False
                          ) -> torch.Tensor:
@@ -381,8 +398,9 @@ class KANLinear(nn.Module):
         return new
 
     def select(self, in_index: Sequence[int], out_index: Sequence[int]) -> KANLinear:
-        """A copy with only the given inputs and outputs (in that order); the kept edges, their
-        knots, symbolic functions and statistics are unchanged
+        """A copy with only the given inputs and output nodes (in that order; a product node
+        keeps all its rows); the kept edges, their knots, symbolic functions and statistics are
+        unchanged
         (:func:`kanlab.nn.selection.select`)."""
         return selection.select(self, in_index, out_index)
 

@@ -28,6 +28,7 @@ from kanlab.nn.initialization import sparse_mask
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.persistence import load_model, model_from_config, save_model
 from kanlab.nn.presets import layer_preset
+from kanlab.nn.product_nodes import WidthSpec, width_spec
 from kanlab.nn.standardize import frozen
 
 __all__ = ["KAN", "LayerTrace", "RECORD_MAX_VALUES"]
@@ -44,12 +45,15 @@ class LayerTrace:
     Attributes:
         inputs: pre-activations ``(B, in)``.
         activations: post-activations of every edge ``(B, out, in)``.
-        outputs: the layer's outputs ``(B, out)`` (the sum over edges plus the bias).
+        outputs: the layer's outputs, its nodes ``(B, out_nodes)``.
+        sums: the sum over each row's edges plus the bias ``(B, out)``: the outputs, bar
+            product nodes (which multiply rows).
     """
 
     inputs: torch.Tensor
     activations: torch.Tensor
     outputs: torch.Tensor
+    sums: torch.Tensor
 
 
 def _strategy_config(strategy: GridStrategy) -> dict[str, Any]:
@@ -65,7 +69,12 @@ class KAN(KANFacade, nn.Module):
     """A Kolmogorov-Arnold network: ``KANLinear`` layers of the given widths.
 
     Args:
-        widths: node counts from inputs to outputs, e.g. ``[2, 5, 1]``.
+        widths: node counts from inputs to outputs, e.g. ``[2, 5, 1]``; an entry
+            ``[n_sum, n_product]`` adds product nodes (pykan's multiplication nodes):
+            ``[2, [5, 2], 1]`` has 5 sum and 2 product nodes in its hidden row
+            (:mod:`kanlab.nn.product_nodes`). :attr:`widths` holds the node counts.
+        mult_arity: the factors of every product node (default 2), or one list per node row
+            (inputs first) of the arities of that row's product nodes.
         grid_size, spline_order, grid_range, base_fn, bias, init_noise, init, knot_convention:
             passed to every :class:`~kanlab.nn.layer.KANLinear`; each may also be a list with one
             entry per layer.
@@ -107,8 +116,9 @@ class KAN(KANFacade, nn.Module):
 
     def __init__(
         self,
-        widths: Sequence[int],
+        widths: Sequence[Any],
         *,
+        mult_arity: int | Sequence[Sequence[int]] = 2,
         grid_size: int | Sequence[int] = 5,
         spline_order: int | Sequence[int] = 3,
         grid_range: tuple[float, float] | Sequence[tuple[float, float]] = (-1.0, 1.0),
@@ -126,7 +136,8 @@ class KAN(KANFacade, nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        self.widths = widths = _check_widths(widths)
+        spec = WidthSpec(widths, mult_arity)
+        self.widths = spec.nodes
         options = {
             "grid_size": grid_size,
             "spline_order": spline_order,
@@ -143,7 +154,7 @@ class KAN(KANFacade, nn.Module):
         else:
             strategy = get_grid_strategy(grid)
         self.grid_strategy = strategy
-        layers, per_layer = _build_layers(widths, options, strategy, seed, dtype)
+        layers, per_layer = _build_layers(spec, options, strategy, seed, dtype)
         if sparse_init:
             with torch.no_grad():
                 for layer in layers:
@@ -173,7 +184,9 @@ class KAN(KANFacade, nn.Module):
     def config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this model's structure (JSON-serialisable)."""
         cfg = dict(self._options)
-        cfg["widths"] = list(self.widths)
+        cfg["widths"], arities = width_spec(self.layers)
+        if arities is not None:
+            cfg["mult_arity"] = arities
         cfg["grid_size"] = self.grid_size
         cfg["dtype"] = str(self.dtype).removeprefix("torch.")
         return cfg
@@ -187,7 +200,7 @@ class KAN(KANFacade, nn.Module):
         return self.layers[0].coef.device
 
     def extra_repr(self) -> str:
-        return f"widths={self.widths}"
+        return f"widths={width_spec(self.layers)[0]}"
 
     # -------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -243,11 +256,10 @@ class KAN(KANFacade, nn.Module):
         out = []
         for layer in self.layers:
             acts = layer.edge_activations(h, update_statistics=update_statistics)  # (B, out, in)
-            y = acts.sum(-1)
-            if layer.bias is not None:
-                y = y + layer.bias
-            out.append(LayerTrace(h, acts, y))
-            h = y
+            sums = acts.sum(-1) if layer.bias is None else acts.sum(-1) + layer.bias
+            h_next = layer.nodes.combine(sums)
+            out.append(LayerTrace(h, acts, h_next, sums))
+            h = h_next
         return out
 
     # ----------------------------------------------------------- grid moves
@@ -404,18 +416,7 @@ class KAN(KANFacade, nn.Module):
         return load_model(cls, path, map_location=map_location)
 
 
-def _check_widths(widths: Any) -> list[int]:
-    widths = list(widths) if not isinstance(widths, (str, bytes)) else widths
-    if (
-        not isinstance(widths, list)
-        or len(widths) < 2
-        or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
-    ):
-        raise InputError(f"widths must be a list of at least two positive integers; got {widths!r}")
-    return widths
-
-
-def _build_layers(widths: list[int], options: dict[str, Any], strategy: GridStrategy,
+def _build_layers(spec: WidthSpec, options: dict[str, Any], strategy: GridStrategy,
                   seed: int | None, dtype: torch.dtype | None
                   ) -> tuple[list[KANLinear], dict[str, list[Any]]]:
     """The layers, and the per-layer options they were built with (what the config saves).
@@ -424,6 +425,7 @@ def _build_layers(widths: list[int], options: dict[str, Any], strategy: GridStra
     sets the options it stands for. Initialised on the CPU from one generator, so that a seed
     gives the same model on every device.
     """
+    widths, rows = spec.nodes, spec.rows
     n_layers = len(widths) - 1
     preset = layer_preset(strategy)  # e.g. DKAN's layers for grid="dkan"
     if preset is not None:
@@ -435,7 +437,7 @@ def _build_layers(widths: list[int], options: dict[str, Any], strategy: GridStra
         layer_opts = {name: by_layer[name][li] for name in by_layer}
         if preset is not None:
             layer_opts.update(preset.layer_options(widths[li], layer_opts["grid_size"], dtype))
-        layers.append(KANLinear(widths[li], widths[li + 1], **layer_opts,
+        layers.append(KANLinear(widths[li], rows[li], **layer_opts, products=spec.products[li],
                                 grid_strategy=strategy, generator=generator, dtype=dtype))
     return layers, by_layer
 

@@ -2,7 +2,9 @@
 
 Every per-edge tensor of the layer -- the spline coefficients and scales, each edge branch's
 coefficients (:mod:`kanlab.nn.branch`), the mask, the symbolic edges -- is indexed
-``[out_index][:, in_index]``; the kept inputs keep their knots and running statistics.
+``[rows][:, in_index]``, with ``rows`` the rows of the kept output nodes (a product node keeps
+all its factors, :mod:`kanlab.nn.product_nodes`); the kept inputs keep their knots and running
+statistics.
 """
 
 from __future__ import annotations
@@ -26,15 +28,19 @@ def select(layer: nn.Module, in_index: Sequence[int], out_index: Sequence[int]) 
     Args:
         layer: the layer.
         in_index: inputs to keep (distinct indices into ``range(in_features)``).
-        out_index: outputs to keep (distinct indices into ``range(out_features)``).
+        out_index: output nodes to keep (distinct indices into ``range(out_nodes)``; sum
+            nodes before product nodes).
 
     Raises:
-        InputError: an empty list, an index out of range or a repeated one.
+        InputError: an empty list, an index out of range or a repeated one, or a sum node
+            after a product node.
     """
     i = _index("in_index", in_index, layer.in_features, layer.coef.device)
-    o = _index("out_index", out_index, layer.out_features, layer.coef.device)
+    kept = _index("out_index", out_index, layer.out_nodes, layer.coef.device)
+    nodes, rows = layer.nodes.select(kept.tolist())
+    o = torch.tensor(rows, dtype=torch.long, device=layer.coef.device)
     new = copy.deepcopy(layer)
-    new.in_features, new.out_features = len(i), len(o)
+    new.in_features, new.out_features, new.nodes = len(i), len(o), nodes
     for name in ("coef", "spline_scale", *(b.param for b in layer.branches)):
         p = getattr(layer, name)  # (out, in, ...) -> (out', in', ...)
         edges = p.index_select(0, o).index_select(1, i).clone()

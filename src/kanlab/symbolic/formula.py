@@ -40,8 +40,9 @@ def symbolic_formula(model, var_names: Sequence[Any] | None = None, *,
                      precision: int | None = None, simplify: bool = False) -> list[Any]:
     """Every output of a fully symbolic ``model`` as a sympy expression.
 
-    Node ``j`` of layer ``l + 1`` is ``Σ_i c·f(a·h_i + b) + d`` over its unpruned incoming
-    edges, plus the node's bias. The expression equals the model's forward pass in evaluation
+    Row ``j`` of layer ``l`` is ``Σ_i c·f(a·h_i + b) + d`` over its unpruned incoming
+    edges, plus its bias; a node of layer ``l + 1`` is its row, or the product of its rows (a
+    product node). The expression equals the model's forward pass in evaluation
     mode (exact functions, not the training-time safe ones).
 
     Args:
@@ -82,7 +83,7 @@ def symbolic_formula(model, var_names: Sequence[Any] | None = None, *,
                 a, b, c, d = (float(v) for v in affine[j, i])
                 expr = expr + _affine(sp, c, d, fn.sympy_fn(_affine(sp, a, b, nodes[i])))
             out.append(expr)
-        nodes = out
+        nodes = layer.nodes.formula(out)  # product nodes multiply their rows
     if precision is not None:
         nodes = [_round(sp, e, precision) for e in nodes]
     if simplify:
