@@ -372,7 +372,7 @@ def test_the_estimator_and_the_cli_take_product_nodes():
     est = KANRegressor(width=((1, 1),), grids=(5,), steps=20, random_state=0).fit(x, y)
     assert est.model_.config["widths"][1] == [1, 1]
     assert float(((est.predict(x) - y) ** 2).mean()) < 1e-3 * float(y.var())
-    args = build_parser().parse_args(["fit", "d.csv", "--target", "y", "--out", "o", "--width", "3:2,1"])
-    assert args.width == [[3, 2], 1]
+    command = ["fit", "d.csv", "--target", "y", "--out", "o", "--width"]
+    assert build_parser().parse_args([*command, "3:2,1"]).width == [[3, 2], 1]
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["fit", "d.csv", "--target", "y", "--out", "o", "--width", "3:0:1,1"])
+        build_parser().parse_args([*command, "3:0:1,1"])

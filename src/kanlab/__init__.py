@@ -20,6 +20,7 @@ The first layout's flat module paths (``kanlab.layer``, ``kanlab.train``, ...) s
 from kanlab import _aliases, data, grids, interpret, nn, science, splines, symbolic, training
 from kanlab._version import __version__
 from kanlab.errors import DataWarning, GridWarning, InputError, KanlabError
+from kanlab.nn.compile import compile_formula
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.model import KAN, LayerTrace
 from kanlab.training.loop import History, TrainState, fit
@@ -64,6 +65,7 @@ __all__ = [
     "LayerTrace",
     "TrainState",
     "__version__",
+    "compile_formula",
     "data",
     "fit",
     "grids",
