@@ -38,6 +38,9 @@ EXPECTED = {
     "pde": ["KAN [2, 10, 1]", "MLP [2, 30, 30, 1]", "L2 error"],
     "continual_learning": ["KAN: RMSE per region", "MLP: RMSE per region"],
     "unsupervised": ["seed 0: dependent features {", "seed 1: dependent features {"],
+    "product_nodes": ["x*y: recovered exactly (formula RMSE < 1e-10) in",
+                      "sum-only [2, 2, 1] on x*y: formula test RMSE",
+                      "compile_formula('(u + v)/(1 + u*v)'): widths [2, [2, 1], [0, 1]]"],
 }
 
 
