@@ -6,6 +6,8 @@
 - :mod:`~kanlab.interpret.symbolic_model`: snapping edges to symbolic functions, and the
   network's formula.
 - :mod:`~kanlab.interpret.plot`: the network picture (matplotlib, imported lazily).
+- :mod:`~kanlab.interpret.hypothesis`: separability, symmetry, the modular tree and pairwise
+  interaction of a model (or any function), from its derivatives.
 
 Each takes a model and returns new objects; none trains. Imports: :mod:`kanlab.nn`,
 :mod:`kanlab.symbolic` and below.
@@ -13,6 +15,13 @@ Each takes a model and returns new objects; none trains. Imports: :mod:`kanlab.n
 
 from __future__ import annotations
 
-from kanlab.interpret import importance, plot, prune, prune_validation, symbolic_model  # noqa: F401
+from kanlab.interpret import (  # noqa: F401
+    hypothesis,
+    importance,
+    plot,
+    prune,
+    prune_validation,
+    symbolic_model,
+)
 
-__all__ = ["importance", "plot", "prune", "prune_validation", "symbolic_model"]
+__all__ = ["hypothesis", "importance", "plot", "prune", "prune_validation", "symbolic_model"]
