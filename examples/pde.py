@@ -3,9 +3,10 @@
 ``Δu = f`` on [-1, 1]^2 with ``u = 0`` on the boundary; the exact solution is
 ``u = sin(pi x) sin(pi y^2)``. The physics-informed loss (``kanlab.science.pde.POISSON.loss``) is
 ``0.01 · mean((Δu - f)^2)`` on interior points plus ``mean((u - g)^2)`` on boundary points; a
-KAN's second derivatives come from forward-mode jets in one pass. A KAN [2, 10, 1] (G = 5,
-grid adapted to the interior points during the first steps) is compared with an MLP
-[2, 30, 30, 1] (tanh) under the same LBFGS steps.
+KAN's second derivatives come from forward-mode jets in one pass. Both models train through
+``kanlab.fit`` with the loss as a ``ModelLoss`` (it sees the model and the batch: the label
+marks the boundary points), so the KAN gets fit's grid updates; a KAN [2, 10, 1] (G = 5) is
+compared with an MLP [2, 30, 30, 1] (tanh) under the same LBFGS steps.
 
 Run ``python examples/pde.py [--quick] [--out FOLDER]``.
 """
@@ -19,25 +20,25 @@ from matplotlib.figure import Figure
 import kanlab
 from kanlab.nn.mlp import MLP, n_parameters
 from kanlab.science.pde import POISSON, l2_error, sample_boundary, sample_interior
-from kanlab.training.lbfgs import LBFGS
+from kanlab.training import ModelLoss
+
+
+def pde_loss(model, x, on_boundary):
+    """The physics-informed loss of a batch whose label marks the boundary points."""
+    edge = on_boundary[:, 0] > 0.5
+    return POISSON.loss(model, x[~edge], x[edge])
 
 
 def solve(model, steps, interior, boundary, test, adapt_grid):
-    """Full-batch LBFGS on the PDE loss; returns the L2 error after each step."""
-    opt = LBFGS(model.parameters(), lr=1, history_size=10, line_search_fn="strong_wolfe")
+    """``kanlab.fit`` on the PDE loss (full-batch LBFGS; grid updates, under their guard, for
+    the KAN); returns the L2 error after each step."""
+    points = torch.cat([interior, boundary])
+    on_boundary = torch.cat([torch.zeros(len(interior), 1), torch.ones(len(boundary), 1)])
     errors = []
-    for step in range(steps):
-        if adapt_grid and step % 5 == 0 and step < 50:
-            model.update_grid(interior)
-
-        def closure():
-            opt.zero_grad()
-            loss = POISSON.loss(model, interior, boundary)
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        errors.append(l2_error(model, POISSON.solution, test))
+    kanlab.fit(model, {"train_input": points, "train_label": on_boundary.to(points.dtype)},
+               steps=steps, loss_fn=ModelLoss(pde_loss), update_grid=adapt_grid,
+               progress=False,
+               callbacks=[lambda state: errors.append(l2_error(model, POISSON.solution, test))])
     return errors
 
 

@@ -4,6 +4,7 @@
 - :mod:`~kanlab.training.batches`: ``fit``'s data checked, moved to the model, cut into batches.
 - :mod:`~kanlab.training.grid_events`: the grid refinements and updates due before a step.
 - :mod:`~kanlab.training.step`: the objective of a batch and the optimiser's step on it.
+- :mod:`~kanlab.training.model_loss`: losses that see the model and the inputs (physics).
 - :mod:`~kanlab.training.records`: the :class:`History` and the progress of a run.
 - :mod:`~kanlab.training.validation`: held-out data, early stopping, the best state restored.
 - :mod:`~kanlab.training.parallel`: one process or every rank of a process group, one object.
@@ -22,6 +23,7 @@ from kanlab.training import (
     distributed,  # noqa: F401
     grid_events,  # noqa: F401
     lbfgs,  # noqa: F401
+    model_loss,  # noqa: F401
     parallel,  # noqa: F401
     records,  # noqa: F401
     regularization,  # noqa: F401
@@ -35,12 +37,14 @@ from kanlab.training.loop import (  # noqa: F401
     fit,
     grid_schedule_steps,
 )
+from kanlab.training.model_loss import ModelLoss  # noqa: F401
 from kanlab.training.parallel import Distributed, SingleProcess  # noqa: F401
 from kanlab.training.spline_penalty import SplinePenalty  # noqa: F401
 
 __all__ = [
     "Distributed",
     "History",
+    "ModelLoss",
     "SingleProcess",
     "SplinePenalty",
     "TrainState",
@@ -50,6 +54,7 @@ __all__ = [
     "grid_events",
     "grid_schedule_steps",
     "lbfgs",
+    "model_loss",
     "parallel",
     "records",
     "regularization",

@@ -65,7 +65,7 @@ class TrainingData:
 
 def training_data(
     data: Any, model: nn.Module, batch_size: int | None = None, seed: int | None = 0, *,
-    custom_loss: bool = False,
+    custom_loss: bool | str = False,
 ) -> TrainingData:
     """Check ``data`` against ``model`` and make the batches of a run.
 
@@ -76,7 +76,8 @@ def training_data(
         batch_size: ``None`` for the whole training set every step; otherwise shuffled epochs.
         seed: seed of the local generator that shuffles (``None`` means 0).
         custom_loss: whether the caller gave a ``loss_fn`` (then labels of shape ``(N,)`` are
-            allowed against outputs ``(N, out)`` with ``out > 1``).
+            allowed against outputs ``(N, out)`` with ``out > 1``); ``"model"`` for a
+            :class:`~kanlab.training.model_loss.ModelLoss` (labels of any shape).
 
     Raises:
         InputError: an unknown type of data, bad shapes, NaN or inf.
@@ -174,7 +175,7 @@ def check_scale(x: torch.Tensor, model: nn.Module) -> None:
 
 
 def check_pair(
-    name: str, x: torch.Tensor, y: torch.Tensor, model: nn.Module, custom_loss: bool
+    name: str, x: torch.Tensor, y: torch.Tensor, model: nn.Module, custom_loss: bool | str
 ) -> None:
     """Raise :class:`InputError` unless ``x`` ``(N, in)`` and ``y`` ``(N, out)`` (or ``(N,)``
     integer classes, or ``(N,)`` for a custom loss) fit ``model`` and are finite.
@@ -191,7 +192,7 @@ def check_pair(
     check_finite(f"{name}_input", x)
     check_finite(f"{name}_label", y)
     n_out = _out_features(model)
-    if y.is_floating_point() and n_out is not None:
+    if y.is_floating_point() and n_out is not None and custom_loss != "model":
         if y.dim() == 1 and not custom_loss:
             raise InputError(
                 f"{name}_label has shape {tuple(y.shape)} but the model outputs (N, {n_out}); "

@@ -38,6 +38,7 @@ from kanlab.grids.schedules import (
 )
 from kanlab.nn.grid_update import update_network_grid
 from kanlab.nn.model import KAN
+from kanlab.training.model_loss import batch_loss
 from kanlab.training.records import History
 
 __all__ = ["GridEvent", "GridEvents"]
@@ -79,7 +80,7 @@ class GridEvent:
         """
         if self.update:
             x, y = gather(x), gather(y)
-            objective = None if loss_fn is None else (lambda m: loss_fn(m(x), y))
+            objective = None if loss_fn is None else (lambda m: batch_loss(loss_fn, m, x, y))
             move = update_network_grid(model, x, grid_size=self.refine_to, y=y,
                                        objective=objective)
             history.events.append((self.step, "update grid" if move.kept else

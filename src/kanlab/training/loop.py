@@ -25,6 +25,7 @@ from kanlab.grids.schedules import AdaptSchedule, grid_schedule_steps
 from kanlab.nn.model import KAN
 from kanlab.training.batches import check_samples, training_data
 from kanlab.training.grid_events import GridEvents, GridSamples
+from kanlab.training.model_loss import custom_loss
 from kanlab.training.parallel import SingleProcess, as_processes
 from kanlab.training.records import History, Records
 from kanlab.training.regularization import Regulariser
@@ -84,7 +85,7 @@ def fit(
             samples :class:`~kanlab.training.grid_events.GridSamples` says (DKAN: never).
         grid_schedule: grid extension (paper §2.4): sizes spread evenly over ``steps``
             (``[3, 5, 10]``), or ``{step: size}``; the optimiser restarts on the refined model.
-        loss_fn: ``loss_fn(pred, label) -> scalar``, a mean over samples; default MSE.
+        loss_fn: ``loss_fn(pred, label)``, a mean over samples (default MSE), or a ``ModelLoss``.
         callbacks: called with a :class:`TrainState` after every step; ``True`` stops.
         progress: a tqdm bar when stderr is a terminal (or in a notebook), else INFO logs.
         seed: of the local generators of batches and of a held-out fraction (not global RNG).
@@ -113,7 +114,7 @@ def fit(
     data, held_out = Validation.for_fit(model, data, validation, patience, restore_best, seed,
                                         loss_fn, processes)
     processes.start(model)
-    data = training_data(data, model, batch_size, seed, custom_loss=loss_fn is not None)
+    data = training_data(data, model, batch_size, seed, custom_loss=custom_loss(loss_fn))
     grid = GridEvents.for_fit(model, steps, update_grid, grid_update_every, grid_update_until,
                               grid_schedule, GridSamples.of(grid_samples, data, batch_size))
     processes.check(dict(opt=opt, steps=steps, lr=lr, batch_size=batch_size,
@@ -122,7 +123,7 @@ def fit(
     step = OptimizerStep(model, Objective(model, loss_fn or nn.functional.mse_loss, regulariser,
                                           processes, penalty), opt, lr, optimizer_options)
     records = Records(model, data, processes, steps, log_every, batch_size, progress,
-                      custom_loss=loss_fn is not None, validate=held_out.loss)
+                      custom_loss=custom_loss(loss_fn), validate=held_out.loss)
     with records, processes.synced(model):
         _run(model, data.batches, steps, grid, step, records, processes.gather, callbacks, held_out)
     held_out.finish(model, records.history)

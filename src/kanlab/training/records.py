@@ -143,7 +143,8 @@ class Records:
         batch_size: the run's batch size (None: full batch).
         progress: show a progress bar (this process, if tqdm is installed and stderr is a
             terminal; see :func:`progress_bar`).
-        custom_loss: the loss is not the mean squared error (no RMSE from it).
+        custom_loss: the loss is not the mean squared error (no RMSE from it); ``"model"``:
+            a :class:`~kanlab.training.model_loss.ModelLoss` (no RMSE at all).
         validate: the validation loss of the model, recorded as ``History.val_loss``
             (None: ``nan``).
 
@@ -153,7 +154,7 @@ class Records:
 
     def __init__(self, model: nn.Module, data: TrainingData, processes: SingleProcess,
                  steps: int, log_every: int | None = None, batch_size: int | None = None,
-                 progress: bool = True, *, custom_loss: bool = False,
+                 progress: bool = True, *, custom_loss: bool | str = False,
                  validate: Callable[[nn.Module], float] | None = None) -> None:
         if log_every is None:
             log_every = default_log_every(processes.mean_count(data.n_train), batch_size)
@@ -200,11 +201,14 @@ class Records:
     def record(self, done: int, loss: float, reg: float) -> None:
         """One :class:`History` entry: evaluates the whole train, test and validation sets."""
         model, data, history = self.model, self.data, self.history
-        if data.train_x is not None:
-            history.train_rmse.append(self.processes.rmse(model, data.train_x, data.train_y))
+        if self.custom_loss == "model":  # a ModelLoss: the labels are not targets
+            history.train_rmse.append(math.nan)
+            history.test_rmse.append(math.nan)
         else:
-            history.train_rmse.append(math.sqrt(loss) if not self.custom_loss else math.nan)
-        history.test_rmse.append(self.processes.rmse(model, data.test_x, data.test_y))
+            history.train_rmse.append(
+                self.processes.rmse(model, data.train_x, data.train_y) if data.train_x is not None
+                else math.sqrt(loss) if not self.custom_loss else math.nan)
+            history.test_rmse.append(self.processes.rmse(model, data.test_x, data.test_y))
         history.step.append(done)
         history.loss.append(loss)
         history.reg.append(reg)

@@ -19,6 +19,7 @@ from torch import nn
 
 from kanlab.errors import InputError
 from kanlab.training.lbfgs import LBFGS
+from kanlab.training.model_loss import batch_loss
 from kanlab.training.parallel import SingleProcess
 from kanlab.training.regularization import Regulariser
 
@@ -61,7 +62,8 @@ class Objective:
 
     Args:
         model: the model trained.
-        loss_fn: ``loss_fn(pred, label) -> scalar``, a mean over the batch.
+        loss_fn: ``loss_fn(pred, label) -> scalar``, a mean over the batch, or a
+            :class:`~kanlab.training.model_loss.ModelLoss` (``(model, x, label)``).
         regulariser: adds ``λ·penalty`` on the batch's traces when active.
         processes: :class:`~kanlab.training.parallel.SingleProcess` or ``Distributed``: the
             backward pass and, on several processes, the global loss.
@@ -98,11 +100,11 @@ class Objective:
         model = self.model
         if self.lamb > 0:
             traces = model.trace(self.xb, update_statistics=True)
-            loss = self.loss_fn(traces[-1].outputs, self.yb)
+            loss = batch_loss(self.loss_fn, model, self.xb, self.yb, traces[-1].outputs)
             reg = self.regulariser.penalty(model, traces)
             objective = loss + self.lamb * reg
         else:
-            loss = objective = self.loss_fn(model(self.xb), self.yb)
+            loss = objective = batch_loss(self.loss_fn, model, self.xb, self.yb)
             reg = None
         if self.penalty is not None:
             objective = objective + self.penalty(model)

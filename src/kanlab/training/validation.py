@@ -54,6 +54,7 @@ from kanlab.errors import GridWarning, InputError
 from kanlab.nn.model import KAN
 from kanlab.training.batches import as_dataset, check_pair
 from kanlab.training.grid_events import GridEvent
+from kanlab.training.model_loss import batch_loss, custom_loss
 from kanlab.training.parallel import Distributed, SingleProcess
 from kanlab.training.records import History
 
@@ -210,7 +211,7 @@ class Validation:
         y = y.to(device=params0.device, dtype=params0.dtype if y.is_floating_point() else None)
         if x.dim() >= 1 and x.shape[0] == 0:
             raise InputError(f"validation has no rows (inputs of shape {tuple(x.shape)})")
-        check_pair(name, x, y, model, custom_loss=loss_fn is not None)
+        check_pair(name, x, y, model, custom_loss=custom_loss(loss_fn))
         return data, cls(x, y, loss_fn, patience, restore_best)
 
     @property
@@ -250,7 +251,7 @@ class Validation:
         if self.x is None:
             return math.nan
         with evaluating(model):
-            return float(self.loss_fn(model(self.x), self.y))
+            return float(batch_loss(self.loss_fn, model, self.x, self.y))
 
     def after_record(self, done: int, model: nn.Module, history: History) -> bool:
         """Take the validation loss just recorded for step ``done`` (``history.val_loss[-1]``):
