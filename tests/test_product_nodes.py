@@ -28,13 +28,25 @@ def _slow_forward(model, x):
                 + (layer.bias[j] if layer.bias is not None else 0.0)
                 for j in range(layer.out_features)]
         nodes = []
-        for group in layer.nodes.groups:
+        for n, group in enumerate(layer.nodes.groups):
             value = rows[group[0]]
             for r in group[1:]:
                 value = value * rows[r]
+            if len(group) > 1 and layer.product_bias is not None:
+                value = value + layer.product_bias[n - layer.nodes.n_sum]
             nodes.append(value)
         h = torch.stack(nodes, dim=1)
     return h
+
+
+def _product_biases(model, seed=0):
+    """Random biases after the products (zeros at the start), so that they count."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in model.layers:
+            if layer.product_bias is not None:
+                layer.product_bias.copy_(torch.randn(layer.product_bias.shape, generator=gen,
+                                                     dtype=D))
 
 
 def _random_symbolic(model, seed=0):
@@ -112,6 +124,7 @@ def test_hidden_spec_of_the_estimators_takes_numpy_integers_and_pairs():
 ])
 def test_forward_equals_a_slow_obvious_version(widths, arity):
     model = kanlab.KAN(widths, mult_arity=arity, seed=0, dtype=D, grid_size=4)
+    _product_biases(model)
     x = _x(d=widths[0])
     torch.testing.assert_close(model(x), _slow_forward(model, x), rtol=0, atol=1e-13)
     # the trace agrees, and its sums are the rows before the products
@@ -180,6 +193,7 @@ def test_nodes_combine_jet_reduce_spread_and_select():
 @pytest.mark.parametrize("arity", [2, 3])
 def test_forward_derivatives_and_pde_helpers_through_product_nodes(arity):
     model = kanlab.KAN([2, [2, 2], [1, 1]], mult_arity=arity, seed=3, dtype=D, grid_size=4)
+    _product_biases(model)
     x = _x(n=9, seed=4).requires_grad_()
     u, du, d2u = model.forward_derivatives(x)
     y = model(x)
@@ -237,6 +251,7 @@ def test_prune_edges_into_one_factor_keeps_the_product_node():
 
 def test_prune_nodes_removes_a_product_node_with_all_its_rows():
     model = kanlab.KAN([2, [2, 2], 1], seed=0, dtype=D, grid_size=4)
+    _product_biases(model)
     top = model.layers[1]
     top.symbolic.set_edge(3, 0, "0", (1.0, 0.0, 0.0, 0.25))  # product node 3 feeds a constant
     x = _x()
@@ -249,6 +264,10 @@ def test_prune_nodes_removes_a_product_node_with_all_its_rows():
     kept = kanlab.interpret.prune.keep_nodes(model, [[0, 1], [1, 2, 3], [0]], x)
     assert kept.config["widths"] == [2, [1, 2], 1] and kept.layers[0].out_features == 5
     torch.testing.assert_close(kept.layers[0].coef, model.layers[0].coef[1:])
+    torch.testing.assert_close(kept.layers[0].product_bias, model.layers[0].product_bias)
+    assert pruned.layers[0].product_bias.tolist() == model.layers[0].product_bias[:1].tolist()
+    only_sums = kanlab.interpret.prune.keep_nodes(model, [[0, 1], [0, 1], [0]], x)
+    assert only_sums.layers[0].product_bias is None and only_sums.config["widths"][1] == 2
 
 
 def test_drop_dead_nodes_keeps_a_product_node_fed_through_one_factor():
@@ -310,6 +329,7 @@ def test_symbolic_formula_multiplies_and_equals_the_forward_pass():
     sp = pytest.importorskip("sympy")
     model = kanlab.KAN([2, [1, 1], [1, 1]], mult_arity=[[], [3], [2]], seed=0, dtype=D)
     _random_symbolic(model)
+    _product_biases(model)
     exprs = model.symbolic_formula()
     x = _x(n=50, seed=5, low=-0.9, high=0.9)
     xs = sp.symbols("x_1:3")
@@ -337,6 +357,7 @@ def test_canonicalize_leaves_product_nodes_alone():
 
 def test_save_load_keeps_the_spec_and_the_function(tmp_path):
     model = kanlab.KAN([3, [1, 2], 1], mult_arity=[[], [2, 3], []], seed=0, dtype=D)
+    _product_biases(model)
     model.record(_x(d=3))
     model.save(tmp_path / "m")
     back = kanlab.KAN.load(tmp_path / "m")
@@ -376,3 +397,21 @@ def test_the_estimator_and_the_cli_take_product_nodes():
     assert build_parser().parse_args([*command, "3:2,1"]).width == [[3, 2], 1]
     with pytest.raises(SystemExit):
         build_parser().parse_args([*command, "3:0:1,1"])
+
+
+def test_a_bias_after_the_product_fits_one_plus_a_product():
+    # 1 + a·sin(θ) (Feynman I.12.11) in one product node: the bias after it carries the 1
+    model = kanlab.KAN([2, [0, 1]], seed=0, dtype=D)
+    layer = model.layers[0]
+    layer.mask[0, 1] = layer.mask[1, 0] = 0.0
+    layer.symbolic.set_edge(0, 0, "x", (1.0, 0.0, 1.0, 0.0))
+    layer.symbolic.set_edge(1, 1, "sin", (1.0, 0.0, 1.0, 0.0))
+    with torch.no_grad():
+        layer.bias.zero_()
+        layer.product_bias.fill_(1.0)
+    x = _x()
+    torch.testing.assert_close(model(x)[:, 0], 1 + x[:, 0] * x[:, 1].sin(), rtol=0, atol=1e-15)
+    sp = pytest.importorskip("sympy")
+    a, t = sp.symbols("a t")
+    assert sp.simplify(model.symbolic_formula([a, t])[0] - (1 + a * sp.sin(t))) == 0
+    assert kanlab.KAN([2, [0, 1]], bias=False).layers[0].product_bias is None

@@ -96,4 +96,4 @@ def forward_derivatives(
         dy = dy + torch.einsum("boi,bdi->bdo", v1, dh)
         d2y = d2y + torch.einsum("boi,bdi->bdo", v2, dh * dh)
         d2y = d2y + torch.einsum("boi,bdi->bdo", v1, d2h)
-    return layer.nodes.jet(y, dy, d2y)
+    return layer.nodes.jet(y, dy, d2y, layer.product_bias)

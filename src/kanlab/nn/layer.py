@@ -104,7 +104,8 @@ class KANLinear(nn.Module):
             initialised like ``coef``; scaled by ``w_s`` as the spline is.
         spline_scale: ``w_s`` ``(out, in)``, initialised to 1.
         base_scale: ``w_b`` ``(out, in)``, Xavier-uniform ``U(±√(6/(in + out)))``.
-        bias: ``(out,)`` zeros, or ``None``.
+        bias: ``(out,)`` zeros, or ``None``; ``product_bias``: ``(n_products,)``, added after
+            each product node (zeros; None without products or without ``bias``).
         knots: buffer ``(in, G + 2k + 1)``, the per-input knot vectors.
         mask: buffer ``(out, in)`` of 0/1; a 0 removes the edge.
         nodes: the :class:`~kanlab.nn.product_nodes.Nodes` the rows make (sums, products).
@@ -175,6 +176,9 @@ class KANLinear(nn.Module):
             self.register_parameter("tail_coef", None)
         self.register_parameter(
             "bias", nn.Parameter(torch.empty(out_features, **factory)) if bias else None)
+        n_products = len(self.nodes.arities)  # a bias after each product (pykan's node_bias)
+        self.register_parameter("product_bias", nn.Parameter(
+            torch.zeros(n_products, **factory)) if bias and n_products else None)
         self._knot_cache = KnotTableCache()
         self.reset_parameters(generator=generator)
 
@@ -292,7 +296,7 @@ class KANLinear(nn.Module):
         if len(self.symbolic):  # no module call without symbolic edges (dispatch adds up)
             y = y + self.symbolic(x2, self.mask)
         if self.nodes.has_products:
-            y = self.nodes.combine(y)  # (B, out_nodes)
+            y = self.nodes.combine(y, self.product_bias)  # (B, out_nodes)
         return y if flat else y.reshape(*x.shape[:-1], self.out_nodes)
 
     def edge_activations(self, x: torch.Tensor, *, update_statistics: bool = False
@@ -378,14 +382,10 @@ class KANLinear(nn.Module):
     def refine(self, grid_size: int, x: torch.Tensor | None = None) -> KANLinear:
         """A copy on a grid of ``grid_size`` intervals with the same function (paper §2.4).
 
-        The new grid interpolates the current one piecewise linearly (so an adapted knot
-        distribution is kept; a fixed grid, DKAN's, gives its own points), and the coefficients
-        are the least-squares transfer of the current edge functions over the whole support of
-        the current splines: the knots beyond the grid stay where they are, so for
-        ``G' = n·G`` the new knots contain the old ones and the function is kept exactly,
-        beyond the grid too (see :mod:`kanlab.nn.grid_moves`). A coarser grid (``G' < G``)
-        cannot keep it in general: a :class:`~kanlab.errors.GridWarning` gives the change when
-        it is more than :data:`~kanlab.nn.grid_moves.COARSEN_TOLERANCE`.
+        The new grid interpolates the current one; the coefficients are the least-squares
+        transfer of the edge functions over the splines' whole support, exact for ``G' = n·G``
+        (:mod:`kanlab.nn.grid_moves`). A coarser grid warns (:class:`~kanlab.errors.GridWarning`)
+        when it changes them by more than :data:`~kanlab.nn.grid_moves.COARSEN_TOLERANCE`.
 
         Args:
             grid_size: the new number of intervals.

@@ -257,7 +257,7 @@ class KAN(KANFacade, nn.Module):
         for layer in self.layers:
             acts = layer.edge_activations(h, update_statistics=update_statistics)  # (B, out, in)
             sums = acts.sum(-1) if layer.bias is None else acts.sum(-1) + layer.bias
-            h_next = layer.nodes.combine(sums)
+            h_next = layer.nodes.combine(sums, layer.product_bias)
             out.append(LayerTrace(h, acts, h_next, sums))
             h = h_next
         return out

@@ -130,18 +130,21 @@ class Nodes:
                 dtype=torch.long, device=device)
         return self._index[device]
 
-    def combine(self, y: torch.Tensor) -> torch.Tensor:
-        """The nodes of the rows: ``(..., R) -> (..., N)``."""
+    def combine(self, y: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The nodes of the rows: ``(..., R) -> (..., N)``; ``bias`` ``(n_products,)`` is added
+        to the products (the layer's ``product_bias``)."""
         if not self.arities:
             return y
         factors = self._factors(y)
         p = factors[0]
         for f in factors[1:]:
             p = p * f
+        if bias is not None:
+            p = p + bias
         return torch.cat([y[..., : self.n_sum], p], dim=-1)
 
-    def jet(self, y: torch.Tensor, dy: torch.Tensor, d2y: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def jet(self, y: torch.Tensor, dy: torch.Tensor, d2y: torch.Tensor,
+            bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Nodes with first and pure second derivatives (forward mode, the product rule
         ``(uv)'' = u''v + 2u'v' + uv''`` applied factor by factor).
 
@@ -154,8 +157,8 @@ class Nodes:
         for v, dv, d2v in zip(u[1:], du[1:], d2u[1:]):
             v = v.unsqueeze(1)
             p, dp, d2p = p * v, dp * v + p * dv, d2p * v + 2 * dp * dv + p * d2v
-        s = self.n_sum
-        return (torch.cat([y[:, :s], p.squeeze(1)], dim=-1),
+        s, p = self.n_sum, p.squeeze(1)
+        return (torch.cat([y[:, :s], p if bias is None else p + bias], dim=-1),
                 torch.cat([dy[..., :s], dp], dim=-1), torch.cat([d2y[..., :s], d2p], dim=-1))
 
     def reduce(self, values: torch.Tensor, how: Callable[[torch.Tensor], torch.Tensor]
@@ -173,14 +176,15 @@ class Nodes:
         index = torch.tensor(self.node_of, dtype=torch.long, device=values.device)
         return values.index_select(-1, index)
 
-    def formula(self, rows: Sequence[Any]) -> list[Any]:
-        """The nodes of the rows' (sympy) expressions: sums as they are, products multiplied."""
+    def formula(self, rows: Sequence[Any], bias: Sequence[float] | None = None) -> list[Any]:
+        """The nodes of the rows' (sympy) expressions: sums as they are, products multiplied
+        (plus ``bias[k]`` after product ``k`` where it is not 0)."""
         out = list(rows[: self.n_sum])
-        for g in self.groups[self.n_sum:]:
+        for k, g in enumerate(self.groups[self.n_sum:]):
             p = rows[g[0]]
             for r in g[1:]:
                 p = p * rows[r]
-            out.append(p)
+            out.append(p if bias is None or bias[k] == 0 else p + bias[k])
         return out
 
 

@@ -47,6 +47,11 @@ def select(layer: nn.Module, in_index: Sequence[int], out_index: Sequence[int]) 
         setattr(new, name, nn.Parameter(edges, requires_grad=p.requires_grad))
     if layer.bias is not None:
         new.bias = nn.Parameter(layer.bias[o].clone(), requires_grad=layer.bias.requires_grad)
+    if layer.product_bias is not None:  # the kept product nodes' biases, or None if none
+        k = [n - layer.nodes.n_sum for n in kept.tolist() if layer.nodes.is_product(n)]
+        pb = layer.product_bias
+        new.product_bias = nn.Parameter(pb[k].clone(), requires_grad=pb.requires_grad) if k \
+            else None
     new.knots = layer.knots[i].clone()
     new.mask = layer.mask.index_select(0, o).index_select(1, i).clone()
     if layer.standardize is not None:

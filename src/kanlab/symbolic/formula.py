@@ -83,7 +83,8 @@ def symbolic_formula(model, var_names: Sequence[Any] | None = None, *,
                 a, b, c, d = (float(v) for v in affine[j, i])
                 expr = expr + _affine(sp, c, d, fn.sympy_fn(_affine(sp, a, b, nodes[i])))
             out.append(expr)
-        nodes = layer.nodes.formula(out)  # product nodes multiply their rows
+        bias = None if layer.product_bias is None else layer.product_bias.tolist()
+        nodes = layer.nodes.formula(out, bias)  # product nodes multiply their rows
     if precision is not None:
         nodes = [_round(sp, e, precision) for e in nodes]
     if simplify:
