@@ -94,3 +94,9 @@ def test_grid_rule_1d_runs_every_arm_and_summarises_both_families():
     batched = gr.train_run("sin", "curvature", 0, grid_size=8, steps=20, batch_size=50,
                            grid_samples="batch")
     assert math.isfinite(batched.error)
+
+
+def test_product_feynman_runs_the_loop_and_reads_the_formula():
+    pf = _load("product_feynman")
+    r = pf.discover("I.12.11", [2, [0, 1]], 1e-2, seed=0, steps=2)
+    assert math.isfinite(r["rmse"]) and r["widths"][0] == 2 and r["seconds"] > 0
