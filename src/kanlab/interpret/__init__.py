@@ -8,6 +8,7 @@
 - :mod:`~kanlab.interpret.plot`: the network picture (matplotlib, imported lazily).
 - :mod:`~kanlab.interpret.hypothesis`: separability, symmetry, the modular tree and pairwise
   interaction of a model (or any function), from its derivatives.
+- :mod:`~kanlab.interpret.swap`: hidden nodes reordered for a plot with fewer crossings.
 
 Each takes a model and returns new objects; none trains. Imports: :mod:`kanlab.nn`,
 :mod:`kanlab.symbolic` and below.
@@ -21,7 +22,9 @@ from kanlab.interpret import (  # noqa: F401
     plot,
     prune,
     prune_validation,
+    swap,
     symbolic_model,
 )
 
-__all__ = ["hypothesis", "importance", "plot", "prune", "prune_validation", "symbolic_model"]
+__all__ = ["hypothesis", "importance", "plot", "prune", "prune_validation", "swap",
+           "symbolic_model"]

@@ -101,9 +101,10 @@ def _inputs(model, x: torch.Tensor | None) -> torch.Tensor:
     return x
 
 
-def _scores(model, x: torch.Tensor, scores: Sequence[Any] | None) -> list[np.ndarray]:
+def _scores(model, x: torch.Tensor, scores: Sequence[Any] | None,
+            metric: str = "attribution") -> list[np.ndarray]:
     if scores is None:
-        scores = importance(model, x, "attribution").edges
+        scores = importance(model, x, metric).edges
     if isinstance(scores, torch.Tensor) or len(scores) != len(model.layers):
         raise InputError(
             f"scores must be a list of {len(model.layers)} (out, in) tensors, one per layer"
@@ -294,6 +295,8 @@ def plot_network(
     scores: Sequence[Any] | None = None,
     title: str | None = None,
     samples: int | None = None,
+    metric: str = "attribution",
+    scale: float = 1.0,
 ) -> Figure:
     """Draw a KAN: nodes in rows, and on every edge its learned activation ``φ_ji``.
 
@@ -325,7 +328,10 @@ def plot_network(
             ``$latex$``). Default ``$x_{1}$, ...`` and ``$y_{1}$, ...``; pass empty strings to
             write nothing.
         scores: edge scores ``>= 0``, one ``(out, in)`` tensor (or array) per layer; default
-            ``importance(model, x, "attribution").edges`` (:mod:`kanlab.interpret.importance`).
+            ``importance(model, x, metric).edges`` (:mod:`kanlab.interpret.importance`).
+        metric: the default scores' kind: ``"attribution"`` (backward from the outputs, the
+            default) or ``"l1"`` (forward: each edge's mean ``|φ|``).
+        scale: the figure's size relative to the default (text keeps its size).
         title: written above the network.
         samples: at most this many points per curve (evenly thinned from the sorted samples,
             both ends kept); None draws every sample.
@@ -345,7 +351,9 @@ def plot_network(
     in_labels = _labels("in_vars", in_vars, widths[0], "x")
     out_labels = _labels("out_vars", out_vars, widths[-1], "y")
     x = _inputs(model, x)
-    score = _scores(model, x, scores)
+    if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0):
+        raise InputError(f"scale must be a number > 0; got {scale!r}")
+    score = _scores(model, x, scores, metric)
     traces = model.eval_trace(x)
     layout = _layout(widths, [(layer.mask > 0).cpu().numpy() for layer in model.layers], title)
 
@@ -358,6 +366,7 @@ def plot_network(
         _draw_layer(fig, ax, layout, li, trace, model, score[li], beta, samples)
     _draw_nodes(ax, layout, model, in_labels, out_labels, title)
 
+    fig.set_size_inches(layout.width * scale, layout.height * scale)
     if path is not None:
         fig.savefig(path, bbox_inches="tight")
     return fig
