@@ -137,10 +137,12 @@ def _row_x(n: int, width: float) -> np.ndarray:
     return _MARGIN_X + (np.arange(n) + 0.5) * pitch
 
 
-def _check_samples(samples: int | None) -> None:
+def _check_samples(samples: int | None, scale: float = 1.0) -> None:
     if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
                                 or samples < 2):
         raise InputError(f"samples must be an integer >= 2 or None; got {samples!r}")
+    if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0):
+        raise InputError(f"scale must be a number > 0; got {scale!r}")
 
 
 @dataclass(frozen=True)
@@ -312,16 +314,14 @@ def plot_network(
     :data:`SYMBOLIC_COLOR`, numeric ones in :data:`NUMERIC_COLOR`. An edge is drawn when it is
     not pruned (``mask`` 1); pruned edges leave their slot empty.
 
-    With more than :data:`MAX_INSETS` drawn edges the insets are skipped: each edge is then a
-    straight line from node to node, with the same colour and opacity.
+    Above :data:`MAX_INSETS` drawn edges, each is a straight line (same colour and opacity).
 
     Args:
         model: a :class:`~kanlab.nn.model.KAN`.
         x: network inputs ``(B, widths[0])``, at least 2 samples; default
-            ``model.recorded_inputs`` (set by :func:`~kanlab.training.loop.fit` and
-            :meth:`~kanlab.nn.model.KAN.record`).
-        path: where to save the figure (format from the suffix, e.g. ``.png``, ``.svg``,
-            ``.pdf``; saved with ``bbox_inches="tight"``). None writes nothing.
+            ``model.recorded_inputs`` (:meth:`~kanlab.nn.model.KAN.record`).
+        path: where to save the figure (format from the suffix: ``.png``, ``.svg``, ``.pdf``;
+            ``bbox_inches="tight"``). None writes nothing.
         beta: opacity sharpness: ``alpha = tanh(beta · score)``.
         in_vars, out_vars: names written under the inputs and above the outputs: strings
             (matplotlib mathtext such as ``"$x_1$"`` allowed) or sympy expressions (drawn as
@@ -329,30 +329,26 @@ def plot_network(
             write nothing.
         scores: edge scores ``>= 0``, one ``(out, in)`` tensor (or array) per layer; default
             ``importance(model, x, metric).edges`` (:mod:`kanlab.interpret.importance`).
-        metric: the default scores' kind: ``"attribution"`` (backward from the outputs, the
-            default) or ``"l1"`` (forward: each edge's mean ``|φ|``).
+        metric: the default scores: ``"attribution"`` (backward) or ``"l1"`` (forward, mean |φ|).
         scale: the figure's size relative to the default (text keeps its size).
         title: written above the network.
         samples: at most this many points per curve (evenly thinned from the sorted samples,
             both ends kept); None draws every sample.
 
     Returns:
-        The :class:`matplotlib.figure.Figure` (not registered with pyplot; display it in a
-        notebook by evaluating it, or save it with ``fig.savefig``).
+        The :class:`matplotlib.figure.Figure` (not registered with pyplot).
 
     Raises:
         ImportError: without matplotlib.
-        InputError: without samples (no ``x`` and no ``model.recorded_inputs``), with fewer than
-            2 samples, or with ``scores``, ``in_vars`` or ``out_vars`` of the wrong size.
+        InputError: without samples (no ``x``, nothing recorded), fewer than 2, or with
+            ``scores``, ``in_vars``, ``out_vars`` of the wrong size or a bad ``scale``.
     """
     Figure = figure_class()  # an ImportError first, before any other check
-    _check_samples(samples)
+    _check_samples(samples, scale)
     widths = list(model.widths)
     in_labels = _labels("in_vars", in_vars, widths[0], "x")
     out_labels = _labels("out_vars", out_vars, widths[-1], "y")
     x = _inputs(model, x)
-    if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0):
-        raise InputError(f"scale must be a number > 0; got {scale!r}")
     score = _scores(model, x, scores, metric)
     traces = model.eval_trace(x)
     layout = _layout(widths, [(layer.mask > 0).cpu().numpy() for layer in model.layers], title)

@@ -81,7 +81,7 @@ def _standardised(u: torch.Tensor):
 @torch.no_grad()
 def fix_symbolic(model, l: int, i: int, j: int, name: str | SymbolicFunction, *,
                  x: torch.Tensor | None = None, fit_params: bool = True,
-                 **fit_options: Any) -> AffineFit | None:
+                 with_spline: bool = False, **fit_options: Any) -> AffineFit | None:
     """Replace edge ``(l, i, j)`` by ``c·f(a·x + b) + d`` fitted to its samples.
 
     Args:
@@ -91,6 +91,9 @@ def fix_symbolic(model, l: int, i: int, j: int, name: str | SymbolicFunction, *,
         x: network inputs to take the edge's samples from (default ``model.recorded_inputs``).
         fit_params: fit ``(a, b, c, d)``; False sets ``f(x)`` itself (``a = c = 1``,
             ``b = d = 0``) and needs no samples.
+        with_spline: keep a numeric part beside the formula (pykan's ``'ns'`` edge): the
+            edge's spline and base branch restart at zero, so the edge is the formula and
+            training adds a spline correction. Its formula needs it fixed without.
         **fit_options: ``a_range``, ``b_range``, ``grid_number``, ``iterations`` of
             :func:`~kanlab.symbolic.fit_affine`.
 
@@ -99,13 +102,19 @@ def fix_symbolic(model, l: int, i: int, j: int, name: str | SymbolicFunction, *,
     """
     _check_edge(model, l, i, j)
     fn = get_function(name) if isinstance(name, str) else name
-    if not fit_params:
-        model.layers[l].symbolic.set_edge(i, j, fn.name, (1.0, 0.0, 1.0, 0.0))
-        return None
-    u, v = edge_samples(model, l, i, j, x)
-    z, to_raw = _standardised(u)
-    fit = to_raw(fit_affine(z, v, fn, **fit_options))
-    _apply(model, l, i, j, fit)
+    fit = None
+    if fit_params:
+        u, v = edge_samples(model, l, i, j, x)
+        z, to_raw = _standardised(u)
+        fit = to_raw(fit_affine(z, v, fn, **fit_options))
+    params = (1.0, 0.0, 1.0, 0.0) if fit is None else (fit.a, fit.b, fit.c, fit.d)
+    layer = model.layers[l]
+    layer.symbolic.set_edge(i, j, fn.name, params, with_spline=with_spline)
+    if with_spline:  # the correction starts at zero
+        with torch.no_grad():
+            layer.coef[j, i] = 0.0
+            for branch in layer.branches:
+                getattr(layer, branch.param)[j, i] = 0.0
     return fit
 
 

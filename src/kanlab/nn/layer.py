@@ -233,10 +233,10 @@ class KANLinear(nn.Module):
 
     # ---------------------------------------------------------------- forward
     def numeric_mask(self) -> torch.Tensor:
-        """``(out, in)``: 1 on edges that exist and are numeric (not pruned, not symbolic)."""
+        """``(out, in)``: 1 on edges with a numeric part (not pruned; not symbolic, or 'ns')."""
         if not len(self.symbolic):
             return self.mask
-        return self.mask * (1 - self.symbolic.active)
+        return self.mask * (1 - self.symbolic.numeric_off())
 
     def spline_weight(self, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``W = w_s · c · mask`` flattened for the GEMM: ``(out, in · n_basis)``."""

@@ -54,6 +54,8 @@ class SymbolicEdges(nn.Module):
                                                    dtype=dtype))
         self.register_parameter("affine", None)
         self.names: dict[tuple[int, int], str] = {}
+        #: symbolic edges whose spline stays on beside the formula (pykan's ``'ns'`` mode)
+        self.with_spline: set[tuple[int, int]] = set()
         self._groups: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def extra_repr(self) -> str:
@@ -71,9 +73,11 @@ class SymbolicEdges(nn.Module):
             )
 
     @torch.no_grad()
-    def set_edge(self, i: int, j: int, name: str, params: tuple[float, float, float, float]):
+    def set_edge(self, i: int, j: int, name: str, params: tuple[float, float, float, float],
+                 *, with_spline: bool = False):
         """Make edge ``(i, j)`` (input ``i`` to output ``j``) symbolic: ``c·f(a·x + b) + d``
-        with ``(a, b, c, d) = params``."""
+        with ``(a, b, c, d) = params``; ``with_spline``: the edge's numeric part stays on
+        beside it (a symbolic guess plus a spline correction, pykan's ``'ns'``)."""
         self._check_edge(i, j)
         get_function(name)  # an unknown name fails here, listing the known ones
         if len(params) != 4:
@@ -87,6 +91,7 @@ class SymbolicEdges(nn.Module):
         self.affine[j, i] = torch.as_tensor(params, dtype=self.affine.dtype)
         self.active[j, i] = 1.0
         self.names[(i, j)] = name
+        (self.with_spline.add if with_spline else self.with_spline.discard)((i, j))
         self._groups = None
 
     @torch.no_grad()
@@ -95,7 +100,17 @@ class SymbolicEdges(nn.Module):
         self._check_edge(i, j)
         if self.names.pop((i, j), None) is not None:
             self.active[j, i] = 0.0
+            self.with_spline.discard((i, j))
             self._groups = None
+
+    def numeric_off(self) -> torch.Tensor:
+        """``(out, in)``: 1 on symbolic edges whose spline is off (all but ``with_spline``)."""
+        if not self.with_spline:
+            return self.active
+        on = torch.zeros_like(self.active)
+        for i, j in self.with_spline:
+            on[j, i] = 1.0
+        return self.active * (1 - on)
 
     def select(self, in_index: list[int], out_index: list[int]) -> SymbolicEdges:
         """A copy keeping the given inputs and outputs (renumbered in that order)."""
@@ -106,7 +121,8 @@ class SymbolicEdges(nn.Module):
         out_pos = {j: n for n, j in enumerate(out_index)}
         for (i, j), name in self.names.items():
             if i in in_pos and j in out_pos:
-                new.set_edge(in_pos[i], out_pos[j], name, tuple(self.affine[j, i].tolist()))
+                new.set_edge(in_pos[i], out_pos[j], name, tuple(self.affine[j, i].tolist()),
+                             with_spline=(i, j) in self.with_spline)
         if new.affine is not None:
             new.affine.requires_grad_(self.affine.requires_grad)
         return new
@@ -192,8 +208,11 @@ class SymbolicEdges(nn.Module):
     # ------------------------------------------------------------ persistence
     def get_extra_state(self) -> Any:
         """``{"version": 2, "names": [[i, j, name], ...]}``."""
-        return {"version": _STATE_VERSION,
-                "names": [[i, j, name] for (i, j), name in sorted(self.names.items())]}
+        state: dict[str, Any] = {"version": _STATE_VERSION, "names": [
+            [i, j, name] for (i, j), name in sorted(self.names.items())]}
+        if self.with_spline:  # only then: the states of other models are unchanged
+            state["with_spline"] = [list(e) for e in sorted(self.with_spline)]
+        return state
 
     def set_extra_state(self, state: Any) -> None:
         """Reads :meth:`get_extra_state`'s dictionary, and the first version's (no
@@ -208,6 +227,7 @@ class SymbolicEdges(nn.Module):
         for name in set(names.values()):
             get_function(name)  # a function registered in the saving session must exist here
         self.names = names
+        self.with_spline = {(int(i), int(j)) for i, j in state.get("with_spline", [])}
         self._groups = None
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
