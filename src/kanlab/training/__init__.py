@@ -5,6 +5,7 @@
 - :mod:`~kanlab.training.grid_events`: the grid refinements and updates due before a step.
 - :mod:`~kanlab.training.step`: the objective of a batch and the optimiser's step on it.
 - :mod:`~kanlab.training.model_loss`: losses that see the model and the inputs (physics).
+- :mod:`~kanlab.training.landscape`: the loss Hessian in the parameters.
 - :mod:`~kanlab.training.records`: the :class:`History` and the progress of a run.
 - :mod:`~kanlab.training.validation`: held-out data, early stopping, the best state restored.
 - :mod:`~kanlab.training.parallel`: one process or every rank of a process group, one object.
@@ -22,6 +23,7 @@ from kanlab.training import (
     batches,  # noqa: F401
     distributed,  # noqa: F401
     grid_events,  # noqa: F401
+    landscape,  # noqa: F401
     lbfgs,  # noqa: F401
     model_loss,  # noqa: F401
     parallel,  # noqa: F401
@@ -53,6 +55,7 @@ __all__ = [
     "fit",
     "grid_events",
     "grid_schedule_steps",
+    "landscape",
     "lbfgs",
     "model_loss",
     "parallel",
