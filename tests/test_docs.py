@@ -41,6 +41,12 @@ EXPECTED = {
     "product_nodes": ["x*y: recovered exactly (formula RMSE < 1e-10) in",
                       "sum-only [2, 2, 1] on x*y: formula test RMSE",
                       "compile_formula('(u + v)/(1 + u*v)'): widths [2, [2, 1], [0, 1]]"],
+    "compile_formula": ["compiled (u + v)/(u*v + 1): widths [2, [2, 1], [0, 1]]",
+                        "equal: True", "test RMSE on the new law: compiled"],
+    "hypothesis": ["additive split: [[0, 1], [2, 3]]", "multiplicative split [[0], [1, 2]]",
+                   "additive [[0, 1, 2]] multiplicative [[0, 1, 2]]"],
+    "discovery_tools": ["input scores from the output:", "checkpoint 'trained'",
+                        "flat directions", "same function: True"],
 }
 
 
