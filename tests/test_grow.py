@@ -110,3 +110,10 @@ def test_checkpoints_rewind_to_copies_and_say_what_exists(tmp_path):
     history.save(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0-trained", "1-1"]
     torch.testing.assert_close(kanlab.KAN.load(tmp_path / "1-1")(x), model(x))
+
+
+def test_growing_leaves_the_training_flag_alone():
+    model, _ = _trained()
+    model.train()
+    expand_depth(model)
+    assert model.training

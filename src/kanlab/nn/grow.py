@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from kanlab._modes import evaluating
 from kanlab._validation import check_positive_int
 from kanlab.errors import InputError
 from kanlab.nn.layer import KANLinear
@@ -90,8 +91,8 @@ def expand_depth(model, x: torch.Tensor | None = None, *, margin: float = 0.1):
     n, k = model.widths[-1], last.spline_order
     samples = x if x is not None else getattr(model, "recorded_inputs", None)
     if samples is not None:
-        with torch.no_grad():
-            out = model.eval()(model.samples(samples))  # (N, n)
+        with torch.no_grad(), evaluating(model):
+            out = model(model.samples(samples))  # (N, n)
         lo, hi = out.min(0).values, out.max(0).values
         pad = margin * (hi - lo).clamp_min(1e-3)
         lo, hi = lo - pad, hi + pad
