@@ -123,7 +123,8 @@ def test_hidden_spec_of_the_estimators_takes_numpy_integers_and_pairs():
     ([3, [1, 2], [2, 1]], [[], [3, 2], [2]]),  # mixed arities: the gathered path
 ])
 def test_forward_equals_a_slow_obvious_version(widths, arity):
-    model = kanlab.KAN(widths, mult_arity=arity, seed=0, dtype=D, grid_size=4)
+    model = kanlab.KAN(widths, mult_arity=arity, seed=0, dtype=D, grid_size=4,
+                       product_bias=True)
     _product_biases(model)
     x = _x(d=widths[0])
     torch.testing.assert_close(model(x), _slow_forward(model, x), rtol=0, atol=1e-13)
@@ -192,7 +193,8 @@ def test_nodes_combine_jet_reduce_spread_and_select():
 
 @pytest.mark.parametrize("arity", [2, 3])
 def test_forward_derivatives_and_pde_helpers_through_product_nodes(arity):
-    model = kanlab.KAN([2, [2, 2], [1, 1]], mult_arity=arity, seed=3, dtype=D, grid_size=4)
+    model = kanlab.KAN([2, [2, 2], [1, 1]], mult_arity=arity, seed=3, dtype=D, grid_size=4,
+                       product_bias=True)
     _product_biases(model)
     x = _x(n=9, seed=4).requires_grad_()
     u, du, d2u = model.forward_derivatives(x)
@@ -250,7 +252,7 @@ def test_prune_edges_into_one_factor_keeps_the_product_node():
 
 
 def test_prune_nodes_removes_a_product_node_with_all_its_rows():
-    model = kanlab.KAN([2, [2, 2], 1], seed=0, dtype=D, grid_size=4)
+    model = kanlab.KAN([2, [2, 2], 1], seed=0, dtype=D, grid_size=4, product_bias=True)
     _product_biases(model)
     top = model.layers[1]
     top.symbolic.set_edge(3, 0, "0", (1.0, 0.0, 0.0, 0.25))  # product node 3 feeds a constant
@@ -327,7 +329,8 @@ def test_plot_draws_product_nodes_and_their_factors():
 
 def test_symbolic_formula_multiplies_and_equals_the_forward_pass():
     sp = pytest.importorskip("sympy")
-    model = kanlab.KAN([2, [1, 1], [1, 1]], mult_arity=[[], [3], [2]], seed=0, dtype=D)
+    model = kanlab.KAN([2, [1, 1], [1, 1]], mult_arity=[[], [3], [2]], seed=0, dtype=D,
+                       product_bias=True)
     _random_symbolic(model)
     _product_biases(model)
     exprs = model.symbolic_formula()
@@ -356,14 +359,16 @@ def test_canonicalize_leaves_product_nodes_alone():
 
 
 def test_save_load_keeps_the_spec_and_the_function(tmp_path):
-    model = kanlab.KAN([3, [1, 2], 1], mult_arity=[[], [2, 3], []], seed=0, dtype=D)
+    model = kanlab.KAN([3, [1, 2], 1], mult_arity=[[], [2, 3], []], seed=0, dtype=D,
+                       product_bias=True)
     _product_biases(model)
     model.record(_x(d=3))
     model.save(tmp_path / "m")
     back = kanlab.KAN.load(tmp_path / "m")
     assert back.config == model.config
     assert back.config["widths"] == [3, [1, 2], 1]
-    assert back.config["mult_arity"] == [[], [2, 3], []]
+    assert back.config["mult_arity"] == [[], [2, 3], []] and back.config["product_bias"]
+    assert back.layers[0].product_bias is not None
     x = _x(d=3, seed=7)
     torch.testing.assert_close(back(x), model(x), rtol=0, atol=0)
     assert "mult_arity" not in kanlab.KAN([2, 3, 1]).config  # sum-only configs as before
@@ -401,7 +406,7 @@ def test_the_estimator_and_the_cli_take_product_nodes():
 
 def test_a_bias_after_the_product_fits_one_plus_a_product():
     # 1 + a·sin(θ) (Feynman I.12.11) in one product node: the bias after it carries the 1
-    model = kanlab.KAN([2, [0, 1]], seed=0, dtype=D)
+    model = kanlab.KAN([2, [0, 1]], seed=0, dtype=D, product_bias=True)
     layer = model.layers[0]
     layer.mask[0, 1] = layer.mask[1, 0] = 0.0
     layer.symbolic.set_edge(0, 0, "x", (1.0, 0.0, 1.0, 0.0))
@@ -414,4 +419,5 @@ def test_a_bias_after_the_product_fits_one_plus_a_product():
     sp = pytest.importorskip("sympy")
     a, t = sp.symbols("a t")
     assert sp.simplify(model.symbolic_formula([a, t])[0] - (1 + a * sp.sin(t))) == 0
-    assert kanlab.KAN([2, [0, 1]], bias=False).layers[0].product_bias is None
+    assert kanlab.KAN([2, [0, 1]]).layers[0].product_bias is None  # off by default
+    assert "product_bias" not in kanlab.KAN([2, [0, 1]]).config

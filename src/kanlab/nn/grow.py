@@ -48,7 +48,8 @@ def _like(layer: KANLinear, in_features: int, out_features: int, products: Seque
         grid_range=layer.grid_range, base_fn=layer.base_fn_name, bias=layer.bias is not None,
         init_noise=layer.init_noise, init=layer.init, knot_convention=layer.knot_convention,
         grid_strategy=layer.grid_strategy, tails=layer.tails, grid=grid, products=products,
-        generator=generator, dtype=layer.coef.dtype, device=layer.coef.device)
+        product_bias=layer.product_bias is not None, generator=generator,
+        dtype=layer.coef.dtype, device=layer.coef.device)
 
 
 @torch.no_grad()

@@ -90,7 +90,8 @@ class KANLinear(nn.Module):
         base_input: the base function's input, ``"raw"`` (``x``) or ``"standardized"`` (``z``).
         grid: initial grid points ``(G + 1,)`` or ``(in, G + 1)``, instead of ``grid_range``.
         products: arities of product nodes (pykan's multiplication nodes): the last rows are
-            multiplied in groups of these sizes (:class:`~kanlab.nn.product_nodes.Nodes`).
+            multiplied in groups of these sizes (:class:`~kanlab.nn.product_nodes.Nodes`);
+            ``product_bias``: a trainable bias after each product (pykan's ``node_bias``).
         generator: a ``torch.Generator`` for the initialisation (the global RNG is never touched
             when one is given).
 
@@ -104,8 +105,7 @@ class KANLinear(nn.Module):
             initialised like ``coef``; scaled by ``w_s`` as the spline is.
         spline_scale: ``w_s`` ``(out, in)``, initialised to 1.
         base_scale: ``w_b`` ``(out, in)``, Xavier-uniform ``U(±√(6/(in + out)))``.
-        bias: ``(out,)`` zeros, or ``None``; ``product_bias``: ``(n_products,)``, added after
-            each product node (zeros; None without products or without ``bias``).
+        bias: ``(out,)`` zeros, or ``None``; ``product_bias``: ``(n_products,)`` zeros, or None.
         knots: buffer ``(in, G + 2k + 1)``, the per-input knot vectors.
         mask: buffer ``(out, in)`` of 0/1; a 0 removes the edge.
         nodes: the :class:`~kanlab.nn.product_nodes.Nodes` the rows make (sums, products).
@@ -137,6 +137,7 @@ class KANLinear(nn.Module):
         base_input: str = "raw",
         grid: torch.Tensor | None = None,
         products: Sequence[int] = (),
+        product_bias: bool = False,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -176,17 +177,15 @@ class KANLinear(nn.Module):
             self.register_parameter("tail_coef", None)
         self.register_parameter(
             "bias", nn.Parameter(torch.empty(out_features, **factory)) if bias else None)
-        n_products = len(self.nodes.arities)  # a bias after each product (pykan's node_bias)
+        n_products = len(self.nodes.arities)
         self.register_parameter("product_bias", nn.Parameter(
-            torch.zeros(n_products, **factory)) if bias and n_products else None)
+            torch.zeros(n_products, **factory)) if product_bias and n_products else None)
         self._knot_cache = KnotTableCache()
         self.reset_parameters(generator=generator)
 
     # ------------------------------------------------------------------ state
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Re-draw the initial parameters: the paper's (spline ≈ 0, ``w_s = 1``, ``w_b``
-        Xavier) or, with ``init="glorot_fine"``, the variance-balanced one
-        (:func:`~kanlab.nn.initialization.initialize_`)."""
+        """Re-draw the initial parameters (:func:`~kanlab.nn.initialization.initialize_`)."""
         initialize_(self, generator)
 
     @property

@@ -75,6 +75,8 @@ class KAN(KANFacade, nn.Module):
             (:mod:`kanlab.nn.product_nodes`). :attr:`widths` holds the node counts.
         mult_arity: the factors of every product node (default 2), or one list per node row
             (inputs first) of the arities of that row's product nodes.
+        product_bias: a trainable bias after every product node (pykan's ``node_bias``): ``1 +
+            x·y`` in one node, but products that can mimic sums (``(a+f)(b+g) − ab``). Off.
         grid_size, spline_order, grid_range, base_fn, bias, init_noise, init, knot_convention:
             passed to every :class:`~kanlab.nn.layer.KANLinear`; each may also be a list with one
             entry per layer.
@@ -119,6 +121,7 @@ class KAN(KANFacade, nn.Module):
         widths: Sequence[Any],
         *,
         mult_arity: int | Sequence[Sequence[int]] = 2,
+        product_bias: bool = False,
         grid_size: int | Sequence[int] = 5,
         spline_order: int | Sequence[int] = 3,
         grid_range: tuple[float, float] | Sequence[tuple[float, float]] = (-1.0, 1.0),
@@ -154,7 +157,7 @@ class KAN(KANFacade, nn.Module):
         else:
             strategy = get_grid_strategy(grid)
         self.grid_strategy = strategy
-        layers, per_layer = _build_layers(spec, options, strategy, seed, dtype)
+        layers, per_layer = _build_layers(spec, options, strategy, seed, dtype, product_bias)
         if sparse_init:
             with torch.no_grad():
                 for layer in layers:
@@ -166,6 +169,7 @@ class KAN(KANFacade, nn.Module):
             **{name: _jsonable(v) for name, v in per_layer.items()},
             "grid": _strategy_config(strategy) if _is_saveable(strategy) else None,
             **({"sparse_init": True} if sparse_init else {}),  # (configs without it: unchanged)
+            **({"product_bias": True} if product_bias else {}),
             "seed": seed,
         }
         self.register_buffer("recorded_inputs", None)  # see record() and Attributes
@@ -329,12 +333,9 @@ class KAN(KANFacade, nn.Module):
         symbolic fitting, importance and plots. :func:`~kanlab.training.loop.fit` records its
         training inputs this way.
 
-        The rows are kept in a buffer: they are part of :meth:`state_dict`, so :meth:`save`
-        writes them and :meth:`load` restores them, and they move with ``.to()``. To bound that
-        file, at most ``max_values`` numbers are kept: when ``x`` has ``N`` rows of ``d``
-        inputs and ``N·d > max_values``, the ``k = max(max_values // d, 2)`` rows
-        ``round(i·(N−1)/(k−1))``, ``i = 0 … k−1`` (evenly spaced, the first and the last
-        included, in their order) -- the same rule for the same ``x`` every time.
+        The rows are a buffer (saved, loaded, moved with ``.to()``). At most ``max_values``
+        numbers are kept: when ``N·d > max_values``, the ``k = max(max_values // d, 2)`` rows
+        ``round(i·(N−1)/(k−1))``, ``i = 0 … k−1`` (evenly spaced, ends included, in order).
 
         Args:
             x: network inputs ``(..., widths[0])``, flattened to ``(N, widths[0])``; copied
@@ -417,7 +418,7 @@ class KAN(KANFacade, nn.Module):
 
 
 def _build_layers(spec: WidthSpec, options: dict[str, Any], strategy: GridStrategy,
-                  seed: int | None, dtype: torch.dtype | None
+                  seed: int | None, dtype: torch.dtype | None, product_bias: bool = False
                   ) -> tuple[list[KANLinear], dict[str, list[Any]]]:
     """The layers, and the per-layer options they were built with (what the config saves).
 
@@ -438,7 +439,8 @@ def _build_layers(spec: WidthSpec, options: dict[str, Any], strategy: GridStrate
         if preset is not None:
             layer_opts.update(preset.layer_options(widths[li], layer_opts["grid_size"], dtype))
         layers.append(KANLinear(widths[li], rows[li], **layer_opts, products=spec.products[li],
-                                grid_strategy=strategy, generator=generator, dtype=dtype))
+                                product_bias=product_bias, grid_strategy=strategy,
+                                generator=generator, dtype=dtype))
     return layers, by_layer
 
 
