@@ -109,3 +109,17 @@ def test_a_compiled_model_trains_and_saves_like_any_other(tmp_path):
 def test_what_cannot_be_compiled_is_a_clear_error(expr, variables, match):
     with pytest.raises(InputError, match=match):
         kanlab.compile_formula(expr, variables)
+
+
+def test_a_numeric_compilation_is_the_formula_and_trains_splines_beside_it():
+    law = x * sp.sin(y)
+    model = kanlab.compile_formula(law, [x, y], numeric=True)
+    inputs = _inputs(2, (-1, 1))
+    torch.testing.assert_close(model(inputs)[:, 0].detach(), _expected(law, [x, y], inputs),
+                               rtol=1e-13, atol=1e-13)
+    assert all(bool((layer.numeric_mask() == layer.mask).all()) for layer in model.layers)
+    # not the law: a factor changed, which the spline beside sin(y) can learn
+    target = (inputs[:, 0] * (inputs[:, 1].sin() + 0.3 * inputs[:, 1] ** 2))[:, None]
+    before = float((model(inputs).detach() - target).square().mean())
+    kanlab.fit(model, {"train_input": inputs, "train_label": target}, steps=15, progress=False)
+    assert float((model(inputs).detach() - target).square().mean()) < 0.01 * before

@@ -219,7 +219,7 @@ def _function_table(sp) -> tuple[dict[Any, str], dict[Any, str]]:
 
 
 def compile_formula(expr: Any, variables: Sequence[Any], *, dtype: torch.dtype = torch.float64,
-                    **options: Any):
+                    numeric: bool = False, **options: Any):
     """A KAN that computes ``expr`` exactly with symbolic edges (and product nodes where the
     expression multiplies): see the module docstring.
 
@@ -228,6 +228,9 @@ def compile_formula(expr: Any, variables: Sequence[Any], *, dtype: torch.dtype =
             each).
         variables: the inputs, in order: sympy symbols or names.
         dtype: of the model (float64: the forward pass equals the expression to ~1e-15).
+        numeric: give every edge a spline beside its formula (``'ns'`` edges,
+            :meth:`~kanlab.nn.symbolic_edges.SymbolicEdges.set_edge` ``with_spline``), at zero:
+            the model is still the expression, and training corrects it with splines.
         **options: more arguments of :class:`~kanlab.nn.model.KAN` (``grid_size``, ...).
 
     Returns:
@@ -263,16 +266,21 @@ def compile_formula(expr: Any, variables: Sequence[Any], *, dtype: torch.dtype =
         widths.append([len(nodes) - n_prod, n_prod] if n_prod else len(nodes))
         arities.append([len(n.rows) for n in nodes if n.product])
     model = KAN(widths, mult_arity=arities, dtype=dtype, **options)
-    _set_edges(model, [list(compiler.inputs.values())] + layers)
+    _set_edges(model, [list(compiler.inputs.values())] + layers, numeric)
     return model
 
 
 @torch.no_grad()
-def _set_edges(model: KAN, rows_of: list[list[_Node]]) -> None:
-    """Masks, symbolic edges and biases of ``model`` from the layered nodes."""
+def _set_edges(model: KAN, rows_of: list[list[_Node]], numeric: bool) -> None:
+    """Masks, symbolic edges and biases of ``model`` from the layered nodes; with
+    ``numeric``, every edge's spline and base branch are on, at zero."""
     for li, layer in enumerate(model.layers):
         index = {id(n): k for k, n in enumerate(rows_of[li])}
         layer.mask.zero_()
+        if numeric:
+            layer.coef.zero_()
+            for branch in layer.branches:
+                getattr(layer, branch.param).zero_()
         bias = torch.zeros(layer.out_features, dtype=layer.mask.dtype)
         r = 0
         for node in rows_of[li + 1]:
@@ -281,7 +289,8 @@ def _set_edges(model: KAN, rows_of: list[list[_Node]]) -> None:
                 for e in edges:
                     i = index[id(e.source)]
                     layer.mask[r, i] = 1.0
-                    layer.symbolic.set_edge(i, r, e.fn, (e.a, e.b, e.c, 0.0))
+                    layer.symbolic.set_edge(i, r, e.fn, (e.a, e.b, e.c, 0.0),
+                                            with_spline=numeric)
                 r += 1
         if layer.bias is not None:
             layer.bias.copy_(bias)
