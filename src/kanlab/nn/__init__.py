@@ -24,6 +24,10 @@
 - :mod:`~kanlab.nn.facade`: ``KANFacade``, the pykan-style convenience methods of ``KAN``
   (``prune``, ``auto_symbolic``, ``plot``, ``fit``, ...), the one place in ``nn`` that calls a
   higher layer.
+- :mod:`~kanlab.nn.compile`: sympy expressions compiled into KANs (``compile_formula``).
+- :mod:`~kanlab.nn.grow`: larger models with the same function (``expand_depth``,
+  ``expand_width``, ``augment_input``) and ``perturb``.
+- :mod:`~kanlab.nn.checkpoints`: ``Checkpoints``, copies of models to ``rewind`` to.
 - :mod:`~kanlab.nn.mlp`: :class:`MLP`, the paper's baseline.
 
 Imports: :mod:`kanlab.splines`, :mod:`kanlab.symbolic`, :mod:`kanlab.grids` and below
