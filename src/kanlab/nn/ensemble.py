@@ -1,0 +1,201 @@
+"""Many KANs of one shape as one module: every parameter and knot buffer gains a leading member
+axis, and one batched pass evaluates every member (issue 20's ensembles; the forward pass).
+
+A small KAN spends its time in dispatch: each of a few dozen tensor operations costs
+microseconds whatever its size. An ensemble of ``E`` members makes the same few dozen
+operations ``E`` times larger. Per layer, with member ``e``'s knots, coefficients and scales:
+
+- the basis of every member at once: the inputs ``(E, B, in)`` are laid out as ``(B, E·in)``
+  against the members' knot vectors stacked as ``(E·in, n_knots)`` -- one
+  :func:`~kanlab.splines.basis.bspline_basis` call;
+- one batched GEMM: ``[basis | b(x)]`` ``(E, B, in·n_b + in)`` times each member's
+  ``[w_s·c·mask | w_b·mask]`` ``(E, in·n_b + in, out)``, plus the biases; product nodes then
+  multiply their rows as in a single layer.
+
+Members are ordinary :class:`~kanlab.nn.model.KAN` s stacked (:meth:`Ensemble.stack`, or
+``Ensemble(widths, members=E, seeds=...)``, which builds ``KAN(widths, seed=s)`` for each seed:
+the same members as ``E`` separate models); :meth:`Ensemble.member` gives member ``i`` back as
+a ``KAN`` with the same outputs. Supported layers: a base function of the registry, no tails,
+no standardisation, no symbolic edges.
+
+Shapes: inputs ``(B, in)`` (shared by every member) or ``(E, B, in)``; outputs ``(E, B, out)``.
+
+Status: this is the reference pass, differentiated by autograd through the basis; it is exact
+but not yet fast (``benchmarks/bench_ensemble.py``: slower than separate models, which use the
+layer's compiled kernel). Training members together (``fit``, batched LBFGS) comes next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from kanlab.errors import InputError
+from kanlab.nn.base_branch import BASE_FUNCTIONS
+from kanlab.nn.model import KAN
+from kanlab.nn.spline_edges import KnotTableCache
+from kanlab.splines.basis import bspline_basis
+
+__all__ = ["Ensemble"]
+
+#: the per-layer tensors an ensemble stacks (parameters, then buffers)
+_PARAMETERS = ("coef", "spline_scale", "base_scale", "bias", "product_bias")
+
+
+class _StackedLayer(nn.Module):
+    """One layer of every member: its tensors with a leading member axis ``E``."""
+
+    def __init__(self, layers: Sequence[nn.Module]) -> None:
+        super().__init__()
+        first = layers[0]
+        self.in_features, self.out_features = first.in_features, first.out_features
+        self.spline_order, self.nodes = first.spline_order, first.nodes
+        self.base_fn_name = first.base_fn_name
+        self.base_fn = first.base_fn
+        for name in _PARAMETERS:
+            values = [getattr(layer, name) for layer in layers]
+            stacked = None if values[0] is None else torch.stack([v.detach() for v in values])
+            self.register_parameter(name, None if stacked is None else nn.Parameter(stacked))
+        self.register_buffer("mask", torch.stack([layer.mask for layer in layers]))
+        # members' knot vectors one after the other: (E·in, n_knots), one basis call for all
+        self.register_buffer("knots", torch.cat([layer.knots for layer in layers]))
+        self._tables = KnotTableCache()
+
+    def weight(self) -> torch.Tensor:
+        """``(E, in·n_b [+ in], out)``: every member's GEMM weight, transposed."""
+        e, out, n_in = self.mask.shape
+        spline = (self.coef * (self.spline_scale * self.mask).unsqueeze(-1)).reshape(e, out, -1)
+        blocks = [spline] if self.base_scale is None or self.base_fn is None else \
+            [spline, self.base_scale * self.mask]
+        return torch.cat(blocks, dim=-1).transpose(1, 2)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (E, B, in) -> (E, B, out_nodes)
+        e, b, n_in = h.shape
+        flat = h.transpose(0, 1).reshape(b, e * n_in)  # (B, E·in)
+        rows, uniform, _ = self._tables.lookup(self.knots, self.spline_order, ())
+        basis = bspline_basis(flat, self.knots, self.spline_order, rows=rows, uniform=uniform)
+        columns = [basis.reshape(b, e, -1).transpose(0, 1)]  # (E, B, in·n_b)
+        if self.base_scale is not None and self.base_fn is not None:
+            columns.append(self.base_fn(h))
+        y = torch.bmm(torch.cat(columns, dim=-1), self.weight())  # (E, B, out)
+        if self.bias is not None:
+            y = y + self.bias.unsqueeze(1)
+        return self.nodes.combine(y, None if self.product_bias is None
+                                  else self.product_bias.unsqueeze(1))
+
+
+class Ensemble(nn.Module):
+    """``E`` KANs of one shape, evaluated together (module docstring).
+
+    Args:
+        widths: the members' width spec, as for :class:`~kanlab.nn.model.KAN`.
+        members: ``E``, at least 1.
+        seeds: one seed per member (default ``0 … E−1``); member ``i`` is
+            ``KAN(widths, seed=seeds[i], **options)``.
+        **options: the members' other :class:`~kanlab.nn.model.KAN` arguments.
+
+    Raises:
+        InputError: ``members < 1``, a seed list of another length, or members the ensemble
+            cannot stack (see :meth:`stack`).
+    """
+
+    def __init__(self, widths: Sequence[Any], members: int = 1, *,
+                 seeds: Sequence[int] | None = None, **options: Any) -> None:
+        super().__init__()
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+            raise InputError(f"members must be an integer >= 1; got {members!r}")
+        seeds = list(range(members)) if seeds is None else list(seeds)
+        if len(seeds) != members:
+            raise InputError(f"seeds must hold one seed per member ({members}); got "
+                             f"{len(seeds)}")
+        self._init_from([KAN(widths, seed=s, **options) for s in seeds])
+
+    @classmethod
+    def stack(cls, models: Sequence[KAN]) -> Ensemble:
+        """An ensemble of copies of ``models`` (the same structure and options).
+
+        Raises:
+            InputError: no models, models of different structures, or a member the ensemble
+                cannot evaluate (tails, standardisation, symbolic edges, a custom base
+                function).
+        """
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        new._init_from(list(models))
+        return new
+
+    def _init_from(self, models: list[KAN]) -> None:
+        if not models or not all(isinstance(m, KAN) for m in models):
+            raise InputError("an ensemble stacks a non-empty list of kanlab.KAN models")
+        config = _stackable_config(models[0])
+        for k, m in enumerate(models[1:], 1):
+            other = _stackable_config(m)
+            if other != config:
+                diff = sorted(key for key in config if config.get(key) != other.get(key))
+                raise InputError(f"model {k} differs from model 0 in {diff}; an ensemble's "
+                                 "members share one structure")
+        self.config = config
+        self.widths = list(models[0].widths)
+        self.members = len(models)
+        self.layers = nn.ModuleList(_StackedLayer([m.layers[li] for m in models])
+                                    for li in range(models[0].depth))
+
+    def extra_repr(self) -> str:
+        return f"members={self.members}, widths={self.config['widths']}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in)`` (shared) or ``(E, B, in)`` -> ``(E, B, out)``."""
+        n_in, e = self.widths[0], self.members
+        if x.dim() == 2 and x.shape[1] == n_in:
+            h = x.unsqueeze(0).expand(e, -1, -1)
+        elif x.dim() == 3 and x.shape[0] == e and x.shape[2] == n_in:
+            h = x
+        else:
+            raise InputError(f"x has shape {tuple(x.shape)}; expected (B, {n_in}) for every "
+                             f"member or ({e}, B, {n_in}), one batch per member")
+        for layer in self.layers:
+            h = layer(h)
+        return h
+
+    @torch.no_grad()
+    def member(self, i: int) -> KAN:
+        """Member ``i`` as an ordinary :class:`~kanlab.nn.model.KAN` (a copy: the same
+        outputs, its own parameters).
+
+        Raises:
+            InputError: ``i`` is not in ``0 … E−1`` (negative counts from the end).
+        """
+        if isinstance(i, bool) or not isinstance(i, int) or not -self.members <= i < self.members:
+            raise InputError(f"member index must be an integer in 0..{self.members - 1}; "
+                             f"got {i!r}")
+        model = KAN.from_config({**self.config, "seed": 0})  # (overwritten; no global RNG)
+        i = i % self.members
+        for layer, stacked in zip(model.layers, self.layers):
+            for name in (*_PARAMETERS, "mask"):
+                value = getattr(stacked, name)
+                if value is not None:
+                    getattr(layer, name).copy_(value[i])
+            n_in = layer.in_features
+            layer.knots.copy_(stacked.knots[i * n_in:(i + 1) * n_in])
+        return model
+
+
+def _stackable_config(model: KAN) -> dict[str, Any]:
+    """The config an ensemble's members must share; raises for what it cannot evaluate."""
+    for li, layer in enumerate(model.layers):
+        problems = [what for what, bad in (
+            ("linear tails", layer.tails != "none"),
+            ("input standardisation (DKAN)", layer.standardize is not None),
+            ("symbolic edges", len(layer.symbolic) > 0),
+            ("a custom base function", layer.base_fn_name not in BASE_FUNCTIONS),
+        ) if bad]
+        if problems:
+            raise InputError(f"layer {li} has {', '.join(problems)}: an ensemble evaluates "
+                             "spline and base-branch edges only")
+    config = dict(model.config)
+    config.pop("seed", None)  # members differ in their seeds
+    return config
+

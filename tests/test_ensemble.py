@@ -1,0 +1,84 @@
+"""Ensembles (issue 20, the forward pass): E members in one module equal E separate KANs --
+outputs, gradients, members taken out -- with knots and masks of their own; clear errors."""
+
+import pytest
+import torch
+
+import kanlab
+from kanlab.errors import InputError
+from kanlab.nn.ensemble import Ensemble
+
+D = torch.float64
+
+
+def _x(n=64, d=2, seed=0):
+    return torch.rand(n, d, generator=torch.Generator().manual_seed(seed), dtype=D) * 2 - 1
+
+
+def _members(widths, seeds, adapt=True, **options):
+    """Separate KANs with their own (adapted) knots and a pruned edge in one of them."""
+    models = [kanlab.KAN(widths, seed=s, dtype=D, grid_size=4, **options) for s in seeds]
+    if adapt:
+        for k, m in enumerate(models):
+            m.update_grid(_x(200, m.widths[0], seed=10 + k) ** (k + 1))
+        models[-1].layers[0].mask[0, 0] = 0.0
+    return models
+
+
+@pytest.mark.parametrize("widths", [[2, 5, 1], [3, [2, 1], 2], [1, 1]])
+def test_an_ensemble_equals_its_members_on_shared_and_own_inputs(widths):
+    models = _members(widths, [0, 4, 7])
+    ens = Ensemble.stack(models)
+    x = _x(d=widths[0])
+    out = ens(x)
+    assert out.shape == (3, 64, models[0].widths[-1])
+    for k, m in enumerate(models):
+        torch.testing.assert_close(out[k], m(x), rtol=0, atol=1e-14)
+    own = torch.stack([_x(d=widths[0], seed=20 + k) for k in range(3)])  # (E, B, in)
+    out = ens(own)
+    for k, m in enumerate(models):
+        torch.testing.assert_close(out[k], m(own[k]), rtol=0, atol=1e-14)
+
+
+def test_seeds_build_the_same_members_and_members_come_back():
+    ens = Ensemble([2, 5, 1], members=3, seeds=[5, 6, 7], dtype=D)
+    x = _x()
+    state = torch.random.get_rng_state()
+    for k, seed in enumerate([5, 6, 7]):
+        alone = kanlab.KAN([2, 5, 1], seed=seed, dtype=D)
+        torch.testing.assert_close(ens(x)[k], alone(x), rtol=0, atol=1e-14)
+        torch.testing.assert_close(ens.member(k)(x), alone(x), rtol=0, atol=0)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global RNG untouched
+    torch.testing.assert_close(ens.member(-1)(x), ens.member(2)(x), rtol=0, atol=0)
+    assert Ensemble([2, 5, 1], dtype=D).members == 1
+
+
+def test_gradients_equal_the_members_gradients():
+    models = _members([2, 3, 1], [0, 1])
+    ens = Ensemble.stack(models)
+    x = _x()
+    ens(x).square().sum().backward()
+    for k, m in enumerate(models):
+        m(x).square().sum().backward()
+        for name in ("coef", "spline_scale", "base_scale", "bias"):
+            torch.testing.assert_close(getattr(ens.layers[0], name).grad[k],
+                                       getattr(m.layers[0], name).grad, rtol=1e-12,
+                                       atol=1e-14)
+
+
+def test_what_an_ensemble_cannot_take_is_a_clear_error():
+    with pytest.raises(InputError, match="members must be an integer >= 1"):
+        Ensemble([2, 1], members=0)
+    with pytest.raises(InputError, match="one seed per member"):
+        Ensemble([2, 1], members=2, seeds=[1])
+    ens = Ensemble([2, 3, 1], members=2, dtype=D)
+    with pytest.raises(InputError, match=r"expected \(B, 2\) for every member or \(2, B, 2\)"):
+        ens(torch.zeros(3, 5, 2, dtype=D))
+    with pytest.raises(InputError, match="member index must be an integer in 0..1"):
+        ens.member(2)
+    with pytest.raises(InputError, match=r"model 1 differs from model 0 in \['widths'\]"):
+        Ensemble.stack([kanlab.KAN([2, 3, 1]), kanlab.KAN([2, 4, 1])])
+    with pytest.raises(InputError, match="linear tails"):
+        Ensemble.stack([kanlab.KAN([2, 1], tails="linear")])
+    with pytest.raises(InputError, match="non-empty list"):
+        Ensemble.stack([])
