@@ -139,20 +139,31 @@ def test_symmetry(fn: Function, x: torch.Tensor, subset: Sequence[int], *,
         raise InputError(f"subset must name inputs in 0..{d - 1}; got {list(subset)!r}")
     if len(a) in (1, d):
         return True, 0.0  # one input, or all of them: always
-    rest = [i for i in range(d) if i not in a]
+    score = _asymmetry(fn, x, _gradient(fn, x), a, seed)
+    return score <= threshold, score
+
+
+def _gradient(fn: Function, x: torch.Tensor) -> torch.Tensor:
+    """Every sample's gradient of ``f`` ``(N, d)``."""
+    return batch_jacobian(lambda v: _scalar(fn, v), x).detach()[:, 0]
+
+
+def _asymmetry(fn: Function, x: torch.Tensor, grad: torch.Tensor, a: list[int],
+               seed: int) -> float:
+    """:func:`test_symmetry`'s score for the inputs ``a`` (a proper subset of two or more),
+    given the gradient ``grad`` ``(N, d)`` of ``f`` at ``x``."""
+    rest = [i for i in range(x.shape[1]) if i not in a]
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     mixed = x.clone()
     mixed[:, rest] = x[order][:, rest]  # the same x_A, another sample's x_rest
-    g0 = batch_jacobian(lambda v: _scalar(fn, v), x).detach()[:, 0, a]  # (N, |A|)
-    g1 = batch_jacobian(lambda v: _scalar(fn, v), mixed).detach()[:, 0, a]
+    g0, g1 = grad[:, a], _gradient(fn, mixed)[:, a]  # (N, |A|) each
     n0, n1 = g0.norm(dim=1), g1.norm(dim=1)
     ok = (n0 > 1e-8 * float(n0.max().clamp_min(1e-300))) & (n1 > 1e-8 * float(
         n1.max().clamp_min(1e-300)))
     if int(ok.sum()) < 3:
         raise InputError(f"f does not depend on inputs {a} at (almost) any sample")
     cos = (g0[ok] * g1[ok]).sum(1) / (n0[ok] * n1[ok])
-    score = float((1 - cos.abs()).mean())
-    return score <= threshold, score
+    return float((1 - cos.abs()).mean())
 
 
 @dataclass
@@ -190,8 +201,9 @@ def modular_tree(fn: Function, x: torch.Tensor, *, threshold: float = THRESHOLD,
     if d > max_inputs:
         raise InputError(f"modular_tree tests all 2^d subsets; d = {d} > max_inputs = "
                          f"{max_inputs}")
+    grad = _gradient(fn, x)  # shared by every subset's test
     modules = [frozenset(s) for size in range(2, d) for s in itertools.combinations(range(d), size)
-               if test_symmetry(fn, x, s, threshold=threshold)[0]]
+               if _asymmetry(fn, x, grad, list(s), 0) <= threshold]
     modules += [frozenset([i]) for i in range(d)]
     tree = _subtree(frozenset(range(d)), modules)
     for mode, kind in (("add", "+"), ("mul", "×")):

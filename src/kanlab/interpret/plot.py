@@ -137,7 +137,7 @@ def _row_x(n: int, width: float) -> np.ndarray:
     return _MARGIN_X + (np.arange(n) + 0.5) * pitch
 
 
-def _check_samples(samples: int | None, scale: float = 1.0) -> None:
+def _check_options(samples: int | None, scale: float = 1.0) -> None:
     if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
                                 or samples < 2):
         raise InputError(f"samples must be an integer >= 2 or None; got {samples!r}")
@@ -344,7 +344,7 @@ def plot_network(
             ``scores``, ``in_vars``, ``out_vars`` of the wrong size or a bad ``scale``.
     """
     Figure = figure_class()  # an ImportError first, before any other check
-    _check_samples(samples, scale)
+    _check_options(samples, scale)
     widths = list(model.widths)
     in_labels = _labels("in_vars", in_vars, widths[0], "x")
     out_labels = _labels("out_vars", out_vars, widths[-1], "y")

@@ -96,23 +96,25 @@ def auto_swap(model, x: torch.Tensor | None = None, *, sweeps: int = 4):
     plot (module docstring); the function is the same. Scores are the attribution importance
     on ``x`` (default the recorded inputs; without samples, every edge weighs 1)."""
     x = x if x is not None else getattr(model, "recorded_inputs", None)
-    best = model
+
+    def scored(m):  # (model, its edge scores, its weighted crossings)
+        scores = (importance(m, m.samples(x)).edges if x is not None
+                  else [layer.mask for layer in m.layers])
+        return m, scores, crossings(m, scores)
+
+    best, scores, cost = scored(model)
     for _ in range(sweeps):
         improved = False
         for row in [*range(1, len(model.widths) - 1), *range(len(model.widths) - 2, 0, -1)]:
-            scores = (importance(best, best.samples(x)).edges if x is not None
-                      else [layer.mask for layer in best.layers])
             centre = _barycentres(best, row, _edges(best, scores))
             n_sum = best.layers[row - 1].nodes.n_sum
             order = (sorted(range(n_sum), key=lambda k: centre[k])
                      + sorted(range(n_sum, best.widths[row]), key=lambda k: centre[k]))
             if order == list(range(best.widths[row])):
                 continue
-            candidate = permute_nodes(best, row, order)
-            new_scores = (importance(candidate, candidate.samples(x)).edges if x is not None
-                          else [layer.mask for layer in candidate.layers])
-            if crossings(candidate, new_scores) < crossings(best, scores) - 1e-12:
-                best, improved = candidate, True
+            candidate = scored(permute_nodes(best, row, order))
+            if candidate[2] < cost - 1e-12:
+                (best, scores, cost), improved = candidate, True
         if not improved:
             break
     return best if best is not model else copy.deepcopy(model)

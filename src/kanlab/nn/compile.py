@@ -135,10 +135,6 @@ class _Compiler:
         """The library function at the top of ``expr`` and its argument; ``("x", expr)`` for a
         symbol, a sum or a product (the node itself, through the identity)."""
         sp = self.sp
-        free = expr.free_symbols - set(self.variables)
-        if free:
-            raise InputError(f"the expression has free symbols {sorted(map(str, free))} that "
-                             f"are not in variables {list(map(str, self.variables))}")
         if expr.is_Symbol or expr.is_Add or expr.is_Mul:
             return "x", expr
         if expr.is_Pow and expr.exp.is_number:
@@ -256,7 +252,10 @@ def compile_formula(expr: Any, variables: Sequence[Any], *, dtype: torch.dtype =
     for e in exprs:
         if e.is_number:
             raise InputError(f"the expression {e} is a constant: nothing to compile")
-        compiler.head(e)  # free symbols first
+        free = e.free_symbols - set(compiler.variables)
+        if free:
+            raise InputError(f"the expression has free symbols {sorted(map(str, free))} that "
+                             f"are not in variables {list(map(str, compiler.variables))}")
         outputs.append(compiler.node(e))
     layers = compiler.layers(outputs)
     widths: list[Any] = [len(compiler.variables)]

@@ -36,7 +36,7 @@ from torch import nn
 from kanlab.errors import InputError
 from kanlab.nn.base_branch import BASE_FUNCTIONS
 from kanlab.nn.model import KAN
-from kanlab.nn.spline_edges import KnotTableCache
+from kanlab.nn.spline_edges import KnotTableCache, spline_gemm_weight
 from kanlab.splines.basis import bspline_basis
 
 __all__ = ["Ensemble"]
@@ -66,8 +66,7 @@ class _StackedLayer(nn.Module):
 
     def weight(self) -> torch.Tensor:
         """``(E, in·n_b [+ in], out)``: every member's GEMM weight, transposed."""
-        e, out, n_in = self.mask.shape
-        spline = (self.coef * (self.spline_scale * self.mask).unsqueeze(-1)).reshape(e, out, -1)
+        spline = spline_gemm_weight(self.coef, self.spline_scale, self.mask)  # (E, out, in·nb)
         blocks = [spline] if self.base_scale is None or self.base_fn is None else \
             [spline, self.base_scale * self.mask]
         return torch.cat(blocks, dim=-1).transpose(1, 2)

@@ -200,14 +200,11 @@ def perturb(model, magnitude: float = 0.1, *, revive: bool = False, seed: int = 
     for layer in new.layers:
         scale = magnitude * float(layer.coef.square().mean().sqrt().clamp_min(1e-3))
         noise = torch.randn(layer.coef.shape, generator=gen, dtype=layer.coef.dtype)
-        pruned = (layer.mask == 0).unsqueeze(-1)
+        pruned = layer.mask == 0  # (out, in)
         if revive:
-            layer.coef.copy_(torch.where(pruned, noise * scale, layer.coef + noise * scale))
-            for branch in layer.branches:
-                getattr(layer, branch.param).masked_fill_(
-                    pruned.expand_as(layer.coef)[..., 0] if getattr(
-                        layer, branch.param).dim() == 2 else pruned, 0.0)
+            layer.coef[pruned] = 0.0  # a revived edge starts from the noise alone
+            for branch in layer.branches:  # (out, in, ...) each
+                getattr(layer, branch.param)[pruned] = 0.0
             layer.mask.fill_(1.0)
-        else:
-            layer.coef.add_(noise * scale * ~pruned)
+        layer.coef.add_(noise * scale * (layer.mask > 0).unsqueeze(-1))
     return new

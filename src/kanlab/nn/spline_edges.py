@@ -68,9 +68,10 @@ def gemm_extra_columns(branches: Sequence[Any], in_features: int) -> int:
 
 def spline_gemm_weight(coef: torch.Tensor, spline_scale: torch.Tensor,
                        mask: torch.Tensor) -> torch.Tensor:
-    """The splines' GEMM weight ``W = w_s · c · mask`` flattened: coef ``(out, in, nb)``,
-    spline_scale and mask ``(out, in)`` -> ``(out, in · nb)``."""
-    return (coef * (spline_scale * mask).unsqueeze(-1)).reshape(coef.shape[0], -1)
+    """The splines' GEMM weight ``W = w_s · c · mask`` flattened: coef ``(..., out, in, nb)``,
+    spline_scale and mask ``(..., out, in)`` -> ``(..., out, in · nb)`` (leading axes: an
+    ensemble's members)."""
+    return (coef * (spline_scale * mask).unsqueeze(-1)).flatten(-2)
 
 
 def spline_basis(x: torch.Tensor, knots: torch.Tensor, k: int, lookup: Lookup,
