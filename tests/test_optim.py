@@ -1,7 +1,9 @@
 import math
 
+import pytest
 import torch
 
+from kanlab.training import lbfgs
 from kanlab.training.lbfgs import LBFGS
 
 
@@ -59,7 +61,21 @@ def test_lbfgs_backs_off_from_overflow_instead_of_writing_nan():
     assert float(closure().detach()) <= 4.0  # no worse than the start
 
 
-def test_takes_torchs_steps_exactly_on_a_kan_when_thresholds_agree():
+@pytest.fixture
+def torch_dot(monkeypatch):
+    """LBFGS's dot products as torch.dot sums them: kanlab's LBFGS sums ``(a * b).sum()``, as
+    an ensemble's rows are summed (so that members take lone models' steps to the bit); with
+    torch's order it takes torch's steps to the bit."""
+    monkeypatch.setattr(lbfgs, "_dot", torch.dot)
+
+
+def test_dot_products_sum_as_an_ensembles_rows_do():
+    a, b = torch.randn(5, 300, dtype=torch.float64), torch.randn(5, 300, dtype=torch.float64)
+    rows = (a * b).sum(1)
+    assert all(torch.equal(lbfgs._dot(a[e], b[e]), rows[e]) for e in range(5))
+
+
+def test_takes_torchs_steps_exactly_on_a_kan_when_thresholds_agree(torch_dot):
     # same algorithm, scalars as Python floats instead of 0-d tensors: the same float64 steps
     import copy
 
@@ -94,7 +110,7 @@ def test_takes_torchs_steps_exactly_on_a_kan_when_thresholds_agree():
         assert torch.equal(a, b)
 
 
-def test_takes_torchs_steps_with_a_short_history_and_an_evaluation_budget():
+def test_takes_torchs_steps_with_a_short_history_and_an_evaluation_budget(torch_dot):
     # Rosenbrock from a far start: the history of 3 pairs overflows, max_eval cuts iterations
     def rosenbrock(w):
         return ((1 - w[:-1]) ** 2 + 100 * (w[1:] - w[:-1] ** 2) ** 2).sum()
@@ -127,7 +143,7 @@ def test_takes_torchs_steps_with_a_short_history_and_an_evaluation_budget():
     assert float((ours[-1] - 1).abs().max()) > 1e-2  # and the budget did cut the run short
 
 
-def test_fixed_step_mode_takes_torchs_steps():
+def test_fixed_step_mode_takes_torchs_steps(torch_dot):
     a, b, w_star, _ = _quadratic(1.0)
 
     def run(opt_cls, **kw):

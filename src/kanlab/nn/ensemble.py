@@ -36,55 +36,9 @@ from torch import nn
 from kanlab.errors import InputError
 from kanlab.nn.base_branch import BASE_FUNCTIONS
 from kanlab.nn.model import KAN
-from kanlab.nn.spline_edges import KnotTableCache, spline_gemm_weight
-from kanlab.splines.basis import bspline_basis
+from kanlab.nn.ensemble_layer import PARAMETERS, StackedLayer
 
 __all__ = ["Ensemble"]
-
-#: the per-layer tensors an ensemble stacks (parameters, then buffers)
-_PARAMETERS = ("coef", "spline_scale", "base_scale", "bias", "product_bias")
-
-
-class _StackedLayer(nn.Module):
-    """One layer of every member: its tensors with a leading member axis ``E``."""
-
-    def __init__(self, layers: Sequence[nn.Module]) -> None:
-        super().__init__()
-        first = layers[0]
-        self.in_features, self.out_features = first.in_features, first.out_features
-        self.spline_order, self.nodes = first.spline_order, first.nodes
-        self.base_fn_name = first.base_fn_name
-        self.base_fn = first.base_fn
-        for name in _PARAMETERS:
-            values = [getattr(layer, name) for layer in layers]
-            stacked = None if values[0] is None else torch.stack([v.detach() for v in values])
-            self.register_parameter(name, None if stacked is None else nn.Parameter(stacked))
-        self.register_buffer("mask", torch.stack([layer.mask for layer in layers]))
-        # members' knot vectors one after the other: (E·in, n_knots), one basis call for all
-        self.register_buffer("knots", torch.cat([layer.knots for layer in layers]))
-        self._tables = KnotTableCache()
-
-    def weight(self) -> torch.Tensor:
-        """``(E, in·n_b [+ in], out)``: every member's GEMM weight, transposed."""
-        spline = spline_gemm_weight(self.coef, self.spline_scale, self.mask)  # (E, out, in·nb)
-        blocks = [spline] if self.base_scale is None or self.base_fn is None else \
-            [spline, self.base_scale * self.mask]
-        return torch.cat(blocks, dim=-1).transpose(1, 2)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (E, B, in) -> (E, B, out_nodes)
-        e, b, n_in = h.shape
-        flat = h.transpose(0, 1).reshape(b, e * n_in)  # (B, E·in)
-        rows, uniform, _ = self._tables.lookup(self.knots, self.spline_order, ())
-        basis = bspline_basis(flat, self.knots, self.spline_order, rows=rows, uniform=uniform)
-        columns = [basis.reshape(b, e, -1).transpose(0, 1)]  # (E, B, in·n_b)
-        if self.base_scale is not None and self.base_fn is not None:
-            columns.append(self.base_fn(h))
-        y = torch.bmm(torch.cat(columns, dim=-1), self.weight())  # (E, B, out)
-        if self.bias is not None:
-            y = y + self.bias.unsqueeze(1)
-        return self.nodes.combine(y, None if self.product_bias is None
-                                  else self.product_bias.unsqueeze(1))
-
 
 class Ensemble(nn.Module):
     """``E`` KANs of one shape, evaluated together (module docstring).
@@ -139,7 +93,7 @@ class Ensemble(nn.Module):
         self.config = config
         self.widths = list(models[0].widths)
         self.members = len(models)
-        self.layers = nn.ModuleList(_StackedLayer([m.layers[li] for m in models])
+        self.layers = nn.ModuleList(StackedLayer([m.layers[li] for m in models])
                                     for li in range(models[0].depth))
 
     def extra_repr(self) -> str:
@@ -149,7 +103,7 @@ class Ensemble(nn.Module):
         """``(B, in)`` (shared) or ``(E, B, in)`` -> ``(E, B, out)``."""
         n_in, e = self.widths[0], self.members
         if x.dim() == 2 and x.shape[1] == n_in:
-            h = x.unsqueeze(0).expand(e, -1, -1)
+            h = x  # shared: the first layer reads it once for every member
         elif x.dim() == 3 and x.shape[0] == e and x.shape[2] == n_in:
             h = x
         else:
@@ -173,7 +127,7 @@ class Ensemble(nn.Module):
         model = KAN.from_config({**self.config, "seed": 0})  # (overwritten; no global RNG)
         i = i % self.members
         for layer, stacked in zip(model.layers, self.layers):
-            for name in (*_PARAMETERS, "mask"):
+            for name in (*PARAMETERS, "mask"):
                 value = getattr(stacked, name)
                 if value is not None:
                     getattr(layer, name).copy_(value[i])

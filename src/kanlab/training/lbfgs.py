@@ -6,7 +6,9 @@ float64 (RMSE around 1e-5, so ``yᵀs`` around 1e-10) it then stops storing pair
 gradient steps and stalls; the KAN paper's scaling laws (test RMSE ∝ G⁻³ … G⁻⁴) need the fit to go
 on. :class:`LBFGS` runs the same algorithm (two-loop recursion; the bracketing and zoom strong-Wolfe
 line search with cubic interpolation of minFunc, which torch ports) with both thresholds as
-arguments, and takes the same steps as torch's where those thresholds agree.
+arguments, and takes the same steps as torch's where those thresholds agree (to the bit with
+``torch.dot`` for its dot products; it sums them as ``(a * b).sum()``, as an ensemble's batched
+LBFGS sums its members' rows, so that a member takes a lone model's steps to the bit).
 
 It is also cheaper per evaluation: the line search's scalars are Python floats (torch's are 0-d
 tensors, a dispatcher call per arithmetic operation), and a trial point is written into the
@@ -22,11 +24,12 @@ parameters instead.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import Any
 
 import torch
 
-__all__ = ["LBFGS"]
+__all__ = ["LBFGS", "drive", "line_search", "strong_wolfe_search"]
 
 #: ``evaluate(t) -> (loss, flat gradient, gradient · d)`` at ``x₀ + t·d``
 Evaluate = Callable[[float], tuple[float, torch.Tensor, float]]
@@ -56,21 +59,35 @@ def _cubic_min(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float,
     return min(max(t, lo), hi)
 
 
-def _strong_wolfe(
-    evaluate: Evaluate, t: float, d_norm: float, f: float, g: torch.Tensor, gtd: float, *,
+def drive(search: Generator[float, tuple, Any], evaluate: Evaluate) -> Any:
+    """Run a line search written as a generator (it yields trial steps ``t`` and is sent
+    ``evaluate(t)``) to its end; returns what it returns. An ensemble drives many such
+    searches at once, one per member, evaluating their trial steps in one batched pass."""
+    try:
+        t = next(search)
+        while True:
+            t = search.send(evaluate(t))
+    except StopIteration as stop:
+        return stop.value
+
+
+def strong_wolfe_search(
+    t: float, d_norm: float, f: float, g: Any, gtd: float, *,
     c1: float = 1e-4, c2: float = 0.9, tolerance_change: float = 1e-9, max_ls: int = 25,
-) -> tuple[float, torch.Tensor, float, int]:
-    """A step ``t`` along ``d`` meeting the strong Wolfe conditions (bracketing, then zoom).
+) -> Generator[float, tuple[float, Any, float], tuple[float, Any, float, int]]:
+    """A step ``t`` along ``d`` meeting the strong Wolfe conditions (bracketing, then zoom),
+    as a generator: it yields each trial step and is sent ``(loss, gradient, gradient · d)``
+    there (:func:`drive`). The gradients are only passed along, never computed with: a
+    caller may send any handle for them.
 
     Args:
-        evaluate: the objective along the line (see :data:`Evaluate`).
         t: the first trial step; d_norm: ``max |d|`` (the bracket's stopping scale).
-        f, g, gtd: loss, flat gradient and directional derivative at ``t = 0``.
+        f, g, gtd: loss, gradient and directional derivative at ``t = 0``.
 
     Returns:
         ``(loss, gradient, t, evaluations)`` at the accepted step.
     """
-    f_new, g_new, gtd_new = evaluate(t)
+    f_new, g_new, gtd_new = yield t
     evals = 1
     t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
     done = False
@@ -96,7 +113,7 @@ def _strong_wolfe(
                             t + 0.01 * (t - t_prev), t * 10)
         t_prev, f_prev, g_prev, gtd_prev = t, f_new, g_new, gtd_new
         t = t_next
-        f_new, g_new, gtd_new = evaluate(t)
+        f_new, g_new, gtd_new = yield t
         evals += 1
         ls_iter += 1
     if ls_iter == max_ls:
@@ -119,7 +136,7 @@ def _strong_wolfe(
                 insufficient = True
         else:
             insufficient = False
-        f_new, g_new, gtd_new = evaluate(t)
+        f_new, g_new, gtd_new = yield t
         evals += 1
         ls_iter += 1
         if f_new > f + c1 * t * gtd or f_new >= b_f[low]:
@@ -139,17 +156,51 @@ def _finite(loss: float, grad: torch.Tensor, t: float) -> bool:
     return math.isfinite(loss) and math.isfinite(t) and bool(torch.isfinite(grad).all())
 
 
-def _finite_step(evaluate: Evaluate, t: float, shrink: float = 0.1, tries: int = 12):
-    """Shrink the step ``t`` until loss and gradient are finite: ``(loss, grad, t, evals)``;
-    ``t = 0`` when none of ``tries`` steps is."""
+#: ``finite(loss, gradient, t)``: whether a line search's point is usable
+Finite = Callable[[float, Any, float], bool]
+
+
+def _finite_search(t: float, finite: Finite, shrink: float = 0.1, tries: int = 12):
+    """Shrink the step ``t`` until loss and gradient are finite (a generator, as
+    :func:`strong_wolfe_search`): ``(loss, grad, t, evals)``; ``t = 0`` when none of
+    ``tries`` steps is."""
     t = t if math.isfinite(t) and t > 0 else 1.0
     grad = None
     for n in range(1, tries + 1):
         t *= shrink
-        loss, grad, _ = evaluate(t)
-        if _finite(loss, grad, t):
+        loss, grad, _ = yield t
+        if finite(loss, grad, t):
             return loss, grad, t, n
     return math.nan, grad, 0.0, tries
+
+
+def line_search(t: float, d_norm: float, loss: float, g: Any, gtd: float,
+                tolerance_change: float, finite: Finite = _finite):
+    """The strong-Wolfe search from step ``t``, backing off from overflow (a generator, as
+    :func:`strong_wolfe_search`).
+
+    Returns:
+        ``(loss, gradient, t, evaluations, moved, misled)``: the accepted point; ``moved``
+        False when no finite point was found (then the given ``loss``, ``g``, ``t``);
+        ``misled`` when the search stepped into overflow (the curvature memory that proposed
+        the direction should be dropped).
+    """
+    new_loss, new_g, new_t, evals = yield from strong_wolfe_search(
+        t, d_norm, loss, g, gtd, tolerance_change=tolerance_change)
+    if finite(new_loss, new_g, new_t):
+        return new_loss, new_g, new_t, evals, True, False
+    new_loss, new_g, new_t, more = yield from _finite_search(t, finite)
+    if new_t == 0.0:
+        return loss, g, t, evals + more, False, True
+    return new_loss, new_g, new_t, evals + more, True, True
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a · b`` as ``(a * b).sum()``: to the bit what a row of an ensemble's batched
+    ``(A * B).sum(1)`` gives (``torch.dot`` sums in another order), so that a member trained in
+    an ensemble (:mod:`~kanlab.training.ensemble_lbfgs`) takes a lone model's steps exactly.
+    (``x.add(y, alpha=a)`` is to the bit a row of the ensemble's ``torch.addcmul``.)"""
+    return (a * b).sum()
 
 
 def _two_loop(g: torch.Tensor, dirs: list, steps: list, rho: list, h_diag: float) -> torch.Tensor:
@@ -158,11 +209,11 @@ def _two_loop(g: torch.Tensor, dirs: list, steps: list, rho: list, h_diag: float
     q = g.neg()
     alphas = [0.0] * len(dirs)
     for i in range(len(dirs) - 1, -1, -1):
-        alphas[i] = float(steps[i].dot(q)) * rho[i]
+        alphas[i] = float(_dot(steps[i], q)) * rho[i]
         q.add_(dirs[i], alpha=-alphas[i])
     r = q.mul_(h_diag)
     for i in range(len(dirs)):
-        beta = float(dirs[i].dot(r)) * rho[i]
+        beta = float(_dot(dirs[i], r)) * rho[i]
         r.add_(steps[i], alpha=alphas[i] - beta)
     return r
 
@@ -194,14 +245,14 @@ class _Memory:
             return g.neg()
         y = g.sub(prev_g)
         s = d.mul(t)
-        ys = float(y.dot(s))
+        ys = float(_dot(y, s))
         if ys > tolerance_ys:
             if len(self.dirs) == self.history_size:
                 self.dirs.pop(0), self.stps.pop(0), self.ro.pop(0)
             self.dirs.append(y)
             self.stps.append(s)
             self.ro.append(1.0 / ys)
-            self.h_diag = ys / float(y.dot(y))
+            self.h_diag = ys / float(_dot(y, y))
         return _two_loop(g, self.dirs, self.stps, self.ro, self.h_diag)
 
 
@@ -275,7 +326,7 @@ class LBFGS(torch.optim.LBFGS):
             prev_g = g  # never modified in place: every evaluation makes a new gradient
             prev_loss = loss
             t = min(1.0, 1.0 / float(g.abs().sum())) * lr if first else lr
-            gtd = float(g.dot(d))
+            gtd = float(_dot(g, d))
             if gtd > -tol_change:
                 break
             d_norm = float(d.abs().max())
@@ -315,20 +366,14 @@ class LBFGS(torch.optim.LBFGS):
             self._set_flat_params(x0.add(d, alpha=step))
             value = float(closure())
             grad = self._gather_flat_grad()
-            return value, grad, float(grad.dot(d))
+            return value, grad, float(_dot(grad, d))
 
-        new_loss, new_g, new_t, ls_evals = _strong_wolfe(
-            evaluate, t, d_norm, loss, g, gtd, tolerance_change=tol_change
-        )
-        if not _finite(new_loss, new_g, new_t):  # stepped into overflow: back off
-            new_loss, new_g, new_t, more = _finite_step(evaluate, t)
-            ls_evals += more
-            memory.clear()  # the memory misled us
-            if new_t == 0.0:
-                self._set_flat_params(x0)
-                return loss, g, t, ls_evals, False
-        self._set_flat_params(x0.add(d, alpha=new_t))
-        return new_loss, new_g, new_t, ls_evals, True
+        new_loss, new_g, new_t, ls_evals, moved, misled = drive(
+            line_search(t, d_norm, loss, g, gtd, tol_change), evaluate)
+        if misled:  # stepped into overflow: the memory misled us
+            memory.clear()
+        self._set_flat_params(x0.add(d, alpha=new_t) if moved else x0)
+        return new_loss, new_g, new_t, ls_evals, moved
 
     def _fixed_step(
         self, closure, d: torch.Tensor, t: float, loss: float, g: torch.Tensor, last: bool,

@@ -596,6 +596,62 @@ std::vector<torch::Tensor> layer_param_grads(torch::Tensor grad_y, torch::Tensor
   return grads;
 }
 
+
+// An ensemble's layer (kanlab/nn/ensemble_layer.py): member e's layer_forward on its own
+// slices -- the same code and shapes as a lone layer, so that every member's values are a
+// lone model's to the bit. x (E, B, in), or (B, in) shared by every member; coef
+// (E, out, in, nb); scale, mask and base (E, out, in) (base empty without a base branch); bias
+// (E, out) or empty; knots (E, in, n); uniform: each member's closed-form flag. Returns
+// y (E, B, out), then every member's A, then every member's W.
+std::vector<torch::Tensor> ensemble_forward(torch::Tensor x, torch::Tensor coef,
+                                            torch::Tensor scale, torch::Tensor mask,
+                                            torch::Tensor base, torch::Tensor bias,
+                                            torch::Tensor knots, int64_t k,
+                                            std::vector<bool> uniform) {
+  const int64_t members = coef.size(0);
+  TORCH_CHECK(coef.dim() == 4 && knots.dim() == 3 && knots.size(0) == members &&
+                  static_cast<int64_t>(uniform.size()) == members &&
+                  (x.dim() == 2 || (x.dim() == 3 && x.size(0) == members)),
+              "an ensemble's tensors with a leading member axis expected");
+  std::vector<torch::Tensor> out(1 + 2 * members), ys(members);
+  for (int64_t e = 0; e < members; ++e) {
+    auto r = layer_forward(x.dim() == 2 ? x : x[e], coef[e], scale[e], mask[e],
+                           base.numel() > 0 ? base[e] : base, bias.numel() > 0 ? bias[e] : bias,
+                           knots[e], k, uniform[e]);
+    ys[e] = r[0];
+    out[1 + e] = r[1];
+    out[1 + members + e] = r[2];
+  }
+  out[0] = at::stack(ys);
+  return out;
+}
+
+// The ensemble layer's backward, member by member as a lone fused layer's: {coef, scale,
+// base (empty without one), bias, x (empty unless with_input)} gradients with the member axis,
+// from G = dL/dy (E, B, out) and the forward's A and W (A is released as it is used).
+std::vector<torch::Tensor> ensemble_backward(torch::Tensor grad_y, std::vector<torch::Tensor> a,
+                                             std::vector<torch::Tensor> w, torch::Tensor x,
+                                             torch::Tensor coef, torch::Tensor scale,
+                                             torch::Tensor mask, torch::Tensor knots, int64_t k,
+                                             std::vector<bool> uniform, bool silu,
+                                             bool with_input, int64_t chunk_values) {
+  const int64_t members = coef.size(0), n_in = coef.size(2), nb = coef.size(3);
+  grad_y = grad_y.contiguous();
+  std::vector<torch::Tensor> gc(members), gs(members), gb(members), gbias(members), gx(members);
+  for (int64_t e = 0; e < members; ++e) {
+    auto g = grad_y[e];
+    auto found = layer_param_grads(g, a[e], coef[e], scale[e], mask[e], silu);
+    gc[e] = found[0], gs[e] = found[1], gb[e] = found[2], gbias[e] = found[3];
+    if (with_input) {
+      auto base = silu ? a[e].slice(1, n_in * nb, n_in * (nb + 1)).clone() : x.new_empty({0});
+      a[e] = torch::Tensor();
+      gx[e] = input_grad(g, w[e], x.dim() == 2 ? x : x[e], knots[e], k, uniform[e], base,
+                         chunk_values);
+    }
+  }
+  return {at::stack(gc), at::stack(gs), silu ? at::stack(gb) : coef.new_empty({0}),
+          at::stack(gbias), with_input ? at::stack(gx) : coef.new_empty({0})};
+}
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -603,4 +659,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("input_grad", &input_grad, "the input gradient from that of the output");
   m.def("layer_forward", &layer_forward, "the fused layer's forward: y, A, W");
   m.def("layer_param_grads", &layer_param_grads, "the fused layer's parameter gradients");
+  m.def("ensemble_forward", &ensemble_forward, "an ensemble layer's forward, member by member");
+  m.def("ensemble_backward", &ensemble_backward, "an ensemble layer's backward, member by member");
 }
