@@ -35,8 +35,8 @@ from torch import nn
 
 from kanlab.errors import InputError
 from kanlab.nn.base_branch import BASE_FUNCTIONS
-from kanlab.nn.model import KAN
 from kanlab.nn.ensemble_layer import PARAMETERS, StackedLayer
+from kanlab.nn.model import KAN
 
 __all__ = ["Ensemble"]
 
@@ -113,7 +113,19 @@ class Ensemble(nn.Module):
             h = layer(h)
         return h
 
-    @torch.no_grad()
+    @property
+    def in_features(self) -> int:
+        return self.widths[0]
+
+    @property
+    def out_features(self) -> int:
+        return self.widths[-1]
+
+    @property
+    def grid_size(self) -> list[int]:
+        """Each layer's grid size (every member's)."""
+        return [layer.coef.shape[-1] - layer.spline_order for layer in self.layers]
+
     def member(self, i: int) -> KAN:
         """Member ``i`` as an ordinary :class:`~kanlab.nn.model.KAN` (a copy: the same
         outputs, its own parameters).
@@ -125,7 +137,13 @@ class Ensemble(nn.Module):
             raise InputError(f"member index must be an integer in 0..{self.members - 1}; "
                              f"got {i!r}")
         model = KAN.from_config({**self.config, "seed": 0})  # (overwritten; no global RNG)
-        i = i % self.members
+        model.to(self.layers[0].coef.dtype)
+        return self.copy_member_into(i % self.members, model)
+
+    @torch.no_grad()
+    def copy_member_into(self, i: int, model: KAN) -> KAN:
+        """Write member ``i``'s tensors into ``model`` (a KAN of the members' structure and
+        grid sizes), in place; returns ``model``."""
         for layer, stacked in zip(model.layers, self.layers):
             for name in (*PARAMETERS, "mask"):
                 value = getattr(stacked, name)
@@ -134,6 +152,26 @@ class Ensemble(nn.Module):
             n_in = layer.in_features
             layer.knots.copy_(stacked.knots[i * n_in:(i + 1) * n_in])
         return model
+
+    @torch.no_grad()
+    def load_member(self, i: int, model: KAN) -> None:
+        """Write ``model``'s tensors into member ``i``, in place (the same grid sizes; after a
+        refinement, which changes them, :meth:`restack` instead)."""
+        for layer, stacked in zip(model.layers, self.layers):
+            for name in (*PARAMETERS, "mask"):
+                value = getattr(stacked, name)
+                if value is not None:
+                    value[i].copy_(getattr(layer, name))
+            n_in = layer.in_features
+            stacked.knots[i * n_in:(i + 1) * n_in].copy_(layer.knots)
+
+    def restack(self, models: Sequence[KAN]) -> None:
+        """Replace every member by ``models`` (one per member, of one structure): new
+        parameters (an optimiser must be made anew)."""
+        if len(models) != self.members:
+            raise InputError(f"restack takes one model per member ({self.members}); got "
+                             f"{len(models)}")
+        self._init_from(list(models))
 
 
 def _stackable_config(model: KAN) -> dict[str, Any]:

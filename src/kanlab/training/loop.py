@@ -22,8 +22,10 @@ from torch import nn
 from kanlab._validation import check_choice, check_positive_int
 from kanlab.data import Dataset
 from kanlab.grids.schedules import AdaptSchedule, grid_schedule_steps
+from kanlab.nn.ensemble import Ensemble
 from kanlab.nn.model import KAN
 from kanlab.training.batches import check_samples, training_data
+from kanlab.training.ensemble_fit import EnsembleHistory, fit_ensemble
 from kanlab.training.grid_events import GridEvents, GridSamples
 from kanlab.training.model_loss import custom_loss
 from kanlab.training.parallel import SingleProcess, as_processes
@@ -54,8 +56,7 @@ def fit(
     model: nn.Module,
     data: Dataset | Mapping[str, torch.Tensor] | torch.utils.data.DataLoader,
     *,
-    opt: str = "lbfgs", steps: int = 100, lr: float | None = None,
-    batch_size: int | None = None,
+    opt: str = "lbfgs", steps: int = 100, lr: float | None = None, batch_size: int | None = None,
     update_grid: bool | AdaptSchedule | Sequence[AdaptSchedule] = True,
     grid_update_every: int = 5, grid_update_until: int | None = 50,
     grid_schedule: Sequence[int] | Mapping[int, int] | None = None, grid_samples: Any = "auto",
@@ -67,17 +68,16 @@ def fit(
     lamb_coef: float = 0.0, lamb_coefdiff: float = 0.0, reg_metric: str = "edge_l1",
     distributed: bool | SingleProcess = False, validation: Any = None,
     patience: int | None = None, restore_best: bool = True, penalty: Callable | None = None,
-) -> History:
-    """Train ``model`` in place and return its :class:`History`.
+) -> History | EnsembleHistory:
+    """Train ``model`` in place; return its :class:`History` (an ensemble's: ``EnsembleHistory``).
 
     Args:
-        model: a :class:`~kanlab.nn.model.KAN` (or any module; grid options need a KAN).
+        model: a ``KAN``, an ``Ensemble`` (its members side by side) or any module (no grids).
         data: a :class:`~kanlab.data.Dataset`, a pykan-style dict or a ``DataLoader`` of
             ``(input, label)`` pairs; tensors or NumPy arrays. Inputs and floating labels are
             cast to the model's dtype and device, integer labels (classes) keep their dtype.
         opt, lr, optimizer_options: ``"lbfgs"`` (the paper's: strong-Wolfe line search, history
-            10, 20 iterations a step, lr 1; :mod:`~kanlab.training.lbfgs`) or ``"adam"``
-            (lr 1e-2), with overrides.
+            10, 20 iterations a step, lr 1; :mod:`~kanlab.training.lbfgs`) or ``"adam"`` (1e-2).
         steps, batch_size: optimiser steps; ``None`` for full batch, else shuffled epochs.
         update_grid, grid_update_every, grid_update_until, grid_samples: adapt the grids at
             steps ``0, every, ...`` below ``until`` (pykan's 5 and 50; ``None``: no limit) until
@@ -108,6 +108,8 @@ def fit(
             ``(N, 1)``, unknown optimiser, too few samples for a grid update, bad validation.
     """
     _check_counts(opt, steps, grid_update_every, batch_size)
+    if isinstance(model, Ensemble):  # its members side by side (training.ensemble_fit)
+        return fit_ensemble(**locals())
     processes = as_processes(distributed)
     regulariser = Regulariser(lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, reg_metric,
                               processes.edge_scales).for_model(model)

@@ -23,7 +23,8 @@ from kanlab.training.model_loss import batch_loss
 from kanlab.training.parallel import SingleProcess
 from kanlab.training.regularization import Regulariser
 
-__all__ = ["OPTIMIZERS", "Objective", "OptimizerStep", "make_optimizer", "trainable_parameters"]
+__all__ = ["OPTIMIZERS", "Objective", "OptimizerStep", "make_optimizer", "optimizer_settings",
+           "trainable_parameters"]
 
 OPTIMIZERS = ("lbfgs", "adam")
 
@@ -33,14 +34,10 @@ def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def make_optimizer(
-    name: str, params: Iterable[nn.Parameter], lr: float | None,
-    options: Mapping[str, Any] | None,
-) -> torch.optim.Optimizer:
-    """``fit``'s optimiser: ``"lbfgs"`` (:class:`~kanlab.training.lbfgs.LBFGS`, strong Wolfe,
-    history 10, 20 iterations, lr 1) or ``"adam"`` (lr 1e-2); ``options`` override the
-    settings."""
-    options = dict(options or {})
+def optimizer_settings(name: str, lr: float | None,
+                       options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``fit``'s settings of the optimiser ``name``: ``"lbfgs"`` (strong Wolfe, history 10, 20
+    iterations, lr 1) or ``"adam"`` (lr 1e-2), overridden by ``options``."""
     if name == "lbfgs":
         settings = {
             "lr": 1.0 if lr is None else lr,
@@ -50,11 +47,20 @@ def make_optimizer(
             "tolerance_grad": 1e-32,
             "tolerance_change": 1e-32,
         }
-        settings.update(options)
-        return LBFGS(params, **settings)
-    settings = {"lr": 1e-2 if lr is None else lr}
-    settings.update(options)
-    return torch.optim.Adam(params, **settings)
+    else:
+        settings = {"lr": 1e-2 if lr is None else lr}
+    settings.update(options or {})
+    return settings
+
+
+def make_optimizer(
+    name: str, params: Iterable[nn.Parameter], lr: float | None,
+    options: Mapping[str, Any] | None,
+) -> torch.optim.Optimizer:
+    """``fit``'s optimiser: :class:`~kanlab.training.lbfgs.LBFGS` or ``torch.optim.Adam``
+    with :func:`optimizer_settings`."""
+    settings = optimizer_settings(name, lr, options)
+    return LBFGS(params, **settings) if name == "lbfgs" else torch.optim.Adam(params, **settings)
 
 
 class Objective:

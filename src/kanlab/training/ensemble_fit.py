@@ -1,0 +1,304 @@
+"""``fit`` for an :class:`~kanlab.nn.ensemble.Ensemble`: its members trained side by side, each
+as ``fit`` trains a lone KAN.
+
+Every member gets what its own ``fit`` would: its batches (the same seeds, so the same
+indices), its grid events (a :class:`~kanlab.training.grid_events.GridEvents` per member, on
+its own losses: an update is applied to a KAN shell of the member and written back; a
+refinement, which every member takes at the same step, restacks them and restarts the
+optimiser), its own optimiser state (Adam elementwise over the stacked parameters;
+:class:`~kanlab.training.ensemble_lbfgs.EnsembleLBFGS`), and its own :class:`History`. One
+evaluation is one batched pass of all members, whose losses are summed for the backward (the
+members share no parameter, so each gets its own gradient).
+
+Members whose passes equal a lone model's to the bit (the compiled kernel; see
+:mod:`~kanlab.nn.ensemble_layer`) end with a lone fit's parameters and history to the bit.
+
+Data: a :class:`~kanlab.data.Dataset` or dict whose inputs are ``(N, in)`` (every member's)
+or ``(E, N, in)`` (one set per member), labels likewise ``(N, out)`` or ``(E, N, out)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from kanlab.data import Dataset
+from kanlab.errors import InputError
+from kanlab.nn.ensemble import Ensemble
+from kanlab.training.batches import as_dataset, training_data
+from kanlab.training.ensemble_lbfgs import EnsembleLBFGS
+from kanlab.training.grid_events import GridEvents, GridSamples
+from kanlab.training.model_loss import ModelLoss
+from kanlab.training.records import History, default_log_every, log, progress_bar
+from kanlab.training.step import optimizer_settings
+
+__all__ = ["EnsembleHistory", "fit_ensemble"]
+
+
+@dataclass
+class EnsembleHistory:
+    """The :class:`~kanlab.training.records.History` of every member of an ensemble's run.
+
+    Attributes:
+        members: member ``i``'s history, as a lone ``fit`` of it would have recorded.
+    """
+
+    members: list[History]
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __getitem__(self, i: int) -> History:
+        return self.members[i]
+
+    def final(self, metric: str = "train_rmse") -> list[float]:
+        """Each member's last recorded ``metric`` (``"loss"``, ``"train_rmse"``,
+        ``"test_rmse"``, ``"val_loss"``); ``nan`` where there is none."""
+        if metric not in ("loss", "train_rmse", "test_rmse", "val_loss"):
+            raise InputError(f"metric must be loss, train_rmse, test_rmse or val_loss; got "
+                             f"{metric!r}")
+        return [getattr(h, metric)[-1] if getattr(h, metric) else math.nan
+                for h in self.members]
+
+    def best_member(self, metric: str = "test_rmse") -> int:
+        """The member with the lowest final ``metric`` (``nan`` counts as worst).
+
+        Raises:
+            InputError: no member has a finite value of ``metric``.
+        """
+        values = self.final(metric)
+        finite = [(v, i) for i, v in enumerate(values) if math.isfinite(v)]
+        if not finite:
+            raise InputError(f"no member has a finite {metric}; record a test set (or use "
+                             "metric='train_rmse' / 'loss')")
+        return min(finite)[1]
+
+
+#: ``fit`` arguments an ensemble's run does not take yet (only their inactive values), and
+#: those that only matter with one of them
+_NOT_YET = ("distributed", "validation", "patience", "penalty", "callbacks", "lamb")
+_WITH_THEM = ("lamb_l1", "lamb_entropy", "lamb_coef", "lamb_coefdiff", "reg_metric",
+              "restore_best")
+
+
+def fit_ensemble(
+    model: Ensemble, data: Any, *, opt: str = "lbfgs", steps: int = 100,
+    lr: float | None = None, batch_size: int | None = None, update_grid: Any = True,
+    grid_update_every: int = 5, grid_update_until: int | None = 50,
+    grid_schedule: Sequence[int] | Mapping[int, int] | None = None, grid_samples: Any = "auto",
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    progress: bool = True, seed: int | None = 0, log_every: int | None = None,
+    optimizer_options: Mapping[str, Any] | None = None, **unsupported: Any,
+) -> EnsembleHistory:
+    """Train every member of ``model`` in place; ``fit``'s arguments mean what they mean for
+    a lone KAN (module docstring). Returns an :class:`EnsembleHistory`.
+
+    Raises:
+        InputError: data of another member count or shape, a ``DataLoader``, a
+            :class:`~kanlab.training.model_loss.ModelLoss`, or an argument ensembles do not
+            take yet (regularisation, validation, callbacks, a penalty, several processes).
+    """
+    for name, value in unsupported.items():
+        if name not in _NOT_YET + _WITH_THEM:
+            raise TypeError(f"fit() got an unexpected keyword argument {name!r}")
+        if name in _NOT_YET and value is not None and value is not False and value != 0:
+            raise InputError(f"fit({name}=...) is not supported for an Ensemble yet; train "
+                             "its members one by one (ensemble.member(i)) for it")
+    if isinstance(loss_fn, ModelLoss):
+        raise InputError("a ModelLoss is not supported for an Ensemble yet")
+    shells = [model.member(e) for e in range(model.members)]
+    run = _Run(model, shells, data, steps, batch_size, seed, loss_fn)
+    grids = [GridEvents.for_fit(shell, steps, update_grid, grid_update_every,
+                                grid_update_until, grid_schedule,
+                                GridSamples.of(grid_samples, d, batch_size))
+             for shell, d in zip(shells, run.data)]
+    settings = optimizer_settings(opt, lr, optimizer_options)
+    records = _Records(run, steps, log_every, batch_size, progress)
+    optimizer = _optimizer(opt, model, settings)
+    for i in range(steps):
+        xb, yb = run.next_batch()
+        if _grid_events(i, run, grids, records, xb, yb):
+            optimizer = _optimizer(opt, model, settings)
+        losses = run.step(optimizer, xb, yb)
+        records.after_step(i + 1, losses)
+    records.close()
+    return EnsembleHistory(records.histories)
+
+
+def _optimizer(opt: str, model: Ensemble, settings: dict[str, Any]):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if opt == "lbfgs":
+        return EnsembleLBFGS(params, model.members, **settings)
+    if opt == "adam":
+        return torch.optim.Adam(params, **settings)
+    raise InputError(f"optimizer must be 'lbfgs' or 'adam'; got {opt!r}")
+
+
+def _grid_events(i: int, run: _Run, grids: list[GridEvents], records: _Records,
+                 xb: torch.Tensor, yb: torch.Tensor) -> bool:
+    """Apply the grid events due before step ``i`` member by member; returns whether the
+    parameters were replaced (a refinement: the optimiser restarts)."""
+    model, shells = run.model, run.shells
+    events = []
+    for e, grid in enumerate(grids):
+        x_e, y_e = run.member_batch(xb, yb, e)
+        grid.observe(x_e, y_e)
+        events.append(grid.due(i, shells[e], records.losses[e]))
+    if not any(events):
+        return False
+    custom = None if run.loss_fn is nn.functional.mse_loss else run.loss_fn
+    for e, event in enumerate(events):
+        if event is not None:
+            model.copy_member_into(e, shells[e])
+            event.apply(shells[e], *grids[e].samples(*run.member_batch(xb, yb, e)),
+                        records.histories[e], lambda t: t, custom)
+    refined = [event is not None and event.replaces_parameters for event in events]
+    if any(refined):
+        if not all(refined):
+            raise RuntimeError("members refined at different steps; an ensemble's grid "
+                               "schedule is shared")
+        model.restack(shells)
+        return True
+    for e, event in enumerate(events):
+        if event is not None:
+            model.load_member(e, shells[e])
+    return False
+
+
+class _Run:
+    """The data of a run (shared by the members or one set each), its batches and the
+    objective of one step."""
+
+    def __init__(self, model: Ensemble, shells: list, data: Any, steps: int,
+                 batch_size: int | None, seed: int | None, loss_fn: Callable | None) -> None:
+        self.model, self.shells, self.members = model, shells, model.members
+        self.loss_fn = loss_fn or nn.functional.mse_loss
+        dataset = as_dataset(data)
+        if not isinstance(dataset, Dataset):
+            raise InputError("an Ensemble trains on a Dataset or dict (inputs (N, in) or "
+                             "(E, N, in)), not a DataLoader")
+        self.shared = dataset.train_input.dim() == 2
+        parts = [dataset] if self.shared else _member_datasets(dataset, self.members)
+        custom = loss_fn is not None
+        self.train = [training_data(d, shell, batch_size, seed, custom_loss=custom)
+                      for d, shell in zip(parts, shells)]
+        self.data = self.train * self.members if self.shared else self.train
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's batch: shared ``(B, in)``, ``(B, out)`` or stacked ``(E, B, ...)``."""
+        if self.shared:
+            return next(self.train[0].batches)
+        pairs = [next(d.batches) for d in self.train]
+        return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
+
+    def member_batch(self, xb: torch.Tensor, yb: torch.Tensor,
+                     e: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (xb, yb) if self.shared else (xb[e], yb[e])
+
+    def losses(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each member's loss ``(E,)`` of its predictions ``(E, B, out)`` against ``y``
+        (shared or per member), as a lone ``fit`` computes it."""
+        if self.loss_fn is nn.functional.mse_loss:
+            target = y.reshape(pred.shape[1:]).expand_as(pred) if self.shared else \
+                y.reshape(pred.shape)
+            return nn.functional.mse_loss(pred, target, reduction="none").flatten(1).mean(1)
+        return torch.stack([self.loss_fn(pred[e], y if self.shared else y[e])
+                            for e in range(self.members)])
+
+    def step(self, optimizer, xb: torch.Tensor, yb: torch.Tensor) -> list[float]:
+        """One optimiser step; returns each member's loss at its start."""
+        first: list[list[float]] = []
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            losses = self.losses(self.model(xb), yb)
+            losses.sum().backward()
+            if not first:
+                first.append(losses.detach().tolist())
+            return losses.detach()
+
+        optimizer.step(closure)
+        return first[0]
+
+
+def _member_datasets(data: Dataset, members: int) -> list[Dataset]:
+    """Member ``e``'s dataset from tensors ``(E, N, ...)``."""
+    tensors = {"train_input": data.train_input, "train_label": data.train_label,
+               "test_input": data.test_input, "test_label": data.test_label}
+    for name, t in tensors.items():
+        if t is not None and (t.dim() < 2 or t.shape[0] != members):
+            raise InputError(f"{name} has shape {tuple(t.shape)}; per-member data need a "
+                             f"first axis of {members} (one set per member), or give inputs "
+                             "(N, in) shared by every member")
+    return [Dataset(**{name: None if t is None else t[e] for name, t in tensors.items()})
+            for e in range(members)]
+
+
+class _Records:
+    """Every member's :class:`History`, recorded as a lone ``fit``'s records it."""
+
+    def __init__(self, run: _Run, steps: int, log_every: int | None, batch_size: int | None,
+                 progress: bool) -> None:
+        n_train = run.data[0].n_train
+        self.log_every = log_every or default_log_every(n_train, batch_size)
+        self.run, self.steps = run, steps
+        self.histories = [History() for _ in range(run.members)]
+        self.losses: list[list[float]] = [[] for _ in range(run.members)]
+        self.bar = progress_bar(steps, progress)
+        self.log_interval = max(steps // 10, 1)
+        self.start = time.perf_counter()
+
+    def after_step(self, done: int, losses: list[float]) -> None:
+        for e, loss in enumerate(losses):
+            self.losses[e].append(loss)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"member {e}'s training loss became {loss} at step "
+                                         f"{done}; lower lr or check data")
+        if done % self.log_every == 0 or done == self.steps:
+            self._record(done, losses)
+        mean = sum(losses) / len(losses)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(mean_loss=f"{mean:.3e}")
+        elif done % self.log_interval == 0:
+            log.info("step %d/%d mean member loss %.4e", done, self.steps, mean)
+
+    def _rmse(self, x: torch.Tensor | None, y: torch.Tensor | None) -> list[float]:
+        if x is None or y is None or not y.is_floating_point():
+            return [math.nan] * self.run.members
+        with torch.no_grad():
+            pred = self.run.model(x)
+        sq = (pred - y.reshape(pred.shape[-2:] if x.dim() == 2 else pred.shape)) ** 2
+        return torch.sqrt(sq.flatten(1).mean(1)).tolist()
+
+    def _record(self, done: int, losses: list[float]) -> None:
+        run = self.run
+        sets = []
+        for name in ("train", "test"):
+            xs = [getattr(d, f"{name}_x") for d in run.train]
+            ys = [getattr(d, f"{name}_y") for d in run.train]
+            if xs[0] is None or run.shared:
+                sets.append((xs[0], ys[0]))
+            else:
+                sets.append((torch.stack(xs), torch.stack(ys)))
+        train, test = self._rmse(*sets[0]), self._rmse(*sets[1])
+        wall = time.perf_counter() - self.start
+        for e, history in enumerate(self.histories):
+            history.train_rmse.append(train[e])
+            history.test_rmse.append(test[e])
+            history.step.append(done)
+            history.loss.append(losses[e])
+            history.reg.append(0.0)
+            history.grid_size.append(list(run.model.grid_size))
+            history.val_loss.append(math.nan)
+            history.wall_time.append(wall)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
