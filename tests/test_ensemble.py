@@ -1,12 +1,15 @@
-"""Ensembles (issue 20, the forward pass): E members in one module equal E separate KANs --
-outputs, gradients, members taken out -- with knots and masks of their own; clear errors."""
+"""Ensembles (issue 20): E members in one module equal E separate KANs -- outputs, gradients,
+members taken out -- with knots and masks of their own: to the bit through the compiled
+kernel, to round-off through the batched reference pass; clear errors."""
 
 import pytest
 import torch
 
 import kanlab
 from kanlab.errors import InputError
+from kanlab.nn import ensemble_layer
 from kanlab.nn.ensemble import Ensemble
+from kanlab.splines import native
 
 D = torch.float64
 
@@ -64,6 +67,61 @@ def test_gradients_equal_the_members_gradients():
             torch.testing.assert_close(getattr(ens.layers[0], name).grad[k],
                                        getattr(m.layers[0], name).grad, rtol=1e-12,
                                        atol=1e-14)
+
+
+@pytest.fixture(params=["kernel", "reference"])
+def path(request, monkeypatch):
+    """Each test through the compiled kernel (when built) and through the reference pass."""
+    if request.param == "reference":
+        monkeypatch.setattr(ensemble_layer.native, "kernel_for", lambda *a, **k: None)
+    elif not native.available():
+        pytest.skip("the compiled kernel is not built")
+    return request.param
+
+
+@pytest.mark.parametrize("widths", [[2, 3, 1], [3, [2, 1], 2]])
+def test_outputs_and_gradients_are_the_members_to_the_bit_through_the_kernel(path, widths):
+    models = _members(widths, [0, 1, 2])
+    ens = Ensemble.stack(models)
+    x = _x(d=widths[0])
+    out = ens(x)
+    out.square().sum().backward()
+    exact = path == "kernel"
+    for k, m in enumerate(models):
+        y = m(x)
+        y.square().sum().backward()
+        mine = [out[k]] + [getattr(layer, n).grad[k] for layer in ens.layers
+                           for n in ("coef", "spline_scale", "base_scale", "bias")]
+        theirs = [y] + [getattr(layer, n).grad for layer in m.layers
+                        for n in ("coef", "spline_scale", "base_scale", "bias")]
+        for a, b in zip(mine, theirs):
+            if exact:
+                assert torch.equal(a, b)
+            else:
+                torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_input_gradients_double_backward_and_a_retained_graph(path):
+    models = _members([2, 3, 1], [0, 1])
+    ens = Ensemble.stack(models)
+    own = torch.stack([_x(16, seed=3), _x(16, seed=4)]).requires_grad_()
+    shared = _x(16, seed=5).requires_grad_()
+    (g_own,) = torch.autograd.grad(ens(own).sum(), own, create_graph=True)
+    out = ens(shared)
+    (g_shared,) = torch.autograd.grad(out.sum(), shared, retain_graph=True)
+    (again,) = torch.autograd.grad(out.sum(), shared)  # through the retained graph
+    assert torch.equal(g_shared, again)
+    lone_sum = 0
+    for k, m in enumerate(models):
+        xk = own[k].detach().requires_grad_()
+        (g,) = torch.autograd.grad(m(xk).sum(), xk, create_graph=True)
+        torch.testing.assert_close(g_own[k], g, rtol=1e-12, atol=1e-14)
+        (gg,) = torch.autograd.grad(g.sum(), m.layers[0].coef)
+        (gg_ens,) = torch.autograd.grad(g_own[k].sum(), ens.layers[0].coef, retain_graph=True)
+        torch.testing.assert_close(gg_ens[k], gg, rtol=1e-10, atol=1e-12)
+        xs = shared.detach().requires_grad_()
+        lone_sum = lone_sum + torch.autograd.grad(m(xs).sum(), xs)[0]
+    torch.testing.assert_close(g_shared, lone_sum, rtol=1e-12, atol=1e-14)
 
 
 def test_what_an_ensemble_cannot_take_is_a_clear_error():
