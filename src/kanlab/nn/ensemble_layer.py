@@ -33,7 +33,7 @@ from kanlab.nn.spline_edges import KnotTableCache, spline_gemm_weight
 from kanlab.splines import native
 from kanlab.splines.basis import bspline_basis, uniform_spacing
 
-__all__ = ["PARAMETERS", "StackedLayer"]
+__all__ = ["PARAMETERS", "StackedLayer", "fused_squared_error"]
 
 #: the per-layer parameters an ensemble stacks, in a lone layer's ``parameters()`` order
 PARAMETERS = ("coef", "spline_scale", "base_scale", "bias", "product_bias")
@@ -167,3 +167,44 @@ class _FusedEnsembleLayer(torch.autograd.Function):
         grads = (gh, gc, gs, gb if base_scale is not None else None,
                  gbias if bias is not None else None)
         return (*[g if need else None for g, need in zip(grads, needs)], *[None] * 5)
+
+
+def fused_squared_error(layers: Sequence[StackedLayer], x: torch.Tensor, y: torch.Tensor,
+                        which: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Every member's mean squared error on ``x``, ``y`` ``(E,)``, its gradients written into
+    the layers' parameters' ``.grad`` -- each member's forward, loss and backward one after the
+    other in the compiled kernel (``ensemble_mse``), to the bit a lone model's
+    ``mse_loss(model(x), y).backward()``, with its intermediate matrices still in cache.
+
+    ``x`` ``(B, in)`` or ``(E, B, in)``, ``y`` ``(B, out)`` or ``(E, B, out)``; ``which``
+    ``(E,)`` bool: only these members (the others' losses are NaN, their gradients 0).
+    Returns None (nothing written) where this path does not apply: no compiled kernel for
+    ``x``, product nodes, a base function other than SiLU, another dtype, autocast.
+    """
+    first = layers[0]
+    kernel = native.kernel_for(x, first.spline_order)
+    if kernel is None or torch.is_autocast_enabled(x.device.type) or x.dtype != first.coef.dtype \
+            or y.dtype != x.dtype or not torch.is_grad_enabled():
+        return None
+    if any(layer.nodes.has_products or layer.base_fn not in (F.silu, None)
+           or layer.spline_order != first.spline_order for layer in layers):
+        return None
+    empty = x.new_empty(0)
+    tensors, flags = [], []
+    for layer in layers:
+        base = layer.base_scale if layer.base_fn is not None else None
+        tensors.append([layer.coef.detach(), layer.spline_scale.detach(), layer.mask,
+                        empty if base is None else base.detach(),
+                        empty if layer.bias is None else layer.bias.detach(),
+                        layer.knots.view(layer.members, layer.in_features, -1)])
+        flags.append(layer.closed_forms())
+    found = kernel.ensemble_mse(x, y, tensors, first.spline_order, flags, native.CHUNK_VALUES,
+                                [] if which is None else which.tolist())
+    for li, layer in enumerate(layers):
+        grads = found[1 + 4 * li: 5 + 4 * li]
+        params = (layer.coef, layer.spline_scale,
+                  layer.base_scale if layer.base_fn is not None else None, layer.bias)
+        for param, grad in zip(params, grads):
+            if param is not None and param.requires_grad:
+                param.grad = grad if param.grad is None else param.grad + grad
+    return found[0]

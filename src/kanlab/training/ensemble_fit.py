@@ -31,6 +31,7 @@ from torch import nn
 from kanlab.data import Dataset
 from kanlab.errors import InputError
 from kanlab.nn.ensemble import Ensemble
+from kanlab.nn.ensemble_layer import fused_squared_error
 from kanlab.training.batches import as_dataset, training_data
 from kanlab.training.ensemble_lbfgs import EnsembleLBFGS
 from kanlab.training.grid_events import GridEvents, GridSamples
@@ -215,10 +216,15 @@ class _Run:
         """One optimiser step; returns each member's loss at its start."""
         first: list[list[float]] = []
 
-        def closure() -> torch.Tensor:
+        def closure(which: torch.Tensor | None = None) -> torch.Tensor:
             optimizer.zero_grad()
-            losses = self.losses(self.model(xb), yb)
-            losses.sum().backward()
+            losses = None
+            if self.loss_fn is nn.functional.mse_loss:  # member by member, only those asked
+                losses = fused_squared_error(self.model.layers, xb, yb.reshape(
+                    xb.shape[:-1] + (self.model.out_features,)), which)
+            if losses is None:
+                losses = self.losses(self.model(xb), yb)
+                losses.sum().backward()
             if not first:
                 first.append(losses.detach().tolist())
             return losses.detach()

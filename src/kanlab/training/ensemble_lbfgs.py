@@ -16,11 +16,14 @@ The parameters are stacked tensors ``(E, ...)``; member ``e``'s flat vector is r
   moving while the others go on.
 
 The closure returns the members' objectives ``(E,)`` and leaves each member's gradient in its
-rows of the parameters' gradients (the gradient of their sum: members share no parameter).
+rows of the parameters' gradients (the gradient of their sum: members share no parameter). It
+may take a mask ``which`` ``(E,)``: in a line search, only the members still searching need
+values, and the closure may skip the others (their values are not read).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 
@@ -130,9 +133,10 @@ class EnsembleLBFGS:
         views = [v.reshape(p.shape) for v, p in zip(flat.split(numels, 1), self.params)]
         torch._foreach_copy_(self.params, views)
 
-    def _evaluate(self, closure: Callable[[], torch.Tensor]) -> tuple[list[float], torch.Tensor]:
+    def _evaluate(self, closure: Callable[..., torch.Tensor],
+                  which: torch.Tensor | None = None) -> tuple[list[float], torch.Tensor]:
         with torch.enable_grad():
-            losses = closure()
+            losses = closure() if which is None or not self._masked else closure(which)
         self.evaluations += 1
         return losses.detach().tolist(), self._flat_grad()
 
@@ -140,7 +144,9 @@ class EnsembleLBFGS:
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         """Up to ``max_iter`` iterations for every member; returns the members' objectives
         ``(E,)`` before the first. ``closure()`` zeroes the gradients, evaluates every member
-        and returns their objectives ``(E,)``."""
+        and returns their objectives ``(E,)``; ``closure(which)`` (when it takes an argument)
+        need only evaluate the members where the mask ``which`` ``(E,)`` is True."""
+        self._masked = bool(inspect.signature(closure).parameters)
         losses, g = self._evaluate(closure)
         orig = torch.tensor(losses, dtype=g.dtype)
         if self.memory is None:
@@ -202,10 +208,11 @@ class EnsembleLBFGS:
             trials[e] = next(search)
         while trials:
             t = torch.zeros(self.members, dtype=g.dtype)
+            which = torch.zeros(self.members, dtype=torch.bool)
             for e, te in trials.items():
-                t[e] = te
+                t[e], which[e] = te, True
             self._set(torch.addcmul(x0, self.d, t[:, None]))
-            losses, grad = self._evaluate(closure)
+            losses, grad = self._evaluate(closure, None if bool(which.all()) else which)
             k = len(self._grads)
             self._grads.append(grad)
             gtd = (grad * self.d).sum(1).tolist()

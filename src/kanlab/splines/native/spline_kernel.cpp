@@ -652,6 +652,71 @@ std::vector<torch::Tensor> ensemble_backward(torch::Tensor grad_y, std::vector<t
   return {at::stack(gc), at::stack(gs), silu ? at::stack(gb) : coef.new_empty({0}),
           at::stack(gbias), with_input ? at::stack(gx) : coef.new_empty({0})};
 }
+
+// An ensemble's mean squared errors and their gradients, member by member: each member's whole
+// forward, its loss (at::mse_loss, as torch.nn.functional.mse_loss) and its whole backward run
+// one after the other -- the steps, in order, of a lone model's autograd pass -- so that the
+// member's A matrices are still in cache when its backward reads them (a batched pass writes
+// every member's A to memory first). layers: per layer {coef (E, out, in, nb), scale, mask,
+// base (E, out, in) or empty, bias (E, out) or empty, knots (E, in, n)}; uniform: per layer,
+// each member's closed-form flag. x (B, in) shared or (E, B, in); y (B, out) or (E, B, out).
+// Returns {losses (E,), then per layer the gradients of coef, scale, base, bias (empty where
+// the layer has none)}. which: the members to evaluate (empty: all); the others' losses are
+// NaN and their gradients zero.
+std::vector<torch::Tensor> ensemble_mse(torch::Tensor x, torch::Tensor y,
+                                        std::vector<std::vector<torch::Tensor>> layers, int64_t k,
+                                        std::vector<std::vector<bool>> uniform,
+                                        int64_t chunk_values, std::vector<bool> which) {
+  const int64_t depth = static_cast<int64_t>(layers.size());
+  TORCH_CHECK(depth > 0 && static_cast<int64_t>(uniform.size()) == depth, "layers expected");
+  const int64_t members = layers[0][0].size(0);
+  const bool all = which.empty();
+  TORCH_CHECK(all || static_cast<int64_t>(which.size()) == members, "which: one flag a member");
+  const auto make = [all](const torch::Tensor& t) {
+    return t.numel() == 0 ? t.new_empty({0}) : all ? torch::empty_like(t) : torch::zeros_like(t);
+  };
+  std::vector<torch::Tensor> out(1 + 4 * depth);
+  out[0] = torch::full({members}, std::numeric_limits<double>::quiet_NaN(), x.options());
+  for (int64_t l = 0; l < depth; ++l) {
+    const auto& t = layers[l];
+    TORCH_CHECK(t.size() == 6 && t[0].size(0) == members, "6 tensors per layer expected");
+    out[1 + 4 * l] = make(t[0]);
+    out[2 + 4 * l] = make(t[1]);
+    out[3 + 4 * l] = make(t[3]);
+    out[4 + 4 * l] = make(t[4]);
+  }
+  for (int64_t e = 0; e < members; ++e) {
+    if (!all && !which[e]) continue;
+    std::vector<torch::Tensor> h(depth + 1), a(depth), w(depth);
+    h[0] = x.dim() == 2 ? x : x[e];
+    for (int64_t l = 0; l < depth; ++l) {
+      const auto& t = layers[l];
+      auto r = layer_forward(h[l], t[0][e], t[1][e], t[2][e], t[3].numel() > 0 ? t[3][e] : t[3],
+                             t[4].numel() > 0 ? t[4][e] : t[4], t[5][e], k, uniform[l][e]);
+      h[l + 1] = r[0], a[l] = r[1], w[l] = r[2];
+    }
+    auto target = y.dim() == 2 ? y : y[e];
+    auto loss = at::mse_loss(h[depth], target);
+    out[0][e].copy_(loss);
+    auto g = at::mse_loss_backward(torch::ones_like(loss), h[depth], target, at::Reduction::Mean);
+    for (int64_t l = depth - 1; l >= 0; --l) {
+      const auto& t = layers[l];
+      const bool silu = t[3].numel() > 0;
+      auto found = layer_param_grads(g, a[l], t[0][e], t[1][e], t[2][e], silu);
+      out[1 + 4 * l][e].copy_(found[0]);
+      out[2 + 4 * l][e].copy_(found[1]);
+      if (silu) out[3 + 4 * l][e].copy_(found[2]);
+      if (t[4].numel() > 0) out[4 + 4 * l][e].copy_(found[3]);
+      if (l > 0) {
+        const int64_t n_in = t[0].size(2), nb = t[0].size(3);
+        auto base = silu ? a[l].slice(1, n_in * nb, n_in * (nb + 1)).clone() : h[l].new_empty({0});
+        a[l] = torch::Tensor();
+        g = input_grad(g, w[l], h[l], t[5][e], k, uniform[l][e], base, chunk_values);
+      }
+    }
+  }
+  return out;
+}
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -661,4 +726,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("layer_param_grads", &layer_param_grads, "the fused layer's parameter gradients");
   m.def("ensemble_forward", &ensemble_forward, "an ensemble layer's forward, member by member");
   m.def("ensemble_backward", &ensemble_backward, "an ensemble layer's backward, member by member");
+  m.def("ensemble_mse", &ensemble_mse, "an ensemble's squared errors and gradients, by member");
 }
