@@ -21,6 +21,7 @@ from kanlab import _aliases, data, grids, interpret, nn, science, splines, symbo
 from kanlab._version import __version__
 from kanlab.errors import DataWarning, GridWarning, InputError, KanlabError
 from kanlab.nn.compile import compile_formula
+from kanlab.nn.ensemble import Ensemble
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.model import KAN, LayerTrace
 from kanlab.training.loop import History, TrainState, fit
@@ -58,6 +59,7 @@ __all__ = [
     "KANLinear",
     "KANRegressor",
     "DataWarning",
+    "Ensemble",
     "GridWarning",
     "History",
     "InputError",

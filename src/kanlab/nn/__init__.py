@@ -28,7 +28,8 @@
 - :mod:`~kanlab.nn.grow`: larger models with the same function (``expand_depth``,
   ``expand_width``, ``augment_input``) and ``perturb``.
 - :mod:`~kanlab.nn.checkpoints`: ``Checkpoints``, copies of models to ``rewind`` to.
-- :mod:`~kanlab.nn.ensemble`: ``Ensemble``, many KANs of one shape in one batched pass.
+- :mod:`~kanlab.nn.ensemble`: ``Ensemble``, many KANs of one shape in one batched pass
+  (:mod:`~kanlab.nn.ensemble_layer`: one layer of every member).
 - :mod:`~kanlab.nn.mlp`: :class:`MLP`, the paper's baseline.
 
 Imports: :mod:`kanlab.splines`, :mod:`kanlab.symbolic`, :mod:`kanlab.grids` and below

@@ -1,28 +1,26 @@
 """Many KANs of one shape as one module: every parameter and knot buffer gains a leading member
-axis, and one batched pass evaluates every member (issue 20's ensembles; the forward pass).
+axis ``E``, and one pass evaluates every member (issue 20's ensembles).
 
-A small KAN spends its time in dispatch: each of a few dozen tensor operations costs
-microseconds whatever its size. An ensemble of ``E`` members makes the same few dozen
-operations ``E`` times larger. Per layer, with member ``e``'s knots, coefficients and scales:
-
-- the basis of every member at once: the inputs ``(E, B, in)`` are laid out as ``(B, E·in)``
-  against the members' knot vectors stacked as ``(E·in, n_knots)`` -- one
-  :func:`~kanlab.splines.basis.bspline_basis` call;
-- one batched GEMM: ``[basis | b(x)]`` ``(E, B, in·n_b + in)`` times each member's
-  ``[w_s·c·mask | w_b·mask]`` ``(E, in·n_b + in, out)``, plus the biases; product nodes then
-  multiply their rows as in a single layer.
+A small KAN is too small to keep a CPU busy: most of a lone evaluation is dispatch. An
+ensemble evaluates its ``E`` members in one pass per layer (:mod:`~kanlab.nn.ensemble_layer`:
+with the compiled kernel, each member's fused layer in one call, its values to the bit a lone
+model's; elsewhere a batched reference pass), and ``kanlab.fit`` trains them side by side
+(:mod:`~kanlab.training.ensemble_fit`), each member as a lone fit would.
 
 Members are ordinary :class:`~kanlab.nn.model.KAN` s stacked (:meth:`Ensemble.stack`, or
 ``Ensemble(widths, members=E, seeds=...)``, which builds ``KAN(widths, seed=s)`` for each seed:
 the same members as ``E`` separate models); :meth:`Ensemble.member` gives member ``i`` back as
 a ``KAN`` with the same outputs. Supported layers: a base function of the registry, no tails,
-no standardisation, no symbolic edges.
+no standardisation, no symbolic edges (take a member out for those).
 
 Shapes: inputs ``(B, in)`` (shared by every member) or ``(E, B, in)``; outputs ``(E, B, out)``.
 
-Status: this is the reference pass, differentiated by autograd through the basis; it is exact
-but not yet fast (``benchmarks/bench_ensemble.py``: slower than separate models, which use the
-layer's compiled kernel). Training members together (``fit``, batched LBFGS) comes next.
+Example:
+    >>> import kanlab
+    >>> ens = kanlab.Ensemble([2, 5, 1], members=10, seeds=range(10))
+    >>> data = kanlab.data.make_toy_dataset("exp_sin_sq", n_train=200, n_test=200)
+    >>> history = kanlab.fit(ens, data, steps=5, progress=False)
+    >>> best = ens.member(history.best_member())  # a lone KAN
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ from torch import nn
 from kanlab.errors import InputError
 from kanlab.nn.base_branch import BASE_FUNCTIONS
 from kanlab.nn.ensemble_layer import PARAMETERS, StackedLayer
-from kanlab.nn.model import KAN
+from kanlab.nn.model import KAN, LayerTrace
 
 __all__ = ["Ensemble"]
 
@@ -101,17 +99,35 @@ class Ensemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in)`` (shared) or ``(E, B, in)`` -> ``(E, B, out)``."""
-        n_in, e = self.widths[0], self.members
-        if x.dim() == 2 and x.shape[1] == n_in:
-            h = x  # shared: the first layer reads it once for every member
-        elif x.dim() == 3 and x.shape[0] == e and x.shape[2] == n_in:
-            h = x
-        else:
-            raise InputError(f"x has shape {tuple(x.shape)}; expected (B, {n_in}) for every "
-                             f"member or ({e}, B, {n_in}), one batch per member")
+        h = self._member_inputs(x)  # shared: the first layer reads it once for every member
         for layer in self.layers:
             h = layer(h)
         return h
+
+    def _member_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        n_in, e = self.widths[0], self.members
+        if not ((x.dim() == 2 and x.shape[1] == n_in)
+                or (x.dim() == 3 and x.shape[0] == e and x.shape[2] == n_in)):
+            raise InputError(f"x has shape {tuple(x.shape)}; expected (B, {n_in}) for every "
+                             f"member or ({e}, B, {n_in}), one batch per member")
+        return x
+
+    def trace(self, x: torch.Tensor) -> list[LayerTrace]:
+        """Every member's layers' inputs ``(E, B, in)``, edge activations ``(E, B, out, in)``
+        and outputs ``(E, B, out_nodes)`` for ``x`` ``(B, in)`` or ``(E, B, in)``, as
+        :meth:`KAN.trace <kanlab.nn.model.KAN.trace>` gives a lone model's (regularisation);
+        differentiable."""
+        h = self._member_inputs(x)
+        h = h if h.dim() == 3 else h.expand(self.members, -1, -1)
+        out = []
+        for layer in self.layers:
+            acts = layer.edge_activations(h)
+            sums = acts.sum(-1) if layer.bias is None else acts.sum(-1) + layer.bias.unsqueeze(1)
+            h_next = layer.nodes.combine(sums, None if layer.product_bias is None
+                                         else layer.product_bias.unsqueeze(1))
+            out.append(LayerTrace(h, acts, h_next, sums))
+            h = h_next
+        return out
 
     @property
     def in_features(self) -> int:

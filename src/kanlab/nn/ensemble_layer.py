@@ -80,6 +80,25 @@ class StackedLayer(nn.Module):
             self._closed_key = key
         return self._closed
 
+    def numeric_mask(self) -> torch.Tensor:
+        """``(E, out, in)``: every member's edges with a numeric part (ensembles have no
+        symbolic edges: the mask)."""
+        return self.mask
+
+    def edge_activations(self, h: torch.Tensor) -> torch.Tensor:
+        """Every member's edge activations ``φ_ji(x_i)``: ``(E, B, in) -> (E, B, out, in)``
+        (as a lone layer's ``edge_activations``)."""
+        e, b, n_in = h.shape
+        rows, uniform, _ = self._tables.lookup(self.knots, self.spline_order, ())
+        basis = bspline_basis(h.transpose(0, 1).reshape(b, e * n_in), self.knots,
+                              self.spline_order, rows=rows, uniform=uniform)
+        basis = basis.reshape(b, e, n_in, -1).transpose(0, 1)  # (E, B, in, nb)
+        spline = torch.einsum("ebim,eoim->eboi", basis, self.coef)
+        phi = spline * (self.spline_scale * self.mask).unsqueeze(1)
+        if self.base_scale is not None and self.base_fn is not None:
+            phi = phi + self.base_fn(h).unsqueeze(2) * (self.base_scale * self.mask).unsqueeze(1)
+        return phi
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """``(E, B, in)`` or shared ``(B, in)`` -> ``(E, B, out_nodes)``."""
         kernel = native.kernel_for(h, self.spline_order) if self.base_fn in (F.silu, None) \

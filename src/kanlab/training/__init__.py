@@ -10,6 +10,8 @@
 - :mod:`~kanlab.training.validation`: held-out data, early stopping, the best state restored.
 - :mod:`~kanlab.training.parallel`: one process or every rank of a process group, one object.
 - :mod:`~kanlab.training.lbfgs`: the LBFGS optimiser with a strong-Wolfe line search.
+- :mod:`~kanlab.training.ensemble_fit`, :mod:`~kanlab.training.ensemble_lbfgs`: an ensemble's
+  members trained side by side, each as a lone fit; LBFGS over every member at once.
 - :mod:`~kanlab.training.regularization`: the sparsity penalties of the paper's §2.5.1.
 - :mod:`~kanlab.training.spline_penalty`: the smoothness and ridge prior for noisy tables.
 - :mod:`~kanlab.training.distributed`: multi-process training (samples and statistics synced).
@@ -22,6 +24,8 @@ from __future__ import annotations
 from kanlab.training import (
     batches,  # noqa: F401
     distributed,  # noqa: F401
+    ensemble_fit,  # noqa: F401
+    ensemble_lbfgs,  # noqa: F401
     grid_events,  # noqa: F401
     landscape,  # noqa: F401
     lbfgs,  # noqa: F401
@@ -52,6 +56,8 @@ __all__ = [
     "TrainState",
     "batches",
     "distributed",
+    "ensemble_fit",
+    "ensemble_lbfgs",
     "fit",
     "grid_events",
     "grid_schedule_steps",

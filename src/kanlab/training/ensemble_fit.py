@@ -37,6 +37,7 @@ from kanlab.training.ensemble_lbfgs import EnsembleLBFGS
 from kanlab.training.grid_events import GridEvents, GridSamples
 from kanlab.training.model_loss import ModelLoss
 from kanlab.training.records import History, default_log_every, log, progress_bar
+from kanlab.training.regularization import Regulariser
 from kanlab.training.step import optimizer_settings
 
 __all__ = ["EnsembleHistory", "fit_ensemble"]
@@ -83,9 +84,8 @@ class EnsembleHistory:
 
 #: ``fit`` arguments an ensemble's run does not take yet (only their inactive values), and
 #: those that only matter with one of them
-_NOT_YET = ("distributed", "validation", "patience", "penalty", "callbacks", "lamb")
-_WITH_THEM = ("lamb_l1", "lamb_entropy", "lamb_coef", "lamb_coefdiff", "reg_metric",
-              "restore_best")
+_NOT_YET = ("distributed", "validation", "patience", "penalty", "callbacks")
+_WITH_THEM = ("restore_best",)
 
 
 def fit_ensemble(
@@ -95,10 +95,13 @@ def fit_ensemble(
     grid_schedule: Sequence[int] | Mapping[int, int] | None = None, grid_samples: Any = "auto",
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     progress: bool = True, seed: int | None = 0, log_every: int | None = None,
-    optimizer_options: Mapping[str, Any] | None = None, **unsupported: Any,
+    optimizer_options: Mapping[str, Any] | None = None, lamb: float | Sequence[float] = 0.0,
+    lamb_l1: float = 1.0, lamb_entropy: float = 2.0, lamb_coef: float = 0.0,
+    lamb_coefdiff: float = 0.0, reg_metric: str = "edge_l1", **unsupported: Any,
 ) -> EnsembleHistory:
     """Train every member of ``model`` in place; ``fit``'s arguments mean what they mean for
-    a lone KAN (module docstring). Returns an :class:`EnsembleHistory`.
+    a lone KAN (module docstring), and ``lamb`` may be one ``λ`` per member (the knot study's
+    ``λ ∈ {1e-2, 1e-3}`` side by side). Returns an :class:`EnsembleHistory`.
 
     Raises:
         InputError: data of another member count or shape, a ``DataLoader``, a
@@ -115,6 +118,8 @@ def fit_ensemble(
         raise InputError("a ModelLoss is not supported for an Ensemble yet")
     shells = [model.member(e) for e in range(model.members)]
     run = _Run(model, shells, data, steps, batch_size, seed, loss_fn)
+    run.regularise(_member_lambdas(lamb, model.members),
+                   Regulariser(1.0, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, reg_metric))
     grids = [GridEvents.for_fit(shell, steps, update_grid, grid_update_every,
                                 grid_update_until, grid_schedule,
                                 GridSamples.of(grid_samples, d, batch_size))
@@ -126,8 +131,8 @@ def fit_ensemble(
         xb, yb = run.next_batch()
         if _grid_events(i, run, grids, records, xb, yb):
             optimizer = _optimizer(opt, model, settings)
-        losses = run.step(optimizer, xb, yb)
-        records.after_step(i + 1, losses)
+        losses, regs = run.step(optimizer, xb, yb)
+        records.after_step(i + 1, losses, regs)
     records.close()
     return EnsembleHistory(records.histories)
 
@@ -180,6 +185,8 @@ class _Run:
                  batch_size: int | None, seed: int | None, loss_fn: Callable | None) -> None:
         self.model, self.shells, self.members = model, shells, model.members
         self.loss_fn = loss_fn or nn.functional.mse_loss
+        self.lambdas: torch.Tensor | None = None
+        self.regulariser = Regulariser()
         dataset = as_dataset(data)
         if not isinstance(dataset, Dataset):
             raise InputError("an Ensemble trains on a Dataset or dict (inputs (N, in) or "
@@ -212,25 +219,62 @@ class _Run:
         return torch.stack([self.loss_fn(pred[e], y if self.shared else y[e])
                             for e in range(self.members)])
 
-    def step(self, optimizer, xb: torch.Tensor, yb: torch.Tensor) -> list[float]:
-        """One optimiser step; returns each member's loss at its start."""
-        first: list[list[float]] = []
+    def regularise(self, lambdas: torch.Tensor | None, regulariser: Regulariser) -> None:
+        """Add ``λ_e · penalty_e`` to member ``e``'s loss (``lambdas`` ``(E,)``; None: off)."""
+        self.lambdas, self.regulariser = lambdas, regulariser
+
+    def objective(self, xb: torch.Tensor, yb: torch.Tensor, which: torch.Tensor | None):
+        """Each member's loss, penalty (None without regularisation) and objective ``(E,)``,
+        the objective's gradients in the parameters."""
+        if self.lambdas is not None:
+            traces = self.model.trace(xb)
+            losses = self.losses(traces[-1].outputs, yb)
+            reg = self.regulariser.penalty(self.model, traces)
+            lambdas = self.lambdas.to(reg)
+            objective = losses + lambdas * reg
+            objective.sum().backward()
+            return losses, torch.where(lambdas > 0, reg, 0.0), objective  # (as lone fits record)
+        losses = None
+        if self.loss_fn is nn.functional.mse_loss:  # member by member, only those asked
+            losses = fused_squared_error(self.model.layers, xb, yb.reshape(
+                xb.shape[:-1] + (self.model.out_features,)), which)
+        if losses is None:
+            losses = self.losses(self.model(xb), yb)
+            losses.sum().backward()
+        return losses, None, losses
+
+    def step(self, optimizer, xb: torch.Tensor,
+             yb: torch.Tensor) -> tuple[list[float], list[float]]:
+        """One optimiser step; returns each member's loss and penalty at its start."""
+        first: list[tuple[list[float], list[float]]] = []
 
         def closure(which: torch.Tensor | None = None) -> torch.Tensor:
             optimizer.zero_grad()
-            losses = None
-            if self.loss_fn is nn.functional.mse_loss:  # member by member, only those asked
-                losses = fused_squared_error(self.model.layers, xb, yb.reshape(
-                    xb.shape[:-1] + (self.model.out_features,)), which)
-            if losses is None:
-                losses = self.losses(self.model(xb), yb)
-                losses.sum().backward()
+            losses, reg, objective = self.objective(xb, yb, which)
             if not first:
-                first.append(losses.detach().tolist())
-            return losses.detach()
+                first.append((losses.detach().tolist(), [0.0] * self.members if reg is None
+                              else reg.detach().tolist()))
+            return objective.detach()
 
         optimizer.step(closure)
         return first[0]
+
+
+def _member_lambdas(lamb: float | Sequence[float], members: int) -> torch.Tensor | None:
+    """``λ`` per member ``(E,)`` from one number or one per member; None when all are 0.
+
+    Raises:
+        InputError: a list of another length, or a ``λ`` negative or not finite.
+    """
+    values = [lamb] * members if isinstance(lamb, (int, float)) else list(lamb)
+    if len(values) != members:
+        raise InputError(f"lamb must be one number or one per member ({members}); got "
+                         f"{len(values)}")
+    for v in values:
+        Regulariser(float(v))  # checks it
+    if not any(values):
+        return None
+    return torch.tensor([float(v) for v in values])
 
 
 def _member_datasets(data: Dataset, members: int) -> list[Dataset]:
@@ -260,14 +304,14 @@ class _Records:
         self.log_interval = max(steps // 10, 1)
         self.start = time.perf_counter()
 
-    def after_step(self, done: int, losses: list[float]) -> None:
+    def after_step(self, done: int, losses: list[float], regs: list[float]) -> None:
         for e, loss in enumerate(losses):
             self.losses[e].append(loss)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"member {e}'s training loss became {loss} at step "
                                          f"{done}; lower lr or check data")
         if done % self.log_every == 0 or done == self.steps:
-            self._record(done, losses)
+            self._record(done, losses, regs)
         mean = sum(losses) / len(losses)
         if self.bar is not None:
             self.bar.update(1)
@@ -283,7 +327,7 @@ class _Records:
         sq = (pred - y.reshape(pred.shape[-2:] if x.dim() == 2 else pred.shape)) ** 2
         return torch.sqrt(sq.flatten(1).mean(1)).tolist()
 
-    def _record(self, done: int, losses: list[float]) -> None:
+    def _record(self, done: int, losses: list[float], regs: list[float]) -> None:
         run = self.run
         sets = []
         for name in ("train", "test"):
@@ -300,7 +344,7 @@ class _Records:
             history.test_rmse.append(test[e])
             history.step.append(done)
             history.loss.append(losses[e])
-            history.reg.append(0.0)
+            history.reg.append(regs[e])
             history.grid_size.append(list(run.model.grid_size))
             history.val_loss.append(math.nan)
             history.wall_time.append(wall)

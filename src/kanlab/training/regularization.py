@@ -52,25 +52,27 @@ def edge_scales(
     """Every edge's score ``v_ji`` for one layer and batch.
 
     Args:
-        inputs: the layer's inputs ``(B, in)``.
-        activations: its edges' activations ``(B, out, in)``.
+        inputs: the layer's inputs ``(B, in)`` (an ensemble's: ``(E, B, in)``).
+        activations: its edges' activations ``(B, out, in)`` (``(E, B, out, in)``).
         metric: ``"edge_l1"`` or ``"edge_std"`` (see the module docstring).
-        numeric_mask: ``(out, in)``, for ``"edge_std"``: only numeric edges are scored.
+        numeric_mask: ``(out, in)`` (``(E, 1, out, in)``), for ``"edge_std"``: only numeric
+            edges are scored.
 
     Returns:
-        ``(out, in)``, differentiable.
+        ``(out, in)`` (``(E, out, in)``), differentiable.
     """
     check_choice("reg_metric", metric, REG_METRICS)
     if metric == "edge_l1":
-        return activations.abs().mean(0)
+        return activations.abs().mean(-3)
     acts = activations if numeric_mask is None else activations * numeric_mask
-    return acts.std(0) / (inputs.std(0) + 0.1)
+    return acts.std(-3) / (inputs.std(-2).unsqueeze(-2) + 0.1)
 
 
-def _entropy(p: torch.Tensor, dim: int | None, log) -> torch.Tensor:
-    """``−Σ p log(p + tiny)``: finite, with finite gradients, where ``p`` is 0 (dead edges)."""
+def _entropy(p: torch.Tensor, dim: int | tuple[int, ...], log) -> torch.Tensor:
+    """``−Σ p log(p + tiny)`` over ``dim``: finite, with finite gradients, where ``p`` is 0
+    (dead edges)."""
     terms = p * log(p + 1e-30 if log is torch.log else p + 1e-4)
-    return -(terms.sum() if dim is None else terms.sum(dim))
+    return -terms.sum(dim)
 
 
 def sparsity_penalty(
@@ -80,27 +82,28 @@ def sparsity_penalty(
     """The L1 + entropy penalty of every layer's edge scores (see the module docstring).
 
     Args:
-        scales: one ``(out, in)`` tensor of :func:`edge_scales` per layer.
+        scales: one ``(out, in)`` tensor of :func:`edge_scales` per layer (an ensemble's:
+            ``(E, out, in)``, one penalty per member).
         l1, entropy: the weights ``μ₁`` and ``μ₂``.
         metric: the form, ``"edge_l1"`` (paper) or ``"edge_std"`` (pykan 0.2.8).
 
     Returns:
-        A scalar tensor.
+        A scalar tensor (an ensemble's: ``(E,)``).
     """
     check_choice("reg_metric", metric, REG_METRICS)
     if not scales:
         raise InputError("sparsity_penalty needs at least one layer's edge scores")
-    total = scales[0].new_zeros(())
+    total = scales[0].new_zeros(scales[0].shape[:-2])
     for v in scales:
         if metric == "edge_l1":
-            norm = v.sum()
-            p = v / (norm + 1e-30)
-            total = total + l1 * norm + entropy * _entropy(p, None, torch.log)
+            norm = v.sum((-2, -1))
+            p = v / (norm[..., None, None] + 1e-30)
+            total = total + l1 * norm + entropy * _entropy(p, (-2, -1), torch.log)
         else:
-            rows = v / (v.sum(1, keepdim=True) + 1)
-            cols = v / (v.sum(0, keepdim=True) + 1)
-            h = _entropy(rows, 1, torch.log2).mean() + _entropy(cols, 0, torch.log2).mean()
-            total = total + l1 * v.sum() + entropy * h
+            rows = v / (v.sum(-1, keepdim=True) + 1)
+            cols = v / (v.sum(-2, keepdim=True) + 1)
+            h = _entropy(rows, -1, torch.log2).mean(-1) + _entropy(cols, -2, torch.log2).mean(-1)
+            total = total + l1 * v.sum((-2, -1)) + entropy * h
     return total
 
 
@@ -110,15 +113,16 @@ def coefficient_penalty(
     """``magnitude · Σ_{i,m} mean_j |c_jim| + smoothness · (the same of Δ_m c)`` over layers.
 
     Args:
-        coefs: each layer's spline coefficients ``(out, in, n_basis)``.
+        coefs: each layer's spline coefficients ``(out, in, n_basis)`` (an ensemble's:
+            ``(E, out, in, n_basis)``, one penalty per member).
         magnitude, smoothness: pykan's ``lamb_coef`` and ``lamb_coefdiff``.
     """
-    total = coefs[0].new_zeros(())
+    total = coefs[0].new_zeros(coefs[0].shape[:-3])
     for c in coefs:
         if magnitude:
-            total = total + magnitude * c.abs().mean(0).sum()
+            total = total + magnitude * c.abs().mean(-3).sum((-2, -1))
         if smoothness and c.shape[-1] > 1:
-            total = total + smoothness * c.diff(dim=-1).abs().mean(0).sum()
+            total = total + smoothness * c.diff(dim=-1).abs().mean(-3).sum((-2, -1))
     return total
 
 
@@ -168,10 +172,11 @@ class Regulariser:
         return self
 
     def penalty(self, model: KAN, traces: Sequence[LayerTrace]) -> torch.Tensor:
-        """The penalty (without ``λ``) of a batch, from ``model.trace(x)``'s traces; a scalar,
+        """The penalty (without ``λ``) of a batch, from ``model.trace(x)``'s traces; a scalar
+        (an :class:`~kanlab.nn.ensemble.Ensemble`'s: one per member, ``(E,)``),
         differentiable."""
         scales = [
-            self.scales_fn(t.inputs, t.activations, self.metric, layer.numeric_mask())
+            self.scales_fn(t.inputs, t.activations, self.metric, _batch_axis(layer.numeric_mask()))
             for t, layer in zip(traces, model.layers)
         ]
         reg = sparsity_penalty(scales, l1=self.l1, entropy=self.entropy, metric=self.metric)
@@ -179,3 +184,9 @@ class Regulariser:
             reg = reg + coefficient_penalty([layer.coef for layer in model.layers],
                                             magnitude=self.coef, smoothness=self.coefdiff)
         return reg
+
+
+def _batch_axis(mask: torch.Tensor) -> torch.Tensor:
+    """A layer's numeric mask ``(out, in)`` as it is; an ensemble's ``(E, out, in)`` with the
+    batch axis of its activations, ``(E, 1, out, in)``."""
+    return mask if mask.dim() == 2 else mask.unsqueeze(-3)
