@@ -274,7 +274,7 @@ def _member_lambdas(lamb: float | Sequence[float], members: int) -> torch.Tensor
         Regulariser(float(v))  # checks it
     if not any(values):
         return None
-    return torch.tensor([float(v) for v in values])
+    return torch.tensor([float(v) for v in values], dtype=torch.float64)
 
 
 def _member_datasets(data: Dataset, members: int) -> list[Dataset]:

@@ -148,7 +148,7 @@ class EnsembleLBFGS:
         need only evaluate the members where the mask ``which`` ``(E,)`` is True."""
         self._masked = bool(inspect.signature(closure).parameters)
         losses, g = self._evaluate(closure)
-        orig = torch.tensor(losses, dtype=g.dtype)
+        orig = g.new_tensor(losses)
         if self.memory is None:
             self.memory = _Memories(self.members, g.shape[1], self.history_size, g)
             self.d, self.t, self.prev_g = torch.zeros_like(g), g.new_zeros(self.members), g
@@ -163,14 +163,14 @@ class EnsembleLBFGS:
                    losses: list[float], g: torch.Tensor) -> tuple[list[float], torch.Tensor]:
         """One iteration of the members still ``active`` (updated in place)."""
         mem, E = self.memory, self.members
-        act = torch.tensor(active)
+        act = torch.tensor(active, device=g.device)
         first = [False] * E
         for e in range(E):
             if active[e]:
                 n_local[e] += 1
                 self.n_iter[e] += 1
                 first[e] = self.n_iter[e] == 1
-        first_t = torch.tensor(first)
+        first_t = torch.tensor(first, device=g.device)
         # the pair of the last step, then the direction (frozen for inactive members)
         y, s = g - self.prev_g, self.d * self.t[:, None]
         ys = (y * s).sum(1)
@@ -180,7 +180,7 @@ class EnsembleLBFGS:
         self.prev_g = torch.where(act[:, None], g, self.prev_g)
         l1 = g.abs().sum(1).tolist()
         t0 = [min(1.0, 1.0 / l1[e]) * self.lr if first[e] else self.lr for e in range(E)]
-        self.t = torch.where(act, torch.tensor(t0, dtype=g.dtype), self.t)
+        self.t = torch.where(act, g.new_tensor(t0), self.t)
         gtd = (g * self.d).sum(1).tolist()
         d_norm = self.d.abs().amax(1).tolist()
         searching = {}
@@ -207,10 +207,11 @@ class EnsembleLBFGS:
         for e, search in searching.items():
             trials[e] = next(search)
         while trials:
-            t = torch.zeros(self.members, dtype=g.dtype)
-            which = torch.zeros(self.members, dtype=torch.bool)
+            t = [0.0] * self.members
+            flags = [False] * self.members
             for e, te in trials.items():
-                t[e], which[e] = te, True
+                t[e], flags[e] = te, True
+            t, which = g.new_tensor(t), torch.tensor(flags, device=g.device)
             self._set(torch.addcmul(x0, self.d, t[:, None]))
             losses, grad = self._evaluate(closure, None if bool(which.all()) else which)
             k = len(self._grads)
@@ -232,28 +233,25 @@ class EnsembleLBFGS:
     def _after_search(self, results: dict, active, n_local, evals, losses, g, d_norm):
         """Move every searched member to its accepted point; apply the stopping rules."""
         E = self.members
-        t_new = torch.zeros(E, dtype=g.dtype)
-        k_idx = [0] * E
+        t_new, k_idx, misled = [0.0] * E, [0] * E, [False] * E
+        searched, ts = [False] * E, [0.0] * E
         new_losses = list(losses)
-        misled = torch.zeros(E, dtype=torch.bool)
         for e, (loss_e, handle, t_e, n_ev, moved, mis) in results.items():
-            k_idx[e] = handle[0]
-            misled[e] = mis
+            k_idx[e], misled[e], searched[e], ts[e] = handle[0], mis, True, t_e
             if moved:
                 t_new[e] = t_e
                 new_losses[e] = loss_e
             evals[e] += n_ev
             if not moved:
                 active[e] = False
-        self.memory.clear(misled)
-        self._set(torch.addcmul(self._x0, self.d, t_new[:, None]))
-        searched = torch.zeros(E, dtype=torch.bool)
-        searched[list(results)] = True
-        g_new = torch.stack(self._grads)[torch.tensor(k_idx), torch.arange(E)]
-        g_new = torch.where(searched[:, None], g_new, g)
-        ts = {e: r[2] for e, r in results.items()}
-        self.t = torch.where(searched, torch.tensor([ts.get(e, 0.0) for e in range(E)],
-                                                    dtype=g.dtype), self.t)
+        device = g.device
+        self.memory.clear(torch.tensor(misled, device=device))
+        self._set(torch.addcmul(self._x0, self.d, g.new_tensor(t_new)[:, None]))
+        searched_t = torch.tensor(searched, device=device)
+        g_new = torch.stack(self._grads)[torch.tensor(k_idx, device=device),
+                                         torch.arange(E, device=device)]
+        g_new = torch.where(searched_t[:, None], g_new, g)
+        self.t = torch.where(searched_t, g.new_tensor(ts), self.t)
         g_max = g_new.abs().amax(1).tolist()
         for e, r in results.items():
             if not active[e]:
