@@ -124,6 +124,37 @@ def test_input_gradients_double_backward_and_a_retained_graph(path):
     torch.testing.assert_close(g_shared, lone_sum, rtol=1e-12, atol=1e-14)
 
 
+def test_the_trace_is_the_members_traces_with_their_gradients(path):
+    models = _members([3, [2, 1], 2], [0, 1, 2])
+    ens = Ensemble.stack(models)
+    x = _x(d=3).requires_grad_()
+    traces = ens.trace(x)
+    loss = sum(t.activations.abs().mean() for t in traces) + traces[-1].outputs.square().sum()
+    loss.backward()
+    for k, m in enumerate(models):
+        xk = x.detach().requires_grad_()
+        lone = m.trace(xk)
+        lone_loss = sum(t.activations.abs().mean() for t in lone) / 3 \
+            + lone[-1].outputs.square().sum()
+        lone_loss.backward()
+        for mine, theirs in zip(traces, lone):
+            for name in ("inputs", "activations", "outputs", "sums"):
+                torch.testing.assert_close(getattr(mine, name)[k], getattr(theirs, name),
+                                           rtol=1e-12, atol=1e-13)
+        torch.testing.assert_close(ens.layers[0].coef.grad[k], m.layers[0].coef.grad,
+                                   rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(ens.layers[1].spline_scale.grad[k],
+                                   m.layers[1].spline_scale.grad, rtol=1e-10, atol=1e-12)
+    lone_input_grads = []
+    for m in models:
+        xk = x.detach().requires_grad_()
+        lone = m.trace(xk)
+        (sum(t.activations.abs().mean() for t in lone) / 3
+         + lone[-1].outputs.square().sum()).backward()
+        lone_input_grads.append(xk.grad)
+    torch.testing.assert_close(x.grad, sum(lone_input_grads), rtol=1e-10, atol=1e-12)
+
+
 def test_what_an_ensemble_cannot_take_is_a_clear_error():
     with pytest.raises(InputError, match="members must be an integer >= 1"):
         Ensemble([2, 1], members=0)

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kanlab.nn.spline_edges import KnotTableCache, spline_gemm_weight
+from kanlab.nn.spline_edges import KnotTableCache, spline_basis, spline_gemm_weight
 from kanlab.splines import native
 from kanlab.splines.basis import bspline_basis, uniform_spacing
 
@@ -89,9 +89,15 @@ class StackedLayer(nn.Module):
         """Every member's edge activations ``φ_ji(x_i)``: ``(E, B, in) -> (E, B, out, in)``
         (as a lone layer's ``edge_activations``)."""
         e, b, n_in = h.shape
-        rows, uniform, _ = self._tables.lookup(self.knots, self.spline_order, ())
-        basis = bspline_basis(h.transpose(0, 1).reshape(b, e * n_in), self.knots,
-                              self.spline_order, rows=rows, uniform=uniform)
+        flat = h.transpose(0, 1).reshape(b, e * n_in)  # (B, E·in)
+        kernel = native.kernel_for(flat, self.spline_order)
+        if kernel is not None and flat.dtype == self.knots.dtype \
+                and not torch.is_autocast_enabled(flat.device.type):
+            basis = _KernelBasis.apply(flat, self.knots, self.spline_order,
+                                       all(self.closed_forms()), kernel)
+        else:
+            lookup = self._tables.lookup(self.knots, self.spline_order, ())
+            basis = spline_basis(flat, self.knots, self.spline_order, lookup)
         basis = basis.reshape(b, e, n_in, -1).transpose(0, 1)  # (E, B, in, nb)
         spline = torch.einsum("ebim,eoim->eboi", basis, self.coef)
         phi = spline * (self.spline_scale * self.mask).unsqueeze(1)
@@ -227,3 +233,30 @@ def fused_squared_error(layers: Sequence[StackedLayer], x: torch.Tensor, y: torc
             if param is not None and param.requires_grad:
                 param.grad = grad if param.grad is None else param.grad + grad
     return found[0]
+
+
+class _KernelBasis(torch.autograd.Function):
+    """The dense B-spline basis ``(B, in·nb)`` of ``x`` ``(B, in)`` (each input its own knot
+    row) from the compiled kernel's ``fill``, and its input gradient from
+    ``gather_input_grad`` (the derivative basis, never formed). A double backward
+    differentiates the pure-PyTorch basis."""
+
+    @staticmethod
+    def forward(ctx, x, knots, k: int, closed: bool, kernel):  # type: ignore[override]
+        ctx.save_for_backward(x, knots)
+        ctx.k, ctx.closed, ctx.kernel = k, closed, kernel
+        n_basis = knots.shape[1] - k - 1
+        return kernel.fill(x, knots, k, x.new_empty(0), x.shape[1] * n_basis, closed)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        x, knots = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None, None
+        if torch.is_grad_enabled():  # create_graph=True: through the pure-PyTorch basis
+            dense = bspline_basis(x, knots, ctx.k).reshape(x.shape[0], -1)
+            (gx,) = torch.autograd.grad(dense, x, grad, create_graph=True)
+            return gx, None, None, None, None
+        gx = ctx.kernel.gather_input_grad(grad.contiguous(), x, knots, ctx.k, ctx.closed,
+                                          x.new_empty(0))
+        return gx, None, None, None, None

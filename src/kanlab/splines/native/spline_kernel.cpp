@@ -721,6 +721,7 @@ std::vector<torch::Tensor> ensemble_mse(torch::Tensor x, torch::Tensor y,
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("fill", &fill, "the basis matrix A of a KAN layer");
+  m.def("gather_input_grad", &gather_input_grad, "the input gradient from that of A");
   m.def("input_grad", &input_grad, "the input gradient from that of the output");
   m.def("layer_forward", &layer_forward, "the fused layer's forward: y, A, W");
   m.def("layer_param_grads", &layer_param_grads, "the fused layer's parameter gradients");
