@@ -27,7 +27,8 @@ SMALL = {"width": (2,), "grids": (3,), "steps": 3}
 # Every check runs and passes; none is expected to fail. The one that is skipped skips itself:
 # check_array_api_input raises SkipTest unless SCIPY_ARRAY_API is set (the estimators take
 # NumPy only, so there is no array-API path to check).
-@parametrize_with_checks([KANRegressor(**SMALL), KANClassifier(**SMALL)])
+@parametrize_with_checks([KANRegressor(**SMALL), KANClassifier(**SMALL),
+                          KANRegressor(**SMALL, n_members=2), KANClassifier(**SMALL, n_members=2)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -340,3 +341,52 @@ def test_import_kanlab_does_not_import_sklearn_and_names_the_extra():
 def test_lazy_attributes_are_the_estimator_classes():
     assert kanlab.KANRegressor is KANRegressor
     assert kanlab.KANClassifier is KANClassifier
+
+
+def _noisy_table(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n, 2))
+    return X, np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + 0.05 * rng.normal(size=n)
+
+
+def test_an_ensemble_of_members_predicts_their_mean_and_spread():
+    X, y = _noisy_table()
+    est = KANRegressor(width=(3,), grids=(3, 5), steps=10, n_members=3, random_state=0).fit(X, y)
+    mean, std = est.predict(X[:20], return_std=True)
+    assert mean.shape == std.shape == (20,)
+    Z = torch.tensor((X[:20] - est.x_mean_) / est.x_scale_)
+    with torch.no_grad():
+        members = np.stack([est.ensemble_.member(e)(Z).numpy()[:, 0] for e in range(3)])
+    members = members * est.y_scale_ + est.y_mean_
+    np.testing.assert_allclose(mean, members.mean(0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(std, members.std(0), rtol=1e-10, atol=1e-12)
+    assert est.best_member_ == int(np.argmin(est.member_val_loss_))
+    with torch.no_grad():
+        np.testing.assert_allclose(est.model_(Z).numpy()[:, 0] * est.y_scale_ + est.y_mean_,
+                                   members[est.best_member_], rtol=1e-12)
+    far = np.random.default_rng(1).uniform(3, 4, (20, 2))  # outside the training inputs
+    assert est.predict(far, return_std=True)[1].mean() > 10 * std.mean()
+    assert est.score(X, y) > 0.9
+
+
+def test_an_ensemble_classifier_averages_the_members_probabilities():
+    X, y = make_moons(200, noise=0.1, random_state=0)
+    est = KANClassifier(width=(3,), grids=(3,), steps=10, n_members=3, random_state=0).fit(X, y)
+    Z = torch.tensor((X - est.x_mean_) / est.x_scale_)
+    with torch.no_grad():
+        probs = [torch.softmax(est.ensemble_.member(e)(Z), 1).numpy() for e in range(3)]
+    np.testing.assert_allclose(est.predict_proba(X), np.mean(probs, 0), rtol=1e-10,
+                               atol=1e-300)
+    assert est.score(X, y) > 0.9
+
+
+def test_ensemble_estimator_errors_are_clear():
+    X, y = _noisy_table(60)
+    with pytest.raises(ValueError, match="return_std needs an ensemble"):
+        KANRegressor(width=(2,), grids=(3,), steps=2).fit(X, y).predict(X, return_std=True)
+    with pytest.raises(ValueError, match="explicit width"):
+        KANRegressor(n_members=2).fit(X, y)
+    with pytest.raises(ValueError, match="n_members must be an integer >= 1"):
+        KANRegressor(width=(2,), n_members=0).fit(X, y)
+    with pytest.raises(ValueError, match="prune"):
+        KANRegressor(width=(2,), grids=(3,), steps=2, n_members=2, prune=True).fit(X, y)

@@ -2,6 +2,8 @@
 
 - :mod:`~kanlab.apps.pipeline`: the one pipeline (standardise, build, train with a grid
   schedule, prune, retrain, simplify, snap to symbols), :func:`~kanlab.apps.pipeline.run_pipeline`.
+- :mod:`~kanlab.apps.ensemble_runs`: the pipeline's training for several seeds at once (an
+  ensemble, its members ranked on held-out rows: the estimators' ``n_members``).
 - :mod:`~kanlab.apps.auto`: the model chosen from the data: a few candidates (penalised
   additive KANs, a small network) cross-validated, the network only when it beats every
   additive one by more than a standard error, the winner trained again (the defaults of
@@ -17,7 +19,8 @@
 - :mod:`~kanlab.apps.diagnostics`: warnings for real data (a train/held-out gap, a negative
   R², too few rows, inputs on wild scales, a formula much worse than the model).
 
-Imports: anything in kanlab below it. Within: ``diagnostics``, ``pipeline`` < ``auto`` <
+Imports: anything in kanlab below it. Within: ``diagnostics``, ``pipeline`` < ``auto``,
+``ensemble_runs`` <
 ``fit_metrics`` < ``tabular``, ``estimators``, ``demos`` < ``report`` < ``cli``.
 """
 
@@ -26,6 +29,7 @@ from kanlab.apps import (  # noqa: F401
     cli,
     demos,
     diagnostics,
+    ensemble_runs,
     fit_metrics,
     pipeline,
     report,
@@ -33,4 +37,5 @@ from kanlab.apps import (  # noqa: F401
 )
 
 # estimators imports scikit-learn: ``from kanlab.apps import estimators`` when it is installed
-__all__ = ["auto", "cli", "demos", "diagnostics", "fit_metrics", "pipeline", "report", "tabular"]
+__all__ = ["auto", "cli", "demos", "diagnostics", "ensemble_runs", "fit_metrics", "pipeline",
+           "report", "tabular"]

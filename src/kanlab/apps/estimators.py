@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -77,6 +78,7 @@ class _KANEstimator(BaseEstimator):
         dtype: str = "float64",
         progress: bool = False,
         standardize: bool = True,
+        n_members: int = 1,
     ) -> None:
         self.width = width
         self.grids = grids
@@ -95,6 +97,7 @@ class _KANEstimator(BaseEstimator):
         self.dtype = dtype
         self.progress = progress
         self.standardize = standardize
+        self.n_members = n_members
 
     # ------------------------------------------------------------ validation
     def _np_dtype(self) -> type:
@@ -159,6 +162,10 @@ class _KANEstimator(BaseEstimator):
                       dtype=getattr(torch, self.dtype))
         self._np_dtype()
         data = Dataset(self._tensor(X), target)
+        if self._members() > 1:
+            self._fit_members(data, n_out, fit_options, common)
+            return
+        self.ensemble_ = None
         if auto:
             options = PipelineOptions(widths=(X.shape[1], n_out), retrain_steps=25,
                                       fit_options=fit_options, **common)
@@ -181,12 +188,53 @@ class _KANEstimator(BaseEstimator):
         if run.scaling.y_mean is not None:
             self.y_mean_, self.y_scale_ = run.scaling.y_mean.numpy(), run.scaling.y_scale.numpy()
 
+    def _members(self) -> int:
+        n = self.n_members
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise InputError(f"n_members must be an integer >= 1; got {n!r}")
+        return int(n)
+
+    def _fit_members(self, data: Dataset, n_out: int, fit_options: dict[str, Any],
+                     common: dict[str, Any]) -> None:
+        """``n_members`` KANs of the explicit ``width`` trained together
+        (:func:`~kanlab.apps.ensemble_runs.run_ensemble`); ``model_`` is the best member."""
+        from kanlab.apps.ensemble_runs import run_ensemble
+
+        if self._auto():
+            raise InputError("n_members > 1 trains several KANs of one explicit width; pass "
+                             "width=(...) (the search of width='auto' picks one model)")
+        width, grids = self._check_params()
+        held_out = self.validation_fraction is not None and \
+            data.train_input.shape[0] >= MIN_ROWS_FOR_VALIDATION
+        options = PipelineOptions(
+            widths=(data.train_input.shape[1], *width, n_out), grids=grids, steps=int(self.steps),
+            fit_options=fit_options,
+            validation_fraction=float(self.validation_fraction) if held_out else None, **common)
+        run = run_ensemble(data, options, self._members())
+        self.ensemble_ = run.ensemble
+        self.best_member_ = run.best_member
+        self.member_val_loss_ = run.val_losses
+        self.model_ = run.ensemble.member(run.best_member)
+        self.history_ = run.history[run.best_member]
+        self.selection_ = None
+        self.x_mean_, self.x_scale_ = run.scaling.x_mean.numpy(), run.scaling.x_scale.numpy()
+        if run.scaling.y_mean is not None:
+            self.y_mean_, self.y_scale_ = run.scaling.y_mean.numpy(), run.scaling.y_scale.numpy()
+
     @torch.no_grad()
+    def _member_outputs(self, X: np.ndarray) -> np.ndarray:
+        """Every member's outputs ``(E, n, n_out)`` on validated, unstandardised ``X``
+        (``E = 1`` for one KAN)."""
+        Z = self._tensor((X - self.x_mean_) / self.x_scale_)
+        model = self.ensemble_ if getattr(self, "ensemble_", None) is not None else self.model_
+        model.eval()
+        out = model(Z).double().numpy()
+        return out if out.ndim == 3 else out[None]
+
     def _outputs(self, X: np.ndarray) -> np.ndarray:
-        """The KAN's outputs ``(n, n_out)`` on validated, unstandardised ``X``."""
-        Z = (X - self.x_mean_) / self.x_scale_
-        self.model_.eval()
-        return self.model_(self._tensor(Z)).double().numpy()
+        """The KAN's outputs ``(n, n_out)`` on validated, unstandardised ``X`` (the members'
+        mean with ``n_members > 1``)."""
+        return self._member_outputs(X).mean(0)
 
     def _validate_x(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -301,6 +349,11 @@ class KANRegressor(RegressorMixin, _KANEstimator):
         standardize: train on standardised ``X`` and ``y`` (zero mean, unit variance per
             column; constant columns are only centred). Predictions and formulas are always
             in the original units.
+        n_members: with an explicit ``width``, train this many KANs of it side by side (one
+            :class:`~kanlab.nn.ensemble.Ensemble`, seeds drawn from ``random_state``): every
+            member trains every step, the held-out rows rank them (``best_member_``), and
+            ``predict`` gives their mean (``return_std=True``: and their spread). Not with
+            ``prune`` or ``symbolic``.
 
     Attributes:
         model_: the trained :class:`~kanlab.nn.model.KAN` (on standardised units).
@@ -310,6 +363,10 @@ class KANRegressor(RegressorMixin, _KANEstimator):
             None for an explicit ``width``.
         n_features_in_, feature_names_in_: the inputs seen by ``fit``.
         x_mean_, x_scale_, y_mean_, y_scale_: the standardisation (``z = (x - mean) / scale``).
+        ensemble_, best_member_, member_val_loss_: with ``n_members > 1``, the trained
+            :class:`~kanlab.nn.ensemble.Ensemble` (``model_`` is its best member), the best
+            member's index and every member's validation loss (``nan`` without held-out rows;
+            then the lowest training loss picks the best).
         formulas_: with ``symbolic=True``, one dict per output: ``output`` (index),
             ``equation`` (str), ``sympy``, ``latex`` (full precision), ``train_score`` (R² of
             the formula on the training data; score held-out data with :meth:`score`).
@@ -351,11 +408,23 @@ class KANRegressor(RegressorMixin, _KANEstimator):
             self._formula_rows(exprs, list(range(Y.shape[1])), scores)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictions ``(n,)`` for a 1-D ``y`` in ``fit``, else ``(n, n_outputs)``; float64."""
+    def predict(self, X: Any, return_std: bool = False) -> Any:
+        """Predictions ``(n,)`` for a 1-D ``y`` in ``fit``, else ``(n, n_outputs)``; float64.
+        With ``n_members > 1``: the members' mean, and with ``return_std`` also their standard
+        deviation (the spread of the ensemble, a predictive uncertainty), of the same shape.
+
+        Raises:
+            InputError: ``return_std`` for an estimator of one member.
+        """
         X = self._validate_x(X)
-        out = self._outputs(X) * self.y_scale_.astype(np.float64) + self.y_mean_
-        return out[:, 0] if self._y_ndim == 1 else out
+        members = self._member_outputs(X) * self.y_scale_.astype(np.float64) + self.y_mean_
+        if return_std and members.shape[0] < 2:
+            raise InputError("return_std needs an ensemble: fit with n_members >= 2 (one "
+                             "KAN has no spread)")
+        out, std = members.mean(0), members.std(0)
+        if self._y_ndim == 1:
+            out, std = out[:, 0], std[:, 0]
+        return (out, std) if return_std else out
 
     def _single_formula(self) -> bool:
         return self._y_ndim == 1
@@ -426,11 +495,14 @@ class KANClassifier(ClassifierMixin, _KANEstimator):
         return self._log_proba(X)
 
     def _log_proba(self, X: Any) -> np.ndarray:
-        logits = torch.from_numpy(self._outputs(self._validate_x(X)))  # (n, n_classes) float64
-        log_p = torch.log_softmax(logits, dim=1).numpy()
-        return np.maximum(log_p, _LOG_TINY)
+        """Log-probabilities ``(n, n_classes)``: of the logits' softmax, or with several members
+        of the mean of theirs."""
+        logits = torch.from_numpy(self._member_outputs(self._validate_x(X)))  # (E, n, classes)
+        log_p = torch.logsumexp(torch.log_softmax(logits, dim=2), dim=0) - math.log(
+            logits.shape[0])
+        return np.maximum(log_p.numpy(), _LOG_TINY)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row ``(n,)``."""
-        best = self._outputs(self._validate_x(X)).argmax(1)  # checks fitted before classes_
+        best = self._log_proba(X).argmax(1)  # checks fitted before classes_
         return self.classes_[best]

@@ -1,0 +1,107 @@
+"""The pipeline's training for several seeds at once: ``E`` KANs of the pipeline's model trained
+side by side as one :class:`~kanlab.nn.ensemble.Ensemble`, each member scored on the held-out
+rows, for an ensemble mean and spread (the estimators' ``n_members``).
+
+What a lone pipeline run does before and after training (standardising, holding rows out, the
+grid schedule) is the same; what it does with the held-out rows differs: a lone run stops early
+and keeps its best state, an ensemble trains every member for every step and then ranks the
+members by their validation loss (``best_member``). Pruning and symbolic snapping act on one
+model: they are the lone pipeline's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+
+from kanlab.apps.pipeline import (
+    PipelineOptions,
+    Standardization,
+    build_model,
+    grid_updates_fit,
+)
+from kanlab.data import Dataset
+from kanlab.errors import InputError
+from kanlab.nn.ensemble import Ensemble
+from kanlab.training.ensemble_fit import EnsembleHistory
+from kanlab.training.loop import fit
+from kanlab.training.validation import hold_out
+
+__all__ = ["EnsembleRun", "run_ensemble"]
+
+
+@dataclass
+class EnsembleRun:
+    """What :func:`run_ensemble` returns.
+
+    Attributes:
+        ensemble: the trained members (on standardised units).
+        scaling: the standardisation of the data.
+        history: every member's training history.
+        val_losses: each member's loss on the held-out rows (``nan`` without them).
+        best_member: the member of the lowest validation loss (of the lowest final training
+            loss without held-out rows).
+    """
+
+    ensemble: Ensemble
+    scaling: Standardization
+    history: EnsembleHistory
+    val_losses: list[float]
+    best_member: int
+
+
+def run_ensemble(data: Dataset, options: PipelineOptions, members: int) -> EnsembleRun:
+    """Standardise ``data``, hold out ``options.validation_fraction`` of its rows, train
+    ``members`` KANs of ``options`` (seeds ``options.seed + e``) together for
+    ``options.steps`` steps with its grid schedule, and score them on the held-out rows.
+
+    Raises:
+        InputError: ``members < 1``, or options that act on one model (pruning, symbolic
+            snapping, early stopping on fixed validation rows).
+    """
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise InputError(f"members must be an integer >= 1; got {members!r}")
+    unsupported = [name for name, on in (("prune", options.prune), ("symbolic",
+                   options.symbolic), ("validation_rows", options.validation_rows is not None))
+                   if on]
+    if unsupported:
+        raise InputError(f"{', '.join(unsupported)} act on one model; with several members "
+                         "train them one by one (n_members=1)")
+    options.check()
+    scaling = Standardization.fit(data, inputs=options.standardize_inputs,
+                                  target=options.standardize_target)
+    if options.standardize_inputs or options.standardize_target:
+        data = scaling.dataset(data)
+    val = None
+    if options.validation_fraction is not None:
+        data, *val = hold_out(data, options.validation_fraction, options.seed)
+    models = [build_model(dataclasses.replace(options, seed=options.seed + e))
+              for e in range(members)]
+    ensemble = Ensemble.stack(models)
+    fit_options = {k: v for k, v in options.fit_options.items()
+                   if k not in ("validation", "patience")}
+    schedule = options.schedule()
+    update_grid = options.update_grid
+    if update_grid is None:  # as the lone pipeline decides
+        largest = options.grids if schedule is None else max(schedule)
+        update_grid = grid_updates_fit(data.train_input.shape[0], fit_options.get("batch_size"),
+                                       largest)
+    history = fit(ensemble, data, steps=options.steps, grid_schedule=schedule,
+                  update_grid=update_grid, lamb=options.lamb, **fit_options)
+    val_losses = [math.nan] * members if val is None else _losses(ensemble, *val, options)
+    scores = val_losses if val is not None else history.final("loss")
+    best = min(range(members), key=lambda e: (not math.isfinite(scores[e]), scores[e]))
+    return EnsembleRun(ensemble, scaling, history, val_losses, best)
+
+
+@torch.no_grad()
+def _losses(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor,
+            options: PipelineOptions) -> list[float]:
+    """Each member's loss on ``x``, ``y`` (``fit``'s loss: MSE unless the options name
+    another)."""
+    pred = ensemble(x)
+    loss_fn = options.fit_options.get("loss_fn") or torch.nn.functional.mse_loss
+    return [float(loss_fn(pred[e], y)) for e in range(ensemble.members)]
