@@ -163,7 +163,10 @@ class _KANEstimator(BaseEstimator):
         self._np_dtype()
         data = Dataset(self._tensor(X), target)
         if self._members() > 1:
-            self._fit_members(data, n_out, fit_options, common)
+            if auto:
+                raise InputError("n_members > 1 trains several KANs of one explicit width; "
+                                 "pass width=(...) (the search of width='auto' picks one model)")
+            self._fit_members(data, self._explicit_options(X.shape, n_out, fit_options, common))
             return
         self.ensemble_ = None
         if auto:
@@ -171,22 +174,12 @@ class _KANEstimator(BaseEstimator):
                                       fit_options=fit_options, **common)
             run, selection = choose(data, options, fast=self.fast)
         else:
-            width, grids = self._check_params()
-            steps = int(self.steps)
-            held_out = (self.validation_fraction is not None
-                        and X.shape[0] >= MIN_ROWS_FOR_VALIDATION)
-            options = PipelineOptions(
-                widths=(X.shape[1], *width, n_out), grids=grids, steps=steps,
-                retrain_steps=max(steps // 4, 1), fit_options=fit_options,
-                validation_fraction=float(self.validation_fraction) if held_out else None,
-                **common)
+            options = self._explicit_options(X.shape, n_out, fit_options, common)
             run, selection = run_pipeline(data, options), None
         self.model_ = run.model
         self.history_: History = run.histories["train"]
         self.selection_ = None if selection is None else selection.as_dict()
-        self.x_mean_, self.x_scale_ = run.scaling.x_mean.numpy(), run.scaling.x_scale.numpy()
-        if run.scaling.y_mean is not None:
-            self.y_mean_, self.y_scale_ = run.scaling.y_mean.numpy(), run.scaling.y_scale.numpy()
+        self._keep_scaling(run.scaling)
 
     def _members(self) -> int:
         n = self.n_members
@@ -194,32 +187,32 @@ class _KANEstimator(BaseEstimator):
             raise InputError(f"n_members must be an integer >= 1; got {n!r}")
         return int(n)
 
-    def _fit_members(self, data: Dataset, n_out: int, fit_options: dict[str, Any],
-                     common: dict[str, Any]) -> None:
-        """``n_members`` KANs of the explicit ``width`` trained together
-        (:func:`~kanlab.apps.ensemble_runs.run_ensemble`); ``model_`` is the best member."""
+    def _explicit_options(self, shape: tuple[int, int], n_out: int, fit_options: dict[str, Any],
+                          common: dict[str, Any]) -> PipelineOptions:
+        """The pipeline's options for the explicit ``width`` on ``X`` of ``shape``."""
+        width, grids = self._check_params()
+        steps = int(self.steps)
+        held_out = self.validation_fraction is not None and shape[0] >= MIN_ROWS_FOR_VALIDATION
+        return PipelineOptions(
+            widths=(shape[1], *width, n_out), grids=grids, steps=steps,
+            retrain_steps=max(steps // 4, 1), fit_options=fit_options,
+            validation_fraction=float(self.validation_fraction) if held_out else None, **common)
+
+    def _fit_members(self, data: Dataset, options: PipelineOptions) -> None:
+        """``n_members`` KANs trained together (``run_ensemble``); ``model_``: the best."""
         from kanlab.apps.ensemble_runs import run_ensemble
 
-        if self._auto():
-            raise InputError("n_members > 1 trains several KANs of one explicit width; pass "
-                             "width=(...) (the search of width='auto' picks one model)")
-        width, grids = self._check_params()
-        held_out = self.validation_fraction is not None and \
-            data.train_input.shape[0] >= MIN_ROWS_FOR_VALIDATION
-        options = PipelineOptions(
-            widths=(data.train_input.shape[1], *width, n_out), grids=grids, steps=int(self.steps),
-            fit_options=fit_options,
-            validation_fraction=float(self.validation_fraction) if held_out else None, **common)
         run = run_ensemble(data, options, self._members())
-        self.ensemble_ = run.ensemble
-        self.best_member_ = run.best_member
+        self.ensemble_, self.best_member_ = run.ensemble, run.best_member
         self.member_val_loss_ = run.val_losses
         self.model_ = run.ensemble.member(run.best_member)
-        self.history_ = run.history[run.best_member]
-        self.selection_ = None
-        self.x_mean_, self.x_scale_ = run.scaling.x_mean.numpy(), run.scaling.x_scale.numpy()
-        if run.scaling.y_mean is not None:
-            self.y_mean_, self.y_scale_ = run.scaling.y_mean.numpy(), run.scaling.y_scale.numpy()
+        self.history_, self.selection_ = run.history[run.best_member], None
+        self._keep_scaling(run.scaling)
+
+    def _keep_scaling(self, scaling: Any) -> None:
+        self.x_mean_, self.x_scale_ = scaling.x_mean.numpy(), scaling.x_scale.numpy()
+        if scaling.y_mean is not None:
+            self.y_mean_, self.y_scale_ = scaling.y_mean.numpy(), scaling.y_scale.numpy()
 
     @torch.no_grad()
     def _member_outputs(self, X: np.ndarray) -> np.ndarray:
@@ -494,9 +487,7 @@ class KANClassifier(ClassifierMixin, _KANEstimator):
         """
         return self._log_proba(X)
 
-    def _log_proba(self, X: Any) -> np.ndarray:
-        """Log-probabilities ``(n, n_classes)``: of the logits' softmax, or with several members
-        of the mean of theirs."""
+    def _log_proba(self, X: Any) -> np.ndarray:  # the members' mean probabilities, logged
         logits = torch.from_numpy(self._member_outputs(self._validate_x(X)))  # (E, n, classes)
         log_p = torch.logsumexp(torch.log_softmax(logits, dim=2), dim=0) - math.log(
             logits.shape[0])
