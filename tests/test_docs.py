@@ -45,6 +45,8 @@ EXPECTED = {
                         "equal: True", "test RMSE on the new law: compiled"],
     "hypothesis": ["additive split: [[0, 1], [2, 3]]", "multiplicative split [[0], [1, 2]]",
                    "additive [[0, 1, 2]] multiplicative [[0, 1, 2]]"],
+    "ensembles": ["equal to its lone fit: True", "best member by test RMSE:",
+                  "mean spread inside"],
     "discovery_tools": ["input scores from the output:", "checkpoint 'trained'",
                         "flat directions", "same function: True"],
 }
