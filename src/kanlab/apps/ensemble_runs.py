@@ -1,6 +1,8 @@
 """The pipeline's training for several seeds at once: ``E`` KANs of the pipeline's model trained
 side by side as one :class:`~kanlab.nn.ensemble.Ensemble`, each member scored on the held-out
-rows, for an ensemble mean and spread (the estimators' ``n_members``).
+rows, for an ensemble mean and spread (the estimators' ``n_members``); and every member's
+formula (pruned, snapped to symbols, polished: :func:`member_formulas`), with the formulas
+the members agree on (:func:`formula_agreement`).
 
 What a lone pipeline run does before and after training (standardising, holding rows out, the
 grid schedule) is the same; what it does with the held-out rows differs: a lone run stops early
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -22,6 +26,7 @@ from kanlab.apps.pipeline import (
     Standardization,
     build_model,
     grid_updates_fit,
+    snap_symbolic,
 )
 from kanlab.data import Dataset
 from kanlab.errors import InputError
@@ -30,7 +35,8 @@ from kanlab.training.ensemble_fit import EnsembleHistory
 from kanlab.training.loop import fit
 from kanlab.training.validation import hold_out
 
-__all__ = ["EnsembleRun", "run_ensemble"]
+__all__ = ["EnsembleRun", "MemberFormula", "formula_agreement", "member_formulas",
+           "run_ensemble"]
 
 
 @dataclass
@@ -105,3 +111,78 @@ def _losses(ensemble: Ensemble, x: torch.Tensor, y: torch.Tensor,
     pred = ensemble(x)
     loss_fn = options.fit_options.get("loss_fn") or torch.nn.functional.mse_loss
     return [float(loss_fn(pred[e], y)) for e in range(ensemble.members)]
+
+
+@dataclass
+class MemberFormula:
+    """One member's formula (:func:`member_formulas`).
+
+    Attributes:
+        member: the member's index.
+        widths: its widths after pruning.
+        formula: the sympy expression of its (first) output; None where an edge stayed
+            numeric.
+        text: ``formula`` tidied for reading (:func:`~kanlab.symbolic.formula.tidy`), or
+            ``"(numeric)"``.
+        rmse: the formula's RMSE on the data's test set (its training set without one).
+    """
+
+    member: int
+    widths: list[Any]
+    formula: Any
+    text: str
+    rmse: float
+
+
+def member_formulas(ensemble: Ensemble, data: Dataset, *, prune: bool = True,
+                    lib: Sequence[str] | None = None, steps: int = 50,
+                    var_names: Sequence[str] | None = None, digits: int = 3,
+                    **fit_options: Any) -> list[MemberFormula]:
+    """Every member taken out, pruned (``prune``), snapped to symbols on ``lib`` and
+    polished ``steps`` steps (:func:`~kanlab.apps.pipeline.snap_symbolic`), and its formula.
+
+    Pruning and snapping act on one model (a member's edges and widths become its own), so
+    this runs member by member.
+
+    Args:
+        ensemble: the trained members.
+        data: their (shared) training data; the formulas are scored on its test set.
+        var_names: the inputs' names (default ``x_1, x_2, ...``).
+        digits: significant digits of :attr:`MemberFormula.text`.
+        **fit_options: for the polish's :func:`~kanlab.training.loop.fit`.
+    """
+    from kanlab.symbolic.formula import formula_function, tidy
+
+    n_in = ensemble.widths[0]
+    names = list(var_names) if var_names is not None else [f"x_{k + 1}" for k in range(n_in)]
+    x, y = ((data.test_input, data.test_label) if data.test_input is not None
+            else (data.train_input, data.train_label))
+    out = []
+    for e in range(ensemble.members):
+        model = ensemble.member(e)
+        model.record(data.train_input)  # (as a lone fit records its inputs)
+        if prune:
+            model = model.prune(data.train_input)
+        snapped = snap_symbolic(model, data, steps, lib=lib,
+                                **{"progress": False, **fit_options})
+        try:
+            formula = snapped.model.symbolic_formula(names)[0]
+        except ValueError:  # an edge stayed numeric
+            out.append(MemberFormula(e, list(snapped.model.widths), None, "(numeric)",
+                                     math.inf))
+            continue
+        pred = formula_function([formula], names, backend="torch")(x)
+        rmse = float((pred.reshape(y.shape) - y).pow(2).mean().sqrt())
+        out.append(MemberFormula(e, list(snapped.model.widths), formula,
+                                 str(tidy(formula, digits=digits)), rmse))
+    return out
+
+
+def formula_agreement(formulas: Sequence[MemberFormula]) -> list[tuple[str, list[int], float]]:
+    """The formulas the members agree on: ``(text, members, best rmse)`` for each distinct
+    tidied formula, the most common first (ties: the more accurate first)."""
+    groups: dict[str, list[MemberFormula]] = {}
+    for f in formulas:
+        groups.setdefault(f.text, []).append(f)
+    rows = [(text, [f.member for f in fs], min(f.rmse for f in fs)) for text, fs in groups.items()]
+    return sorted(rows, key=lambda r: (-len(r[1]), r[2]))
