@@ -155,6 +155,34 @@ def test_the_trace_is_the_members_traces_with_their_gradients(path):
     torch.testing.assert_close(x.grad, sum(lone_input_grads), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.skipif(not native.available(), reason="the compiled kernel is not built")
+def test_the_kernels_regularised_pass_equals_autograd_through_the_trace():
+    from kanlab.nn.ensemble_layer import fused_regularised
+    from kanlab.training.regularization import Regulariser
+
+    models = _members([2, 3, 2, 1], [0, 1, 2])  # adapted knots, a pruned edge
+    ens = Ensemble.stack(models)
+    x = _x(200)
+    y = torch.sin(3 * x[:, :1]) * x[:, 1:]
+    lambdas = torch.tensor([1e-2, 1e-3, 0.0], dtype=D)
+    traces = ens.trace(x)
+    losses = (traces[-1].outputs - y).square().mean((1, 2))
+    penalty = Regulariser(1.0, 1.0, 2.0).penalty(ens, traces)
+    (losses + lambdas * penalty).sum().backward()
+    expected = [p.grad.clone() for p in ens.parameters()]
+    ens.zero_grad(set_to_none=True)
+    found = fused_regularised(ens.layers, x, y, lambdas, 1.0, 2.0)
+    torch.testing.assert_close(found[0], losses.detach(), rtol=1e-13, atol=0)
+    torch.testing.assert_close(found[1], penalty.detach(), rtol=1e-13, atol=0)
+    for p, g in zip(ens.parameters(), expected):
+        torch.testing.assert_close(p.grad, g, rtol=1e-12, atol=1e-13)
+    ens.zero_grad(set_to_none=True)
+    only = fused_regularised(ens.layers, x, y, lambdas, 1.0, 2.0,
+                             torch.tensor([False, True, False]))
+    assert torch.isnan(only[0][0]) and only[0][1] == found[0][1]
+    assert float(ens.layers[0].coef.grad[0].abs().max()) == 0.0
+
+
 def test_what_an_ensemble_cannot_take_is_a_clear_error():
     with pytest.raises(InputError, match="members must be an integer >= 1"):
         Ensemble([2, 1], members=0)

@@ -33,7 +33,7 @@ from kanlab.nn.spline_edges import KnotTableCache, spline_basis, spline_gemm_wei
 from kanlab.splines import native
 from kanlab.splines.basis import bspline_basis, uniform_spacing
 
-__all__ = ["PARAMETERS", "StackedLayer", "fused_squared_error"]
+__all__ = ["PARAMETERS", "StackedLayer", "fused_regularised", "fused_squared_error"]
 
 #: the per-layer parameters an ensemble stacks, in a lone layer's ``parameters()`` order
 PARAMETERS = ("coef", "spline_scale", "base_scale", "bias", "product_bias")
@@ -194,18 +194,10 @@ class _FusedEnsembleLayer(torch.autograd.Function):
         return (*[g if need else None for g, need in zip(grads, needs)], *[None] * 5)
 
 
-def fused_squared_error(layers: Sequence[StackedLayer], x: torch.Tensor, y: torch.Tensor,
-                        which: torch.Tensor | None = None) -> torch.Tensor | None:
-    """Every member's mean squared error on ``x``, ``y`` ``(E,)``, its gradients written into
-    the layers' parameters' ``.grad`` -- each member's forward, loss and backward one after the
-    other in the compiled kernel (``ensemble_mse``), to the bit a lone model's
-    ``mse_loss(model(x), y).backward()``, with its intermediate matrices still in cache.
-
-    ``x`` ``(B, in)`` or ``(E, B, in)``, ``y`` ``(B, out)`` or ``(E, B, out)``; ``which``
-    ``(E,)`` bool: only these members (the others' losses are NaN, their gradients 0).
-    Returns None (nothing written) where this path does not apply: no compiled kernel for
-    ``x``, product nodes, a base function other than SiLU, another dtype, autocast.
-    """
+def _kernel_inputs(layers: Sequence[StackedLayer], x: torch.Tensor, y: torch.Tensor):
+    """``(kernel, per-layer tensors, per-layer closed-form flags)`` for the compiled
+    member-by-member passes, or None where they do not apply (no kernel for ``x``, product
+    nodes, a base function other than SiLU, another dtype, autocast, no autograd)."""
     first = layers[0]
     kernel = native.kernel_for(x, first.spline_order)
     if kernel is None or torch.is_autocast_enabled(x.device.type) or x.dtype != first.coef.dtype \
@@ -223,16 +215,66 @@ def fused_squared_error(layers: Sequence[StackedLayer], x: torch.Tensor, y: torc
                         empty if layer.bias is None else layer.bias.detach(),
                         layer.knots.view(layer.members, layer.in_features, -1)])
         flags.append(layer.closed_forms())
-    found = kernel.ensemble_mse(x, y, tensors, first.spline_order, flags, native.CHUNK_VALUES,
-                                [] if which is None else which.tolist())
+    return kernel, tensors, flags
+
+
+def _write_grads(layers: Sequence[StackedLayer], grads: Sequence[torch.Tensor]) -> None:
+    """Set (or add to) the parameters' ``.grad`` from the kernel's per-layer gradients of
+    coef, spline_scale, base_scale and bias."""
     for li, layer in enumerate(layers):
-        grads = found[1 + 4 * li: 5 + 4 * li]
         params = (layer.coef, layer.spline_scale,
                   layer.base_scale if layer.base_fn is not None else None, layer.bias)
-        for param, grad in zip(params, grads):
+        for param, grad in zip(params, grads[4 * li: 4 * li + 4]):
             if param is not None and param.requires_grad:
                 param.grad = grad if param.grad is None else param.grad + grad
-    return found[0]
+
+
+def fused_regularised(layers: Sequence[StackedLayer], x: torch.Tensor, y: torch.Tensor,
+                      lambdas: torch.Tensor, l1: float, entropy: float,
+                      which: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Every member's mean squared error and sparsity penalty (the paper's eq. 2.20, metric
+    ``edge_l1``: :func:`~kanlab.training.regularization.sparsity_penalty`) on ``x``, ``y``,
+    each ``(E,)``, with the gradients of ``error + λ_e·penalty`` written into the parameters'
+    ``.grad`` -- each member's whole pass in the compiled kernel (``ensemble_regularised``:
+    its edge activations, the penalty and their gradients by hand), equal to the autograd
+    pass through :meth:`Ensemble.trace <kanlab.nn.ensemble.Ensemble.trace>` to round-off;
+    ``which``: as for :func:`fused_squared_error`.
+
+    Returns None (nothing written) where this path does not apply (see
+    :func:`fused_squared_error`).
+    """
+    found = _kernel_inputs(layers, x, y)
+    if found is None:
+        return None
+    kernel, tensors, flags = found
+    out = kernel.ensemble_regularised(x, y, tensors, layers[0].spline_order, flags,
+                                      lambdas.to(torch.float64).cpu(), float(l1), float(entropy),
+                                      [] if which is None else which.tolist())
+    _write_grads(layers, out[2:])
+    return out[0], out[1]
+
+
+def fused_squared_error(layers: Sequence[StackedLayer], x: torch.Tensor, y: torch.Tensor,
+                        which: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Every member's mean squared error on ``x``, ``y`` ``(E,)``, its gradients written into
+    the layers' parameters' ``.grad`` -- each member's forward, loss and backward one after the
+    other in the compiled kernel (``ensemble_mse``), to the bit a lone model's
+    ``mse_loss(model(x), y).backward()``, with its intermediate matrices still in cache.
+
+    ``x`` ``(B, in)`` or ``(E, B, in)``, ``y`` ``(B, out)`` or ``(E, B, out)``; ``which``
+    ``(E,)`` bool: only these members (the others' losses are NaN, their gradients 0).
+    Returns None (nothing written) where this path does not apply: no compiled kernel for
+    ``x``, product nodes, a base function other than SiLU, another dtype, autocast.
+    """
+    found = _kernel_inputs(layers, x, y)
+    if found is None:
+        return None
+    kernel, tensors, flags = found
+    out = kernel.ensemble_mse(x, y, tensors, layers[0].spline_order, flags, native.CHUNK_VALUES,
+                              [] if which is None else which.tolist())
+    _write_grads(layers, out[1:])
+    return out[0]
 
 
 class _KernelBasis(torch.autograd.Function):

@@ -31,7 +31,7 @@ from torch import nn
 from kanlab.data import Dataset
 from kanlab.errors import InputError
 from kanlab.nn.ensemble import Ensemble
-from kanlab.nn.ensemble_layer import fused_squared_error
+from kanlab.nn.ensemble_layer import fused_regularised, fused_squared_error
 from kanlab.training.batches import as_dataset, training_data
 from kanlab.training.ensemble_lbfgs import EnsembleLBFGS
 from kanlab.training.grid_events import GridEvents, GridSamples
@@ -227,6 +227,11 @@ class _Run:
         """Each member's loss, penalty (None without regularisation) and objective ``(E,)``,
         the objective's gradients in the parameters."""
         if self.lambdas is not None:
+            found = self._fused_regularised(xb, yb, which)
+            if found is not None:
+                losses, reg = found
+                lambdas = self.lambdas.to(reg)
+                return losses, torch.where(lambdas > 0, reg, 0.0), losses + lambdas * reg
             traces = self.model.trace(xb)
             losses = self.losses(traces[-1].outputs, yb)
             reg = self.regulariser.penalty(self.model, traces)
@@ -242,6 +247,19 @@ class _Run:
             losses = self.losses(self.model(xb), yb)
             losses.sum().backward()
         return losses, None, losses
+
+    def _fused_regularised(self, xb: torch.Tensor, yb: torch.Tensor,
+                           which: torch.Tensor | None):
+        """``(losses, penalties)`` from the compiled member-by-member pass (its gradients
+        written), or None where it does not apply: another loss or metric, coefficient
+        penalties (:func:`~kanlab.nn.ensemble_layer.fused_regularised`)."""
+        reg = self.regulariser
+        if self.loss_fn is not nn.functional.mse_loss or reg.metric != "edge_l1" or reg.coef \
+                or reg.coefdiff:
+            return None
+        y = yb.reshape(xb.shape[:-1] + (self.model.out_features,))
+        return fused_regularised(self.model.layers, xb, y, self.lambdas, reg.l1, reg.entropy,
+                                 which)
 
     def step(self, optimizer, xb: torch.Tensor,
              yb: torch.Tensor) -> tuple[list[float], list[float]]:

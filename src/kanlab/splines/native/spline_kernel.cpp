@@ -717,6 +717,197 @@ std::vector<torch::Tensor> ensemble_mse(torch::Tensor x, torch::Tensor y,
   }
   return out;
 }
+
+// One layer of a member for ensemble_regularised: the edge activations phi (B, out, in), their
+// spline parts spl, the basis matrix A (B, cols) and the outputs (B, out).
+struct EdgeLayer {
+  torch::Tensor a, spl, phi, y;
+};
+
+template <typename T>
+EdgeLayer edge_forward(const torch::Tensor& h, const torch::Tensor& c, const torch::Tensor& ws,
+                       const torch::Tensor& mask, const torch::Tensor& wb,
+                       const torch::Tensor& bias, const torch::Tensor& knots, int64_t k,
+                       bool uniform) {
+  const int64_t batch = h.size(0), n_in = c.size(1), n_out = c.size(0), nb = c.size(2);
+  const bool silu = wb.numel() > 0;
+  const int64_t cols = n_in * nb + (silu ? n_in : 0);
+  EdgeLayer out;
+  out.a = fill(h, knots, k, silu ? at::silu(h) : h.new_empty({0}), cols, uniform);
+  out.spl = torch::empty({batch, n_out, n_in}, h.options());
+  out.phi = torch::empty({batch, n_out, n_in}, h.options());
+  out.y = torch::empty({batch, n_out}, h.options());
+  const T *ap = out.a.data_ptr<T>(), *cp = c.data_ptr<T>(), *sp = ws.data_ptr<T>();
+  const T *mp = mask.data_ptr<T>(), *bp = silu ? wb.data_ptr<T>() : nullptr;
+  const T* biasp = bias.numel() > 0 ? bias.data_ptr<T>() : nullptr;
+  T *splp = out.spl.data_ptr<T>(), *php = out.phi.data_ptr<T>(), *yp = out.y.data_ptr<T>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const T* row = ap + b * cols;
+    for (int64_t o = 0; o < n_out; ++o) {
+      T total = T(0);
+      for (int64_t i = 0; i < n_in; ++i) {
+        const T* coef = cp + (o * n_in + i) * nb;
+        const T* basis = row + i * nb;
+        T value = T(0);
+        for (int64_t m = 0; m < nb; ++m) value += basis[m] * coef[m];
+        const int64_t e = o * n_in + i, at_ = (b * n_out + o) * n_in + i;
+        splp[at_] = value;
+        T edge = value * (sp[e] * mp[e]);
+        if (silu) edge += row[n_in * nb + i] * (bp[e] * mp[e]);
+        php[at_] = edge;
+        total += edge;
+      }
+      yp[b * n_out + o] = biasp != nullptr ? total + biasp[o] : total;
+    }
+  }
+  return out;
+}
+
+// An ensemble's regularised squared errors, member by member (kanlab/nn/ensemble_layer.py):
+// the MSE of each member's outputs plus lambda_e times the paper's sparsity penalty of its edge
+// activations (eq. 2.20, metric edge_l1: v = mean_b |phi|, l1 * sum v + entropy * the entropy of
+// v / sum v, per layer), and the gradients of that objective. layers and uniform as for
+// ensemble_mse; lambdas (E,). Returns {losses (E,), penalties (E,), then per layer the
+// gradients of coef, scale, base, bias}; which: as for ensemble_mse.
+std::vector<torch::Tensor> ensemble_regularised(torch::Tensor x, torch::Tensor y,
+                                                std::vector<std::vector<torch::Tensor>> layers,
+                                                int64_t k, std::vector<std::vector<bool>> uniform,
+                                                torch::Tensor lambdas, double l1, double entropy,
+                                                std::vector<bool> which) {
+  const int64_t depth = static_cast<int64_t>(layers.size());
+  const int64_t members = layers[0][0].size(0);
+  const bool all = which.empty();
+  TORCH_CHECK(all || static_cast<int64_t>(which.size()) == members, "which: one flag a member");
+  const auto make = [all](const torch::Tensor& t) {
+    return t.numel() == 0 ? t.new_empty({0}) : all ? torch::empty_like(t) : torch::zeros_like(t);
+  };
+  std::vector<torch::Tensor> out(2 + 4 * depth);
+  out[0] = torch::full({members}, std::numeric_limits<double>::quiet_NaN(), x.options());
+  out[1] = torch::full({members}, std::numeric_limits<double>::quiet_NaN(), x.options());
+  for (int64_t l = 0; l < depth; ++l) {
+    const auto& t = layers[l];
+    TORCH_CHECK(t.size() == 6 && t[0].size(0) == members, "6 tensors per layer expected");
+    out[2 + 4 * l] = make(t[0]);
+    out[3 + 4 * l] = make(t[1]);
+    out[4 + 4 * l] = make(t[3]);
+    out[5 + 4 * l] = make(t[4]);
+  }
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "kanlab_ensemble_regularised", [&] {
+    using T = scalar_t;
+    const T tiny = T(1e-30);
+    for (int64_t e = 0; e < members; ++e) {
+      if (!all && !which[e]) continue;
+      const T lam = static_cast<T>(lambdas[e].item<double>());
+      std::vector<torch::Tensor> h(depth + 1);
+      std::vector<EdgeLayer> fw(depth);
+      h[0] = (x.dim() == 2 ? x : x[e]).contiguous();
+      for (int64_t l = 0; l < depth; ++l) {
+        const auto& t = layers[l];
+        fw[l] = edge_forward<T>(h[l], t[0][e].contiguous(), t[1][e].contiguous(),
+                                t[2][e].contiguous(),
+                                t[3].numel() > 0 ? t[3][e].contiguous() : t[3],
+                                t[4].numel() > 0 ? t[4][e].contiguous() : t[4],
+                                t[5][e].contiguous(), k, uniform[l][e]);
+        h[l + 1] = fw[l].y;
+      }
+      auto target = (y.dim() == 2 ? y : y[e]).contiguous();
+      auto loss = at::mse_loss(h[depth], target);
+      auto g = at::mse_loss_backward(torch::ones_like(loss), h[depth], target,
+                                     at::Reduction::Mean).contiguous();
+      T penalty = T(0);
+      std::vector<std::vector<T>> dpen(depth);  // lambda * d penalty / d v, per layer (out, in)
+      for (int64_t l = 0; l < depth; ++l) {
+        const int64_t batch = h[l].size(0), n_out = layers[l][0].size(1);
+        const int64_t n_in = layers[l][0].size(2), n_e = n_out * n_in;
+        const T* php = fw[l].phi.data_ptr<T>();
+        std::vector<T> v(n_e, T(0));
+        for (int64_t b = 0; b < batch; ++b)
+          for (int64_t j = 0; j < n_e; ++j) v[j] += std::abs(php[b * n_e + j]);
+        T norm = T(0);
+        for (int64_t j = 0; j < n_e; ++j) {
+          v[j] /= T(batch);
+          norm += v[j];
+        }
+        const T denom = norm + tiny;
+        T ent = T(0), weighted = T(0);
+        std::vector<T> dh_dp(n_e);
+        for (int64_t j = 0; j < n_e; ++j) {
+          const T p = v[j] / denom, lg = std::log(p + tiny);
+          ent -= p * lg;
+          dh_dp[j] = -(lg + p / (p + tiny));  // d(-p log(p + tiny)) / dp
+          weighted += dh_dp[j] * v[j];
+        }
+        penalty += T(l1) * norm + T(entropy) * ent;
+        dpen[l].resize(n_e);
+        for (int64_t j = 0; j < n_e; ++j) {
+          const T dent = dh_dp[j] / denom - weighted / (denom * denom);
+          dpen[l][j] = lam * (T(l1) + T(entropy) * dent);
+        }
+      }
+      out[0][e].copy_(loss);
+      out[1][e].fill_(penalty);
+      for (int64_t l = depth - 1; l >= 0; --l) {
+        const auto& t = layers[l];
+        auto c = t[0][e].contiguous(), ws = t[1][e].contiguous(), mask = t[2][e].contiguous();
+        const bool silu = t[3].numel() > 0;
+        auto wb = silu ? t[3][e].contiguous() : t[3];
+        const int64_t batch = h[l].size(0), n_out = c.size(0), n_in = c.size(1), nb = c.size(2);
+        const int64_t cols = n_in * nb + (silu ? n_in : 0), n_e = n_out * n_in;
+        const T *ap = fw[l].a.data_ptr<T>(), *php = fw[l].phi.data_ptr<T>();
+        const T *splp = fw[l].spl.data_ptr<T>(), *gp = g.data_ptr<T>();
+        const T *cp = c.data_ptr<T>(), *sp = ws.data_ptr<T>(), *mp = mask.data_ptr<T>();
+        const T* bp = silu ? wb.data_ptr<T>() : nullptr;
+        auto gc = torch::zeros_like(c), gs = torch::zeros_like(ws);
+        auto gb = silu ? torch::zeros_like(wb) : wb;
+        auto gbias = torch::zeros({n_out}, c.options());
+        auto grad_a = torch::zeros({batch, cols}, c.options());
+        T *gcp = gc.data_ptr<T>(), *gsp = gs.data_ptr<T>(), *gbiasp = gbias.data_ptr<T>();
+        T* gbp = silu ? gb.data_ptr<T>() : nullptr;
+        T* gap = grad_a.data_ptr<T>();
+        const T inv_b = T(1) / T(batch);
+        for (int64_t b = 0; b < batch; ++b) {
+          const T* row = ap + b * cols;
+          T* grow = gap + b * cols;
+          for (int64_t o = 0; o < n_out; ++o) {
+            const T gy = gp[b * n_out + o];
+            gbiasp[o] += gy;
+            for (int64_t i = 0; i < n_in; ++i) {
+              const int64_t j = o * n_in + i, at_ = b * n_e + j;
+              const T ph = php[at_];
+              const T sign = ph > T(0) ? T(1) : (ph < T(0) ? T(-1) : T(0));
+              const T gphi = (gy + dpen[l][j] * sign * inv_b) * mp[j];
+              if (gphi == T(0)) continue;
+              const T* coef = cp + j * nb;
+              const T* basis = row + i * nb;
+              T* gcoef = gcp + j * nb;
+              const T gspline = gphi * sp[j];
+              for (int64_t m = 0; m < nb; ++m) {
+                gcoef[m] += gspline * basis[m];
+                grow[i * nb + m] += gspline * coef[m];
+              }
+              gsp[j] += gphi * splp[at_];
+              if (silu) {
+                gbp[j] += gphi * row[n_in * nb + i];
+                grow[n_in * nb + i] += gphi * bp[j];
+              }
+            }
+          }
+        }
+        out[2 + 4 * l][e].copy_(gc);
+        out[3 + 4 * l][e].copy_(gs);
+        if (silu) out[4 + 4 * l][e].copy_(gb);
+        if (t[4].numel() > 0) out[5 + 4 * l][e].copy_(gbias);
+        if (l > 0) {
+          auto silu_values = silu ? fw[l].a.slice(1, n_in * nb, n_in * nb + n_in)
+                                  : h[l].new_empty({0});
+          g = gather_input_grad(grad_a, h[l], t[5][e].contiguous(), k, uniform[l][e],
+                                silu_values);
+        }
+      }
+    }
+  });
+  return out;
+}
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -728,4 +919,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("ensemble_forward", &ensemble_forward, "an ensemble layer's forward, member by member");
   m.def("ensemble_backward", &ensemble_backward, "an ensemble layer's backward, member by member");
   m.def("ensemble_mse", &ensemble_mse, "an ensemble's squared errors and gradients, by member");
+  m.def("ensemble_regularised", &ensemble_regularised,
+        "an ensemble's regularised squared errors and gradients, by member");
 }
