@@ -48,6 +48,20 @@ def test_demo_symbolic_recovers_the_formula_and_saves_the_plots(capsys, tmp_path
     assert "edge (0, 0, 0): sin" in out  # the suggestions are printed
     for name in ("seed0_trained.png", "seed0_symbolic.png"):
         assert (out_dir / name).stat().st_size > 1000
+    assert "side by side (an ensemble)" in out and "the whole story: " in out
+
+
+def test_demo_symbolic_as_an_ensemble_runs_every_stage_of_the_lone_story():
+    from kanlab.apps.demos import symbolic_stories, symbolic_story
+
+    together = symbolic_stories([0, 1], steps=8, max_iter=5)
+    for r in together:
+        alone = symbolic_story(r.seed, steps=8, max_iter=5)
+        assert r.seed == alone.seed and r.stage_rmse.keys() == alone.stage_rmse.keys()
+        # the sparsified training differs by round-off only (then amplified): the same kind
+        # of result, not the same bits
+        assert r.pruned_widths[0] == alone.pruned_widths[0] == 2
+        assert r.stage_rmse["sparse"] == pytest.approx(alone.stage_rmse["sparse"], rel=0.5)
 
 
 # ---------------------------------------------------------------- kanlab fit / kanlab predict

@@ -3,7 +3,8 @@
 
 Both are configurations of the one pipeline (:func:`~kanlab.apps.pipeline.run_pipeline`).
 ``kanlab demo`` runs :func:`grid_extension`; ``kanlab demo symbolic`` runs
-:func:`symbolic_story` for several seeds. Nothing here prints; the command line does.
+:func:`symbolic_stories` (the story for several seeds, trained side by side as an ensemble).
+Nothing here prints; the command line does.
 """
 
 from __future__ import annotations
@@ -18,11 +19,23 @@ from typing import Any
 import torch
 
 from kanlab._modes import evaluating
-from kanlab.apps.pipeline import PipelineOptions, PipelineResult, run_pipeline, simplify
+from kanlab.apps.pipeline import (
+    PipelineOptions,
+    PipelineResult,
+    Standardization,
+    build_model,
+    finish_pipeline,
+    run_pipeline,
+    simplify,
+    train_grid_updates,
+)
 from kanlab.data import Dataset, make_toy_dataset
+from kanlab.nn.ensemble import Ensemble
 from kanlab.nn.model import KAN
+from kanlab.training.loop import fit
 
-__all__ = ["STORY_LIBRARY", "StoryResult", "grid_extension", "simplify", "symbolic_story"]
+__all__ = ["STORY_LIBRARY", "StoryResult", "grid_extension", "simplify", "symbolic_stories",
+           "symbolic_story"]
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +150,90 @@ def symbolic_story(
     say = report or log.info
     start = time.perf_counter()
     data = toy_data() if data is None else data
-    options = PipelineOptions(
+    options = _story_options(seed, widths, lamb, steps, lib, max_iter)
+    watch = _StoryWatch(data, seed, lib, plot_dir, say)
+    run = run_pipeline(data, options, on_stage=watch, say=say)
+    return _story_result(run, watch, data, var_names, say, time.perf_counter() - start)
+
+
+def symbolic_stories(
+    seeds: Sequence[int],
+    *,
+    data: Dataset | None = None,
+    widths: Sequence[int] = (2, 5, 1),
+    var_names: Sequence[str] | None = None,
+    lamb: float = 0.03,
+    steps: int = 50,
+    lib: tuple[str, ...] = STORY_LIBRARY,
+    max_iter: int = 10,
+    plot_dir: str | Path | None = None,
+    report: Callable[[str], None] | None = None,
+) -> list[StoryResult]:
+    """:func:`symbolic_story` for every seed, the sparsified training (step 1, most of the
+    story's time) of all seeds side by side as one :class:`~kanlab.nn.ensemble.Ensemble`;
+    then each member goes on alone through pruning, retraining and snapping
+    (:func:`~kanlab.apps.pipeline.finish_pipeline`). ``report`` and ``plot_dir`` are for the
+    first seed; a result's ``seconds`` is its own stages plus its share of the training.
+    """
+    say = report or log.info
+    start = time.perf_counter()
+    data = toy_data() if data is None else data
+    options = [_story_options(seed, widths, lamb, steps, lib, max_iter) for seed in seeds]
+    first = options[0]
+    scaling = Standardization.fit(data, inputs=first.standardize_inputs,
+                                  target=first.standardize_target)
+    trained = scaling.dataset(data) if first.standardize_inputs or first.standardize_target \
+        else data
+    ensemble = Ensemble.stack([build_model(o) for o in options])
+    history = fit(ensemble, trained, steps=first.steps, grid_schedule=first.schedule(),
+                  update_grid=train_grid_updates(trained, first), lamb=first.lamb,
+                  **first.fit_options)
+    runs, watches = [], []
+    for e, seed in enumerate(seeds):  # prune each member; its own widths
+        run = PipelineResult(ensemble.member(e), scaling, trained)
+        run.model.record(trained.train_input)  # (as a lone fit records its inputs)
+        run.histories["train"] = history[e]
+        watch = _StoryWatch(data, seed, lib, plot_dir if e == 0 else None,
+                            say if e == 0 else log.info)
+        run.widths_trained = list(run.model.widths)
+        watch("train", run)
+        run.model = run.model.prune()
+        run.pruned_widths = list(run.model.widths)
+        watch("prune", run)
+        runs.append(run)
+        watches.append(watch)
+    _retrain_together(runs, first, watches)
+    share = (time.perf_counter() - start) / len(options)
+    results = []
+    for run, o, watch in zip(runs, options, watches):  # simplify and snap, one by one
+        own = time.perf_counter()
+        finish_pipeline(run, o, on_stage=watch, say=watch.say, retrained=True)
+        results.append(_story_result(run, watch, data, var_names, watch.say,
+                                     share + time.perf_counter() - own))
+    return results
+
+
+def _retrain_together(runs: list[PipelineResult], options: PipelineOptions,
+                      watches: list[_StoryWatch]) -> None:
+    """The ``"retrain"`` stage of pruned members: those of the same widths side by side (an
+    ensemble; without regularisation each member's steps are a lone retrain's to the bit)."""
+    groups: dict[str, list[int]] = {}
+    for e, run in enumerate(runs):
+        groups.setdefault(repr(run.model.config), []).append(e)
+    for members in groups.values():
+        ensemble = Ensemble.stack([runs[e].model for e in members])
+        histories = fit(ensemble, runs[0].data, steps=options.retrain_steps,
+                        update_grid=options.retrain_update_grid, **options.fit_options)
+        for i, e in enumerate(members):
+            runs[e].model = ensemble.member(i)
+            runs[e].model.record(runs[e].data.train_input)
+            runs[e].histories["retrain"] = histories[i]
+            watches[e]("retrain", runs[e])
+
+
+def _story_options(seed: int, widths: Sequence[int], lamb: float, steps: int,
+                   lib: Sequence[str], max_iter: int) -> PipelineOptions:
+    return PipelineOptions(
         widths=tuple(widths), grids=5, steps=steps, lamb=lamb, update_grid=True, prune=True,
         retrain_steps=steps, retrain_update_grid=True, simplify=True, symbolic=True,
         symbolic_lib=tuple(lib), r2_threshold=0.0,
@@ -145,12 +241,15 @@ def symbolic_story(
         seed=seed, dtype=torch.float64,
         fit_options={"optimizer_options": {"max_iter": max_iter}, "progress": False},
     )
-    watch = _StoryWatch(data, seed, lib, plot_dir, say)
-    run = run_pipeline(data, options, on_stage=watch, say=say)
+
+
+def _story_result(run: PipelineResult, watch: _StoryWatch, data: Dataset,
+                  var_names: Sequence[str] | None, say: Callable[[str], None],
+                  seconds: float) -> StoryResult:
     formula, rmse = _formula(run.model, data, var_names, say)
     chosen = {edge: f.name for edge, f in run.symbolic_fits.items()}
-    return StoryResult(seed, run.pruned_widths, list(run.model.widths), watch.suggestions, chosen,
-                       formula, rmse, time.perf_counter() - start, watch.stage_rmse)
+    return StoryResult(watch.seed, run.pruned_widths, list(run.model.widths), watch.suggestions,
+                       chosen, formula, rmse, seconds, watch.stage_rmse)
 
 
 class _StoryWatch:

@@ -25,8 +25,8 @@ from kanlab.apps.pipeline import (
     PipelineOptions,
     Standardization,
     build_model,
-    grid_updates_fit,
     snap_symbolic,
+    train_grid_updates,
 )
 from kanlab.data import Dataset
 from kanlab.errors import InputError
@@ -89,14 +89,9 @@ def run_ensemble(data: Dataset, options: PipelineOptions, members: int) -> Ensem
     ensemble = Ensemble.stack(models)
     fit_options = {k: v for k, v in options.fit_options.items()
                    if k not in ("validation", "patience")}
-    schedule = options.schedule()
-    update_grid = options.update_grid
-    if update_grid is None:  # as the lone pipeline decides
-        largest = options.grids if schedule is None else max(schedule)
-        update_grid = grid_updates_fit(data.train_input.shape[0], fit_options.get("batch_size"),
-                                       largest)
-    history = fit(ensemble, data, steps=options.steps, grid_schedule=schedule,
-                  update_grid=update_grid, lamb=options.lamb, **fit_options)
+    history = fit(ensemble, data, steps=options.steps, grid_schedule=options.schedule(),
+                  update_grid=train_grid_updates(data, options), lamb=options.lamb,
+                  **fit_options)
     val_losses = [math.nan] * members if val is None else _losses(ensemble, *val, options)
     scores = val_losses if val is not None else history.final("loss")
     best = min(range(members), key=lambda e: (not math.isfinite(scores[e]), scores[e]))

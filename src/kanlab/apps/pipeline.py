@@ -57,17 +57,19 @@ from kanlab.training.loop import History, fit
 from kanlab.training.validation import hold_out, split_rows
 
 __all__ = [
-    "STAGES",
     "PipelineOptions",
     "PipelineResult",
+    "STAGES",
     "Snapped",
     "Standardization",
     "center_scale",
+    "finish_pipeline",
     "grid_updates_fit",
     "rmse_r2",
     "run_pipeline",
     "simplify",
     "snap_symbolic",
+    "train_grid_updates",
 ]
 
 log = logging.getLogger(__name__)
@@ -418,26 +420,45 @@ def run_pipeline(
         options = dataclasses.replace(options, fit_options={
             **options.fit_options, "validation": validation, "patience": options.patience})
     run = PipelineResult(build_model(options), scaling, data, validation=validation)
-    stage = on_stage or (lambda name, result: None)
-    fit_options = dict(options.fit_options)
-    update_grid = options.update_grid
-    if update_grid is None:
-        largest = options.grids if schedule is None else max(schedule)
-        update_grid = grid_updates_fit(data.train_input.shape[0], fit_options.get("batch_size"),
-                                       largest)
     start = time.perf_counter()
     run.model.train()
     run.histories["train"] = fit(run.model, data, steps=options.steps, grid_schedule=schedule,
-                                 update_grid=update_grid, lamb=options.lamb, **fit_options)
-    run.widths_trained = list(run.model.widths)
-    stage("train", run)
-    _prune_and_retrain(run, options, stage, say)
+                                 update_grid=train_grid_updates(data, options),
+                                 lamb=options.lamb, **options.fit_options)
+    return finish_pipeline(run, options, on_stage=on_stage, say=say, start=start)
+
+
+def train_grid_updates(data: Dataset, options: PipelineOptions) -> Any:
+    """``fit``'s ``update_grid`` of the ``"train"`` stage: the options', or (None) whether
+    every batch has the samples the largest grid needs (:func:`grid_updates_fit`)."""
+    if options.update_grid is not None:
+        return options.update_grid
+    schedule = options.schedule()
+    largest = options.grids if schedule is None else max(schedule)
+    return grid_updates_fit(data.train_input.shape[0], options.fit_options.get("batch_size"),
+                            largest)
+
+
+def finish_pipeline(run: PipelineResult, options: PipelineOptions, *,
+                    on_stage: Callable[[str, PipelineResult], None] | None = None,
+                    say: Callable[[str], None] = log.info, start: float | None = None,
+                    retrained: bool = False) -> PipelineResult:
+    """The stages after ``"train"`` (as ``options`` say) on a run whose model was trained (by
+    :func:`run_pipeline`, or in an ensemble); ``start``: when its training began.
+    ``retrained``: ``"prune"`` and ``"retrain"`` were done (and reported): go on from there."""
+    start = time.perf_counter() if start is None else start
+    stage = on_stage or (lambda name, result: None)
+    if not retrained:
+        run.widths_trained = list(run.model.widths)
+        stage("train", run)
+        _prune_and_retrain(run, options, stage)
+    _simplify(run, options, stage, say)
     if options.symbolic:
         run.model.train()
         run.model, run.histories["symbolic"], run.symbolic_fits = snap_symbolic(
-            run.model, data, options.retrain_steps, lib=options.symbolic_lib,
+            run.model, run.data, options.retrain_steps, lib=options.symbolic_lib,
             r2_threshold=options.r2_threshold, until_loss=options.polish_until_loss,
-            **fit_options)
+            **options.fit_options)
         stage("symbolic", run)
     run.model.eval()
     run.seconds = time.perf_counter() - start
@@ -445,9 +466,8 @@ def run_pipeline(
 
 
 def _prune_and_retrain(run: PipelineResult, options: PipelineOptions,
-                       stage: Callable[[str, PipelineResult], None],
-                       say: Callable[[str], None]) -> None:
-    """The ``"prune"``, ``"retrain"`` and ``"simplify"`` stages that ``options`` switch on."""
+                       stage: Callable[[str, PipelineResult], None]) -> None:
+    """The ``"prune"`` and ``"retrain"`` stages, when ``options`` switch them on."""
     if options.prune:
         if run.validation is None:
             run.model = run.model.prune()
@@ -462,6 +482,11 @@ def _prune_and_retrain(run: PipelineResult, options: PipelineOptions,
                       update_grid=options.retrain_update_grid, **options.fit_options)
         run.histories["retrain"] = history
         stage("retrain", run)
+
+
+def _simplify(run: PipelineResult, options: PipelineOptions,
+              stage: Callable[[str, PipelineResult], None], say: Callable[[str], None]) -> None:
+    """The ``"simplify"`` stage, when ``options`` switch it on."""
     if options.simplify:
         rmse = run.histories["retrain" if options.prune else "train"].train_rmse[-1]
         run.model.train()
