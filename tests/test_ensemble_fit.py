@@ -88,6 +88,26 @@ def test_adam_with_batches_and_a_member_whose_data_differ_equals_lone_fits():
     assert history[0].test_rmse[-1] != history[1].test_rmse[-1]
 
 
+@needs_kernel
+def test_each_member_stops_early_and_ends_in_its_best_state_as_a_lone_fit():
+    data = _data()
+    options = dict(steps=40, validation=0.2, patience=3)
+    ens = Ensemble([2, 3, 1], members=3, seeds=[0, 1, 2], dtype=D)
+    history = kanlab.fit(ens, data, progress=False, **options)
+    stops = set()
+    for e in range(3):
+        lone = kanlab.KAN([2, 3, 1], seed=e, dtype=D)
+        h = kanlab.fit(lone, data, progress=False, **options)
+        assert h.stopped_early and history[e].stopped_early
+        assert (history[e].best_step, history[e].val_loss, history[e].events) == \
+            (h.best_step, h.val_loss, h.events)
+        assert history[e].initial_val_loss == h.initial_val_loss
+        assert all(torch.equal(a, b) for a, b in zip(ens.member(e).parameters(),
+                                                     lone.parameters()))
+        stops.add(h.step[-1])
+    assert len(stops) > 1  # the members stopped at different steps
+
+
 def test_the_reference_pass_trains_members_as_lone_fits_to_round_off(monkeypatch):
     # without the compiled kernel (another device, KANLAB_NATIVE=0) the batched reference
     # pass rounds differently from a lone layer: equal to round-off over a short fit
@@ -150,8 +170,15 @@ def test_bad_ensemble_training_input_is_a_clear_error():
         kanlab.fit(ens, wrong, steps=1, progress=False)
     with pytest.raises(InputError, match="not supported for an Ensemble yet"):
         kanlab.fit(ens, data, steps=1, callbacks=[lambda state: None], progress=False)
-    with pytest.raises(InputError, match="not supported for an Ensemble yet"):
-        kanlab.fit(ens, data, steps=1, validation=0.2, progress=False)
+    with pytest.raises(InputError, match="patience=3 needs validation data"):
+        kanlab.fit(ens, data, steps=1, patience=3, progress=False)
+    own = {"train_input": data.train_input.expand(3, -1, -1),
+           "train_label": data.train_label.expand(3, -1, -1)}
+    with pytest.raises(InputError, match="validation fraction holds out shared rows"):
+        kanlab.fit(ens, own, steps=1, validation=0.2, progress=False)
+    with pytest.raises(InputError, match="first axis of 3"):
+        kanlab.fit(ens, data, steps=1, progress=False,
+                   validation=(own["train_input"][:2], own["train_label"][:2]))
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(data.train_input, data.train_label), batch_size=10)
     with pytest.raises(InputError, match="DataLoader"):

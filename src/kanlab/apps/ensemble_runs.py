@@ -4,11 +4,10 @@ rows, for an ensemble mean and spread (the estimators' ``n_members``); and every
 formula (pruned, snapped to symbols, polished: :func:`member_formulas`), with the formulas
 the members agree on (:func:`formula_agreement`).
 
-What a lone pipeline run does before and after training (standardising, holding rows out, the
-grid schedule) is the same; what it does with the held-out rows differs: a lone run stops early
-and keeps its best state, an ensemble trains every member for every step and then ranks the
-members by their validation loss (``best_member``). Pruning and symbolic snapping act on one
-model: they are the lone pipeline's.
+What a lone pipeline run does (standardising, holding rows out, the grid schedule, stopping
+early and keeping the best state) each member does; the held-out rows then also rank the
+members (``best_member``). Pruning and symbolic snapping act on one model: take a member out
+for them (:func:`member_formulas`).
 """
 
 from __future__ import annotations
@@ -61,12 +60,13 @@ class EnsembleRun:
 
 def run_ensemble(data: Dataset, options: PipelineOptions, members: int) -> EnsembleRun:
     """Standardise ``data``, hold out ``options.validation_fraction`` of its rows, train
-    ``members`` KANs of ``options`` (seeds ``options.seed + e``) together for
-    ``options.steps`` steps with its grid schedule, and score them on the held-out rows.
+    ``members`` KANs of ``options`` (seeds ``options.seed + e``) together for up to
+    ``options.steps`` steps with its grid schedule (each member stopping early on the held-out
+    rows, as a lone run), and score them there.
 
     Raises:
         InputError: ``members < 1``, or options that act on one model (pruning, symbolic
-            snapping, early stopping on fixed validation rows).
+            snapping, fixed validation rows).
     """
     if isinstance(members, bool) or not isinstance(members, int) or members < 1:
         raise InputError(f"members must be an integer >= 1; got {members!r}")
@@ -87,8 +87,9 @@ def run_ensemble(data: Dataset, options: PipelineOptions, members: int) -> Ensem
     models = [build_model(dataclasses.replace(options, seed=options.seed + e))
               for e in range(members)]
     ensemble = Ensemble.stack(models)
-    fit_options = {k: v for k, v in options.fit_options.items()
-                   if k not in ("validation", "patience")}
+    fit_options = dict(options.fit_options)
+    if val is not None:  # each member stops early and keeps its best state, as a lone run
+        fit_options.update(validation=tuple(val), patience=options.patience)
     history = fit(ensemble, data, steps=options.steps, grid_schedule=options.schedule(),
                   update_grid=train_grid_updates(data, options), lamb=options.lamb,
                   **fit_options)

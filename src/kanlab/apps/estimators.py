@@ -343,8 +343,8 @@ class KANRegressor(RegressorMixin, _KANEstimator):
             column; constant columns are only centred). Predictions and formulas are always
             in the original units.
         n_members: with an explicit ``width``, train this many KANs of it side by side (one
-            :class:`~kanlab.nn.ensemble.Ensemble`, seeds drawn from ``random_state``): every
-            member trains every step, the held-out rows rank them (``best_member_``), and
+            :class:`~kanlab.nn.ensemble.Ensemble`, seeds drawn from ``random_state``): each
+            stops early as one KAN would, the held-out rows rank them (``best_member_``), and
             ``predict`` gives their mean (``return_std=True``: and their spread). Not with
             ``prune`` or ``symbolic``.
 

@@ -10,8 +10,9 @@
 - :mod:`~kanlab.training.validation`: held-out data, early stopping, the best state restored.
 - :mod:`~kanlab.training.parallel`: one process or every rank of a process group, one object.
 - :mod:`~kanlab.training.lbfgs`: the LBFGS optimiser with a strong-Wolfe line search.
-- :mod:`~kanlab.training.ensemble_fit`, :mod:`~kanlab.training.ensemble_lbfgs`: an ensemble's
-  members trained side by side, each as a lone fit; LBFGS over every member at once.
+- :mod:`~kanlab.training.ensemble_fit`, :mod:`~kanlab.training.ensemble_lbfgs`,
+  :mod:`~kanlab.training.ensemble_validation`: an ensemble's members trained side by side, each
+  as a lone fit; LBFGS over every member at once; each member's early stop and best state.
 - :mod:`~kanlab.training.regularization`: the sparsity penalties of the paper's §2.5.1.
 - :mod:`~kanlab.training.spline_penalty`: the smoothness and ridge prior for noisy tables.
 - :mod:`~kanlab.training.distributed`: multi-process training (samples and statistics synced).
@@ -26,6 +27,7 @@ from kanlab.training import (
     distributed,  # noqa: F401
     ensemble_fit,  # noqa: F401
     ensemble_lbfgs,  # noqa: F401
+    ensemble_validation,  # noqa: F401
     grid_events,  # noqa: F401
     landscape,  # noqa: F401
     lbfgs,  # noqa: F401
@@ -58,6 +60,7 @@ __all__ = [
     "distributed",
     "ensemble_fit",
     "ensemble_lbfgs",
+    "ensemble_validation",
     "fit",
     "grid_events",
     "grid_schedule_steps",

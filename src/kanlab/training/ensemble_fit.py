@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from kanlab.nn.ensemble import Ensemble
 from kanlab.nn.ensemble_layer import fused_regularised, fused_squared_error
 from kanlab.training.batches import as_dataset, training_data
 from kanlab.training.ensemble_lbfgs import EnsembleLBFGS
+from kanlab.training.ensemble_validation import EnsembleValidation
 from kanlab.training.grid_events import GridEvents, GridSamples
 from kanlab.training.model_loss import ModelLoss
 from kanlab.training.records import History, default_log_every, log, progress_bar
@@ -84,8 +85,7 @@ class EnsembleHistory:
 
 #: ``fit`` arguments an ensemble's run does not take yet (only their inactive values), and
 #: those that only matter with one of them
-_NOT_YET = ("distributed", "validation", "patience", "penalty", "callbacks")
-_WITH_THEM = ("restore_best",)
+_NOT_YET = ("distributed", "penalty", "callbacks")
 
 
 def fit_ensemble(
@@ -97,19 +97,21 @@ def fit_ensemble(
     progress: bool = True, seed: int | None = 0, log_every: int | None = None,
     optimizer_options: Mapping[str, Any] | None = None, lamb: float | Sequence[float] = 0.0,
     lamb_l1: float = 1.0, lamb_entropy: float = 2.0, lamb_coef: float = 0.0,
-    lamb_coefdiff: float = 0.0, reg_metric: str = "edge_l1", **unsupported: Any,
+    lamb_coefdiff: float = 0.0, reg_metric: str = "edge_l1", validation: Any = None,
+    patience: int | None = None, restore_best: bool = True, **unsupported: Any,
 ) -> EnsembleHistory:
     """Train every member of ``model`` in place; ``fit``'s arguments mean what they mean for
-    a lone KAN (module docstring), and ``lamb`` may be one ``λ`` per member (the knot study's
-    ``λ ∈ {1e-2, 1e-3}`` side by side). Returns an :class:`EnsembleHistory`.
+    a lone KAN (module docstring), ``lamb`` may be one ``λ`` per member (the knot study's
+    ``λ ∈ {1e-2, 1e-3}`` side by side), and validation stops and restores each member on its
+    own (:mod:`~kanlab.training.ensemble_validation`). Returns an :class:`EnsembleHistory`.
 
     Raises:
         InputError: data of another member count or shape, a ``DataLoader``, a
             :class:`~kanlab.training.model_loss.ModelLoss`, or an argument ensembles do not
-            take yet (regularisation, validation, callbacks, a penalty, several processes).
+            take yet (callbacks, a penalty, several processes).
     """
     for name, value in unsupported.items():
-        if name not in _NOT_YET + _WITH_THEM:
+        if name not in _NOT_YET:
             raise TypeError(f"fit() got an unexpected keyword argument {name!r}")
         if name in _NOT_YET and value is not None and value is not False and value != 0:
             raise InputError(f"fit({name}=...) is not supported for an Ensemble yet; train "
@@ -117,6 +119,11 @@ def fit_ensemble(
     if isinstance(loss_fn, ModelLoss):
         raise InputError("a ModelLoss is not supported for an Ensemble yet")
     shells = [model.member(e) for e in range(model.members)]
+    dataset = as_dataset(data)
+    data, held_out = EnsembleValidation.for_fit(
+        model, dataset, validation, patience, restore_best, seed,
+        isinstance(dataset, Dataset) and dataset.train_input.dim() == 2,
+        loss_fn or nn.functional.mse_loss)
     run = _Run(model, shells, data, steps, batch_size, seed, loss_fn)
     run.regularise(_member_lambdas(lamb, model.members),
                    Regulariser(1.0, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff, reg_metric))
@@ -125,15 +132,24 @@ def fit_ensemble(
                                 GridSamples.of(grid_samples, d, batch_size))
              for shell, d in zip(shells, run.data)]
     settings = optimizer_settings(opt, lr, optimizer_options)
-    records = _Records(run, steps, log_every, batch_size, progress)
+    records = _Records(run, steps, log_every, batch_size, progress, held_out.losses)
+    records.stopped = held_out.frozen
+    held_out.start(records.log_every, model, records.histories)
     optimizer = _optimizer(opt, model, settings)
     for i in range(steps):
         xb, yb = run.next_batch()
-        if _grid_events(i, run, grids, records, xb, yb):
+        moved = _grid_events(i, run, grids, records, xb, yb, held_out)
+        if moved is None:  # every member stopped before a refinement
+            break
+        if moved:
             optimizer = _optimizer(opt, model, settings)
         losses, regs = run.step(optimizer, xb, yb)
-        records.after_step(i + 1, losses, regs)
+        held_out.hold_frozen(model)
+        if records.after_step(i + 1, losses, regs) and held_out.after_record(
+                i + 1, model, records.histories, records.last_val):
+            break
     records.close()
+    held_out.finish(model, records.histories)
     return EnsembleHistory(records.histories)
 
 
@@ -147,9 +163,11 @@ def _optimizer(opt: str, model: Ensemble, settings: dict[str, Any]):
 
 
 def _grid_events(i: int, run: _Run, grids: list[GridEvents], records: _Records,
-                 xb: torch.Tensor, yb: torch.Tensor) -> bool:
+                 xb: torch.Tensor, yb: torch.Tensor, held_out: EnsembleValidation
+                 ) -> bool | None:
     """Apply the grid events due before step ``i`` member by member; returns whether the
-    parameters were replaced (a refinement: the optimiser restarts)."""
+    parameters were replaced (a refinement: the optimiser restarts), None when validation
+    stopped every member before a refinement."""
     model, shells = run.model, run.shells
     events = []
     for e, grid in enumerate(grids):
@@ -158,22 +176,31 @@ def _grid_events(i: int, run: _Run, grids: list[GridEvents], records: _Records,
         events.append(grid.due(i, shells[e], records.losses[e]))
     if not any(events):
         return False
+    refine_to = next((ev.refine_to for ev in events if ev is not None and ev.refine_to), None)
+    if refine_to is not None and held_out.before_refinement(i, refine_to, model,
+                                                            records.histories):
+        return None
     custom = None if run.loss_fn is nn.functional.mse_loss else run.loss_fn
     for e, event in enumerate(events):
-        if event is not None:
+        if event is not None and e in held_out.frozen and not event.replaces_parameters:
+            events[e] = None  # a stopped member's grid stays (its state is written back)
+        elif event is not None:
             model.copy_member_into(e, shells[e])
-            event.apply(shells[e], *grids[e].samples(*run.member_batch(xb, yb, e)),
-                        records.histories[e], lambda t: t, custom)
+            history = History() if e in held_out.frozen else records.histories[e]
+            event.apply(shells[e], *grids[e].samples(*run.member_batch(xb, yb, e)), history,
+                        lambda t: t, custom)
     refined = [event is not None and event.replaces_parameters for event in events]
     if any(refined):
         if not all(refined):
             raise RuntimeError("members refined at different steps; an ensemble's grid "
                                "schedule is shared")
         model.restack(shells)
+        held_out.hold_frozen(model, refined=True)
         return True
     for e, event in enumerate(events):
         if event is not None:
             model.load_member(e, shells[e])
+    held_out.hold_frozen(model)
     return False
 
 
@@ -312,23 +339,27 @@ class _Records:
     """Every member's :class:`History`, recorded as a lone ``fit``'s records it."""
 
     def __init__(self, run: _Run, steps: int, log_every: int | None, batch_size: int | None,
-                 progress: bool) -> None:
+                 progress: bool, validate: Callable[[Ensemble], list[float]]) -> None:
         n_train = run.data[0].n_train
         self.log_every = log_every or default_log_every(n_train, batch_size)
-        self.run, self.steps = run, steps
+        self.run, self.steps, self.validate = run, steps, validate
+        self.last_val: list[float] = []
+        self.stopped: Container[int] = ()
         self.histories = [History() for _ in range(run.members)]
         self.losses: list[list[float]] = [[] for _ in range(run.members)]
         self.bar = progress_bar(steps, progress)
         self.log_interval = max(steps // 10, 1)
         self.start = time.perf_counter()
 
-    def after_step(self, done: int, losses: list[float], regs: list[float]) -> None:
+    def after_step(self, done: int, losses: list[float], regs: list[float]) -> bool:
+        """Take step ``done``'s losses and penalties; returns whether it was recorded."""
         for e, loss in enumerate(losses):
             self.losses[e].append(loss)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"member {e}'s training loss became {loss} at step "
                                          f"{done}; lower lr or check data")
-        if done % self.log_every == 0 or done == self.steps:
+        recorded = done % self.log_every == 0 or done == self.steps
+        if recorded:
             self._record(done, losses, regs)
         mean = sum(losses) / len(losses)
         if self.bar is not None:
@@ -336,6 +367,7 @@ class _Records:
             self.bar.set_postfix(mean_loss=f"{mean:.3e}")
         elif done % self.log_interval == 0:
             log.info("step %d/%d mean member loss %.4e", done, self.steps, mean)
+        return recorded
 
     def _rmse(self, x: torch.Tensor | None, y: torch.Tensor | None) -> list[float]:
         if x is None or y is None or not y.is_floating_point():
@@ -356,15 +388,18 @@ class _Records:
             else:
                 sets.append((torch.stack(xs), torch.stack(ys)))
         train, test = self._rmse(*sets[0]), self._rmse(*sets[1])
+        self.last_val = self.validate(run.model)
         wall = time.perf_counter() - self.start
         for e, history in enumerate(self.histories):
+            if e in self.stopped:  # a stopped member's history ends where it stopped
+                continue
             history.train_rmse.append(train[e])
             history.test_rmse.append(test[e])
             history.step.append(done)
             history.loss.append(losses[e])
             history.reg.append(regs[e])
             history.grid_size.append(list(run.model.grid_size))
-            history.val_loss.append(math.nan)
+            history.val_loss.append(self.last_val[e])
             history.wall_time.append(wall)
 
     def close(self) -> None:

@@ -58,7 +58,7 @@ from kanlab.training.model_loss import batch_loss, custom_loss
 from kanlab.training.parallel import Distributed, SingleProcess
 from kanlab.training.records import History
 
-__all__ = ["DEFAULT_PATIENCE", "RTOL", "Validation", "hold_out", "split_rows"]
+__all__ = ["DEFAULT_PATIENCE", "RTOL", "Validation", "hold_out", "improves", "split_rows"]
 
 #: relative decrease of the validation loss that counts as an improvement
 RTOL = 1e-4
@@ -261,7 +261,7 @@ class Validation:
         loss = history.val_loss[-1]
         if loss < self.best_loss:  # False for nan
             self._keep(loss, done, model)
-        if _improves(loss, self.reference):
+        if improves(loss, self.reference):
             self.reference, self.improved_step = loss, done
         if self.patience is not None and done - self.improved_step >= self.patience:
             history.events.append(
@@ -275,7 +275,7 @@ class Validation:
         finished did not improve on the best validation loss of the earlier stages."""
         if not self.active or event.refine_to is None:
             return False
-        if _improves(self.best_loss, self.stage_reference):
+        if improves(self.best_loss, self.stage_reference):
             self.stage_reference = self.best_loss
             return False
         history.events.append(
@@ -297,7 +297,7 @@ class Validation:
         model.load_state_dict(self.best_state)
 
 
-def _improves(loss: float, reference: float) -> bool:
+def improves(loss: float, reference: float) -> bool:
     """Whether ``loss`` improves on ``reference`` by more than ``RTOL`` relative (any finite
     loss improves on ``inf``)."""
     if math.isinf(reference):
