@@ -114,11 +114,30 @@ def test_sweep_resumes_without_retraining(data, tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(sweeps, "_train", fail)
+    monkeypatch.setattr(sweeps, "train_group", fail)
     again = run_sweep(data, [MLPRun((2, 4, 1), steps=3)], path=path)
     assert again == first
     assert load_points(path) == first
     assert first[0].n_params == 2 * 4 + 4 + 4 + 1
+
+
+def test_seeds_of_one_shape_train_together_as_they_would_apart(data, tmp_path):
+    from kanlab.science.sweep_runs import groups_of
+    from kanlab.splines import native
+
+    if not native.available():
+        pytest.skip("bitwise equality with lone runs needs the compiled kernel")
+
+    runs = kan_runs([(2, 1, 1), (2, 2, 1)], grids=(3, 5), steps_per_grid=4, seeds=(0, 1))
+    runs.append(MLPRun((2, 3, 1), steps=3))
+    assert [[r.key for r in g] for g in groups_of(runs)] == [
+        [runs[0].key, runs[1].key], [runs[2].key, runs[3].key], [runs[4].key]]
+    together = run_sweep(data, runs, path=tmp_path / "a.jsonl")
+    apart = run_sweep(data, runs, path=tmp_path / "b.jsonl", ensembles=False)
+    fields = ("run", "grid_size", "n_params", "train_rmse", "test_rmse", "steps")
+    assert [[getattr(p, f) for f in fields] for p in together] == \
+        [[getattr(p, f) for f in fields] for p in apart]
+    assert len(together) == 4 * 2 + 1
 
 
 def test_sweep_results_do_not_depend_on_n_jobs(data):

@@ -28,7 +28,6 @@ import logging
 import math
 import os
 import sys
-import time
 import tokenize
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,9 +40,7 @@ from kanlab._validation import check_positive_int
 from kanlab.data import Dataset
 from kanlab.errors import InputError
 from kanlab.interpret.plot import figure_class
-from kanlab.nn.mlp import MLP, n_parameters
-from kanlab.nn.model import KAN
-from kanlab.training.loop import fit
+from kanlab.science.sweep_runs import KANRun, MLPRun, SweepPoint, groups_of, train_group
 
 __all__ = [
     "KANRun",
@@ -61,85 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def _shape(widths: Sequence[int]) -> str:
-    return "[" + ",".join(str(int(w)) for w in widths) + "]"
-
-
-@dataclass(frozen=True)
-class KANRun:
-    """One KAN of the sweep, trained through a grid schedule (paper §2.4 grid extension).
-
-    Attributes:
-        widths: the shape, e.g. ``(2, 1, 1)``.
-        grids: grid sizes in order; each gets ``steps_per_grid`` optimiser steps.
-        steps_per_grid: steps per grid size (the paper: 200 LBFGS steps).
-        seed: the model's initialisation seed.
-        model_options: further :class:`~kanlab.nn.model.KAN` keyword arguments, as pairs.
-    """
-
-    widths: tuple[int, ...]
-    grids: tuple[int, ...] = (3, 5, 10, 20, 50)
-    steps_per_grid: int = 200
-    seed: int = 0
-    model_options: tuple[tuple[str, Any], ...] = ()
-
-    @property
-    def key(self) -> str:
-        """A string naming the run uniquely within a sweep (the resume key)."""
-        grids = "-".join(map(str, self.grids))
-        extra = "".join(f",{k}={v}" for k, v in self.model_options)
-        return f"kan{_shape(self.widths)}g{grids}x{self.steps_per_grid}s{self.seed}{extra}"
-
-
-@dataclass(frozen=True)
-class MLPRun:
-    """One MLP of the sweep.
-
-    Attributes:
-        widths: node counts from inputs to outputs, e.g. ``(2, 20, 20, 1)``.
-        activation: see :class:`~kanlab.nn.mlp.MLP`.
-        steps: optimiser steps.
-        seed: the model's initialisation seed.
-    """
-
-    widths: tuple[int, ...]
-    activation: str = "silu"
-    steps: int = 1000
-    seed: int = 0
-
-    @property
-    def key(self) -> str:
-        return f"mlp{_shape(self.widths)}{self.activation}x{self.steps}s{self.seed}"
-
-
-@dataclass
-class SweepPoint:
-    """One point of a sweep: a model's size and errors.
-
-    Attributes:
-        run: the run's key.
-        family: ``"kan"`` or ``"mlp"``.
-        shape: the widths, e.g. ``"[2,5,1]"``.
-        seed: the run's seed.
-        grid_size: the KAN's grid size for this point (None for an MLP).
-        n_params: trainable parameters (:func:`~kanlab.nn.mlp.n_parameters`).
-        train_rmse, test_rmse: RMSE on the whole train and test sets at the end of the stage.
-        steps: optimiser steps taken up to this point.
-        wall_time: seconds of training up to this point.
-    """
-
-    run: str
-    family: str
-    shape: str
-    seed: int
-    grid_size: int | None
-    n_params: int
-    train_rmse: float
-    test_rmse: float
-    steps: int
-    wall_time: float
 
 
 def kan_runs(shapes: Iterable[Sequence[int]], *, grids: Sequence[int] = (3, 5, 10, 20, 50),
@@ -163,56 +81,6 @@ def mlp_runs(n_in: int, n_out: int, *, depths: Iterable[int] = (2, 3, 4),
     seeds, widths = list(seeds), list(widths)
     return [MLPRun((n_in, *([w] * (d - 1)), n_out), activation, steps, seed)
             for d in depths for w in widths for seed in seeds]
-
-
-def _train_kan(run: KANRun, data: Dataset, dtype: torch.dtype,
-               fit_options: Mapping[str, Any]) -> list[SweepPoint]:
-    model = KAN(list(run.widths), grid_size=run.grids[0], seed=run.seed, dtype=dtype,
-                **dict(run.model_options))
-    size_of: dict[int, int] = {}
-
-    def count(state) -> None:  # once per grid size
-        grid = state.model.grid_size[0]
-        if grid not in size_of:
-            size_of[grid] = n_parameters(state.model)
-
-    steps = run.steps_per_grid * len(run.grids)
-    history = fit(model, data, steps=steps, grid_schedule=list(run.grids), callbacks=[count],
-                  **{"progress": False, **fit_options})
-    points, last = [], {}
-    for step, grid, train, test, wall in zip(history.step, history.grid_size,
-                                             history.train_rmse, history.test_rmse,
-                                             history.wall_time):
-        last[grid[0]] = (step, train, test, wall)
-    for grid, (step, train, test, wall) in last.items():
-        points.append(SweepPoint(run.key, "kan", _shape(run.widths), run.seed, grid,
-                                 size_of[grid], train, test, step, wall))
-    return points
-
-
-def _train_mlp(run: MLPRun, data: Dataset, dtype: torch.dtype,
-               fit_options: Mapping[str, Any]) -> list[SweepPoint]:
-    model = MLP(list(run.widths), activation=run.activation, seed=run.seed, dtype=dtype)
-    history = fit(model, data, steps=run.steps, **{"progress": False, **fit_options})
-    return [SweepPoint(run.key, "mlp", _shape(run.widths), run.seed, None, n_parameters(model),
-                       history.train_rmse[-1], history.test_rmse[-1], history.step[-1],
-                       history.wall_time[-1])]
-
-
-def _train(run: KANRun | MLPRun, data: Dataset, dtype: torch.dtype,
-           fit_options: Mapping[str, Any], threads: int | None) -> list[SweepPoint]:
-    if threads is not None:  # a worker process of our own pool
-        torch.set_num_threads(threads)
-    start = time.perf_counter()
-    train = _train_kan if isinstance(run, KANRun) else _train_mlp
-    try:
-        points = train(run, data, dtype, fit_options)
-    except FloatingPointError as err:  # a diverged run is a result, not a crash
-        log.warning("run %s diverged: %s", run.key, err)
-        family = "kan" if isinstance(run, KANRun) else "mlp"
-        points = [SweepPoint(run.key, family, _shape(run.widths), run.seed, None, 0,
-                             math.nan, math.nan, 0, time.perf_counter() - start)]
-    return points
 
 
 def load_points(path: str | os.PathLike) -> list[SweepPoint]:
@@ -292,6 +160,7 @@ def run_sweep(
     n_jobs: int = 1,
     fit_options: Mapping[str, Any] | None = None,
     on_result: Callable[[list[SweepPoint]], None] | None = None,
+    ensembles: bool = True,
 ) -> list[SweepPoint]:
     """Train every run on ``data`` and return all points, those of earlier sessions included.
 
@@ -309,6 +178,9 @@ def run_sweep(
         fit_options: further :func:`~kanlab.training.loop.fit` arguments for every run (e.g.
             ``opt``, ``lr``, ``update_grid``).
         on_result: called with each finished run's points (e.g. to log progress).
+        ensembles: train the KAN runs that differ only in their seed side by side, as one
+            :class:`~kanlab.nn.ensemble.Ensemble` (:mod:`~kanlab.science.sweep_runs`: each
+            member's points are its lone run's; a member's wall time is its group's).
 
     Returns:
         The points of every run in ``runs``, in the order of ``runs``.
@@ -338,18 +210,22 @@ def run_sweep(
         if on_result is not None:
             on_result(points)
 
-    if n_jobs == 1 or len(todo) <= 1:
-        for run in todo:
-            finish(_train(run, data, dtype, fit_options, None))
+    groups = groups_of(todo) if ensembles else [[run] for run in todo]
+    if n_jobs == 1 or len(groups) <= 1:
+        for group in groups:
+            for points in train_group(group, data, dtype, fit_options, None):
+                finish(points)
     else:
         import concurrent.futures as cf
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
         with cf.ProcessPoolExecutor(n_jobs, mp_context=context) as pool:
-            futures = [pool.submit(_train, run, data, dtype, fit_options, 1) for run in todo]
+            futures = [pool.submit(train_group, group, data, dtype, fit_options, 1)
+                       for group in groups]
             for future in cf.as_completed(futures):
-                finish(future.result())
+                for points in future.result():
+                    finish(points)
     return [p for r in runs for p in done[r.key]]
 
 
