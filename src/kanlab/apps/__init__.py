@@ -1,7 +1,8 @@
 """What people run: one pipeline and its three front ends.
 
 - :mod:`~kanlab.apps.pipeline`: the one pipeline (standardise, build, train with a grid
-  schedule, prune, retrain, simplify, snap to symbols), :func:`~kanlab.apps.pipeline.run_pipeline`.
+  schedule, prune, retrain, simplify, snap to symbols), :func:`~kanlab.apps.pipeline.run_pipeline`;
+  :mod:`~kanlab.apps.standardization`, its first stage.
 - :mod:`~kanlab.apps.ensemble_runs`: the pipeline's training for several seeds at once (an
   ensemble, its members ranked on held-out rows: the estimators' ``n_members``).
 - :mod:`~kanlab.apps.auto`: the model chosen from the data: a few candidates (penalised
@@ -19,9 +20,9 @@
 - :mod:`~kanlab.apps.diagnostics`: warnings for real data (a train/held-out gap, a negative
   R², too few rows, inputs on wild scales, a formula much worse than the model).
 
-Imports: anything in kanlab below it. Within: ``diagnostics``, ``pipeline`` < ``auto``,
-``ensemble_runs`` <
-``fit_metrics`` < ``tabular``, ``estimators``, ``demos`` < ``report`` < ``cli``.
+Imports: anything in kanlab below it. Within: ``diagnostics``, ``standardization`` <
+``pipeline`` < ``auto``, ``ensemble_runs`` < ``fit_metrics`` < ``tabular``, ``estimators``,
+``demos`` < ``report`` < ``cli``.
 """
 
 from kanlab.apps import (  # noqa: F401
@@ -33,9 +34,10 @@ from kanlab.apps import (  # noqa: F401
     fit_metrics,
     pipeline,
     report,
+    standardization,
     tabular,
 )
 
 # estimators imports scikit-learn: ``from kanlab.apps import estimators`` when it is installed
 __all__ = ["auto", "cli", "demos", "diagnostics", "ensemble_runs", "fit_metrics", "pipeline",
-           "report", "tabular"]
+           "report", "standardization", "tabular"]

@@ -22,11 +22,11 @@ from kanlab._modes import evaluating
 from kanlab.apps.pipeline import (
     PipelineOptions,
     PipelineResult,
-    Standardization,
     build_model,
     finish_pipeline,
     run_pipeline,
     simplify,
+    standardized,
     train_grid_updates,
 )
 from kanlab.data import Dataset, make_toy_dataset
@@ -180,10 +180,7 @@ def symbolic_stories(
     data = toy_data() if data is None else data
     options = [_story_options(seed, widths, lamb, steps, lib, max_iter) for seed in seeds]
     first = options[0]
-    scaling = Standardization.fit(data, inputs=first.standardize_inputs,
-                                  target=first.standardize_target)
-    trained = scaling.dataset(data) if first.standardize_inputs or first.standardize_target \
-        else data
+    scaling, trained = standardized(data, first)
     ensemble = Ensemble.stack([build_model(o) for o in options])
     history = fit(ensemble, trained, steps=first.steps, grid_schedule=first.schedule(),
                   update_grid=train_grid_updates(trained, first), lamb=first.lamb,

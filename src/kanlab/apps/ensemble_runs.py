@@ -25,6 +25,7 @@ from kanlab.apps.pipeline import (
     Standardization,
     build_model,
     snap_symbolic,
+    standardized,
     train_grid_updates,
 )
 from kanlab.data import Dataset
@@ -77,10 +78,7 @@ def run_ensemble(data: Dataset, options: PipelineOptions, members: int) -> Ensem
         raise InputError(f"{', '.join(unsupported)} act on one model; with several members "
                          "train them one by one (n_members=1)")
     options.check()
-    scaling = Standardization.fit(data, inputs=options.standardize_inputs,
-                                  target=options.standardize_target)
-    if options.standardize_inputs or options.standardize_target:
-        data = scaling.dataset(data)
+    scaling, data = standardized(data, options)
     val = None
     if options.validation_fraction is not None:
         data, *val = hold_out(data, options.validation_fraction, options.seed)

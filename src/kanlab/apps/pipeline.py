@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 import torch
 
 from kanlab._validation import check_positive_int, check_sizes
+from kanlab.apps.standardization import Standardization, center_scale
 from kanlab.data import Dataset
 from kanlab.errors import InputError
 from kanlab.grids import min_samples_for_grid
@@ -69,6 +70,7 @@ __all__ = [
     "run_pipeline",
     "simplify",
     "snap_symbolic",
+    "standardized",
     "train_grid_updates",
 ]
 
@@ -82,76 +84,12 @@ _STAGE_ARGUMENTS = frozenset({"steps", "grid_schedule", "update_grid", "lamb", "
                               "validation", "patience"})
 
 
-def center_scale(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Column means and standard deviations ``(n_cols,)`` of ``a`` ``(N, n_cols)``; a (nearly)
-    constant column gets scale 1."""
-    mean = a.mean(0)
-    scale = a.std(0, unbiased=False)
-    eps = torch.finfo(a.dtype).eps
-    constant = ~(scale > 10 * eps * mean.abs().clamp_min(1.0))
-    return mean, torch.where(constant, torch.ones_like(scale), scale)
-
-
 def rmse_r2(y: torch.Tensor, pred: torch.Tensor) -> tuple[float, float]:
     """RMSE and R² of predictions ``pred`` of ``y`` (both ``(N,)``)."""
     ss_res = float(torch.sum((y - pred) ** 2))
     ss_tot = float(torch.sum((y - y.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
     return math.sqrt(ss_res / y.numel()), r2
-
-
-@dataclass(frozen=True)
-class Standardization:
-    """Per-column centring and scaling: ``z = (x - x_mean) / x_scale`` for the inputs and,
-    when the target is standardised, ``(y - y_mean) / y_scale`` for it.
-
-    Attributes:
-        x_mean, x_scale: ``(n_in,)``; zeros and ones when the inputs are not standardised.
-        y_mean, y_scale: ``(n_out,)``, or None when the target is not standardised.
-    """
-
-    x_mean: torch.Tensor
-    x_scale: torch.Tensor
-    y_mean: torch.Tensor | None = None
-    y_scale: torch.Tensor | None = None
-
-    @classmethod
-    def fit(cls, data: Dataset, *, inputs: bool = True, target: bool = True) -> Standardization:
-        """The standardisation of ``data``'s training rows (:func:`center_scale`).
-
-        Args:
-            data: training inputs ``(N, n_in)`` and, with ``target``, labels ``(N, n_out)``.
-            inputs: standardise the inputs; otherwise ``x_mean = 0``, ``x_scale = 1``.
-            target: standardise the labels too.
-        """
-        x = data.train_input
-        if inputs:
-            x_mean, x_scale = center_scale(x)
-        else:
-            x_mean = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
-            x_scale = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
-        if not target:
-            return cls(x_mean, x_scale)
-        return cls(x_mean, x_scale, *center_scale(data.train_label))
-
-    def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Standardised inputs ``(N, n_in)``."""
-        return (x - self.x_mean) / self.x_scale
-
-    def target(self, y: torch.Tensor) -> torch.Tensor:
-        """Standardised labels ``(N, n_out)``; ``y`` itself when the target is not scaled."""
-        return y if self.y_mean is None else (y - self.y_mean) / self.y_scale
-
-    def dataset(self, data: Dataset) -> Dataset:
-        """``data`` with inputs and labels standardised (train and test)."""
-        def xs(x):
-            return None if x is None else self.inputs(x)
-
-        def ys(y):
-            return None if y is None else self.target(y)
-
-        return Dataset(xs(data.train_input), ys(data.train_label), xs(data.test_input),
-                       ys(data.test_label))
 
 
 @dataclass(frozen=True)
@@ -406,10 +344,7 @@ def run_pipeline(
     """
     options.check()
     schedule = options.schedule()
-    scaling = Standardization.fit(data, inputs=options.standardize_inputs,
-                                  target=options.standardize_target)
-    if options.standardize_inputs or options.standardize_target:
-        data = scaling.dataset(data)
+    scaling, data = standardized(data, options)
     validation = None
     if options.validation_rows is not None:
         data, validation = split_rows(data, options.validation_rows)
@@ -426,6 +361,15 @@ def run_pipeline(
                                  update_grid=train_grid_updates(data, options),
                                  lamb=options.lamb, **options.fit_options)
     return finish_pipeline(run, options, on_stage=on_stage, say=say, start=start)
+
+
+def standardized(data: Dataset, options: PipelineOptions) -> tuple[Standardization, Dataset]:
+    """The standardisation ``options`` ask for, fitted on ``data``, and ``data`` through it."""
+    scaling = Standardization.fit(data, inputs=options.standardize_inputs,
+                                  target=options.standardize_target)
+    if options.standardize_inputs or options.standardize_target:
+        data = scaling.dataset(data)
+    return scaling, data
 
 
 def train_grid_updates(data: Dataset, options: PipelineOptions) -> Any:

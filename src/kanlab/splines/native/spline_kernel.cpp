@@ -653,6 +653,29 @@ std::vector<torch::Tensor> ensemble_backward(torch::Tensor grad_y, std::vector<t
           at::stack(gbias), with_input ? at::stack(gx) : coef.new_empty({0})};
 }
 
+// The outputs of ensemble_mse and ensemble_regularised: `values` vectors (E,) of NaN (a member
+// not evaluated keeps them), then per layer the gradients of coef, scale, base, bias (empty
+// where the layer has none; zeros unless every member is evaluated).
+std::vector<torch::Tensor> member_outputs(const torch::Tensor& x,
+                                          const std::vector<std::vector<torch::Tensor>>& layers,
+                                          int64_t members, int64_t values,
+                                          const std::vector<bool>& which) {
+  const bool all = which.empty();
+  TORCH_CHECK(all || static_cast<int64_t>(which.size()) == members, "which: one flag a member");
+  const auto make = [all](const torch::Tensor& t) {
+    return t.numel() == 0 ? t.new_empty({0}) : all ? torch::empty_like(t) : torch::zeros_like(t);
+  };
+  std::vector<torch::Tensor> out;
+  for (int64_t v = 0; v < values; ++v) {
+    out.push_back(torch::full({members}, std::numeric_limits<double>::quiet_NaN(), x.options()));
+  }
+  for (const auto& t : layers) {
+    TORCH_CHECK(t.size() == 6 && t[0].size(0) == members, "6 tensors per layer expected");
+    for (int idx : {0, 1, 3, 4}) out.push_back(make(t[idx]));
+  }
+  return out;
+}
+
 // An ensemble's mean squared errors and their gradients, member by member: each member's whole
 // forward, its loss (at::mse_loss, as torch.nn.functional.mse_loss) and its whole backward run
 // one after the other -- the steps, in order, of a lone model's autograd pass -- so that the
@@ -671,20 +694,7 @@ std::vector<torch::Tensor> ensemble_mse(torch::Tensor x, torch::Tensor y,
   TORCH_CHECK(depth > 0 && static_cast<int64_t>(uniform.size()) == depth, "layers expected");
   const int64_t members = layers[0][0].size(0);
   const bool all = which.empty();
-  TORCH_CHECK(all || static_cast<int64_t>(which.size()) == members, "which: one flag a member");
-  const auto make = [all](const torch::Tensor& t) {
-    return t.numel() == 0 ? t.new_empty({0}) : all ? torch::empty_like(t) : torch::zeros_like(t);
-  };
-  std::vector<torch::Tensor> out(1 + 4 * depth);
-  out[0] = torch::full({members}, std::numeric_limits<double>::quiet_NaN(), x.options());
-  for (int64_t l = 0; l < depth; ++l) {
-    const auto& t = layers[l];
-    TORCH_CHECK(t.size() == 6 && t[0].size(0) == members, "6 tensors per layer expected");
-    out[1 + 4 * l] = make(t[0]);
-    out[2 + 4 * l] = make(t[1]);
-    out[3 + 4 * l] = make(t[3]);
-    out[4 + 4 * l] = make(t[4]);
-  }
+  auto out = member_outputs(x, layers, members, 1, which);
   for (int64_t e = 0; e < members; ++e) {
     if (!all && !which[e]) continue;
     std::vector<torch::Tensor> h(depth + 1), a(depth), w(depth);
@@ -777,21 +787,7 @@ std::vector<torch::Tensor> ensemble_regularised(torch::Tensor x, torch::Tensor y
   const int64_t depth = static_cast<int64_t>(layers.size());
   const int64_t members = layers[0][0].size(0);
   const bool all = which.empty();
-  TORCH_CHECK(all || static_cast<int64_t>(which.size()) == members, "which: one flag a member");
-  const auto make = [all](const torch::Tensor& t) {
-    return t.numel() == 0 ? t.new_empty({0}) : all ? torch::empty_like(t) : torch::zeros_like(t);
-  };
-  std::vector<torch::Tensor> out(2 + 4 * depth);
-  out[0] = torch::full({members}, std::numeric_limits<double>::quiet_NaN(), x.options());
-  out[1] = torch::full({members}, std::numeric_limits<double>::quiet_NaN(), x.options());
-  for (int64_t l = 0; l < depth; ++l) {
-    const auto& t = layers[l];
-    TORCH_CHECK(t.size() == 6 && t[0].size(0) == members, "6 tensors per layer expected");
-    out[2 + 4 * l] = make(t[0]);
-    out[3 + 4 * l] = make(t[1]);
-    out[4 + 4 * l] = make(t[3]);
-    out[5 + 4 * l] = make(t[4]);
-  }
+  auto out = member_outputs(x, layers, members, 2, which);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "kanlab_ensemble_regularised", [&] {
     using T = scalar_t;
     const T tiny = T(1e-30);
