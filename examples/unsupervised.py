@@ -5,7 +5,8 @@ Six features without labels: x1, x2, x4, x6 ~ U(-1, 1), ``x3 = exp(sin(pi x1) + 
 one (label 0) by a KAN [6, 1, 1] whose last edge is a Gaussian: it outputs about 1 only where
 ``h = sum_i phi_i(x_i)`` is near one value, so it has to find a relation that the real rows
 satisfy. With sparsity regularisation only the features of one relation keep their edges:
-{x1, x2, x3} or {x4, x5}, never x6. Which one a run finds depends on the seed.
+{x1, x2, x3} or {x4, x5}, never x6. Which one a run finds depends on the seed -- so the
+last part trains many seeds at once, as one ensemble, and counts the groups they find.
 
 Run ``python examples/unsupervised.py [--quick] [--out FOLDER]``.
 """
@@ -23,6 +24,8 @@ from kanlab.science.unsupervised import (
     feature_scores,
     fit_unsupervised,
     make_unsupervised_toy,
+    relation_groups,
+    unsupervised_ensemble,
     unsupervised_model,
 )
 
@@ -61,6 +64,21 @@ def main(argv=None):
     ax.set(ylabel="relative feature score", title="first-layer edges kept after sparsification")
     ax.legend()
     figure.savefig(args.out / "unsupervised.png", bbox_inches="tight")
+
+    # many seeds at once: one dataset, one ensemble of models, the groups they found
+    members = 4 if args.quick else 20
+    x = make_unsupervised_toy(n, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    x = (x - x.mean(0)) / x.std(0)
+    ensemble = unsupervised_ensemble(6, range(members), grid_size=3, dtype=torch.float64)
+    for phase in ({"steps": steps, "lamb": 0.002}, {"steps": sparsify, "lamb": 0.01,
+                                                     "update_grid": False}):
+        fit_unsupervised(ensemble, x, generator=torch.Generator().manual_seed(0),
+                         lamb_entropy=10.0, **phase)
+    data = contrastive_dataset(x, generator=torch.Generator().manual_seed(0))
+    found = relation_groups(ensemble, x, data=data)
+    counts = ", ".join(f"{{{', '.join(NAMES[i] for i in group)}}} in {len(who)}"
+                       for group, who in found)
+    print(f"{members} seeds at once: {counts} (of {members}; the others found no relation)")
 
 
 if __name__ == "__main__":

@@ -199,3 +199,10 @@ def test_what_an_ensemble_cannot_take_is_a_clear_error():
         Ensemble.stack([kanlab.KAN([2, 1], tails="linear")])
     with pytest.raises(InputError, match="non-empty list"):
         Ensemble.stack([])
+    a, b = kanlab.KAN([2, 1], seed=0), kanlab.KAN([2, 1], seed=1)
+    a.fix_symbolic(0, 0, 0, "sin", fit_params=False)
+    with pytest.raises(InputError, match=r"differs from model 0 in \['symbolic'\]"):
+        Ensemble.stack([a, b])
+    b.fix_symbolic(0, 0, 0, "sin", fit_params=False, with_spline=True)
+    with pytest.raises(InputError, match="symbolic edges with splines"):
+        Ensemble.stack([a, b])

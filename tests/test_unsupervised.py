@@ -13,6 +13,8 @@ from kanlab.science.unsupervised import (
     dependent_features,
     fit_unsupervised,
     make_unsupervised_toy,
+    relation_groups,
+    unsupervised_ensemble,
     unsupervised_model,
 )
 
@@ -218,6 +220,37 @@ def test_fit_unsupervised_finds_one_group_on_the_toy():
     assert group in ([0, 1, 2], [3, 4]) and 5 not in group
     data = contrastive_dataset(x, generator=_gen(1))
     assert contrastive_accuracy(model, data.test_input, data.test_label) > 0.8
+
+
+def test_many_seeds_at_once_equal_the_seeds_alone_and_their_groups_are_counted():
+    from kanlab.splines import native
+
+    x = _toy(300, seed=1000)
+    x = (x - x.mean(0)) / x.std(0)
+    ensemble = unsupervised_ensemble(6, [1, 2, 3], grid_size=3, dtype=D)
+    assert ensemble.layers[1].symbolic_names == {(0, 0): "gaussian"}
+    fit_unsupervised(ensemble, x, generator=_gen(1), steps=6)  # no lamb: the fused pass
+    for e, seed in enumerate([1, 2, 3]):
+        lone = unsupervised_model(6, grid_size=3, seed=seed, dtype=D)
+        fit_unsupervised(lone, x, generator=_gen(1), steps=6)
+        member = ensemble.member(e)
+        assert member.layers[1].symbolic.names == {(0, 0): "gaussian"}
+        for a, b in zip(member.parameters(), lone.parameters()):
+            if native.available():
+                assert torch.equal(a, b)
+            else:
+                torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-8)
+    fit_unsupervised(ensemble, x, generator=_gen(1), steps=20, lamb=[0.002, 0.002, 0.01],
+                     lamb_entropy=10.0)
+    found = relation_groups(ensemble, x)
+    assert sorted(e for _, members in found for e in members) == [0, 1, 2]
+    assert [len(m) for _, m in found] == sorted((len(m) for _, m in found), reverse=True)
+    for group, members in found:
+        lone = ensemble.member(members[0])
+        assert list(group) == dependent_features(lone, x)
+    data = contrastive_dataset(x, generator=_gen(1))
+    kept = relation_groups(ensemble, x, data=data)  # only members above chance
+    assert sum(len(m) for _, m in kept) <= 3
 
 
 def test_fit_unsupervised_errors():

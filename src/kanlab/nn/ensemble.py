@@ -11,7 +11,8 @@ Members are ordinary :class:`~kanlab.nn.model.KAN` s stacked (:meth:`Ensemble.st
 ``Ensemble(widths, members=E, seeds=...)``, which builds ``KAN(widths, seed=s)`` for each seed:
 the same members as ``E`` separate models); :meth:`Ensemble.member` gives member ``i`` back as
 a ``KAN`` with the same outputs. Supported layers: a base function of the registry, no tails,
-no standardisation, no symbolic edges (take a member out for those).
+no standardisation; symbolic edges when every member has the same functions on the same
+edges (their affine parameters are the members' own).
 
 Shapes: inputs ``(B, in)`` (shared by every member) or ``(E, B, in)``; outputs ``(E, B, out)``.
 
@@ -70,7 +71,7 @@ class Ensemble(nn.Module):
 
         Raises:
             InputError: no models, models of different structures, or a member the ensemble
-                cannot evaluate (tails, standardisation, symbolic edges, a custom base
+                cannot evaluate (tails, standardisation, symbolic edges with splines, a custom base
                 function).
         """
         new = cls.__new__(cls)
@@ -88,7 +89,7 @@ class Ensemble(nn.Module):
                 diff = sorted(key for key in config if config.get(key) != other.get(key))
                 raise InputError(f"model {k} differs from model 0 in {diff}; an ensemble's "
                                  "members share one structure")
-        self.config = config
+        self.config = {key: v for key, v in config.items() if key != "symbolic"}  # a KAN's
         self.widths = list(models[0].widths)
         self.members = len(models)
         self.layers = nn.ModuleList(StackedLayer([m.layers[li] for m in models])
@@ -154,6 +155,11 @@ class Ensemble(nn.Module):
                              f"got {i!r}")
         model = KAN.from_config({**self.config, "seed": 0})  # (overwritten; no global RNG)
         model.to(self.layers[0].coef.dtype)
+        for layer, stacked in zip(model.layers, self.layers):  # the members' symbolic edges
+            for (ei, ej), name in stacked.symbolic_names.items():
+                layer.symbolic.set_edge(ei, ej, name, (1.0, 0.0, 1.0, 0.0))
+            if stacked.affine is not None:
+                layer.symbolic.affine.requires_grad_(stacked.affine.requires_grad)
         return self.copy_member_into(i % self.members, model)
 
     @torch.no_grad()
@@ -161,10 +167,10 @@ class Ensemble(nn.Module):
         """Write member ``i``'s tensors into ``model`` (a KAN of the members' structure and
         grid sizes), in place; returns ``model``."""
         for layer, stacked in zip(model.layers, self.layers):
-            for name in (*PARAMETERS, "mask"):
-                value = getattr(stacked, name)
+            for (target, _), (value, _) in zip(_member_tensors(layer),
+                                               _member_tensors(stacked)):
                 if value is not None:
-                    getattr(layer, name).copy_(value[i])
+                    target.copy_(value[i])
             n_in = layer.in_features
             layer.knots.copy_(stacked.knots[i * n_in:(i + 1) * n_in])
         return model
@@ -174,10 +180,10 @@ class Ensemble(nn.Module):
         """Write ``model``'s tensors into member ``i``, in place (the same grid sizes; after a
         refinement, which changes them, :meth:`restack` instead)."""
         for layer, stacked in zip(model.layers, self.layers):
-            for name in (*PARAMETERS, "mask"):
-                value = getattr(stacked, name)
+            for (source, _), (value, _) in zip(_member_tensors(layer),
+                                               _member_tensors(stacked)):
                 if value is not None:
-                    value[i].copy_(getattr(layer, name))
+                    value[i].copy_(source)
             n_in = layer.in_features
             stacked.knots[i * n_in:(i + 1) * n_in].copy_(layer.knots)
 
@@ -190,19 +196,37 @@ class Ensemble(nn.Module):
         self._init_from(list(models))
 
 
+def _member_tensors(layer: nn.Module) -> list[tuple[torch.Tensor | None, str]]:
+    """A layer's (a lone one's or a stacked one's) tensors that differ between members, by
+    name, in one order: its parameters, the symbolic edges' affine parameters and flags, the
+    mask."""
+    lone = not isinstance(layer, StackedLayer)
+    out = [(getattr(layer, name), name) for name in PARAMETERS[:-1]]
+    out.append((layer.symbolic.affine if lone else layer.affine, "affine"))
+    out.append((layer.symbolic.active if lone else layer.active, "active"))
+    return [(None if t is None or (name == "affine" and not _names(layer)) else t, name)
+            for t, name in out] + [(layer.mask, "mask")]
+
+
+def _names(layer: nn.Module) -> dict:
+    return layer.symbolic_names if isinstance(layer, StackedLayer) else layer.symbolic.names
+
+
 def _stackable_config(model: KAN) -> dict[str, Any]:
-    """The config an ensemble's members must share; raises for what it cannot evaluate."""
+    """The config an ensemble's members must share (with their symbolic edges' functions);
+    raises for what it cannot evaluate."""
     for li, layer in enumerate(model.layers):
         problems = [what for what, bad in (
             ("linear tails", layer.tails != "none"),
             ("input standardisation (DKAN)", layer.standardize is not None),
-            ("symbolic edges", len(layer.symbolic) > 0),
+            ("symbolic edges with splines ('ns')", bool(layer.symbolic.with_spline)),
             ("a custom base function", layer.base_fn_name not in BASE_FUNCTIONS),
         ) if bad]
         if problems:
             raise InputError(f"layer {li} has {', '.join(problems)}: an ensemble evaluates "
-                             "spline and base-branch edges only")
+                             "spline, base-branch and (plain) symbolic edges only")
     config = dict(model.config)
     config.pop("seed", None)  # members differ in their seeds
+    config["symbolic"] = [sorted(layer.symbolic.names.items()) for layer in model.layers]
     return config
 

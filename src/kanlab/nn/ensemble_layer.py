@@ -32,11 +32,12 @@ from torch import nn
 from kanlab.nn.spline_edges import KnotTableCache, spline_basis, spline_gemm_weight
 from kanlab.splines import native
 from kanlab.splines.basis import bspline_basis, uniform_spacing
+from kanlab.symbolic.library import get_function
 
 __all__ = ["PARAMETERS", "StackedLayer", "fused_regularised", "fused_squared_error"]
 
 #: the per-layer parameters an ensemble stacks, in a lone layer's ``parameters()`` order
-PARAMETERS = ("coef", "spline_scale", "base_scale", "bias", "product_bias")
+PARAMETERS = ("coef", "spline_scale", "base_scale", "bias", "product_bias", "affine")
 
 
 class StackedLayer(nn.Module):
@@ -51,21 +52,33 @@ class StackedLayer(nn.Module):
         self.spline_order, self.nodes = first.spline_order, first.nodes
         self.base_fn_name = first.base_fn_name
         self.base_fn = first.base_fn
-        for name in PARAMETERS:
+        for name in PARAMETERS[:-1]:
             values = [getattr(layer, name) for layer in layers]
             stacked = None if values[0] is None else torch.stack([v.detach() for v in values])
             self.register_parameter(name, None if stacked is None else nn.Parameter(stacked))
+        # symbolic edges, the same functions on the same edges in every member: their affine
+        # parameters (E, out, in, 4) after the layer's own, in a lone layer's order
+        symbolic = first.symbolic
+        self.symbolic_names = dict(symbolic.names)
+        self._groups = symbolic.groups() if symbolic.names else {}
+        affine = None if symbolic.affine is None or not symbolic.names else nn.Parameter(
+            torch.stack([layer.symbolic.affine.detach() for layer in layers]),
+            requires_grad=symbolic.affine.requires_grad)
+        self.register_parameter("affine", affine)
         self.register_buffer("mask", torch.stack([layer.mask for layer in layers]))
+        self.register_buffer("active", torch.stack([layer.symbolic.active for layer in layers]))
         self.register_buffer("knots", torch.cat([layer.knots for layer in layers]))
         self._tables = KnotTableCache()
         self._closed_key: tuple[Any, ...] = ()
         self._closed: list[bool] = []
 
-    def weight(self) -> torch.Tensor:
-        """``(E, in·n_b [+ in], out)``: every member's GEMM weight, transposed."""
-        spline = spline_gemm_weight(self.coef, self.spline_scale, self.mask)  # (E, out, in·nb)
+    def weight(self, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(E, in·n_b [+ in], out)``: every member's GEMM weight, transposed (``mask``:
+        the edges' ``(E, out, in)``, default the mask)."""
+        mask = self.mask if mask is None else mask
+        spline = spline_gemm_weight(self.coef, self.spline_scale, mask)  # (E, out, in·nb)
         blocks = [spline] if self.base_scale is None or self.base_fn is None else \
-            [spline, self.base_scale * self.mask]
+            [spline, self.base_scale * mask]
         return torch.cat(blocks, dim=-1).transpose(1, 2)
 
     def closed_forms(self) -> list[bool]:
@@ -81,9 +94,29 @@ class StackedLayer(nn.Module):
         return self._closed
 
     def numeric_mask(self) -> torch.Tensor:
-        """``(E, out, in)``: every member's edges with a numeric part (ensembles have no
-        symbolic edges: the mask)."""
-        return self.mask
+        """``(E, out, in)``: every member's edges with a numeric part (not pruned, not
+        symbolic), as a lone layer's ``numeric_mask``."""
+        return self.mask * (1 - self.active) if self.symbolic_names else self.mask
+
+    def symbolic_values(self, h: torch.Tensor, per_edge: bool = False) -> torch.Tensor | None:
+        """The symbolic edges' ``c·f(a·x + b) + d`` (pruned edges masked), summed into each
+        output ``(E, B, out)`` -- or ``per_edge``: ``(E, B, out, in)`` -- as a lone layer's
+        :class:`~kanlab.nn.symbolic_edges.SymbolicEdges` computes them, one function group at
+        a time; None without symbolic edges. ``h``: ``(E, B, in)``."""
+        if not self.symbolic_names:
+            return None
+        e, b, n_in = h.shape
+        n_out = self.out_features
+        y = h.new_zeros((e, b, n_out * n_in if per_edge else n_out))
+        for name, (js, is_) in self._groups.items():
+            js, is_ = js.to(h.device), is_.to(h.device)
+            fn = get_function(name)
+            p = self.affine[:, js, is_].unsqueeze(1)  # (E, 1, n, 4)
+            f = fn.safe if self.training else fn.torch_fn
+            v = p[..., 2] * f(p[..., 0] * h[:, :, is_] + p[..., 1]) + p[..., 3]
+            v = v * self.mask[:, js, is_].unsqueeze(1)  # (E, B, n)
+            y = y.index_add(2, js * n_in + is_ if per_edge else js, v)
+        return y.view(e, b, n_out, n_in) if per_edge else y
 
     def edge_activations(self, h: torch.Tensor) -> torch.Tensor:
         """Every member's edge activations ``φ_ji(x_i)``: ``(E, B, in) -> (E, B, out, in)``
@@ -100,10 +133,12 @@ class StackedLayer(nn.Module):
             basis = spline_basis(flat, self.knots, self.spline_order, lookup)
         basis = basis.reshape(b, e, n_in, -1).transpose(0, 1)  # (E, B, in, nb)
         spline = torch.einsum("ebim,eoim->eboi", basis, self.coef)
-        phi = spline * (self.spline_scale * self.mask).unsqueeze(1)
+        mask = self.numeric_mask()
+        phi = spline * (self.spline_scale * mask).unsqueeze(1)
         if self.base_scale is not None and self.base_fn is not None:
-            phi = phi + self.base_fn(h).unsqueeze(2) * (self.base_scale * self.mask).unsqueeze(1)
-        return phi
+            phi = phi + self.base_fn(h).unsqueeze(2) * (self.base_scale * mask).unsqueeze(1)
+        symbolic = self.symbolic_values(h, per_edge=True)
+        return phi if symbolic is None else phi + symbolic
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """``(E, B, in)`` or shared ``(B, in)`` -> ``(E, B, out_nodes)``."""
@@ -113,10 +148,12 @@ class StackedLayer(nn.Module):
                 h.device.type):
             base = self.base_scale if self.base_fn is not None else None
             y = _FusedEnsembleLayer.apply(h, self.coef, self.spline_scale, base, self.bias,
-                                          self.mask, self.knots, self.spline_order,
+                                          self.numeric_mask(), self.knots, self.spline_order,
                                           self.closed_forms(), kernel)
         else:
             y = self._reference(h if h.dim() == 3 else h.expand(self.members, -1, -1))
+        if self.symbolic_names:
+            y = y + self.symbolic_values(h if h.dim() == 3 else h.expand(self.members, -1, -1))
         return self.nodes.combine(y, None if self.product_bias is None
                                   else self.product_bias.unsqueeze(1))
 
@@ -128,7 +165,7 @@ class StackedLayer(nn.Module):
         columns = [basis.reshape(b, e, -1).transpose(0, 1)]  # (E, B, in·n_b)
         if self.base_scale is not None and self.base_fn is not None:
             columns.append(self.base_fn(h))
-        y = torch.bmm(torch.cat(columns, dim=-1), self.weight())  # (E, B, out)
+        y = torch.bmm(torch.cat(columns, dim=-1), self.weight(self.numeric_mask()))
         return y if self.bias is None else y + self.bias.unsqueeze(1)
 
 
@@ -204,7 +241,8 @@ def _kernel_inputs(layers: Sequence[StackedLayer], x: torch.Tensor, y: torch.Ten
             or y.dtype != x.dtype or not torch.is_grad_enabled():
         return None
     if any(layer.nodes.has_products or layer.base_fn not in (F.silu, None)
-           or layer.spline_order != first.spline_order for layer in layers):
+           or layer.symbolic_names or layer.spline_order != first.spline_order
+           for layer in layers):
         return None
     empty = x.new_empty(0)
     tensors, flags = [], []

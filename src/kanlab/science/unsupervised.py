@@ -34,6 +34,7 @@ be read alone (``node=``); that training was not studied.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -41,7 +42,9 @@ from kanlab._modes import evaluating
 from kanlab._validation import check_finite, check_positive_int
 from kanlab.data import Dataset
 from kanlab.errors import InputError
+from kanlab.nn.ensemble import Ensemble
 from kanlab.nn.model import KAN
+from kanlab.training.ensemble_fit import EnsembleHistory
 from kanlab.training.loop import History, fit
 
 __all__ = [
@@ -51,6 +54,8 @@ __all__ = [
     "feature_scores",
     "fit_unsupervised",
     "make_unsupervised_toy",
+    "relation_groups",
+    "unsupervised_ensemble",
     "unsupervised_model",
 ]
 
@@ -177,10 +182,10 @@ def unsupervised_model(
     return model
 
 
-def _check_model(model: object, n_features: int | None = None) -> KAN:
-    if not isinstance(model, KAN):
-        raise InputError(f"model must be a kanlab.KAN; got {type(model).__name__}")
-    if model.widths[-1] != 1 or model.depth < 2:
+def _check_model(model: object, n_features: int | None = None) -> KAN | Ensemble:
+    if not isinstance(model, (KAN, Ensemble)):
+        raise InputError(f"model must be a kanlab.KAN or Ensemble; got {type(model).__name__}")
+    if model.widths[-1] != 1 or len(model.widths) < 3:
         raise InputError(
             f"model has widths {model.widths}; the unsupervised mode needs [d, hidden, 1] "
             "(see unsupervised_model)"
@@ -193,9 +198,9 @@ def _check_model(model: object, n_features: int | None = None) -> KAN:
 
 
 def fit_unsupervised(
-    model: KAN, x: torch.Tensor, *, n_test: float = 0.2,
+    model: KAN | Ensemble, x: torch.Tensor, *, n_test: float = 0.2,
     generator: torch.Generator | None = None, **fit_options,
-) -> History:
+) -> History | EnsembleHistory:
     """Train ``model`` on the contrastive problem of ``x`` (see :func:`contrastive_dataset`).
 
     The dataset is ``contrastive_dataset(x, n_test=n_test, generator=generator)``: pass a
@@ -204,7 +209,10 @@ def fit_unsupervised(
     default samples of :func:`dependent_features`, pruning and plots.
 
     Args:
-        model: a KAN ``[d, hidden, 1]``, usually from :func:`unsupervised_model`.
+        model: a KAN ``[d, hidden, 1]``, usually from :func:`unsupervised_model`; or an
+            :class:`~kanlab.nn.ensemble.Ensemble` of them (:func:`unsupervised_ensemble`:
+            many seeds at once, ``lamb`` one per member if you like; read the groups with
+            :func:`relation_groups`).
         x: features ``(N, d)``.
         n_test: held-out fraction.
         generator: local generator of the split and the negatives.
@@ -219,8 +227,33 @@ def fit_unsupervised(
     data = contrastive_dataset(x, n_test=n_test, generator=generator)
     fit_options.setdefault("progress", False)
     history = fit(model, data, **fit_options)
-    model.record(x)
+    if isinstance(model, KAN):
+        model.record(x)
     return history
+
+
+def unsupervised_ensemble(n_features: int, seeds: Sequence[int], **options) -> Ensemble:
+    """One :func:`unsupervised_model` per seed, stacked: trained together by
+    :func:`fit_unsupervised` (each member as it would be alone)."""
+    return Ensemble.stack([unsupervised_model(n_features, seed=s, **options) for s in seeds])
+
+
+def relation_groups(ensemble: Ensemble, x: torch.Tensor, *, threshold: float = 0.1,
+                    data: Dataset | None = None) -> list[tuple[tuple[int, ...], list[int]]]:
+    """The dependent-feature groups the members found: ``(group, members)`` for each
+    distinct group (:func:`dependent_features` of each member on the real samples ``x``), the
+    most common first. With ``data`` (the contrastive dataset the members were trained on),
+    members whose test accuracy is not above 0.6 -- no relation found -- are left out."""
+    found: dict[tuple[int, ...], list[int]] = {}
+    for e in range(ensemble.members):
+        member = ensemble.member(e)
+        member.record(x)
+        if data is not None and contrastive_accuracy(member, data.test_input,
+                                                     data.test_label) <= 0.6:
+            continue
+        group = tuple(dependent_features(member, x, threshold=threshold))
+        found.setdefault(group, []).append(e)
+    return sorted(found.items(), key=lambda item: (-len(item[1]), item[0]))
 
 
 @torch.no_grad()
