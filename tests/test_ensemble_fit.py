@@ -106,6 +106,8 @@ def test_each_member_stops_early_and_ends_in_its_best_state_as_a_lone_fit():
                                                      lone.parameters()))
         stops.add(h.step[-1])
     assert len(stops) > 1  # the members stopped at different steps
+    best = [history[e].best_val_loss for e in range(3)]
+    assert history.best_member("val_loss") == best.index(min(best))
 
 
 def test_the_reference_pass_trains_members_as_lone_fits_to_round_off(monkeypatch):

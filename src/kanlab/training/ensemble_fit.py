@@ -70,12 +70,14 @@ class EnsembleHistory:
                 for h in self.members]
 
     def best_member(self, metric: str = "test_rmse") -> int:
-        """The member with the lowest final ``metric`` (``nan`` counts as worst).
+        """The member with the lowest final ``metric`` (``nan`` counts as worst); for
+        ``"val_loss"``, the lowest best validation loss (the state each member ends in).
 
         Raises:
             InputError: no member has a finite value of ``metric``.
         """
-        values = self.final(metric)
+        values = [h.best_val_loss for h in self.members] if metric == "val_loss" \
+            else self.final(metric)
         finite = [(v, i) for i, v in enumerate(values) if math.isfinite(v)]
         if not finite:
             raise InputError(f"no member has a finite {metric}; record a test set (or use "
