@@ -49,6 +49,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_compile.py
 	$(PY) benchmarks/bench_derivatives.py
 	$(PY) benchmarks/bench_product_nodes.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_ensemble.py
 
 # real tables (issue 16): 5-fold CV of the KAN estimators' defaults and `kanlab fit` against
 # scikit-learn's linear model, gradient boosting and MLP; on one torch thread (long: run it alone)
