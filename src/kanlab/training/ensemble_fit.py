@@ -6,9 +6,13 @@ indices), its grid events (a :class:`~kanlab.training.grid_events.GridEvents` pe
 its own losses: an update is applied to a KAN shell of the member and written back; a
 refinement, which every member takes at the same step, restacks them and restarts the
 optimiser), its own optimiser state (Adam elementwise over the stacked parameters;
-:class:`~kanlab.training.ensemble_lbfgs.EnsembleLBFGS`), and its own :class:`History`. One
-evaluation is one batched pass of all members, whose losses are summed for the backward (the
-members share no parameter, so each gets its own gradient).
+:class:`~kanlab.training.ensemble_lbfgs.EnsembleLBFGS`), its own ``λ`` (``lamb`` may be a list),
+its own early stop (:mod:`~kanlab.training.ensemble_validation`) and its own :class:`History`.
+One evaluation is one pass over the members asked for: with the compiled kernel and the
+default loss, each member's forward, loss (and penalty) and backward in one call
+(:func:`~kanlab.nn.ensemble_layer.fused_squared_error`, ``fused_regularised``); otherwise a
+batched autograd pass whose losses are summed for the backward (the members share no
+parameter, so each gets its own gradient).
 
 Members whose passes equal a lone model's to the bit (the compiled kernel; see
 :mod:`~kanlab.nn.ensemble_layer`) end with a lone fit's parameters and history to the bit.
