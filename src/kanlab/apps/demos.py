@@ -172,8 +172,10 @@ def symbolic_stories(
     """:func:`symbolic_story` for every seed, the sparsified training (step 1, most of the
     story's time) of all seeds side by side as one :class:`~kanlab.nn.ensemble.Ensemble`;
     then each member goes on alone through pruning, retraining and snapping
-    (:func:`~kanlab.apps.pipeline.finish_pipeline`). ``report`` and ``plot_dir`` are for the
-    first seed; a result's ``seconds`` is its own stages plus its share of the training.
+    (:func:`~kanlab.apps.pipeline.finish_pipeline`). ``report``, ``plot_dir`` and the
+    suggestions before auto-symbolic (``StoryResult.suggestions``; ``{}`` for the others) are
+    for the first seed; a result's ``seconds`` is its own stages plus its share of the
+    training.
     """
     say = report or log.info
     start = time.perf_counter()
@@ -191,7 +193,7 @@ def symbolic_stories(
         run.model.record(trained.train_input)  # (as a lone fit records its inputs)
         run.histories["train"] = history[e]
         watch = _StoryWatch(data, seed, lib, plot_dir if e == 0 else None,
-                            say if e == 0 else log.info)
+                            say if e == 0 else log.info, suggest=e == 0)
         run.widths_trained = list(run.model.widths)
         watch("train", run)
         run.model = run.model.prune()
@@ -257,8 +259,10 @@ class _StoryWatch:
              "simplify": "simplified", "symbolic": "symbolic"}
 
     def __init__(self, data: Dataset, seed: int, lib: Sequence[str],
-                 plot_dir: str | Path | None, say: Callable[[str], None]) -> None:
+                 plot_dir: str | Path | None, say: Callable[[str], None],
+                 suggest: bool = True) -> None:
         self.data, self.seed, self.lib, self.plot_dir, self.say = data, seed, lib, plot_dir, say
+        self.suggest = suggest
         self.stage_rmse: dict[str, float] = {}
         self.suggestions: dict[tuple[int, int, int], list[tuple[str, float]]] = {}
 
@@ -274,7 +278,7 @@ class _StoryWatch:
             self.say(f"seed {self.seed}: pruned to {run.pruned_widths}; test RMSE sparse "
                      f"{rmse['sparse']:.2e}, pruned {rmse['pruned']:.2e}, retrained "
                      f"{rmse['retrained']:.2e}")
-        if stage == "simplify":
+        if stage == "simplify" and self.suggest:
             self._suggest(model)
 
     def _suggest(self, model: KAN) -> None:
