@@ -154,7 +154,6 @@ class Ensemble(nn.Module):
             raise InputError(f"member index must be an integer in 0..{self.members - 1}; "
                              f"got {i!r}")
         model = KAN.from_config({**self.config, "seed": 0})  # (overwritten; no global RNG)
-        model.to(self.layers[0].coef.dtype)
         for layer, stacked in zip(model.layers, self.layers):  # the members' symbolic edges
             for (ei, ej), name in stacked.symbolic_names.items():
                 layer.symbolic.set_edge(ei, ej, name, (1.0, 0.0, 1.0, 0.0))

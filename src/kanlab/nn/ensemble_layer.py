@@ -72,15 +72,6 @@ class StackedLayer(nn.Module):
         self._closed_key: tuple[Any, ...] = ()
         self._closed: list[bool] = []
 
-    def weight(self, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``(E, in·n_b [+ in], out)``: every member's GEMM weight, transposed (``mask``:
-        the edges' ``(E, out, in)``, default the mask)."""
-        mask = self.mask if mask is None else mask
-        spline = spline_gemm_weight(self.coef, self.spline_scale, mask)  # (E, out, in·nb)
-        blocks = [spline] if self.base_scale is None or self.base_fn is None else \
-            [spline, self.base_scale * mask]
-        return torch.cat(blocks, dim=-1).transpose(1, 2)
-
     def closed_forms(self) -> list[bool]:
         """Each member's flag for the kernel's closed form (cubic on equally spaced knots,
         as :func:`~kanlab.splines.basis.uniform_spacing` judges a lone layer's), cached until
@@ -158,26 +149,29 @@ class StackedLayer(nn.Module):
                                   else self.product_bias.unsqueeze(1))
 
     def _reference(self, h: torch.Tensor) -> torch.Tensor:  # (E, B, in) -> (E, B, out)
-        e, b, n_in = h.shape
-        flat = h.transpose(0, 1).reshape(b, e * n_in)  # (B, E·in)
         rows, uniform, _ = self._tables.lookup(self.knots, self.spline_order, ())
-        basis = bspline_basis(flat, self.knots, self.spline_order, rows=rows, uniform=uniform)
-        columns = [basis.reshape(b, e, -1).transpose(0, 1)]  # (E, B, in·n_b)
-        if self.base_scale is not None and self.base_fn is not None:
-            columns.append(self.base_fn(h))
-        y = torch.bmm(torch.cat(columns, dim=-1), self.weight(self.numeric_mask()))
-        return y if self.bias is None else y + self.bias.unsqueeze(1)
+        base = self.base_scale if self.base_fn is not None else None
+        return _reference_map(h, self.coef, self.spline_scale, base, self.bias,
+                              self.numeric_mask(), self.knots, self.spline_order, self.base_fn,
+                              rows, uniform)
 
 
-def _reference_map(h, coef, spline_scale, base_scale, bias, mask, knots, k):
-    """The fused map from differentiable pieces (for a double backward): ``(E, B, in)``."""
+def _reference_map(h, coef, spline_scale, base_scale, bias, mask, knots, k, base_fn=F.silu,
+                   rows=None, uniform=None):
+    """The layer's map from differentiable pieces -- the basis of every member at once (the
+    inputs ``(E, B, in)`` as ``(B, E·in)`` against the knots ``(E·in, n)``), then one batched
+    GEMM of ``[basis | b(x)]`` with ``[w_s·c·mask | w_b·mask]``: ``(E, B, out)``. The reference
+    pass, and the fused pass's double backward; ``rows``, ``uniform``: the knots' cached
+    lookups (:func:`~kanlab.splines.basis.bspline_basis`)."""
     members, batch, n_in = h.shape
     flat = h.transpose(0, 1).reshape(batch, members * n_in)
-    basis = bspline_basis(flat, knots, k).reshape(batch, members, -1).transpose(0, 1)
-    weight = spline_gemm_weight(coef, spline_scale, mask)
-    y = torch.bmm(basis, weight.transpose(1, 2))
+    basis = bspline_basis(flat, knots, k, rows=rows, uniform=uniform)
+    columns = [basis.reshape(batch, members, -1).transpose(0, 1)]  # (E, B, in·n_b)
+    blocks = [spline_gemm_weight(coef, spline_scale, mask)]  # (E, out, in·n_b)
     if base_scale is not None:
-        y = y + torch.bmm(F.silu(h), (base_scale * mask).transpose(1, 2))
+        columns.append(base_fn(h))
+        blocks.append(base_scale * mask)
+    y = torch.bmm(torch.cat(columns, dim=-1), torch.cat(blocks, dim=-1).transpose(1, 2))
     return y if bias is None else y + bias.unsqueeze(1)
 
 

@@ -351,6 +351,7 @@ class _Records:
         self.run, self.steps, self.validate = run, steps, validate
         self.last_val: list[float] = []
         self.stopped: Container[int] = ()
+        self.sets = self._whole_sets()
         self.histories = [History() for _ in range(run.members)]
         self.losses: list[list[float]] = [[] for _ in range(run.members)]
         self.bar = progress_bar(steps, progress)
@@ -383,17 +384,22 @@ class _Records:
         sq = (pred - y.reshape(pred.shape[-2:] if x.dim() == 2 else pred.shape)) ** 2
         return torch.sqrt(sq.flatten(1).mean(1)).tolist()
 
-    def _record(self, done: int, losses: list[float], regs: list[float]) -> None:
-        run = self.run
+    def _whole_sets(self) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+        """The whole train and test sets the records evaluate: shared, or stacked
+        ``(E, N, ...)``, once for the run."""
         sets = []
         for name in ("train", "test"):
-            xs = [getattr(d, f"{name}_x") for d in run.train]
-            ys = [getattr(d, f"{name}_y") for d in run.train]
-            if xs[0] is None or run.shared:
+            xs = [getattr(d, f"{name}_x") for d in self.run.train]
+            ys = [getattr(d, f"{name}_y") for d in self.run.train]
+            if xs[0] is None or self.run.shared:
                 sets.append((xs[0], ys[0]))
             else:
                 sets.append((torch.stack(xs), torch.stack(ys)))
-        train, test = self._rmse(*sets[0]), self._rmse(*sets[1])
+        return sets
+
+    def _record(self, done: int, losses: list[float], regs: list[float]) -> None:
+        run = self.run
+        train, test = self._rmse(*self.sets[0]), self._rmse(*self.sets[1])
         self.last_val = self.validate(run.model)
         wall = time.perf_counter() - self.start
         for e, history in enumerate(self.histories):

@@ -193,16 +193,18 @@ class EnsembleLBFGS:
                 continue
             searching[e] = line_search(t0[e], d_norm[e], losses[e], (0, True), gtd[e],
                                        self.tol_change, _row_finite)
-        results = self._search(closure, searching, g)
-        if not results:
+        if not searching:
             return losses, g
-        return self._after_search(results, active, n_local, evals, losses, g, d_norm)
+        return self._after_search(self._search(closure, searching, g), active, n_local, evals,
+                                  losses, g, d_norm)
 
-    def _search(self, closure, searching: dict, g: torch.Tensor) -> dict:
-        """Drive the members' line searches together; returns each one's result, its
-        gradient a handle ``(evaluation, row)`` into :attr:`_grads`."""
+    def _search(self, closure, searching: dict, g: torch.Tensor
+                ) -> tuple[dict, torch.Tensor, list[torch.Tensor]]:
+        """Drive the members' line searches together. Returns each one's result (its gradient
+        a handle ``(evaluation, finite)``), the start ``X₀`` ``(E, n)`` and every evaluation's
+        gradients (evaluation 0: ``g``, the start of the line)."""
         x0 = self._flat()
-        self._grads = [g]  # evaluation 0: the start of the line
+        grads = [g]
         trials, results = {}, {}
         for e, search in searching.items():
             trials[e] = next(search)
@@ -214,8 +216,8 @@ class EnsembleLBFGS:
             t, which = g.new_tensor(t), torch.tensor(flags, device=g.device)
             self._set(torch.addcmul(x0, self.d, t[:, None]))
             losses, grad = self._evaluate(closure, None if bool(which.all()) else which)
-            k = len(self._grads)
-            self._grads.append(grad)
+            k = len(grads)
+            grads.append(grad)
             gtd = (grad * self.d).sum(1).tolist()
             finite = torch.isfinite(grad).all(1).tolist()
             sent = {}
@@ -225,13 +227,12 @@ class EnsembleLBFGS:
                 except StopIteration as stop:
                     results[e] = stop.value
             trials = sent
-        for e in searching:  # (a member never searching keeps its point)
-            results.setdefault(e, None)
-        self._x0 = x0
-        return results
+        return results, x0, grads
 
-    def _after_search(self, results: dict, active, n_local, evals, losses, g, d_norm):
+    def _after_search(self, found: tuple[dict, torch.Tensor, list[torch.Tensor]], active,
+                      n_local, evals, losses, g, d_norm):
         """Move every searched member to its accepted point; apply the stopping rules."""
+        results, x0, grads = found
         E = self.members
         t_new, k_idx, misled = [0.0] * E, [0] * E, [False] * E
         searched, ts = [False] * E, [0.0] * E
@@ -246,10 +247,10 @@ class EnsembleLBFGS:
                 active[e] = False
         device = g.device
         self.memory.clear(torch.tensor(misled, device=device))
-        self._set(torch.addcmul(self._x0, self.d, g.new_tensor(t_new)[:, None]))
+        self._set(torch.addcmul(x0, self.d, g.new_tensor(t_new)[:, None]))
         searched_t = torch.tensor(searched, device=device)
-        g_new = torch.stack(self._grads)[torch.tensor(k_idx, device=device),
-                                         torch.arange(E, device=device)]
+        g_new = torch.stack(grads)[torch.tensor(k_idx, device=device),
+                                   torch.arange(E, device=device)]
         g_new = torch.where(searched_t[:, None], g_new, g)
         self.t = torch.where(searched_t, g.new_tensor(ts), self.t)
         g_max = g_new.abs().amax(1).tolist()
@@ -261,7 +262,6 @@ class EnsembleLBFGS:
                     or d_norm[e] * abs(r[2]) <= self.tol_change
                     or abs(new_losses[e] - self.prev_loss[e]) < self.tol_change):
                 active[e] = False
-        self._grads = []
         return new_losses, g_new
 
 

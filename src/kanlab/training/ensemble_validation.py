@@ -22,13 +22,12 @@ from typing import Any
 
 import torch
 
-from kanlab.data import Dataset
 from kanlab.errors import GridWarning, InputError
 from kanlab.nn.ensemble import Ensemble
 from kanlab.nn.model import KAN
-from kanlab.training.batches import as_dataset, check_pair
+from kanlab.training.batches import check_pair
 from kanlab.training.records import History
-from kanlab.training.validation import DEFAULT_PATIENCE, hold_out, improves
+from kanlab.training.validation import DEFAULT_PATIENCE, hold_out, improves, validation_pair
 
 __all__ = ["EnsembleValidation"]
 
@@ -74,7 +73,7 @@ class EnsembleValidation:
                                  "per member pass validation=(x, y) of shape (E, M, ...)")
             data, x, y = hold_out(data, validation, seed)
         else:
-            x, y = _pair(validation)
+            x, y = validation_pair(validation)
             shell = model.member(0)
             if x.dim() == 3:
                 if x.shape[0] != model.members or y.shape[0] != model.members:
@@ -190,13 +189,3 @@ class EnsembleValidation:
                     warnings.simplefilter("ignore", GridWarning)
                     best.refine_(list(model.grid_size))
             model.load_member(e, best)
-
-
-def _pair(validation: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Explicit validation data as ``(inputs, labels)`` tensors."""
-    if isinstance(validation, (tuple, list)) and len(validation) == 2:
-        return tuple(torch.as_tensor(v) for v in validation)  # type: ignore[return-value]
-    data = as_dataset(validation)
-    if not isinstance(data, Dataset):
-        raise InputError("an ensemble's validation must be a fraction, (x, y) or a Dataset")
-    return data.train_input, data.train_label

@@ -58,7 +58,8 @@ from kanlab.training.model_loss import batch_loss, custom_loss
 from kanlab.training.parallel import Distributed, SingleProcess
 from kanlab.training.records import History
 
-__all__ = ["DEFAULT_PATIENCE", "RTOL", "Validation", "hold_out", "improves", "split_rows"]
+__all__ = ["DEFAULT_PATIENCE", "RTOL", "Validation", "hold_out", "improves", "split_rows",
+           "validation_pair"]
 
 #: relative decrease of the validation loss that counts as an improvement
 RTOL = 1e-4
@@ -125,8 +126,13 @@ def split_rows(data: Dataset, rows: Sequence[int] | torch.Tensor
     return train, (part(data.train_input, out), part(data.train_label, out))
 
 
-def _as_pair(validation: Any) -> tuple[Any, Any]:
-    """``fit``'s explicit validation data as ``(inputs, labels)`` tensors."""
+def validation_pair(validation: Any) -> tuple[Any, Any]:
+    """``fit``'s explicit validation data (a Dataset, a dict, an ``(x, y)`` pair of tensors or
+    NumPy arrays) as ``(inputs, labels)`` tensors.
+
+    Raises:
+        InputError: anything else.
+    """
     if isinstance(validation, (Dataset, Mapping)):
         d = as_dataset(validation)
         return d.train_input, d.train_label
@@ -205,7 +211,7 @@ class Validation:
             data, x, y = hold_out(data, validation, seed)
             name = "train"  # the held-out rows are training rows: their checks say so
         else:
-            x, y = _as_pair(validation)
+            x, y = validation_pair(validation)
         params0 = next(model.parameters())
         x = x.to(device=params0.device, dtype=params0.dtype)
         y = y.to(device=params0.device, dtype=params0.dtype if y.is_floating_point() else None)
