@@ -34,15 +34,17 @@ inline int64_t rows_per_task(int64_t values_per_row) {
 
 // What the kernel needs of one input's knots, computed once per call: the search edges (the
 // last knot's copies moved up by one ulp, so that the right end point lies in the last
-// interval) and, per degree q = 1..k, the reciprocal spans 1/(t_{j+q} - t_j) (0 for an empty
-// span), so that the triangle needs no division; or, for equally spaced cubic knots, t_0 and 1/h.
+// interval) and, per non-empty interval m, the k + 1 functions that live on it as polynomials
+// in s = (x - t_m) / (t_{m+1} - t_m) in [0, 1] (power form, de Boor's triangle run once on
+// polynomials), so that a point costs a search and k + 1 Horner sums; or, for equally spaced
+// cubic knots, t_0 and 1/h (their polynomials are the same on every interval).
 template <typename T>
 struct KnotInfo {
   int64_t n = 0, nb = 0;
   int k = 0;
   bool uniform = false;
   T t0 = 0, inv_h = 0;
-  std::vector<T> t, edges, inv;  // inv[q * n + j]
+  std::vector<T> t, edges, inv_len, table;  // table[(m * (k + 1) + r) * (k + 1) + p]
 
   KnotInfo(const T* knots, int64_t n_, int k_, bool uniform_) : n(n_), nb(n_ - k_ - 1), k(k_) {
     t.assign(knots, knots + n);
@@ -50,18 +52,59 @@ struct KnotInfo {
     for (int64_t j = n - 1; j >= 0 && t[j] == t[n - 1]; --j) {
       edges[j] = std::nextafter(t[n - 1], std::numeric_limits<T>::infinity());
     }
-    inv.assign((k + 1) * n, T(0));
-    for (int q = 1; q <= k; ++q) {
-      for (int64_t j = 0; j + q < n; ++j) {
-        const T span = t[j + q] - t[j];
-        inv[q * n + j] = span > T(0) ? T(1) / span : T(0);
-      }
-    }
     uniform = uniform_ && k == 3;
     if (uniform) {
       t0 = t[0];
       inv_h = T(n - 1) / (t[n - 1] - t[0]);
+      return;
     }
+    const int w = k + 1;
+    inv_len.assign(n, T(0));
+    table.assign(n * w * w, T(0));
+    for (int64_t m = 0; m + 1 < n; ++m) {
+      if (t[m + 1] > t[m]) interval_table(m);
+    }
+  }
+
+  // The functions m - k .. m on interval m as polynomials in s: de Boor's triangle,
+  // B_{j,q} = (x - t_j) B_{j,q-1} / (t_{j+q} - t_j) + (t_{j+q+1} - x) B_{j+1,q-1} / (...),
+  // with x = t_m + h s, on the functions m - q .. m of each degree (poly[s] = B_{m-q+s,q});
+  // a function that reaches past the ends does not exist and never feeds one that does
+  // (clamped indices; an empty span's reciprocal is 0).
+  void interval_table(int64_t m) {
+    const int w = k + 1;
+    const T h = t[m + 1] - t[m];
+    inv_len[m] = T(1) / h;
+    T poly[kMaxDegree + 1][kMaxDegree + 1] = {};
+    poly[0][0] = T(1);
+    for (int q = 1; q <= k; ++q) {
+      for (int s = q; s >= 0; --s) {  // in place, from the top: poly[s-1], poly[s] still q - 1's
+        const int64_t j = m - q + s;
+        T next[kMaxDegree + 1] = {};
+        if (s > 0) {  // (t_m - t_j + h s) / (t_{j+q} - t_j) times B_{j,q-1}
+          const T r = inv(q, j), a0 = (t[m] - at(j)) * r, a1 = h * r;
+          for (int p = 0; p < q; ++p) {
+            next[p] += a0 * poly[s - 1][p];
+            next[p + 1] += a1 * poly[s - 1][p];
+          }
+        }
+        if (s < q) {  // (t_{j+q+1} - t_m - h s) / (t_{j+q+1} - t_{j+1}) times B_{j+1,q-1}
+          const T r = inv(q, j + 1), b0 = (at(j + q + 1) - t[m]) * r, b1 = -h * r;
+          for (int p = 0; p < q; ++p) {
+            next[p] += b0 * poly[s][p];
+            next[p + 1] += b1 * poly[s][p];
+          }
+        }
+        std::copy(next, next + q + 1, poly[s]);
+      }
+    }
+    for (int r = 0; r <= k; ++r) std::copy(poly[r], poly[r] + w, table.begin() + (m * w + r) * w);
+  }
+
+  // 1 / (t_{j+q} - t_j) at clamped indices, 0 for an empty span
+  T inv(int q, int64_t j) const {
+    const T span = at(j + q) - at(j);
+    return span > T(0) ? T(1) / span : T(0);
   }
 
   // #{edges <= x} - 1: the knot interval, -1 left of the knots, n - 1 right of them
@@ -81,40 +124,25 @@ struct KnotInfo {
     return count - 1;
   }
 
-  // Degree-k values (r = 0..k: B_{m-k+r}) at x in interval m, and with d != nullptr their
-  // first derivatives in x (equally spaced cubic knots go through UniformRows instead).
+  // Degree-k values (r = 0..k: B_{m-k+r}) at x in non-empty interval m, and with d != nullptr
+  // their first derivatives in x (equally spaced cubic knots go through CubicRows instead).
   void values(int64_t m, T x, T* v, T* d) const {
-    // Cox-de Boor, B_{j,q} = (x - t_j) B_{j,q-1} / (t_{j+q} - t_j)
-    //                      + (t_{j+q+1} - x) B_{j+1,q-1} / (t_{j+q+1} - t_{j+1}),
-    // on the functions m - q .. m of each degree; v[s] = B_{m-q+s,q}. A function that reaches
-    // past the ends does not exist and never feeds one that does (clamped indices).
-    v[0] = T(1);
-    T lower[kMaxDegree + 1];
-    for (int q = 1; q <= k; ++q) {
-      if (q == k && d != nullptr) std::copy(v, v + k, lower);
-      const T* iq = inv.data() + q * n;
-      for (int s = q; s >= 0; --s) {  // in place, from the top: v[s-1], v[s] still q - 1's
-        const int64_t j = m - q + s;
-        T value = T(0);
-        if (s > 0) value += (x - at(t, j)) * at(iq, j) * v[s - 1];
-        if (s < q) value += (at(t, j + q + 1) - x) * at(iq, j + 1) * v[s];
-        v[s] = value;
-      }
-    }
-    if (d != nullptr) {  // B'_{j,k} = k (B_{j,k-1} / (t_{j+k} - t_j) - B_{j+1,k-1} / (...))
-      const T* ik = inv.data() + k * n;
-      for (int r = 0; r <= k; ++r) {
-        const int64_t j = m - k + r;
-        T value = T(0);
-        if (r > 0) value += lower[r - 1] * at(ik, j);
-        if (r < k) value -= lower[r] * at(ik, j + 1);
-        d[r] = T(k) * value;
+    const int w = k + 1;
+    const T s = (x - t[m]) * inv_len[m];
+    const T* c = table.data() + m * w * w;
+    for (int r = 0; r <= k; ++r, c += w) {
+      T value = c[k];
+      for (int p = k - 1; p >= 0; --p) value = value * s + c[p];
+      v[r] = value;
+      if (d != nullptr) {
+        T slope = T(k) * c[k];
+        for (int p = k - 1; p >= 1; --p) slope = slope * s + T(p) * c[p];
+        d[r] = slope * inv_len[m];
       }
     }
   }
 
-  T at(const std::vector<T>& a, int64_t j) const { return a[clamp(j)]; }
-  T at(const T* a, int64_t j) const { return a[clamp(j)]; }
+  T at(int64_t j) const { return t[clamp(j)]; }
   int64_t clamp(int64_t j) const { return j < 0 ? 0 : (j >= n ? n - 1 : j); }
 };
 
@@ -185,31 +213,74 @@ inline T gather_functions(const T* cols, int64_t m, int k, int64_t nb, Weight we
   return out;
 }
 
-// Equally spaced cubic knots, in arrays over a block of `block_rows` whole rows (the inputs' t0
-// and 1/h tiled), so that the compiler vectorises the loops over the block's points even when the
-// layer has few inputs: position, interval and the four polynomials of u in [0, 1] (values or
-// derivatives in x), then the writes (or gathers) of each point's four columns. Point p of the
-// block is input p % n_in of its row.
-template <typename T>
-struct UniformRows {
-  int64_t n_in, n, nb, block_rows;
-  std::vector<T> t0, inv_h, pos, u, p0, p1, p2, p3;
+// Cubic knots, in arrays over a block of `block_rows` whole rows, so that the compiler
+// vectorises the loops over the block's points even when the layer has few inputs: interval,
+// position u in [0, 1] on it, and the four polynomials of u (values or derivatives in x), then
+// the writes (or gathers) of each point's four columns. Point p of the block is input p % n_in
+// of its row. Equally spaced knots: the interval from (x - t_0) / h (the inputs' t_0 and 1/h
+// tiled), the same polynomials on every interval; other knots: the interval by counting the
+// edges at or below x (tiled; a binary search past kCountedKnots knots), each interval's own
+// polynomials (KnotInfo::table).
+constexpr int64_t kCountedKnots = 32;
 
-  explicit UniformRows(const std::vector<KnotInfo<T>>& infos)
-      : n_in(infos.size()), n(infos[0].n), nb(infos[0].nb),
-        block_rows(std::max<int64_t>(1, 256 / n_in)), t0(block_rows * n_in),
+template <typename T>
+struct CubicRows {
+  const std::vector<KnotInfo<T>>& infos;
+  int64_t n_in, n, nb, block_rows;
+  bool uniform, counted;
+  std::vector<T> t0, inv_h, edges, pos, u, p0, p1, p2, p3;
+  // other knots: per input and interval, {t_m, 1 / (t_{m+1} - t_m), the four polynomials'
+  // coefficients}, one contiguous row of kRow numbers
+  static constexpr int64_t kRow = 18;
+  std::vector<T> intervals;
+  std::vector<int64_t> input_row, row_of;  // per point: its input's first row, its own row
+
+  // rows: how many the caller has (no longer blocks than that)
+  CubicRows(const std::vector<KnotInfo<T>>& infos_, int64_t rows)
+      : infos(infos_), n_in(infos_.size()), n(infos_[0].n), nb(infos_[0].nb),
+        block_rows(std::clamp<int64_t>(256 / n_in, 1, std::max<int64_t>(rows, 1))),
+        uniform(infos_[0].uniform),
+        counted(!uniform && n <= kCountedKnots), t0(block_rows * n_in),
         inv_h(block_rows * n_in), pos(block_rows * n_in), u(block_rows * n_in),
         p0(block_rows * n_in), p1(block_rows * n_in), p2(block_rows * n_in),
         p3(block_rows * n_in) {
-    for (int64_t p = 0; p < block_rows * n_in; ++p) {
-      t0[p] = infos[p % n_in].t0;
-      inv_h[p] = infos[p % n_in].inv_h;
+    const int64_t size = block_rows * n_in;
+    const auto tile = [&](auto& out, auto value) {  // out[b * n_in + i] = value(i)
+      for (int64_t i = 0; i < n_in; ++i) {
+        const auto v = value(i);
+        for (int64_t b = 0; b < block_rows; ++b) out[b * n_in + i] = v;
+      }
+    };
+    tile(t0, [&](int64_t i) { return infos[i].t0; });
+    tile(inv_h, [&](int64_t i) { return infos[i].inv_h; });
+    if (!uniform) {
+      input_row.resize(size);
+      row_of.resize(size);
+      tile(input_row, [&](int64_t i) { return i * n * kRow; });
+      intervals.assign(n_in * n * kRow, T(0));
+      for (int64_t i = 0; i < n_in; ++i) {
+        const KnotInfo<T>& info = infos[i];
+        for (int64_t m = 0; m + 1 < n; ++m) {
+          T* row = intervals.data() + (i * n + m) * kRow;
+          row[0] = info.t[m];
+          row[1] = info.inv_len[m];
+          std::copy(info.table.begin() + m * 16, info.table.begin() + (m + 1) * 16, row + 2);
+        }
+      }
+    }
+    if (counted) {
+      edges.resize(n * size);
+      for (int64_t j = 0; j < n; ++j) {
+        T* plane = edges.data() + j * size;
+        tile(plane, [&](int64_t i) { return infos[i].edges[j]; });
+      }
     }
   }
 
-  // pos (the interval as a number, NaN or outside [0, n - 1) when there is none) and the
+  // pos (the interval as a number; NaN, negative or past n - 2 when there is none) and the
   // polynomials of the first `count` points from x: values, or derivatives in x
   void evaluate(const T* __restrict__ x, int64_t count, bool derivative) {
+    if (!uniform) return evaluate_table(x, count, derivative);
     // raw, unaliased pointers: through the vectors' members the loops do not vectorise
     const T* __restrict__ a = t0.data();
     const T* __restrict__ s = inv_h.data();
@@ -243,6 +314,55 @@ struct UniformRows {
     }
   }
 
+  void evaluate_table(const T* __restrict__ x, int64_t count, bool derivative) {
+    T* __restrict__ m_out = pos.data();
+    if (counted) {  // #{edges <= x} - 1, edge by edge over the block
+      const int64_t size = block_rows * n_in;
+      for (int64_t p = 0; p < count; ++p) m_out[p] = T(-1);
+      for (int64_t j = 0; j < n; ++j) {
+        const T* __restrict__ e = edges.data() + j * size;
+        for (int64_t p = 0; p < count; ++p) m_out[p] += e[p] <= x[p] ? T(1) : T(0);
+      }
+    } else {
+      for (int64_t p = 0; p < count; ++p) m_out[p] = T(infos[p % n_in].locate(x[p]));
+    }
+    // each point's row of `intervals` (the first one where it has no interval: ignored, as
+    // its pos is -1), then its polynomials, without branches (the compiler gathers the rows)
+    const T last = T(n - 1);
+    int64_t* __restrict__ at = row_of.data();
+    const int64_t* __restrict__ first = input_row.data();
+    for (int64_t p = 0; p < count; ++p) {
+      const T mf = m_out[p];
+      const bool inside = mf >= T(0) && mf < last;
+      m_out[p] = inside ? mf : T(-1);
+      at[p] = first[p] + static_cast<int64_t>(inside ? mf : T(0)) * kRow;
+    }
+    const T* __restrict__ tab = intervals.data();
+    T *__restrict__ q0 = p0.data(), *__restrict__ q1 = p1.data();
+    T *__restrict__ q2 = p2.data(), *__restrict__ q3 = p3.data();
+    if (!derivative) {
+#pragma omp simd
+      for (int64_t p = 0; p < count; ++p) {
+        const T* c = tab + at[p];
+        const T v = (x[p] - c[0]) * c[1];
+        q0[p] = ((c[5] * v + c[4]) * v + c[3]) * v + c[2];
+        q1[p] = ((c[9] * v + c[8]) * v + c[7]) * v + c[6];
+        q2[p] = ((c[13] * v + c[12]) * v + c[11]) * v + c[10];
+        q3[p] = ((c[17] * v + c[16]) * v + c[15]) * v + c[14];
+      }
+    } else {
+#pragma omp simd
+      for (int64_t p = 0; p < count; ++p) {
+        const T* c = tab + at[p];
+        const T v = (x[p] - c[0]) * c[1], h = c[1];
+        q0[p] = ((T(3) * c[5] * v + T(2) * c[4]) * v + c[3]) * h;
+        q1[p] = ((T(3) * c[9] * v + T(2) * c[8]) * v + c[7]) * h;
+        q2[p] = ((T(3) * c[13] * v + T(2) * c[12]) * v + c[11]) * h;
+        q3[p] = ((T(3) * c[17] * v + T(2) * c[16]) * v + c[15]) * h;
+      }
+    }
+  }
+
   // the interval of point p, or -1 (outside, NaN)
   int64_t interval(int64_t p) const {
     const T m = pos[p];
@@ -255,10 +375,10 @@ struct UniformRows {
 };
 
 template <typename T>
-void fill_rows_uniform(const T* x, const std::vector<KnotInfo<T>>& infos,
+void fill_rows_cubic(const T* x, const std::vector<KnotInfo<T>>& infos,
                        const ExtraColumns<T>& extra, T* a, int64_t begin, int64_t end,
                        int64_t n_cols) {
-  UniformRows<T> rows(infos);
+  CubicRows<T> rows(infos, end - begin);
   const int64_t n_in = rows.n_in, nb = rows.nb;
   for (int64_t b0 = begin; b0 < end; b0 += rows.block_rows) {
     const int64_t n_rows = std::min(rows.block_rows, end - b0);
@@ -291,10 +411,10 @@ void fill_rows_uniform(const T* x, const std::vector<KnotInfo<T>>& infos,
 }
 
 template <typename T>
-void input_grad_rows_uniform(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>& infos,
+void input_grad_rows_cubic(const T* grad_a, const T* x, const std::vector<KnotInfo<T>>& infos,
                              const SiluGrad<T>& silu, T* grad_x, int64_t begin, int64_t end,
                              int64_t n_cols) {
-  UniformRows<T> rows(infos);
+  CubicRows<T> rows(infos, end - begin);
   const int64_t n_in = rows.n_in, nb = rows.nb;
   for (int64_t b0 = begin; b0 < end; b0 += rows.block_rows) {
     const int64_t n_rows = std::min(rows.block_rows, end - b0);
@@ -400,8 +520,8 @@ torch::Tensor fill(torch::Tensor x, torch::Tensor knots, int64_t k, torch::Tenso
     columns.n_extra = n_extra;
     scalar_t* ap = a.data_ptr<scalar_t>();
     at::parallel_for(0, batch, rows_per_task(n_cols), [&](int64_t begin, int64_t end) {
-      if (infos[0].uniform) {
-        fill_rows_uniform<scalar_t>(xp, infos, columns, ap, begin, end, n_cols);
+      if (k == 3) {
+        fill_rows_cubic<scalar_t>(xp, infos, columns, ap, begin, end, n_cols);
       } else {
         fill_rows<scalar_t>(xp, infos, columns, ap, begin, end, n_cols);
       }
@@ -445,8 +565,8 @@ torch::Tensor gather_input_grad(torch::Tensor grad_a, torch::Tensor x, torch::Te
     }
     scalar_t* op = grad_x.data_ptr<scalar_t>();
     at::parallel_for(0, batch, rows_per_task(n_cols), [&](int64_t begin, int64_t end) {
-      if (infos[0].uniform) {
-        input_grad_rows_uniform<scalar_t>(gp, xp, infos, base, op, begin, end, n_cols);
+      if (k == 3) {
+        input_grad_rows_cubic<scalar_t>(gp, xp, infos, base, op, begin, end, n_cols);
       } else {
         input_grad_rows<scalar_t>(gp, xp, infos, base, op, begin, end, n_cols);
       }
