@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c constraints.txt
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo demo-symbolic test bench bench-tabular lint clean venv data
+.PHONY: demo demo-symbolic test bench bench-tabular lint clean venv data knot-data
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ $(VENV)/.installed-bench: $(STAMP) $(NATIVE)
 	$(PIP) -e ".[bench]"
 	touch $@
 
+# SnapPy (GPL, the optional 'knots' extra): the knot table's generator and its tests use it
+KNOTS_STAMP := $(VENV)/.installed-knots
+$(KNOTS_STAMP): $(STAMP)
+	$(PIP) -e ".[knots]"
+	touch $@
+
 venv: $(STAMP)
 
 demo: $(STAMP) $(NATIVE)
@@ -37,7 +43,7 @@ demo-symbolic: $(STAMP)
 
 # the tests on every core (pytest-xdist), one torch thread per worker: small KANs spend their
 # time in dispatch, and two threads per worker on two cores spin-wait against each other
-test: $(STAMP) $(NATIVE)
+test: $(STAMP) $(NATIVE) $(KNOTS_STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n auto --dist worksteal
 
 bench: $(VENV)/.installed-bench
@@ -60,6 +66,12 @@ bench-tabular: $(VENV)/.installed-bench
 # data/mnist and data/fashion-mnist; what is already there is kept (see scripts/fetch_data.sh)
 data:
 	bash scripts/fetch_data.sh data
+
+# the knot invariants of the KAN paper's §4.3 (experiments/knot_data.py): KNOTS knots of
+# SnapPy's census (10000; seeded), 2 processes, in data/knots; an interrupted run resumes
+KNOTS ?= 10000
+knot-data: $(KNOTS_STAMP)
+	$(PY) experiments/knot_data.py --knots $(KNOTS) --out data/knots
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks experiments

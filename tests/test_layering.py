@@ -3,7 +3,8 @@
 Each module of ``kanlab`` may import modules of its own subpackage and of subpackages in a lower
 layer, never a higher one -- inside functions too. The one exception is the model's documented
 convenience facade (:data:`FACADE`). There is no import cycle between modules, no private name
-imported from another module, and no optional dependency imported at module level.
+imported from another module, no optional dependency imported at module level, and the GPL
+packages of the ``knots`` extra (SnapPy) never imported at all.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ FACADE = {
     ("kanlab.nn.facade", "kanlab.training.loop"),
 }
 OPTIONAL = {"sympy", "matplotlib", "sklearn", "tqdm", "scipy"}
+#: the ``knots`` extra (GPL): only experiments/knot_data.py and its tests may import these
+NEVER = {"snappy", "spherogram", "snappy_manifolds", "snappy_15_knots", "cypari", "plink"}
 # estimators subclasses sklearn's mixins, so it imports sklearn at module level; kanlab's
 # __init__ imports it lazily (module __getattr__), so `import kanlab` still does not
 ALLOWED_OPTIONAL = {"kanlab.apps.estimators": {"sklearn"}}
@@ -113,6 +116,12 @@ def test_no_optional_dependency_at_module_level(module):
         root = target.split(".")[0]
         if root in OPTIONAL and root not in ALLOWED_OPTIONAL.get(module, ()):
             assert not top_level, f"{module} imports optional dependency {root} at module level"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_the_library_never_imports_the_gpl_knot_packages(module):
+    found = {target.split(".")[0] for target, _, _ in imports(module)} & NEVER
+    assert not found, f"{module} imports {sorted(found)} (GPL: only experiments may)"
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

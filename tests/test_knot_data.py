@@ -1,0 +1,139 @@
+"""The knot table of the KAN paper's §4.3: the generator (experiments/knot_data.py, with SnapPy
+from the optional ``knots`` extra) on named knots and on an interrupted run, and the loader
+(kanlab.data.knots) on the committed sample and on broken folders."""
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kanlab.data.knots import NUMERIC, SYMMETRY_GROUPS, load_knots
+from kanlab.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "tests" / "fixtures" / "knots"  # 48 knots, made by experiments/knot_data.py
+
+
+def _generator():
+    path = ROOT / "experiments" / "knot_data.py"
+    spec = importlib.util.spec_from_file_location("knot_data", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["knot_data"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_sample_loads_with_even_signatures_that_follow_the_slope():
+    table = load_knots(SAMPLE)
+    assert len(table) == table.manifest["knots"] == 48 and table.failed == 0
+    assert (table.signature % 2 == 0).all()
+    mu = table.numeric["meridional_translation_real"] + 1j * table.numeric[
+        "meridional_translation_imag"]
+    slope = (table.numeric["longitudinal_translation"] / mu).real
+    # Davies et al.'s relation, and the table's sign convention: signature ~ slope / 2
+    assert np.corrcoef(slope, table.signature)[0, 1] > 0.9
+    assert np.abs(table.signature - slope / 2).mean() < 1.5
+    assert (table.numeric["volume"] > 2.0).all()  # the figure-eight's 2.0298 is the least
+
+
+def test_features_labels_and_split():
+    table = load_knots(SAMPLE)
+    x = table.features()
+    assert x.shape == (48, len(NUMERIC) + len(SYMMETRY_GROUPS)) and x.dtype == torch.float64
+    assert table.feature_names()[:len(NUMERIC)] == list(NUMERIC)
+    onehot = x[:, len(NUMERIC):]
+    assert set(onehot.unique().tolist()) <= {0.0, 1.0} and (onehot.sum(1) <= 1).all()
+    torch.testing.assert_close(x[:, 0], torch.as_tensor(table.numeric["volume"]))
+    labels = table.labels()
+    assert torch.equal(torch.as_tensor(table.classes()[labels.numpy()]),
+                       torch.as_tensor(table.signature))
+    data = table.dataset(("meridional_translation_real",), symmetry=False, test_fraction=0.25,
+                         seed=3)
+    assert data.train_input.shape == (36, 1) and data.test_input.shape == (12, 1)
+    assert data.train_label.dtype == torch.long
+    together = torch.cat([data.train_input, data.test_input]).flatten().sort().values
+    assert torch.equal(together, torch.as_tensor(table.numeric[
+        "meridional_translation_real"]).sort().values)  # a split: every knot once
+    with pytest.raises(InputError, match="no knot invariant"):
+        table.features(("volume", "torsion"))
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "knots"
+    shutil.copytree(SAMPLE, folder)
+    return folder
+
+
+def test_a_missing_or_corrupt_folder_names_make_knot_data(tmp_path):
+    with pytest.raises(InputError, match="make knot-data"):
+        load_knots(tmp_path / "nowhere")
+    folder = _copy(tmp_path)
+    lines = (folder / "knots.csv").read_text().splitlines()
+    (folder / "knots.csv").write_text("\n".join(lines[:30]) + "\n")  # cut short
+    with pytest.raises(InputError, match="29 rows, its manifest says 48.*make knot-data"):
+        load_knots(folder)
+    (folder / "knots.csv").write_text("\n".join(lines[:-1] + [lines[-1][:25]]) + "\n")
+    with pytest.raises(InputError, match="make knot-data"):  # a row cut off mid-way
+        load_knots(folder)
+    rows = [line.split(",") for line in lines]
+    rows[5][3] = "abc"  # a volume
+    (folder / "knots.csv").write_text("\n".join(",".join(r) for r in rows) + "\n")
+    with pytest.raises(InputError, match="not a number.*make knot-data"):
+        load_knots(folder)
+    (folder / "knots.csv").write_text("\n".join(lines) + "\n")
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.raises(InputError, match="manifest.*make knot-data"):
+        load_knots(folder)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(InputError, match="manifest.json is missing.*make knot-data"):
+        load_knots(folder)
+
+
+snappy = pytest.importorskip("snappy")  # the optional 'knots' extra (make test installs it)
+
+
+def test_named_knots_have_their_published_invariants():
+    gen = _generator()
+    eight = gen.invariants(gen.census()["K4a1"])  # the figure-eight knot
+    assert eight["volume"] == pytest.approx(2.029883212819307, abs=1e-9)
+    assert eight["signature"] == 0 and eight["chern_simons"] == pytest.approx(0, abs=1e-9)
+    # its maximal cusp: meridian 1, longitude 2*sqrt(3), cusp volume sqrt(3)
+    assert abs(complex(eight["meridional_translation_real"], eight["meridional_translation_imag"])
+               ) == pytest.approx(1.0, abs=1e-9)
+    assert eight["longitudinal_translation"] == pytest.approx(2 * 3**0.5, abs=1e-9)
+    assert eight["cusp_volume"] == pytest.approx(3**0.5, abs=1e-9)
+    # the standard convention (the manifest's sign_convention): the positive trefoil, the
+    # closure of the braid s1^3, has signature -2; the (2, 5) torus knot s1^5 has -4
+    assert gen.signature(snappy.Link(braid_closure=[1, 1, 1])) == -2
+    assert gen.signature(snappy.Link(braid_closure=[-1, -1, -1])) == 2
+    assert gen.signature(snappy.Link(braid_closure=[1] * 5)) == -4
+    assert gen.signature(snappy.Link("4_1")) == 0
+    left = snappy.Link("3_1")  # Rolfsen's trefoil in SnapPy: negative crossings
+    assert {c.sign for c in left.crossings} == {-1} and gen.signature(left) == 2
+    assert gen.signature(left.mirror()) == -2  # a diagram spherogram redraws from its PD code
+
+
+def test_an_interrupted_run_resumes(tmp_path):
+    gen = _generator()
+    out = tmp_path / "knots"
+    said = []
+    gen.generate(out, 6, seed=5, workers=1, shard_size=2, say=said.append)
+    first = (out / "knots.csv").read_text()
+    assert json.loads((out / "manifest.json").read_text())["knots"] == 6
+    kept = (out / "shards" / "00000.csv").stat().st_mtime_ns
+    # an interruption: shard 1 never written, shard 2 cut short, no table yet
+    (out / "shards" / "00001.csv").unlink()
+    text = (out / "shards" / "00002.csv").read_text()
+    (out / "shards" / "00002.csv").write_text(text[: len(text) // 2])
+    (out / "knots.csv").unlink()
+    said.clear()
+    gen.generate(out, 6, seed=5, workers=1, shard_size=2, say=said.append)
+    assert "1 already there, 2 to compute" in said[0]
+    assert (out / "knots.csv").read_text() == first
+    assert (out / "shards" / "00000.csv").stat().st_mtime_ns == kept
+    assert load_knots(out).names == [line.split(",")[0] for line in first.splitlines()[1:]]
