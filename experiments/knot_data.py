@@ -15,7 +15,10 @@ Columns (:data:`COLUMNS`): the census name and index; the hyperbolic volume, the
 invariant, the maximal cusp's volume and its meridional (complex: real and imaginary parts)
 and longitudinal (real) translations; the symmetry group; the signature. Not computed (yet):
 the torsion degrees (Fox calculus in high precision) and the short geodesic and injectivity
-radius (a Dirichlet domain: it fails for most 15-crossing knots with SnapPy's defaults).
+radius (a Dirichlet domain: it fails for most 15-crossing knots with SnapPy's defaults). A knot
+whose invariants fail keeps its row with the reason in ``status`` (1 of the default 10,000:
+K9a41, whose census triangulation has flat tetrahedra, so no cusp neighbourhood); the loader
+leaves such rows out.
 
 SnapPy and its census are GPL packages in kanlab's optional ``knots`` extra; the library
 never imports them (only this script does). Run ``python experiments/knot_data.py --help``.

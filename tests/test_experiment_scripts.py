@@ -5,6 +5,7 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -100,3 +101,32 @@ def test_product_feynman_runs_the_loop_and_reads_the_formula():
     pf = _load("product_feynman")
     r = pf.discover("I.12.11", [2, [0, 1]], 1e-2, seed=0, steps=2)
     assert math.isfinite(r["rmse"]) and r["widths"][0] == 2 and r["seconds"] > 0
+
+
+def test_knot_signature_runs_on_the_sample_and_reports_every_table():
+    ks = _load("knot_signature")
+    table = ks.load_knots(ks.SAMPLE)
+    budget = ks.Budget(kan_steps=2, mlp_steps=2, mlp_batch=16, seeds=1, curve=(1.0,))
+    out = ks.run(table, budget, say=lambda line: None)
+    assert out["kan"]["params"] < 1000 and out["mlp"]["params"] > 2.5e5  # DeepMind's shape
+    accs = [*out["kan"]["acc"], *out["mlp"]["acc"], *sum(out["alone"].values(), [])]
+    assert all(0 <= a <= 100 for a in accs)
+    for scores in (out["kan_scores"], out["mlp_scores"]):
+        assert len(scores) == len(out["names"]) and abs(scores.sum() - 1) < 1e-12
+    assert out["balance"].sum() == out["curve"][-1][0]  # every training row has a class
+    text = ks.report(out, "cmd", 1.0)
+    assert "| KAN on μ_r alone |" in text and "Learning curve" in text
+
+
+def test_knot_symbolic_scores_the_human_formula_and_a_kan_formula():
+    ks = _load("knot_symbolic")
+    table = ks.load_knots(ks.SAMPLE)
+    data, human = ks.regression_split(table)
+    # the human formula's own row: r² with itself is 1, and slope/2 follows the signature
+    acc, r2s, r2h = ks.scores(human / 2, data.test_label, human)
+    assert r2h == pytest.approx(1.0) and r2s > 0.8 and 0 <= acc <= 100
+    x = torch.tensor([[0.5, 1.0, 10.0]], dtype=torch.float64)
+    assert float(ks.slope(x)) == pytest.approx(10 * 0.5 / 1.25)
+    got = ks.symbolic_run(data, [3, 1], 0, ks.Budget(steps=2, polish=1, grids=(3,), seeds=1))
+    assert got["finite"] and got["pred"].shape == (len(data.test_input),)
+    assert {str(s) for s in got["formula"].free_symbols} <= set(ks.NAMES)

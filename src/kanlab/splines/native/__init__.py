@@ -6,10 +6,10 @@ over memory (interval search, basis planes, index tables, a zero fill, a scatter
 its gradient in as many; ``spline_kernel.cpp`` does each in one pass per row of the batch
 (the point's interval, then the k + 1 polynomials that live on it -- de Boor's triangle run
 once per call on each interval's polynomials, or closed forms for equally spaced cubic knots --
-written straight into the row; the SiLU base columns' derivative too, on request), in parallel over rows with torch's own thread pool
-(``torch.get_num_threads()``). It also builds the layer's GEMM weight from its parameters in one
-pass and splits the weight's gradient back in one more (``layer_forward``, ``layer_backward``: see
-:mod:`kanlab.nn.fused_forward`).
+written straight into the row; the SiLU base columns' derivative too, on request), in parallel
+over rows with torch's own thread pool (``torch.get_num_threads()``). It also builds the layer's
+GEMM weight from its parameters in one pass and splits the weight's gradient back in one more
+(``layer_forward``, ``layer_backward``: see :mod:`kanlab.nn.fused_forward`).
 
 It is built once, by ``python -m kanlab.splines.native`` (``make`` runs it when it sets up the
 virtual environment, and goes on without it when there is no C++ compiler), into
