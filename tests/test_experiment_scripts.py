@@ -106,14 +106,18 @@ def test_product_feynman_runs_the_loop_and_reads_the_formula():
 def test_knot_signature_runs_on_the_sample_and_reports_every_table():
     ks = _load("knot_signature")
     table = ks.load_knots(ks.SAMPLE)
-    budget = ks.Budget(kan_steps=2, mlp_steps=2, mlp_batch=16, seeds=1, curve=(1.0,))
+    budget = ks.Budget(kan_steps=2, mlp_steps=2, mlp_batch=16, seeds=1, mlp_seeds=1,
+                       curve=(1.0,))
     out = ks.run(table, budget, say=lambda line: None)
-    assert out["kan"]["params"] < 1000 and out["mlp"]["params"] > 2.5e5  # DeepMind's shape
-    accs = [*out["kan"]["acc"], *out["mlp"]["acc"], *sum(out["alone"].values(), [])]
+    assert [k["widths"][1] for k in out["kans"].values()] == [1, 3]
+    assert all(k["params"] < 1000 for k in out["kans"].values())
+    assert out["mlp"]["params"] > 2.5e5  # DeepMind's shape
+    accs = [*out["kans"][1]["acc"], *out["mlp"]["acc"], *sum(out["alone"].values(), [])]
     assert all(0 <= a <= 100 for a in accs)
     for scores in (out["kan_scores"], out["mlp_scores"]):
         assert len(scores) == len(out["names"]) and abs(scores.sum() - 1) < 1e-12
     assert out["balance"].sum() == out["curve"][-1][0]  # every training row has a class
+    assert out["human"] > 50  # slope / 2 follows the signature on the sample too
     text = ks.report(out, "cmd", 1.0)
     assert "| KAN on μ_r alone |" in text and "Learning curve" in text
 
