@@ -77,17 +77,18 @@ class Split:
 
 def split(table: KnotTable, columns: tuple[str, ...] = NUMERIC, symmetry: bool = True,
           seed: int = 0, train_fraction: float = 1.0) -> Split:
-    """The seeded 80/20 split of ``columns`` (and the symmetry one-hot's varying columns),
-    standardised by the training rows; ``train_fraction``: keep that share of them."""
+    """The seeded 80/20 split of ``columns`` (and the symmetry one-hot's columns), with
+    ``train_fraction`` of the training rows kept; the columns that vary over the kept rows,
+    standardised by them."""
     data = table.dataset(columns, symmetry, test_fraction=0.2, seed=seed)
-    names = table.feature_names(columns, symmetry)
-    varying = (data.train_input.std(0) > 0).nonzero().flatten()
-    names = [names[i] for i in varying]
-    xtr, xte = data.train_input[:, varying], data.test_input[:, varying]
+    n = max(2, int(round(len(data.train_input) * train_fraction)))
+    xtr, ytr = data.train_input[:n], data.train_label[:n]
+    varying = (xtr.std(0) > 0).nonzero().flatten()
+    names = [table.feature_names(columns, symmetry)[i] for i in varying]
+    xtr, xte = xtr[:, varying], data.test_input[:, varying]
     mean, std = xtr.mean(0), xtr.std(0)
-    n = max(2, int(round(len(xtr) * train_fraction)))
-    return Split(Dataset((xtr[:n] - mean) / std, data.train_label[:n], (xte - mean) / std,
-                         data.test_label), names, table.classes())
+    return Split(Dataset((xtr - mean) / std, ytr, (xte - mean) / std, data.test_label), names,
+                 table.classes())
 
 
 def human_accuracy(table: KnotTable, seed: int = 0) -> float:

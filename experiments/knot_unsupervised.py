@@ -1,14 +1,16 @@
 """The KAN paper's §4.3, unsupervised: which knot invariants depend on each other?
 
-Data: the table of ``make knot-data`` (:func:`kanlab.data.knots.load_knots`). Features: every
-invariant the table holds (the numeric ones, the symmetry group's varying one-hot columns) and
-the signature, standardised. kanlab's unsupervised mode (:mod:`kanlab.science.unsupervised`:
-real rows against rows with every column shuffled, a ``[d, 1, 1]`` KAN whose last edge is a
-Gaussian) is trained for ``seeds`` seeds × two λ, all members side by side in one ensemble
-(:func:`~kanlab.science.unsupervised.unsupervised_ensemble`, λ one per member). The recipe of
-``experiments/unsupervised_toy.py``: 50 LBFGS steps at λ/5, then 30 at λ without grid updates
-(sparsify), entropy weight 10. :func:`~kanlab.science.unsupervised.relation_groups` reads each
-member's group (members whose contrastive test accuracy is not above 0.6 found nothing).
+Data: a seeded sample of 2000 knots (``--knots``) of the table of ``make knot-data``
+(:func:`kanlab.data.knots.load_knots`; all 10,000 would take hours here). Features: every
+invariant the table holds (the numeric ones, the one-hot columns of the symmetry groups that at
+least 1 % of the knots, and 10, have) and the signature, standardised. kanlab's unsupervised mode
+(:mod:`kanlab.science.unsupervised`: real rows against rows with every column shuffled, a ``[d,
+1, 1]`` KAN whose last edge is a Gaussian) is trained for ``seeds`` seeds × two λ, all members
+side by side in one ensemble (:func:`~kanlab.science.unsupervised.unsupervised_ensemble`, λ one
+per member). The recipe of ``experiments/unsupervised_toy.py``: 50 LBFGS steps at λ/5, then 30
+at λ without grid updates (sparsify), entropy weight 10.
+:func:`~kanlab.science.unsupervised.relation_groups` reads each member's group (members whose
+contrastive test accuracy is not above 0.6 found nothing).
 
 The paper's three groups (200 networks: seeds 0..99 × λ ∈ {1e-2, 1e-3}):
 
@@ -60,26 +62,34 @@ LAMBDAS = (1e-2, 1e-3)
 @dataclass
 class Budget:
     seeds: int = 50
+    knots: int = 2000  # a seeded sample of the table (all of it: hours on this CPU)
     steps: int = 50
     sparsify_steps: int = 30
 
 
-QUICK = Budget(seeds=2, steps=3, sparsify_steps=2)
+QUICK = Budget(seeds=2, knots=48, steps=3, sparsify_steps=2)
 
 
-def features(table: KnotTable) -> tuple[torch.Tensor, list[str]]:
-    """Standardised features ``(N, d)``: the invariants that vary and the signature."""
+def features(table: KnotTable, knots: int | None = None) -> tuple[torch.Tensor, list[str]]:
+    """Standardised features ``(N, d)``: the invariants that vary and the signature; of a
+    seeded sample of ``knots`` rows (None: all)."""
     x = table.features(NUMERIC, symmetry=True)
     names = table.feature_names(NUMERIC, symmetry=True)
     x = torch.cat([x, torch.as_tensor(table.signature, dtype=x.dtype)[:, None]], dim=1)
     names = [*names, "signature"]
-    varying = (x.std(0) > 0).nonzero().flatten()
-    x = x[:, varying]
-    return (x - x.mean(0)) / x.std(0), [names[i] for i in varying]
+    if knots is not None and knots < len(x):
+        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:knots]]
+    # the columns that vary, a symmetry group's only when at least 1 % of the knots (and 10)
+    # have it: rarer ones say nothing here, and are constant on many splits
+    rare = torch.tensor([n.startswith("symmetry_") for n in names]) & (
+        x.sum(0) < max(10, 0.01 * len(x)))
+    keep = ((x.std(0) > 0) & ~rare).nonzero().flatten()
+    x = x[:, keep]
+    return (x - x.mean(0)) / x.std(0), [names[i] for i in keep]
 
 
 def run(table: KnotTable, budget: Budget, say=print) -> dict:
-    x, names = features(table)
+    x, names = features(table, budget.knots)
     seeds = list(range(budget.seeds))
     members = [(s, lam) for lam in LAMBDAS for s in seeds]
     ensemble = unsupervised_ensemble(x.shape[1], [s for s, _ in members], grid_size=3,
@@ -101,7 +111,7 @@ def run(table: KnotTable, budget: Budget, say=print) -> dict:
         for key, wanted in PAPER_GROUPS.items():
             if wanted <= group_names and len(group_names) <= len(wanted) + 2:
                 found[key] += group_members
-    return {"knots": len(table), "names": names, "members": members, "groups": groups,
+    return {"knots": len(x), "names": names, "members": members, "groups": groups,
             "found": found, "train_seconds": seconds}
 
 
@@ -137,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny budgets (the sample)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per λ (50)")
+    parser.add_argument("--knots", type=int, default=None, help="sample size (2000)")
     parser.add_argument("--data", type=Path, default=None, help="default data/knots")
     parser.add_argument("--out", type=Path, default=None, help="the report's path")
     args = parser.parse_args(argv)
@@ -144,11 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     budget = QUICK if args.quick else Budget()
     if args.seeds is not None:
         budget.seeds = args.seeds
+    if args.knots is not None:
+        budget.knots = args.knots
     start = time.perf_counter()
     out = run(table, budget)
     command = "python experiments/knot_unsupervised.py" + (" --quick" if args.quick else "")
     if args.seeds is not None:
         command += f" --seeds {args.seeds}"
+    if args.knots is not None:
+        command += f" --knots {args.knots}"
     text = report(out, command, time.perf_counter() - start)
     path = args.out or RESULTS / f"knot_unsupervised{'_quick' if args.quick else ''}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,11 @@ Arms (each seed draws its own data, model and negatives):
 - ``frozen``: as ``trainable`` with the Gaussian's affine parameters frozen
   (``unsupervised_model(..., train_gaussian=False)``).
 
-Run ``python experiments/unsupervised_toy.py [--quick]``; it writes
+An arm's seeds train side by side as one ensemble (each member on its own seed's data, its
+steps a lone run's to round-off: with the penalty and the Gaussian edge not to the bit, so over
+80 LBFGS steps a member's scores can drift from its lone run's by a few hundredths, and a
+borderline group can differ); ``--separate`` trains them one by one. Run
+``python experiments/unsupervised_toy.py [--quick] [--seeds N] [--separate]``; it writes
 ``experiments/results/unsupervised_toy{,_quick}.md``.
 """
 
@@ -30,12 +34,14 @@ from pathlib import Path
 
 import torch
 
+import kanlab
+from kanlab.data import Dataset
+from kanlab.nn.ensemble import Ensemble
 from kanlab.science.unsupervised import (
     contrastive_accuracy,
     contrastive_dataset,
     dependent_features,
     feature_scores,
-    fit_unsupervised,
     make_unsupervised_toy,
     unsupervised_model,
 )
@@ -95,28 +101,60 @@ class Result:
         return self.group in GROUPS
 
 
-def run(arm: Arm, seed: int, cfg: Config) -> Result:
-    start = time.perf_counter()
+def _data(arm: Arm, seed: int, cfg: Config) -> tuple[torch.Tensor, Dataset]:
+    """A seed's real samples (standardised where the arm says) and its contrastive dataset."""
     x = make_unsupervised_toy(cfg.n, generator=torch.Generator().manual_seed(1000 + seed),
                               dtype=torch.float64)
     if arm.standardize:
         x = (x - x.mean(0)) / x.std(0)
-    model = unsupervised_model(6, grid_size=cfg.grid_size, seed=seed, dtype=torch.float64,
-                               train_gaussian=arm.train_gaussian)
-    fit_unsupervised(model, x, generator=torch.Generator().manual_seed(seed), steps=cfg.steps,
-                     lamb=cfg.lamb, lamb_entropy=cfg.lamb_entropy)
-    if arm.sparsify_steps:  # the same generator seed: the same split and negatives
-        fit_unsupervised(model, x, generator=torch.Generator().manual_seed(seed),
-                         steps=arm.sparsify_steps, lamb=cfg.lamb_sparsify,
-                         lamb_entropy=cfg.lamb_entropy, update_grid=False)
-    data = contrastive_dataset(x, generator=torch.Generator().manual_seed(seed))
-    scores = feature_scores(model)
+    return x, contrastive_dataset(x, generator=torch.Generator().manual_seed(seed))
+
+
+def _train(model, data: Dataset, arm: Arm, cfg: Config) -> None:
+    """Phase 1, then the arm's sparsify phase (a KAN alone or an ensemble of them)."""
+    common = {"lamb_entropy": cfg.lamb_entropy, "progress": False}
+    kanlab.fit(model, data, steps=cfg.steps, lamb=cfg.lamb, **common)
+    if arm.sparsify_steps:
+        kanlab.fit(model, data, steps=arm.sparsify_steps, lamb=cfg.lamb_sparsify,
+                   update_grid=False, **common)
+
+
+def _result(arm: Arm, seed: int, model, x: torch.Tensor, data: Dataset, cfg: Config,
+            seconds: float) -> Result:
+    model.record(x)  # the real samples: what the scores are read on
     return Result(
         arm.name, seed, dependent_features(model, threshold=cfg.threshold),
         contrastive_accuracy(model, data.train_input, data.train_label),
         contrastive_accuracy(model, data.test_input, data.test_label),
-        scores.tolist(), time.perf_counter() - start,
+        feature_scores(model).tolist(), seconds,
     )
+
+
+def run(arm: Arm, seed: int, cfg: Config) -> Result:
+    """One seed alone (what :func:`fit_unsupervised` does: the same split and negatives)."""
+    start = time.perf_counter()
+    x, data = _data(arm, seed, cfg)
+    model = unsupervised_model(6, grid_size=cfg.grid_size, seed=seed, dtype=torch.float64,
+                               train_gaussian=arm.train_gaussian)
+    _train(model, data, arm, cfg)
+    return _result(arm, seed, model, x, data, cfg, time.perf_counter() - start)
+
+
+def run_together(arm: Arm, cfg: Config) -> list[Result]:
+    """Every seed of ``arm`` side by side, one :class:`~kanlab.nn.ensemble.Ensemble` trained on
+    per-member data (each seed its own samples and negatives): each member's steps are its
+    lone run's to round-off; a result's seconds are the ensemble's time over the members."""
+    start = time.perf_counter()
+    pairs = [_data(arm, seed, cfg) for seed in cfg.seeds]
+    stacked = Dataset(*(torch.stack([getattr(d, key) for _, d in pairs])
+                        for key in ("train_input", "train_label", "test_input", "test_label")))
+    ensemble = Ensemble.stack([
+        unsupervised_model(6, grid_size=cfg.grid_size, seed=seed, dtype=torch.float64,
+                           train_gaussian=arm.train_gaussian) for seed in cfg.seeds])
+    _train(ensemble, stacked, arm, cfg)
+    seconds = (time.perf_counter() - start) / len(cfg.seeds)
+    return [_result(arm, seed, ensemble.member(e), x, d, cfg, seconds)
+            for e, (seed, (x, d)) in enumerate(zip(cfg.seeds, pairs))]
 
 
 def markdown(results: list[Result], cfg: Config, command: str, wall_s: float) -> str:
@@ -173,6 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="2 seeds, the trainable arm, fewer steps")
     p.add_argument("--seeds", type=int, help="seeds 0..N-1 (default 5)")
     p.add_argument("--arms", nargs="+", choices=sorted(ARMS), help="arms to run")
+    p.add_argument("--separate", action="store_true",
+                   help="train the seeds one by one (default: an arm's seeds side by side, "
+                        "one ensemble; the same steps, member by member)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     cfg = Config.quick() if args.quick else Config()
@@ -183,11 +224,12 @@ def main(argv: list[str] | None = None) -> None:
 
     start, results = time.perf_counter(), []
     for arm in cfg.arms:
-        for seed in cfg.seeds:
-            r = run(ARMS[arm], seed, cfg)
+        arm_results = ([run(ARMS[arm], seed, cfg) for seed in cfg.seeds] if args.separate
+                       else run_together(ARMS[arm], cfg))
+        for r in arm_results:
             results.append(r)
             group = "{" + ", ".join(NAMES[i] for i in r.group) + "}"
-            print(f"{arm:<9} seed {seed}: {group:<16} {'ok ' if r.correct else 'BAD'} "
+            print(f"{arm:<9} seed {r.seed}: {group:<16} {'ok ' if r.correct else 'BAD'} "
                   f"train acc {r.train_acc:.3f} test acc {r.test_acc:.3f} {r.seconds:.1f} s",
                   flush=True)
     wall_s = time.perf_counter() - start

@@ -48,6 +48,8 @@ EXPECTED = {
                    "additive [[0, 1, 2]] multiplicative [[0, 1, 2]]"],
     "ensembles": ["equal to its lone fit: True", "best member by test RMSE:",
                   "mean spread inside"],
+    "knots": ["knots: 48 from tests/fixtures/knots", "test accuracy", "human formula slope/2",
+              "inputs by attribution: "],
     "discovery_tools": ["input scores from the output:", "checkpoint 'trained'",
                         "flat directions", "same function: True"],
 }

@@ -134,3 +134,22 @@ def test_knot_symbolic_scores_the_human_formula_and_a_kan_formula():
     got = ks.symbolic_run(data, [3, 1], 0, ks.Budget(steps=2, polish=1, grids=(3,), seeds=1))
     assert got["finite"] and got["pred"].shape == (len(data.test_input),)
     assert {str(s) for s in got["formula"].free_symbols} <= set(ks.NAMES)
+
+
+def test_knot_unsupervised_counts_the_groups_of_every_member():
+    ku = _load("knot_unsupervised")
+    table = ku.load_knots(ku.SAMPLE)
+    x, names = ku.features(table)
+    assert names[-1] == "signature" and x.shape == (48, len(names))
+    torch.testing.assert_close(x.mean(0), torch.zeros(len(names), dtype=x.dtype))
+    budget = ku.Budget(seeds=2, knots=40, steps=2, sparsify_steps=1)
+    out = ku.run(table, budget, say=lambda line: None)
+    assert out["knots"] == 40 and len(out["members"]) == 4  # 2 seeds × 2 λ
+    counted = sum(len(who) for _, who in out["groups"])
+    assert counted <= 4 and all(0 <= e < 4 for _, who in out["groups"] for e in who)
+    for key, found in out["found"].items():  # a member counted for a group holds its features
+        wanted = ku.PAPER_GROUPS[key]
+        for group, who in out["groups"]:
+            if set(who) & set(found):
+                assert wanted <= {out["names"][i] for i in group}
+    assert "| 3: short geodesic" in ku.report(out, "cmd", 1.0)
