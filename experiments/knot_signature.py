@@ -38,6 +38,7 @@ import torch.nn.functional as F
 import kanlab
 from kanlab.data import Dataset
 from kanlab.data.knots import NUMERIC, KnotTable, load_knots
+from kanlab.errors import InputError
 from kanlab.interpret.importance import importance
 from kanlab.nn.mlp import MLP, n_parameters
 
@@ -207,6 +208,8 @@ def plot(out: dict, path: Path) -> None:
     bx.plot(rows, kan, "o-", label="KAN")
     bx.plot(rows, mlp, "s-", label="MLP 4 × 300")
     bx.set_xscale("log")
+    bx.minorticks_off()
+    bx.set_xticks(rows, [str(r) for r in rows])
     bx.set_xlabel("training rows")
     bx.set_ylabel("test accuracy (%)")
     bx.legend(fontsize=8)
@@ -264,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="the report's path")
     args = parser.parse_args(argv)
     folder = args.data or (SAMPLE if args.quick else ROOT / "data" / "knots")
-    table = load_knots(folder)
+    try:
+        table = load_knots(folder)
+    except InputError as err:  # no table yet, or a damaged one: the message says what to run
+        print(f"knot_signature: {err}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     out = run(table, QUICK if args.quick else Budget())
     command = "python experiments/knot_signature.py" + (" --quick" if args.quick else "")

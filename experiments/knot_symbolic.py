@@ -33,6 +33,7 @@ import torch
 from kanlab.apps.pipeline import PipelineOptions, run_pipeline
 from kanlab.data import Dataset
 from kanlab.data.knots import KnotTable, load_knots
+from kanlab.errors import InputError
 from kanlab.symbolic.formula import formula_function
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="default data/knots")
     parser.add_argument("--out", type=Path, default=None, help="the report's path")
     args = parser.parse_args(argv)
-    table = load_knots(args.data or (SAMPLE if args.quick else ROOT / "data" / "knots"))
+    try:
+        table = load_knots(args.data or (SAMPLE if args.quick else ROOT / "data" / "knots"))
+    except InputError as err:  # no table yet, or a damaged one: the message says what to run
+        print(f"knot_symbolic: {err}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     out = run(table, QUICK if args.quick else Budget())
     command = "python experiments/knot_symbolic.py" + (" --quick" if args.quick else "")

@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 
 from kanlab.data.knots import NUMERIC, KnotTable, load_knots
+from kanlab.errors import InputError
 from kanlab.science.unsupervised import (
     contrastive_dataset,
     fit_unsupervised,
@@ -151,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="default data/knots")
     parser.add_argument("--out", type=Path, default=None, help="the report's path")
     args = parser.parse_args(argv)
-    table = load_knots(args.data or (SAMPLE if args.quick else ROOT / "data" / "knots"))
+    try:
+        table = load_knots(args.data or (SAMPLE if args.quick else ROOT / "data" / "knots"))
+    except InputError as err:  # no table yet, or a damaged one: the message says what to run
+        print(f"knot_unsupervised: {err}", file=sys.stderr)
+        return 2
     budget = QUICK if args.quick else Budget()
     if args.seeds is not None:
         budget.seeds = args.seeds
