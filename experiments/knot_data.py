@@ -13,9 +13,10 @@ of them (seeded, without replacement), computes each one's invariants, and write
 
 Columns (:data:`COLUMNS`): the census name and index; the hyperbolic volume, the Chern–Simons
 invariant, the maximal cusp's volume and its meridional (complex: real and imaginary parts)
-and longitudinal (real) translations; the symmetry group; the signature. Not computed (yet):
-the torsion degrees (Fox calculus in high precision) and the short geodesic and injectivity
-radius (a Dirichlet domain: it fails for most 15-crossing knots with SnapPy's defaults). A knot
+and longitudinal (real) translations; the symmetry group; the degree of the hyperbolic torsion
+polynomial (:func:`torsion_degree`); the signature. Not computed (yet): the adjoint torsion
+degree, and the short geodesic and injectivity radius (a Dirichlet domain: it fails for most
+15-crossing knots with SnapPy's defaults). A knot
 whose invariants fail keeps its row with the reason in ``status`` (1 of the default 10,000:
 K9a41, whose census triangulation has flat tetrahedra, so no cusp neighbourhood); the loader
 leaves such rows out.
@@ -49,6 +50,9 @@ COLUMNS = {
     "meridional_translation_imag": "Im(mu)",
     "longitudinal_translation": "lambda: the longitude's translation on the maximal cusp (real)",
     "symmetry_group": "the symmetry group (Manifold.symmetry_group), as SnapPy writes it",
+    "torsion_degree": ("the degree of the hyperbolic torsion polynomial (Dunfield-Friedl-Jackson; "
+                       "Fox calculus on SnapPy's presentation and holonomy lifted to SL(2, C), "
+                       "double precision or 40-digit mpmath where double's noise is too high)"),
     "signature": "the knot signature of the knot's diagram (Manifold.link()), by the "
                  "standard convention (see sign_convention)",
     "status": "ok, or what failed (the row's invariants are then empty)",
@@ -99,10 +103,166 @@ def invariants(manifold) -> dict:
         "meridional_translation_imag": mu.imag,
         "longitudinal_translation": float(complex(lam).real),
         "symmetry_group": str(manifold.symmetry_group()),
+        "torsion_degree": torsion_degree(manifold),
         "signature": signature(manifold.link()),
         "status": "ok",
     }
 
+
+# -- the hyperbolic torsion polynomial's degree (Dunfield, Friedl and Jackson 2012) ----------
+#
+# For a presentation <x_1..x_n | r_1..r_{n-1}> of the knot group, a lift rho to SL(2, C) of the
+# holonomy and the abelianisation x_j -> t^{a_j}, the torsion is
+# tau(t) = det(Phi(dr_i/dx_j))_{j != k} / det(Phi(x_k) - I), Phi(g) = t^{a(g)} rho(g), with
+# Fox derivatives dr/dx_j. The numerator is a Laurent polynomial in t: its values at K points
+# of the unit circle give its coefficients by one inverse DFT; the degree of tau is the span
+# of the numerator's nonzero coefficients less the denominator's, 2 |a_k|. In double precision
+# when the coefficients stand clearly above the rounding noise, else again in mpmath.
+
+def torsion_degree(manifold) -> int:
+    """The degree (highest minus lowest power) of the knot's hyperbolic torsion polynomial."""
+    group = manifold.high_precision().fundamental_group()
+    gens, rels = group.generators(), group.relators()
+    a = _abelianisation(gens, rels, group.peripheral_curves()[0][0])
+    rho = _lift(group, gens, rels)
+    k = min((j for j in range(len(gens)) if a[j] != 0), key=lambda j: abs(a[j]))
+    points = 1 << int(np.ceil(np.log2(_span_bound(gens, rels, a) + 4)))
+    for evaluate in (_numerator_values, _numerator_values_mp):
+        magnitudes = np.abs(np.fft.ifft(evaluate(gens, rels, rho, a, k, points)))
+        span, clear = _span(magnitudes)
+        if clear:
+            return span - 2 * abs(a[k])
+    raise ArithmeticError("the torsion's coefficients do not stand out of the rounding noise")
+
+
+def _abelianisation(gens: list[str], rels: list[str], meridian: str) -> list[int]:
+    """a_j: x_j -> t^{a_j}, the kernel of the relators' exponent sums, the meridian -> t."""
+    import sympy
+
+    sums = sympy.Matrix([[r.count(g) - r.count(g.upper()) for g in gens] for r in rels])
+    (v,) = sums.nullspace()
+    v = v * sympy.ilcm(*[x.q for x in v])
+    a = [int(x) // sympy.igcd(*[int(y) for y in v]) for x in v]
+    m = sum(a[gens.index(c.lower())] * (1 if c.islower() else -1) for c in meridian)
+    if abs(m) != 1:
+        raise ArithmeticError(f"the meridian maps to t^{m}, not t^1")
+    return [x * m for x in a]
+
+
+def _lift(group, gens: list[str], rels: list[str]) -> dict[str, list]:
+    """SnapPy's SL(2, C) matrices of the generators, signs flipped so that every relator
+    maps to +I (SnapPy's lift may send some to -I: then it is no representation)."""
+    import itertools
+
+    minus = [float(group.SL2C(r)[0, 0].real()) < 0 for r in rels]
+    parity = [[(r.count(g) - r.count(g.upper())) % 2 for g in gens] for r in rels]
+    for flips in itertools.product((0, 1), repeat=len(gens)):
+        if all(sum(p * f for p, f in zip(row, flips)) % 2 == m for row, m in zip(parity, minus)):
+            break
+    else:
+        raise ArithmeticError("no sign choice lifts the holonomy to SL(2, C)")
+    out = {}
+    for g, flip in zip(gens, flips):
+        m = group.SL2C(g)
+        out[g] = [[(-1) ** flip * m[i, j] for j in range(2)] for i in range(2)]
+    return out
+
+
+def _span_bound(gens: list[str], rels: list[str], a: list[int]) -> int:
+    """An upper bound on the numerator's span: each relator's two rows of the Fox matrix hold
+    powers of t within its prefixes' range."""
+    bound = 0
+    for r in rels:
+        e = lo = hi = 0
+        for c in r:
+            e += a[gens.index(c.lower())] * (1 if c.islower() else -1)
+            lo, hi = min(lo, e), max(hi, e)
+        bound += 2 * (hi - lo)
+    return bound
+
+
+def _fox_matrix(gens, rels, phi, eye, add):
+    """The Fox matrix's 2x2 blocks [relator][generator], from Phi of each letter."""
+    blocks = [[None] * len(gens) for _ in rels]
+    for i, r in enumerate(rels):
+        prefix = eye
+        for c in r:
+            j = gens.index(c.lower())
+            if c.islower():
+                blocks[i][j] = add(blocks[i][j], prefix)
+                prefix = prefix @ phi[c]
+            else:
+                prefix = prefix @ phi[c]
+                blocks[i][j] = add(blocks[i][j], -prefix)
+    return blocks
+
+
+def _numerator_values(gens, rels, rho, a, k, points) -> np.ndarray:
+    """det of the Fox matrix without generator k's columns at t = e^{i pi (2q + 1) / points},
+    q = 0..points-1, in double precision (all points at once)."""
+    t = np.exp(1j * np.pi * (2 * np.arange(points) + 1) / points)[:, None, None]
+    phi = {}
+    for g, ag in zip(gens, a):
+        m = np.array([[complex(x) for x in row] for row in rho[g]])
+        phi[g], phi[g.upper()] = t**ag * m, t ** (-ag) * np.linalg.inv(m)
+    eye = np.broadcast_to(np.eye(2, dtype=complex), (points, 2, 2))
+    zero = np.zeros((points, 2, 2), dtype=complex)
+    blocks = _fox_matrix(gens, rels, phi, eye, lambda s, m: m if s is None else s + m)
+    rows = [np.concatenate([zero if b is None else b for j, b in enumerate(row) if j != k],
+                           axis=2) for row in blocks]
+    return np.linalg.det(np.concatenate(rows, axis=1))
+
+
+def _numerator_values_mp(gens, rels, rho, a, k, points, digits: int = 40) -> np.ndarray:
+    """The same in mpmath at ``digits`` digits, point by point (SnapPy's high-precision
+    holonomy holds about 63); returned rounded to complex numbers."""
+    import mpmath
+
+    with mpmath.workdps(digits):
+        def mp(x):
+            return mpmath.mpc(mpmath.mpf(str(x.real()).replace(" ", "")),
+                              mpmath.mpf(str(x.imag()).replace(" ", "")))
+
+        mats = {g: mpmath.matrix([[mp(x) for x in row] for row in rho[g]]) for g in gens}
+        values = []
+        for q in range(points):
+            t = mpmath.expjpi(mpmath.mpf(2 * q + 1) / points)
+            phi = {}
+            for g, ag in zip(gens, a):
+                phi[g], phi[g.upper()] = mats[g] * t**ag, mats[g] ** -1 * t ** (-ag)
+            blocks = _fox_matrix(gens, rels, phi, mpmath.eye(2),
+                                 lambda s, m: m if s is None else s + m)
+            n = 2 * len(rels)
+            square = mpmath.zeros(n, n)
+            for i, row in enumerate(blocks):
+                col = 0
+                for j, b in enumerate(row):
+                    if j == k:
+                        continue
+                    for x in range(2):
+                        for y in range(2):
+                            square[2 * i + x, col + y] = 0 if b is None else b[x, y]
+                    col += 2
+            values.append(complex(mpmath.det(square)))
+    return np.array(values)
+
+
+def _span(magnitudes: np.ndarray) -> tuple[int, bool]:
+    """The span of the nonzero coefficients (a cyclic window of the DFT's), and whether they
+    stand clear of the rounding noise: the largest step between sorted log-magnitudes splits
+    coefficients from noise; clear when it is 4 decades or more and the noise below 1e-9 of
+    the largest coefficient."""
+    logs = np.log10(np.maximum(magnitudes / magnitudes.max(), 1e-20))  # (exact zeros occur)
+    ordered = np.sort(logs)
+    steps = np.diff(ordered)
+    i = int(np.argmax(steps))
+    zeros = logs <= ordered[i]
+    clear = bool(steps[i] >= 4 and ordered[i] < -9)
+    run = longest = 0
+    for z in np.concatenate([zeros, zeros]):
+        run = run + 1 if z else 0
+        longest = max(longest, min(run, len(logs)))
+    return len(logs) - 1 - longest, clear
 
 def _crossings(name: str) -> int:
     """The crossing number in a census name: K13n4980 -> 13, K8a1 -> 8."""
@@ -216,7 +376,7 @@ def generate(out: Path, n: int, seed: int, workers: int = 2, shard_size: int = 2
         "census_size": total,
         "sign_convention": SIGN_CONVENTION,
         "columns": COLUMNS,
-        "not_computed": ["torsion degrees", "short geodesic", "injectivity radius"],
+        "not_computed": ["adjoint torsion degree", "short geodesic", "injectivity radius"],
         "packages": {p: _version(p) for p in PACKAGES},
         "seconds_this_run": round(time.perf_counter() - start, 1),
         "shard_seconds_this_run": round(seconds, 1),

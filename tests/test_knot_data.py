@@ -20,6 +20,9 @@ SAMPLE = ROOT / "tests" / "fixtures" / "knots"  # 48 knots, made by experiments/
 
 
 def _generator():
+    """experiments/knot_data.py, which needs SnapPy (the optional 'knots' extra, which make
+    test installs): its tests skip without it, the loader's do not."""
+    pytest.importorskip("snappy")
     path = ROOT / "experiments" / "knot_data.py"
     spec = importlib.util.spec_from_file_location("knot_data", path)
     module = importlib.util.module_from_spec(spec)
@@ -94,11 +97,10 @@ def test_a_missing_or_corrupt_folder_names_make_knot_data(tmp_path):
         load_knots(folder)
 
 
-snappy = pytest.importorskip("snappy")  # the optional 'knots' extra (make test installs it)
-
-
 def test_named_knots_have_their_published_invariants():
     gen = _generator()
+    import snappy
+
     eight = gen.invariants(gen.census()["K4a1"])  # the figure-eight knot
     assert eight["volume"] == pytest.approx(2.029883212819307, abs=1e-9)
     assert eight["signature"] == 0 and eight["chern_simons"] == pytest.approx(0, abs=1e-9)
@@ -116,6 +118,26 @@ def test_named_knots_have_their_published_invariants():
     left = snappy.Link("3_1")  # Rolfsen's trefoil in SnapPy: negative crossings
     assert {c.sign for c in left.crossings} == {-1} and gen.signature(left) == 2
     assert gen.signature(left.mirror()) == -2  # a diagram spherogram redraws from its PD code
+
+
+def test_torsion_degrees_are_four_genus_minus_two():
+    # Dunfield-Friedl-Jackson (2012): the hyperbolic torsion polynomial has degree 4g - 2 for
+    # every knot of at most 15 crossings; the figure-eight (genus 1), Kinoshita-Terasaka
+    # K11n42 (genus 2, trivial Alexander polynomial) and its mutant the Conway knot K11n34
+    # (genus 3): the torsion tells the mutants apart
+    gen = _generator()
+    knots = gen.census()
+    assert [gen.torsion_degree(knots[name]) for name in ("K4a1", "K11n42", "K11n34")] == [
+        2, 6, 10]
+    # SnapPy's SL(2, C) lift of K15n9864's holonomy sends a relator to -I (signs flipped
+    # here), and double precision cannot read its coefficients (mpmath does): 4g - 2 again
+    assert gen.torsion_degree(knots["K15n9864"]) % 4 == 2
+
+
+def test_the_sample_has_torsion_degrees_of_the_form_four_genus_minus_two():
+    table = load_knots(SAMPLE)
+    degrees = table.numeric["torsion_degree"]
+    assert (degrees % 4 == 2).all() and degrees.min() >= 2
 
 
 def test_an_interrupted_run_resumes(tmp_path):

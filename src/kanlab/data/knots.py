@@ -36,6 +36,7 @@ NUMERIC = (
     "meridional_translation_real",
     "meridional_translation_imag",
     "longitudinal_translation",
+    "torsion_degree",
 )
 
 #: the symmetry groups that get a one-hot column (Davies et al.'s and Z/2); any other group
