@@ -25,7 +25,6 @@ numbers mean nothing).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -37,18 +36,15 @@ import torch.nn.functional as F
 
 import kanlab
 from kanlab.data import Dataset
-from kanlab.data.knots import NUMERIC, KnotTable, load_knots
-from kanlab.errors import InputError
+from kanlab.data.knots import NUMERIC, KnotTable
 from kanlab.interpret.importance import importance
 from kanlab.nn.mlp import MLP, n_parameters
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "experiments" / "results"
-SAMPLE = ROOT / "tests" / "fixtures" / "knots"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from knot_common import SAMPLE, SHORT, knot_parser, load_knots, run_script  # noqa: E402, F401
+
 MU_R, MU_I, LAMBDA = ("meridional_translation_real", "meridional_translation_imag",
                       "longitudinal_translation")
-SHORT = {"meridional_translation_real": "μ_r", "meridional_translation_imag": "μ_i",
-         "longitudinal_translation": "λ", "chern_simons": "CS", "cusp_volume": "cusp volume"}
 PAPER = {"kan": 81.6, "mlp": 78.0, MU_R: 65.0, MU_I: 43.8, "three": 78.2}
 
 
@@ -261,28 +257,17 @@ def report(out: dict, command: str, seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets (the sample)")
-    parser.add_argument("--data", type=Path, default=None, help="default data/knots")
-    parser.add_argument("--out", type=Path, default=None, help="the report's path")
-    args = parser.parse_args(argv)
-    folder = args.data or (SAMPLE if args.quick else ROOT / "data" / "knots")
-    try:
-        table = load_knots(folder)
-    except InputError as err:  # no table yet, or a damaged one: the message says what to run
-        print(f"knot_signature: {err}", file=sys.stderr)
-        return 2
-    start = time.perf_counter()
-    out = run(table, QUICK if args.quick else Budget())
-    command = "python experiments/knot_signature.py" + (" --quick" if args.quick else "")
-    text = report(out, command, time.perf_counter() - start)
-    path = args.out or RESULTS / f"knot_signature{'_quick' if args.quick else ''}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + f"\nFigure: `{path.with_suffix('.png').name}` (left: the inputs' "
-                    "shares; right: the learning curve).\n")
-    plot(out, path.with_suffix(".png"))
-    print(text)
-    return 0
+    args = knot_parser(__doc__).parse_args(argv)
+    budget = QUICK if args.quick else Budget()
+
+    def figure(out: dict, path: Path) -> None:
+        with path.open("a") as f:
+            f.write(f"\nFigure: `{path.with_suffix('.png').name}` (left: the inputs' shares; "
+                    "right: the learning curve).\n")
+        plot(out, path.with_suffix(".png"))
+
+    return run_script("knot_signature", args, lambda table: run(table, budget), report,
+                      after=figure)
 
 
 if __name__ == "__main__":

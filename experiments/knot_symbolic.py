@@ -22,7 +22,6 @@ Run ``python experiments/knot_symbolic.py [--quick] [--data data/knots]``; it wr
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -32,13 +31,12 @@ import torch
 
 from kanlab.apps.pipeline import PipelineOptions, run_pipeline
 from kanlab.data import Dataset
-from kanlab.data.knots import KnotTable, load_knots
-from kanlab.errors import InputError
+from kanlab.data.knots import KnotTable
 from kanlab.symbolic.formula import formula_function
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "experiments" / "results"
-SAMPLE = ROOT / "tests" / "fixtures" / "knots"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from knot_common import SAMPLE, knot_parser, load_knots, run_script  # noqa: E402, F401
+
 COLUMNS = ("meridional_translation_real", "meridional_translation_imag",
            "longitudinal_translation")
 NAMES = ["mu_r", "mu_i", "lam"]
@@ -145,25 +143,9 @@ def report(out: dict, command: str, seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets (the sample)")
-    parser.add_argument("--data", type=Path, default=None, help="default data/knots")
-    parser.add_argument("--out", type=Path, default=None, help="the report's path")
-    args = parser.parse_args(argv)
-    try:
-        table = load_knots(args.data or (SAMPLE if args.quick else ROOT / "data" / "knots"))
-    except InputError as err:  # no table yet, or a damaged one: the message says what to run
-        print(f"knot_symbolic: {err}", file=sys.stderr)
-        return 2
-    start = time.perf_counter()
-    out = run(table, QUICK if args.quick else Budget())
-    command = "python experiments/knot_symbolic.py" + (" --quick" if args.quick else "")
-    text = report(out, command, time.perf_counter() - start)
-    path = args.out or RESULTS / f"knot_symbolic{'_quick' if args.quick else ''}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    print(text)
-    return 0
+    args = knot_parser(__doc__).parse_args(argv)
+    budget = QUICK if args.quick else Budget()
+    return run_script("knot_symbolic", args, lambda table: run(table, budget), report)
 
 
 if __name__ == "__main__":

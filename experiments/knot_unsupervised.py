@@ -30,7 +30,6 @@ writes ``experiments/results/knot_unsupervised{,_quick}.md``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -38,8 +37,7 @@ from pathlib import Path
 
 import torch
 
-from kanlab.data.knots import NUMERIC, KnotTable, load_knots
-from kanlab.errors import InputError
+from kanlab.data.knots import NUMERIC, KnotTable
 from kanlab.science.unsupervised import (
     contrastive_dataset,
     fit_unsupervised,
@@ -47,17 +45,14 @@ from kanlab.science.unsupervised import (
     unsupervised_ensemble,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "experiments" / "results"
-SAMPLE = ROOT / "tests" / "fixtures" / "knots"
-SHORT = {"meridional_translation_real": "μ_r", "meridional_translation_imag": "μ_i",
-         "longitudinal_translation": "λ", "chern_simons": "CS", "cusp_volume": "V",
-         "volume": "volume", "signature": "σ"}
 PAPER_GROUPS = {
     "1: σ with μ_r, λ": {"signature", "meridional_translation_real", "longitudinal_translation"},
     "2: V = λ·μ_i/2": {"cusp_volume", "meridional_translation_imag", "longitudinal_translation"},
 }
 LAMBDAS = (1e-2, 1e-3)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from knot_common import SAMPLE, SHORT, knot_parser, load_knots, run_script  # noqa: E402, F401
 
 
 @dataclass
@@ -145,36 +140,18 @@ def report(out: dict, command: str, seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets (the sample)")
+    parser = knot_parser(__doc__)
     parser.add_argument("--seeds", type=int, default=None, help="seeds per λ (50)")
     parser.add_argument("--knots", type=int, default=None, help="sample size (2000)")
-    parser.add_argument("--data", type=Path, default=None, help="default data/knots")
-    parser.add_argument("--out", type=Path, default=None, help="the report's path")
     args = parser.parse_args(argv)
-    try:
-        table = load_knots(args.data or (SAMPLE if args.quick else ROOT / "data" / "knots"))
-    except InputError as err:  # no table yet, or a damaged one: the message says what to run
-        print(f"knot_unsupervised: {err}", file=sys.stderr)
-        return 2
     budget = QUICK if args.quick else Budget()
+    extra = ""
     if args.seeds is not None:
-        budget.seeds = args.seeds
+        budget.seeds, extra = args.seeds, extra + f" --seeds {args.seeds}"
     if args.knots is not None:
-        budget.knots = args.knots
-    start = time.perf_counter()
-    out = run(table, budget)
-    command = "python experiments/knot_unsupervised.py" + (" --quick" if args.quick else "")
-    if args.seeds is not None:
-        command += f" --seeds {args.seeds}"
-    if args.knots is not None:
-        command += f" --knots {args.knots}"
-    text = report(out, command, time.perf_counter() - start)
-    path = args.out or RESULTS / f"knot_unsupervised{'_quick' if args.quick else ''}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    print(text)
-    return 0
+        budget.knots, extra = args.knots, extra + f" --knots {args.knots}"
+    return run_script("knot_unsupervised", args, lambda table: run(table, budget), report,
+                      extra)
 
 
 if __name__ == "__main__":

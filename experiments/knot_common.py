@@ -1,0 +1,56 @@
+"""What the §4.3 knot experiments share: paths, short names of the invariants, and the
+command-line frame (``--quick``, ``--data``, ``--out``; the table loaded or a one-line error
+naming ``make knot-data``; the report written and printed)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kanlab.data.knots import KnotTable, load_knots
+from kanlab.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results"
+SAMPLE = ROOT / "tests" / "fixtures" / "knots"  # 48 knots, made by experiments/knot_data.py
+SHORT = {"meridional_translation_real": "μ_r", "meridional_translation_imag": "μ_i",
+         "longitudinal_translation": "λ", "chern_simons": "CS", "cusp_volume": "V",
+         "torsion_degree": "torsion degree", "signature": "σ"}
+
+
+def knot_parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser with ``--quick``, ``--data`` and ``--out``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny budgets (the sample)")
+    parser.add_argument("--data", type=Path, default=None, help="default data/knots")
+    parser.add_argument("--out", type=Path, default=None, help="the report's path")
+    return parser
+
+
+def run_script(stem: str, args: argparse.Namespace, run: Callable[[KnotTable], object],
+               report: Callable[[object, str, float], str], extra: str = "",
+               after: Callable[[object, Path], None] | None = None) -> int:
+    """Load the table (``--data``; the sample with ``--quick``; else ``data/knots``), run, and
+    write ``report(out, command, seconds)`` to ``--out`` or ``experiments/results/STEM{,
+    _quick}.md``; ``after(out, path)`` adds more (a figure). Exit status 2, one line on
+    stderr, when there is no table or a damaged one."""
+    folder = args.data or (SAMPLE if args.quick else ROOT / "data" / "knots")
+    try:
+        table = load_knots(folder)
+    except InputError as err:  # the message says what to run
+        print(f"{stem}: {err}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    out = run(table)
+    command = f"python experiments/{stem}.py" + (" --quick" if args.quick else "") + extra
+    text = report(out, command, time.perf_counter() - start)
+    path = args.out or RESULTS / f"{stem}{'_quick' if args.quick else ''}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if after is not None:
+        after(out, path)
+    print(text)
+    return 0
