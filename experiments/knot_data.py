@@ -312,16 +312,19 @@ def write_shard(out: Path, shard: int, indices: list[int]) -> float:
 
 
 def _shard_done(out: Path, shard: int, indices: list[int]) -> bool:
-    """A shard file that is there, whole, and holds exactly these knots."""
+    """A shard file that is there, whole, holds exactly these knots and this version's columns
+    (a shard of an older table is computed again)."""
     path = shard_path(out, shard)
     if not path.exists():
         return False
     try:
         with path.open(newline="") as f:
-            got = [int(r["census_index"]) for r in csv.DictReader(f)]
+            reader = csv.DictReader(f)
+            got = [int(r["census_index"]) for r in reader]
+            columns = reader.fieldnames
     except (OSError, ValueError, KeyError, csv.Error):
         return False
-    return got == [int(i) for i in indices]
+    return columns == list(COLUMNS) and got == [int(i) for i in indices]
 
 
 def _run_shard(job: tuple[str, int, list[int]]) -> tuple[int, float]:

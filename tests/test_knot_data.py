@@ -158,4 +158,12 @@ def test_an_interrupted_run_resumes(tmp_path):
     assert "1 already there, 2 to compute" in said[0]
     assert (out / "knots.csv").read_text() == first
     assert (out / "shards" / "00000.csv").stat().st_mtime_ns == kept
+    # a shard of an older table (a column fewer) is computed again, not reused
+    lines = (out / "shards" / "00001.csv").read_text().splitlines()
+    (out / "shards" / "00001.csv").write_text(
+        "\n".join(",".join(line.split(",")[:-2] + line.split(",")[-1:]) for line in lines))
+    said.clear()
+    gen.generate(out, 6, seed=5, workers=1, shard_size=2, say=said.append)
+    assert "2 already there, 1 to compute" in said[0]
+    assert (out / "knots.csv").read_text() == first
     assert load_knots(out).names == [line.split(",")[0] for line in first.splitlines()[1:]]
