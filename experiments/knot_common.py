@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from kanlab.data.knots import KnotTable, load_knots
 from kanlab.errors import InputError
 
@@ -19,6 +21,12 @@ SAMPLE = ROOT / "tests" / "fixtures" / "knots"  # 48 knots, made by experiments/
 SHORT = {"meridional_translation_real": "μ_r", "meridional_translation_imag": "μ_i",
          "longitudinal_translation": "λ", "chern_simons": "CS", "cusp_volume": "V",
          "torsion_degree": "torsion degree", "signature": "σ"}
+
+
+def slope(x: torch.Tensor) -> torch.Tensor:
+    """DeepMind's slope ``Re(λ/μ) = λμ_r / (μ_r² + μ_i²)`` of rows ``(μ_r, μ_i, λ)``."""
+    mu_r, mu_i, lam = x.unbind(1)
+    return lam * mu_r / (mu_r**2 + mu_i**2)
 
 
 def knot_parser(doc: str) -> argparse.ArgumentParser:

@@ -41,7 +41,14 @@ from kanlab.interpret.importance import importance
 from kanlab.nn.mlp import MLP, n_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from knot_common import SAMPLE, SHORT, knot_parser, load_knots, run_script  # noqa: E402, F401
+from knot_common import (  # noqa: E402, F401
+    SAMPLE,
+    SHORT,
+    knot_parser,
+    load_knots,
+    run_script,
+    slope,
+)
 
 MU_R, MU_I, LAMBDA = ("meridional_translation_real", "meridional_translation_imag",
                       "longitudinal_translation")
@@ -92,8 +99,7 @@ def human_accuracy(table: KnotTable, seed: int = 0) -> float:
     """Test accuracy (%) of DeepMind's human formula, ``slope / 2`` rounded to the nearest even
     number, ``slope = λμ_r / (μ_r² + μ_i²)``, on the test rows of the split of ``seed``."""
     raw = table.dataset((MU_R, MU_I, LAMBDA), symmetry=False, test_fraction=0.2, seed=seed)
-    mu_r, mu_i, lam = raw.test_input.unbind(1)
-    pred = 2 * torch.round(lam * mu_r / (mu_r**2 + mu_i**2) / 4)
+    pred = 2 * torch.round(slope(raw.test_input) / 4)
     truth = torch.as_tensor(table.classes(), dtype=pred.dtype)[raw.test_label]
     return float((pred == truth).double().mean()) * 100
 

@@ -35,7 +35,7 @@ from kanlab.data.knots import KnotTable
 from kanlab.symbolic.formula import formula_function
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from knot_common import SAMPLE, knot_parser, load_knots, run_script  # noqa: E402, F401
+from knot_common import SAMPLE, knot_parser, load_knots, run_script, slope  # noqa: E402, F401
 
 COLUMNS = ("meridional_translation_real", "meridional_translation_imag",
            "longitudinal_translation")
@@ -65,12 +65,6 @@ def regression_split(table: KnotTable, seed: int = 0) -> tuple[Dataset, torch.Te
     data = Dataset(data.train_input, signature[data.train_label][:, None], data.test_input,
                    signature[data.test_label][:, None])
     return data, slope(data.test_input)
-
-
-def slope(x: torch.Tensor) -> torch.Tensor:
-    """DeepMind's slope ``Re(λ/μ) = λμ_r / (μ_r² + μ_i²)`` of rows ``(μ_r, μ_i, λ)``."""
-    mu_r, mu_i, lam = x.unbind(1)
-    return lam * mu_r / (mu_r**2 + mu_i**2)
 
 
 def scores(pred: torch.Tensor, signature: torch.Tensor, human: torch.Tensor) -> tuple:

@@ -53,8 +53,7 @@ class KnotTable:
 
     Attributes:
         names: census names ``(N,)``.
-        numeric: ``{column: (N,) float64 array}`` for :data:`NUMERIC` (and any other numeric
-            column of the file).
+        numeric: ``{column: (N,) float64 array}`` for :data:`NUMERIC`.
         symmetry_group: ``(N,)`` the group as SnapPy writes it.
         signature: ``(N,)`` int64, the knot signature (an even integer).
         manifest: what ``make knot-data`` wrote about the table.
@@ -140,9 +139,8 @@ def load_knots(folder: str | Path = DEFAULT_FOLDER) -> KnotTable:
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         raise InputError(f"no knot in {table} has its invariants; {_HINT}")
-    numeric_columns = [c for c in rows[0] if c in NUMERIC or c in manifest.get("numeric", ())]
     try:
-        numeric = {c: np.array([float(r[c]) for r in ok]) for c in numeric_columns}
+        numeric = {c: np.array([float(r[c]) for r in ok]) for c in NUMERIC}
         signature = np.array([int(r["signature"]) for r in ok], dtype=np.int64)
     except ValueError as err:
         raise InputError(f"corrupt knot data: {table} holds a value that is not a number "
