@@ -2,8 +2,9 @@
 
 Data: a seeded sample of 2000 knots (``--knots``) of the table of ``make knot-data``
 (:func:`kanlab.data.knots.load_knots`; all 10,000 would take hours here). Features: every
-invariant the table holds (the numeric ones, the one-hot columns of the symmetry groups that at
-least 1 % of the knots, and 10, have) and the signature, standardised. kanlab's unsupervised mode
+invariant the table holds (the numeric ones; the symmetry group dummy-coded: a column for each
+group that at least 1 % of the knots, and 10, have, less the commonest group's) and the
+signature, standardised. kanlab's unsupervised mode
 (:mod:`kanlab.science.unsupervised`: real rows against rows with every column shuffled, a ``[d,
 1, 1]`` KAN whose last edge is a Gaussian) is trained for ``seeds`` seeds × two λ, all members
 side by side in one ensemble (:func:`~kanlab.science.unsupervised.unsupervised_ensemble`, λ one
@@ -79,7 +80,13 @@ def features(table: KnotTable, knots: int | None = None) -> tuple[torch.Tensor, 
     # have it: rarer ones say nothing here, and are constant on many splits
     rare = torch.tensor([n.startswith("symmetry_") for n in names]) & (
         x.sum(0) < max(10, 0.01 * len(x)))
-    keep = ((x.std(0) > 0) & ~rare).nonzero().flatten()
+    keep = (x.std(0) > 0) & ~rare
+    # dummy coding: the commonest group's column is the reference, left out; otherwise the
+    # kept one-hots sum to about 1, a relation of their own that the networks find
+    symmetry = torch.tensor([n.startswith("symmetry_") for n in names]) & keep
+    if symmetry.any():
+        keep[torch.where(symmetry, x.sum(0), -1).argmax()] = False
+    keep = keep.nonzero().flatten()
     x = x[:, keep]
     return (x - x.mean(0)) / x.std(0), [names[i] for i in keep]
 

@@ -5,6 +5,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -142,6 +143,10 @@ def test_knot_unsupervised_counts_the_groups_of_every_member():
     x, names = ku.features(table)
     assert names[-1] == "signature" and x.shape == (48, len(names))
     torch.testing.assert_close(x.mean(0), torch.zeros(len(names), dtype=x.dtype))
+    # dummy coding: the commonest symmetry group is the reference, without a column
+    groups, counts = np.unique(table.symmetry_group, return_counts=True)
+    kept = sorted(n.removeprefix("symmetry_") for n in names if n.startswith("symmetry_"))
+    assert kept == sorted(g for g, c in zip(groups, counts) if c >= 10 and c < counts.max())
     budget = ku.Budget(seeds=2, knots=40, steps=2, sparsify_steps=1)
     out = ku.run(table, budget, say=lambda line: None)
     assert out["knots"] == 40 and len(out["members"]) == 4  # 2 seeds × 2 λ
