@@ -10,6 +10,8 @@
   on first use).
 - :mod:`~kanlab.data.images`: MNIST, Fashion-MNIST (after ``make data``) and scikit-learn's
   8×8 digits.
+- :mod:`~kanlab.data.localization`: the quasiperiodic chains of the paper's §4.4 (Hamiltonians,
+  spectra, fractal dimensions, the closed-form mobility edges).
 - :mod:`~kanlab.data.knots`: the knot invariants of the paper's §4.3 (after ``make knot-data``,
   which computes them with SnapPy; this package never imports it).
 
@@ -36,9 +38,9 @@ __all__ = [
     "make_toy_dataset",
 ]
 
-from kanlab.data import csv, images, knots, science  # noqa: E402, F401
+from kanlab.data import csv, images, knots, localization, science  # noqa: E402, F401
 
-__all__ += ["csv", "images", "knots", "science"]
+__all__ += ["csv", "images", "knots", "localization", "science"]
 
 
 def __getattr__(name: str):
