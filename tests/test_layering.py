@@ -35,6 +35,7 @@ FACADE = {
     ("kanlab.nn.facade", "kanlab.interpret.prune"),
     ("kanlab.nn.facade", "kanlab.interpret.symbolic_model"),
     ("kanlab.nn.facade", "kanlab.interpret.plot"),
+    ("kanlab.nn.facade", "kanlab.interpret.lan_plot"),
     ("kanlab.nn.facade", "kanlab.training.loop"),
 }
 OPTIONAL = {"sympy", "matplotlib", "sklearn", "tqdm", "scipy"}

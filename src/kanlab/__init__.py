@@ -7,7 +7,7 @@ The package is layered; each subpackage imports only those listed before it
 - :mod:`kanlab.symbolic`: the library of symbolic functions, edge fitting, formulas.
 - :mod:`kanlab.data`: datasets and their generators and readers.
 - :mod:`kanlab.grids`: where knots go (strategies, their registry) and when (schedules).
-- :mod:`kanlab.nn`: :class:`KANLinear`, :class:`KAN`, the MLP baseline.
+- :mod:`kanlab.nn`: :class:`KANLinear`, :class:`KAN`, the MLP baseline, the LAN.
 - :mod:`kanlab.training`: :func:`fit`, LBFGS, regularisation, distributed training.
 - :mod:`kanlab.interpret`: importance, pruning, symbolic formulas of a model, plots.
 - :mod:`kanlab.science`: PDEs, sweeps and scaling laws, unsupervised discovery.
@@ -22,6 +22,7 @@ from kanlab._version import __version__
 from kanlab.errors import DataWarning, GridWarning, InputError, KanlabError
 from kanlab.nn.compile import compile_formula
 from kanlab.nn.ensemble import Ensemble
+from kanlab.nn.lan import LAN
 from kanlab.nn.layer import KANLinear
 from kanlab.nn.model import KAN, LayerTrace
 from kanlab.training.loop import History, TrainState, fit
@@ -64,6 +65,7 @@ __all__ = [
     "History",
     "InputError",
     "KanlabError",
+    "LAN",
     "LayerTrace",
     "TrainState",
     "__version__",

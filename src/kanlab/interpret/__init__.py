@@ -6,6 +6,7 @@
 - :mod:`~kanlab.interpret.symbolic_model`: snapping edges to symbolic functions, and the
   network's formula.
 - :mod:`~kanlab.interpret.plot`: the network picture (matplotlib, imported lazily).
+- :mod:`~kanlab.interpret.lan_plot`: a LAN's weights and node activations.
 - :mod:`~kanlab.interpret.hypothesis`: separability, symmetry, the modular tree and pairwise
   interaction of a model (or any function), from its derivatives.
 - :mod:`~kanlab.interpret.swap`: hidden nodes reordered for a plot with fewer crossings.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from kanlab.interpret import (  # noqa: F401
     hypothesis,
     importance,
+    lan_plot,
     plot,
     prune,
     prune_validation,
@@ -26,5 +28,5 @@ from kanlab.interpret import (  # noqa: F401
     symbolic_model,
 )
 
-__all__ = ["hypothesis", "importance", "plot", "prune", "prune_validation", "swap",
+__all__ = ["hypothesis", "importance", "lan_plot", "plot", "prune", "prune_validation", "swap",
            "symbolic_model"]

@@ -31,6 +31,8 @@
 - :mod:`~kanlab.nn.ensemble`: ``Ensemble``, many KANs of one shape in one batched pass
   (:mod:`~kanlab.nn.ensemble_layer`: one layer of every member).
 - :mod:`~kanlab.nn.mlp`: :class:`MLP`, the paper's baseline.
+- :mod:`~kanlab.nn.lan`: :class:`LAN`, the learnable-activation network of the paper's
+  Appendix B (spline activations on nodes, after linear maps).
 
 Imports: :mod:`kanlab.splines`, :mod:`kanlab.symbolic`, :mod:`kanlab.grids` and below
 (the facade's methods: :mod:`kanlab.interpret` and :mod:`kanlab.training`, inside the methods).
@@ -50,6 +52,9 @@ from kanlab.nn.layer import (  # noqa: F401
     BASE_FUNCTIONS,
     TAILS,
     KANLinear,
+)
+from kanlab.nn.lan import (  # noqa: F401
+    LAN,
 )
 from kanlab.nn.mlp import (  # noqa: F401
     ACTIVATIONS,
@@ -73,6 +78,7 @@ __all__ = [
     "BASE_FUNCTIONS",
     "KAN",
     "KANLinear",
+    "LAN",
     "LayerTrace",
     "MLP",
     "RunningStandardize",

@@ -29,6 +29,9 @@ functions they forward to:
 - ``symbolic_formula``: :func:`kanlab.symbolic.formula.symbolic_formula` (a lower layer, imported
   at the top of this module like any downward import)
 
+:class:`LANFacade` does the same for :class:`~kanlab.nn.lan.LAN`: ``plot``
+(:func:`kanlab.interpret.lan_plot.plot_lan`) and ``fit``.
+
 A new convenience method goes here, with its import inside the method and a line in this
 list and in ``FACADE``; new functionality goes into the layer where it belongs, never here.
 """
@@ -152,6 +155,23 @@ class KANFacade:
                             out_vars=out_vars, **kw)
 
     # -------------------------------------------------------------------- training.loop
+    def fit(self, data, **kwargs: Any):
+        """Shortcut for :func:`kanlab.fit(self, data, ...) <kanlab.training.loop.fit>`."""
+        from kanlab.training.loop import fit
+
+        return fit(self, data, **kwargs)
+
+
+class LANFacade:
+    """The convenience methods of :class:`~kanlab.nn.lan.LAN`: ``plot`` and ``fit``."""
+
+    def plot(self, x: torch.Tensor, *, path=None, max_nodes: int = 8):
+        """Weights and node activations on ``x`` (needs matplotlib):
+        :func:`kanlab.interpret.lan_plot.plot_lan`."""
+        from kanlab.interpret.lan_plot import plot_lan
+
+        return plot_lan(self, x, path=path, max_nodes=max_nodes)
+
     def fit(self, data, **kwargs: Any):
         """Shortcut for :func:`kanlab.fit(self, data, ...) <kanlab.training.loop.fit>`."""
         from kanlab.training.loop import fit

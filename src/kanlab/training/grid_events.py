@@ -37,6 +37,7 @@ from kanlab.grids.schedules import (
     any_due,
 )
 from kanlab.nn.grid_update import update_network_grid
+from kanlab.nn.lan import LAN
 from kanlab.nn.model import KAN
 from kanlab.training.model_loss import batch_loss
 from kanlab.training.records import History
@@ -63,7 +64,7 @@ class GridEvent:
         """A refinement: the model's coefficients are new ``nn.Parameter`` objects."""
         return self.refine_to is not None
 
-    def apply(self, model: KAN, x: torch.Tensor, y: torch.Tensor, history: History,
+    def apply(self, model: KAN | LAN, x: torch.Tensor, y: torch.Tensor, history: History,
               gather: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
               loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
               ) -> None:
@@ -78,7 +79,10 @@ class GridEvent:
             loss_fn: ``fit``'s loss ``(pred, y) -> scalar``, which the strategy's guard judges
                 an update by (default: squared error, cross entropy for class labels).
         """
-        if self.update:
+        if self.update and isinstance(model, LAN):  # no guard: a LAN's update is plain
+            model.update_grid(gather(x), grid_size=self.refine_to)
+            history.events.append((self.step, "update grid"))
+        elif self.update:
             x, y = gather(x), gather(y)
             objective = None if loss_fn is None else (lambda m: batch_loss(loss_fn, m, x, y))
             move = update_network_grid(model, x, grid_size=self.refine_to, y=y,
@@ -190,15 +194,16 @@ class GridEvents:
     ) -> GridEvents:
         """The events of ``fit(model, ..., steps, update_grid, grid_update_every=every,
         grid_update_until=until, grid_schedule=grid_schedule)``, their moves on ``samples``.
-        Grids that do not adapt (DKAN's, or a model that is not a KAN) are never updated.
+        Grids that do not adapt (DKAN's, or a model that is neither a KAN nor a LAN) are never
+        updated; a LAN's updates have no guard.
 
         Raises:
             InputError: a bad schedule, or a ``grid_schedule`` for a model that is not a KAN.
         """
-        is_kan = isinstance(model, KAN)
+        is_kan = isinstance(model, (KAN, LAN))  # a model with grids
         refine = RefineSchedule.from_grid_schedule(grid_schedule, steps)
         if refine and not is_kan:
-            raise InputError("grid_schedule needs a kanlab.KAN model")
+            raise InputError("grid_schedule needs a kanlab.KAN or kanlab.LAN model")
         adapt = adapt_schedules(update_grid, every, until)
         if not (is_kan and model.grid_strategy.adaptive):
             adapt = []
