@@ -45,6 +45,7 @@ PARAMS = {
     "sgn": (1.7, 0.45, 0.8, -0.3), "arcsin": (0.55, 0.2, 1.4, 0.3),
     "arccos": (0.6, -0.15, -0.9, 0.5), "arctan": (2.4, 0.5, 1.2, -0.4),
     "arctanh": (0.5, 0.3, 0.8, 0.2), "gaussian": (1.8, 0.4, 1.5, -0.5), "0": (1.0, 0.0, 0.0, 1.5),
+    "cosh": (1.4, 0.35, 0.8, -0.6), "sinh": (1.2, -0.3, 0.9, 0.4),
 }  # fmt: skip
 
 # an interval inside each function's domain, for comparing the torch, safe and sympy forms

@@ -11,7 +11,8 @@ Registry
     singularities or restricted domains, a *safe* torch variant for training that is finite
     everywhere and equal to the exact function away from the singularities. The built-in
     library holds pykan 0.2.8's functions with its complexities; :data:`DEFAULT_LIBRARY` lists
-    them (the aliases ``'x^0.5'`` and ``'1/x^0.5'`` are registered but not in the default list).
+    them (the aliases ``'x^0.5'`` and ``'1/x^0.5'``, and ``'cosh'`` and ``'sinh'``, which pykan
+    lacks, are registered but not in the default list).
     The safe variants: ``1/x^k`` keeps ``|x| >= 1e-4^(1/k)`` (sign kept, so ``|f| <= 1e4``),
     ``1/sqrt(x)`` keeps ``x >= 1e-8``, ``sqrt`` keeps ``x >= 1e-8`` (finite slope), ``x^1.5``
     keeps ``x >= 0``, ``log`` keeps ``x >= 1e-4``, ``tan`` is ``sin x / cos x`` with
@@ -309,6 +310,9 @@ def _register_builtins() -> tuple[str, ...]:
     for alias, name in (("x^0.5", "sqrt"), ("1/x^0.5", "1/sqrt(x)")):
         f = get_function(name)
         reg(alias, f.torch_fn, f.sympy_fn, f.complexity, safe_fn=f.safe_fn)
+    # not pykan's, so not in the default library either: name them in ``lib``
+    reg("cosh", torch.cosh, lambda x: sp().cosh(x), 3)
+    reg("sinh", torch.sinh, lambda x: sp().sinh(x), 3)
     return library
 
 
