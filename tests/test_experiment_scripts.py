@@ -158,3 +158,87 @@ def test_knot_unsupervised_counts_the_groups_of_every_member():
             if set(who) & set(found):
                 assert wanted <= {out["names"][i] for i in group}
     assert "| 3: short geodesic" in ku.report(out, "cmd", 1.0)
+
+
+def test_mobility_common_crosses_out_normalises_and_snaps():
+    sympy = pytest.importorskip("sympy")
+    mc = _load("mobility_common")
+    E, alpha, lam = sympy.symbols(["E", "alpha", "lam"])
+    g = torch.Generator().manual_seed(0)
+    x = torch.stack([torch.rand(500, generator=g, dtype=torch.float64) * 8 - 4,
+                     torch.rand(500, generator=g, dtype=torch.float64) - 0.5,
+                     torch.rand(500, generator=g, dtype=torch.float64) + 0.5], 1)
+    formula = 3.02 * alpha * E + 6.1 * lam - 5.95 + 0.01 * E**2 + 0.02 * alpha
+    crossed = mc.cross_out(formula, ["E", "alpha", "lam"], x)
+    assert set(sympy.Add.make_args(crossed)) == {3.02 * alpha * E, 6.1 * lam, -5.95}
+    unit = mc.normalized(crossed, alpha * E)
+    assert float(unit.coeff(alpha * E)) == pytest.approx(1.0)
+    assert mc.snapped(unit) == alpha * E + 2 * lam - 2
+    # a formula's accuracy is that of its sign against the labels
+    y = ((x[:, 0] * x[:, 1] + 2 * x[:, 2] - 2) > 0).double()[:, None]
+    assert mc.formula_accuracy(alpha * E + 2 * lam - 2, ["E", "alpha", "lam"], x, y) == 100.0
+    assert mc.formula_accuracy(-(alpha * E + 2 * lam - 2), ["E", "alpha", "lam"], x, y) == 0.0
+
+
+def test_mobility_mosaic_reads_the_edge_where_the_logit_vanishes():
+    sympy = pytest.importorskip("sympy")
+    import kanlab
+
+    mm = _load("mobility_mosaic")
+    E, lam = sympy.symbols(["E", "lam"])  # a symbol: the string "E" is Euler's number
+    model = kanlab.compile_formula(lam * E - 2, [E, lam])  # g = 0 at λ = 2/E
+    np.testing.assert_allclose(mm.learnt_edge(model, np.array([0.5, 1.0, 2.0])),
+                               [4.0, 2.0, 1.0], rtol=1e-12)
+    out = mm.run(mm.QUICK, say=lambda line: None)
+    first = out["sizes"][0]
+    assert [r["n"] for r in out["sizes"]] == list(mm.QUICK.sizes)
+    assert 50 < first["theory"] <= 100 and 0 <= first["kan"] <= 100
+    # the bins compared straddle the closed-form edge, which lives in [0.5, 3.5]
+    assert len(first["energies"]) and np.all(2 / np.abs(first["energies"]) < 3.5 * 1.1)
+    assert "| N | rows | theory (%)" in mm.report(out, "cmd", 1.0)
+
+
+def test_mobility_maam_tiny_run_scores_every_formula():
+    pytest.importorskip("sympy")
+    mm = _load("mobility_maam")
+    budget = mm.Budget(sizes=(16,), hamiltonians=30, states=8, steps=2, polish=1)
+    out = mm.run(budget, say=lambda line: None)
+    assert 0 <= out["auto"]["acc"] <= 100 and out["sizes"][0][0] == 16
+    assert {str(s) for s in out["auto"]["formula"].free_symbols} <= {"E", "lam", "p", "phi"}
+    for got in out["manual"].values():  # p's edges snapped as Alice asked
+        assert 0 <= got["acc"] <= 100
+    text = mm.report(out, "cmd", 1.0)
+    assert "| theory | λ cosh p − E − e^p = 0 |" in text
+
+
+def test_lan_examples_count_readable_activations():
+    le = _load("lan_examples")
+    import kanlab
+
+    assert le.readable_share([0.999, 0.5, 0.995, 0.2]) == 0.5
+    lan = kanlab.LAN([2, 3, 1], seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        lan.linears[0].weight.copy_(torch.tensor([[1.0, 0.05], [0.0, 0.5], [-0.2, 0.3]]))
+        lan.linears[1].weight.copy_(torch.tensor([[2.0, 0.1, -0.3]]))
+    assert le.weights_that_matter(lan) == 4 + 2  # |w| ≥ 10 % of the layer's largest
+    out = le.run(le.Budget(steps=2, story_steps=1, samples=60, examples=1),
+                 say=lambda line: None)
+    (row,) = out["rows"]
+    assert row["lan_functions"] == 5 and 0 <= row["lan_readable"] <= 1
+    assert row["kan_params"] > row["lan_params"]  # activations on 10 edges against 5 nodes
+    assert "## Readability" in le.report(out, "cmd", 1.0)
+
+
+def test_lan_image_fits_keep_the_mlp_a_siren():
+    pytest.importorskip("sklearn")
+    li = _load("lan_image")
+    picture = li.image(8)
+    assert picture.shape == (8, 8) and 0 <= picture.min() and picture.max() <= 1
+    data = li.pixels(picture)
+    assert data.train_input.abs().max() < 1 and data.train_label.shape == (64, 1)
+    out = li.run(li.QUICK, say=lambda line: None)
+    mlp, lan = out["rows"]["MLP (SIREN)"]["model"], out["rows"]["LAN"]["model"]
+    assert all(float(a.coef.detach().abs().max()) == 0 for a in mlp.activations_)  # SIREN
+    assert any(float(a.coef.detach().abs().max()) > 0 for a in lan.activations_)
+    assert out["rows"]["LAN"]["params"] > out["rows"]["MLP (SIREN)"]["params"]
+    assert "LAN less MLP at equal steps" in li.report(out, "cmd", 1.0)

@@ -97,6 +97,10 @@ def test_dataset_splits_by_hamiltonian_and_is_seeded():
     train_params = {tuple(r) for r in data.train_input[:, 1:].tolist()}
     assert not train_params & {tuple(r) for r in data.test_input[:, 1:].tolist()}
     assert set(data.train_label.flatten().tolist()) <= {0.0, 1.0}
+    fewer = L.sample_spectra("gaam", 10, 16, ranges, seed=3, states=5)
+    assert fewer.x.shape == (50, 4) and np.bincount(fewer.hamiltonian).tolist() == [5] * 10
+    np.testing.assert_array_equal(np.unique(fewer.x[:, 1:], axis=0), np.unique(s.x[:, 1:], axis=0))
+    assert set(fewer.x[:, 0]) <= set(s.x[:, 0])  # a subset of each spectrum
     two = s.dataset(columns=("E", "lambda"))
     assert two.train_input.shape[1] == 2 and two.train_input.dtype == torch.float64
 
@@ -112,6 +116,8 @@ def test_dataset_splits_by_hamiltonian_and_is_seeded():
     (lambda: L.hamiltonian("anderson", 16, {}), "unknown model 'anderson'"),
     (lambda: L.hamiltonian("gaam", 16, {"lambda": 1.0}), "missing \\['alpha', 'phi'\\]"),
     (lambda: L.sample_spectra("gaam", 2, 16, {"lambda": (0, 1)}), "a range for each"),
+    (lambda: L.sample_spectra("gaam", 2, 16, {"alpha": (0, .5), "lambda": (0, 1), "phi": TWO_PI},
+                              states=0), "states must be"),
     (lambda: L.sample_spectra("gaam", 0, 16, {"alpha": (0, .5), "lambda": (0, 1),
                                                "phi": TWO_PI}), "n_hamiltonians"),
 ])

@@ -250,10 +250,12 @@ class Spectra:
 
 def sample_spectra(model: str, n_hamiltonians: int, n_sites: int,
                    ranges: dict[str, tuple[float, float]], seed: int = 0,
-                   **options) -> Spectra:
+                   states: int | None = None, **options) -> Spectra:
     """Diagonalise ``n_hamiltonians`` Hamiltonians of ``model`` with parameters drawn
     uniformly from ``ranges`` (``{name: (low, high)}`` for each of :data:`MODELS` [model])
-    by a local generator seeded ``seed``; every eigenstate is a row."""
+    by a local generator seeded ``seed``; every eigenstate is a row, or ``states`` of each
+    Hamiltonian's, drawn at random (large chains with fewer rows). ``options``: the model's
+    (``kappa`` of the mosaic model)."""
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; expected one of {sorted(MODELS)}")
     names = MODELS[model]
@@ -262,11 +264,18 @@ def sample_spectra(model: str, n_hamiltonians: int, n_sites: int,
     if isinstance(n_hamiltonians, bool) or not isinstance(n_hamiltonians, int) or (
             n_hamiltonians < 1):
         raise InputError(f"n_hamiltonians must be a positive integer; got {n_hamiltonians!r}")
+    if states is not None and (isinstance(states, bool) or not isinstance(states, int)
+                               or states < 1):
+        raise InputError(f"states must be a positive integer or None; got {states!r}")
     rng = np.random.default_rng(seed)
+    picks = np.random.default_rng([seed, 1])  # its own stream: the same Hamiltonians either way
     rows, dims, which = [], [], []
     for i in range(n_hamiltonians):
         params = {name: float(rng.uniform(*ranges[name])) for name in names}
         energies, dimension = spectrum(hamiltonian(model, n_sites, params, **options))
+        if states is not None and states < len(energies):
+            pick = np.sort(picks.choice(len(energies), states, replace=False))
+            energies, dimension = energies[pick], dimension[pick]
         block = np.empty((len(energies), 1 + len(names)))
         block[:, 0] = energies
         block[:, 1:] = [params[name] for name in names]
