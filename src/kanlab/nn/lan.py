@@ -37,7 +37,7 @@ from kanlab._validation import check_choice, check_positive_int
 from kanlab.errors import InputError
 from kanlab.grids.registry import get_grid_strategy
 from kanlab.nn.facade import LANFacade
-from kanlab.splines.basis import bspline_basis, extended_knots, uniform_grid
+from kanlab.splines.basis import extended_knots, local_jet, uniform_grid, uniform_spacing
 from kanlab.splines.lstsq import transfer_coefficients
 
 __all__ = ["BASES", "LAN", "NodeActivations"]
@@ -111,11 +111,21 @@ class NodeActivations(nn.Module):
         return torch.zeros_like(z)
 
     def spline(self, z: torch.Tensor) -> torch.Tensor:
-        """Each node's spline at ``z`` ``(..., n)`` (without ``w_s``)."""
-        return (bspline_basis(z, self.knots, self.k) * self.coef).sum(-1)
+        """Each node's spline at ``z`` ``(..., n)`` (without ``w_s``): the ``k + 1`` basis
+        functions that are nonzero at each point times their coefficients (differentiable in
+        ``z`` and in the coefficients)."""
+        flat = z.reshape(-1, z.shape[-1])
+        (values,), index = local_jet(flat, self.knots, self.k, 1,
+                                     uniform=uniform_spacing(self.knots))
+        coef = self.coef.expand(flat.shape[0], -1, -1).gather(-1, index)  # (B, n, k + 1)
+        out = (values * coef).sum(-1)  # (B, n)
+        return out.reshape(z.shape)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.base_scale * self.base_function(z) + self.spline_scale * self.spline(z)
+        out = self.base_scale * self.base_function(z)
+        if self.coef.requires_grad or bool(self.coef.any()):  # frozen zero splines add 0
+            out = out + self.spline_scale * self.spline(z)
+        return out
 
     @torch.no_grad()
     def move_grid(self, z: torch.Tensor, grid: torch.Tensor) -> None:
