@@ -50,6 +50,11 @@ EXPECTED = {
                   "mean spread inside"],
     "knots": ["knots: 48 from tests/fixtures/knots", "test accuracy", "human formula slope/2",
               "inputs by attribution: "],
+    "mobility_edges": ["states of 400 chains of 100 sites", "theory alpha*E + 2*lambda - 2 > 0",
+                       "KAN [4, 2, 1]: test accuracy", "interactions: E-alpha",
+                       "snapped: E*alpha + 2*lam - 2 = 0"],
+    "lan": ["LAN [2, 5, 1]: 71 parameters", "KAN [2, 5, 1]: 156 parameters",
+            "LAN refined to G = 10", "= SIREN: True"],
     "discovery_tools": ["input scores from the output:", "checkpoint 'trained'",
                         "flat directions", "same function: True"],
 }
