@@ -56,7 +56,8 @@ def main(argv=None):
     kanlab.fit(model, data, steps=steps, loss_fn=F.binary_cross_entropy_with_logits,
                progress=False)
     with torch.no_grad():
-        print(f"KAN [4, 2, 1]: test accuracy {accuracy(model(data.test_input), data.test_label):.1f} %")
+        acc = accuracy(model(data.test_input), data.test_label)
+    print(f"KAN [4, 2, 1]: test accuracy {acc:.1f} %")
 
     names = ["E", "alpha", "lambda", "phi"]
     inter = interaction_matrix(model, data.train_input[:2000])
@@ -64,13 +65,13 @@ def main(argv=None):
                     for k in range(i + 1, 4)), reverse=True)
     print("interactions: " + ", ".join(f"{a}-{b} {v:.2f}" for v, a, b in pairs[:3]))
 
-    E, a, l = sympy.symbols(["E", "alpha", "lam"])  # the hypothesis: g = (E)(alpha) + lam
-    guess = kanlab.compile_formula(a * E + l, [E, a, l])
+    E, a, lam = sympy.symbols(["E", "alpha", "lam"])  # hypothesis: g = (E)(alpha) + lam
+    guess = kanlab.compile_formula(a * E + lam, [E, a, lam])
     three = Dataset(raw.train_input[:, :3], raw.train_label, raw.test_input[:, :3],
                     raw.test_label)
     kanlab.fit(guess, three, steps=steps, loss_fn=F.binary_cross_entropy_with_logits,
                update_grid=False, progress=False)
-    (g,) = guess.symbolic_formula([E, a, l])
+    (g,) = guess.symbolic_formula([E, a, lam])
     g = sympy.expand(g)
     unit = sympy.expand(g / g.coeff(a * E))
     snapped = unit.xreplace({n: sympy.Integer(round(float(n))) for n in unit.atoms(sympy.Number)})

@@ -15,8 +15,11 @@ import torch
 from kanlab.data.knots import KnotTable, load_knots
 from kanlab.errors import InputError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from script_frame import RESULTS, Figure, finish  # noqa: E402, F401
+from script_frame import parser as frame_parser  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "experiments" / "results"
 SAMPLE = ROOT / "tests" / "fixtures" / "knots"  # 48 knots, made by experiments/knot_data.py
 SHORT = {"meridional_translation_real": "μ_r", "meridional_translation_imag": "μ_i",
          "longitudinal_translation": "λ", "chern_simons": "CS", "cusp_volume": "V",
@@ -30,20 +33,17 @@ def slope(x: torch.Tensor) -> torch.Tensor:
 
 
 def knot_parser(doc: str) -> argparse.ArgumentParser:
-    """An argument parser with ``--quick``, ``--data`` and ``--out``."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets (the sample)")
+    """The frame's argument parser (``--quick``, ``--out``) with ``--data``."""
+    parser = frame_parser(doc)
     parser.add_argument("--data", type=Path, default=None, help="default data/knots")
-    parser.add_argument("--out", type=Path, default=None, help="the report's path")
     return parser
 
 
 def run_script(stem: str, args: argparse.Namespace, run: Callable[[KnotTable], object],
                report: Callable[[object, str, float], str], extra: str = "",
-               after: Callable[[object, Path], None] | None = None) -> int:
+               figure: Figure | None = None) -> int:
     """Load the table (``--data``; the sample with ``--quick``; else ``data/knots``), run, and
-    write ``report(out, command, seconds)`` to ``--out`` or ``experiments/results/STEM{,
-    _quick}.md``; ``after(out, path)`` adds more (a figure). Exit status 2, one line on
+    finish (:func:`script_frame.finish`: the report, the figure). Exit status 2, one line on
     stderr, when there is no table or a damaged one."""
     folder = args.data or (SAMPLE if args.quick else ROOT / "data" / "knots")
     try:
@@ -53,12 +53,4 @@ def run_script(stem: str, args: argparse.Namespace, run: Callable[[KnotTable], o
         return 2
     start = time.perf_counter()
     out = run(table)
-    command = f"python experiments/{stem}.py" + (" --quick" if args.quick else "") + extra
-    text = report(out, command, time.perf_counter() - start)
-    path = args.out or RESULTS / f"{stem}{'_quick' if args.quick else ''}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    if after is not None:
-        after(out, path)
-    print(text)
-    return 0
+    return finish(stem, args, out, report, time.perf_counter() - start, extra, figure)

@@ -279,14 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     args = knot_parser(__doc__).parse_args(argv)
     budget = QUICK if args.quick else Budget()
 
-    def figure(out: dict, path: Path) -> None:
-        with path.open("a") as f:
-            f.write(f"\nFigure: `{path.with_suffix('.png').name}` (left: the inputs' shares; "
-                    "right: the learning curve).\n")
-        plot(out, path.with_suffix(".png"))
-
     return run_script("knot_signature", args, lambda table: run(table, budget), report,
-                      after=figure)
+                      figure=("left: the inputs' shares; right: the learning curve", plot))
 
 
 if __name__ == "__main__":

@@ -164,18 +164,17 @@ def report(out: dict, command: str, seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(out: dict, path: Path) -> None:
+    first = out["rows"][0]
+    first["lan"].plot(first["x"], path=path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__).parse_args(argv)
     budget = QUICK if args.quick else Budget()
 
-    def figure(out: dict, path: Path) -> None:
-        with path.open("a") as f:
-            f.write(f"\nFigure: `{path.with_suffix('.png').name}` (the LAN of B.1: weights "
-                    "and node activations).\n")
-        first = out["rows"][0]
-        first["lan"].plot(first["x"], path=path.with_suffix(".png"))
-
-    return run_script("lan_examples", args, lambda: run(budget), report, after=figure)
+    return run_script("lan_examples", args, lambda: run(budget), report,
+                      figure=("the LAN of B.1: weights and node activations", plot))
 
 
 if __name__ == "__main__":

@@ -168,12 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__).parse_args(argv)
     budget = QUICK if args.quick else Budget()
 
-    def figure(out: dict, path: Path) -> None:
-        with path.open("a") as f:
-            f.write(f"\nFigure: `{path.with_suffix('.png').name}` (the image and the fits).\n")
-        plot(out, path.with_suffix(".png"))
-
-    return run_script("lan_image", args, lambda: run(budget), report, after=figure)
+    return run_script("lan_image", args, lambda: run(budget), report,
+                      figure=("the image and the fits", plot))
 
 
 if __name__ == "__main__":

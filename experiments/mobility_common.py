@@ -25,8 +25,9 @@ import kanlab
 from kanlab.data import Dataset
 from kanlab.data.localization import Spectra
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "experiments" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from script_frame import Figure, finish, parser  # noqa: E402, F401
+
 NAMES = {"E": "E", "alpha": "alpha", "lambda": "lam", "phi": "phi", "p": "p"}  # sympy names
 
 
@@ -143,34 +144,9 @@ def short(formula, digits: int = 3) -> str:
     return text.replace("lam", "λ").replace("alpha", "α").replace("phi", "φ")
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="tiny budgets (seconds)")
-    p.add_argument("--out", type=Path, default=None, help="the report's path")
-    return p
-
-
 def run_script(stem: str, args: argparse.Namespace, run: Callable[[], dict],
-               report: Callable[[dict, str, float], str],
-               after: Callable[[dict, Path], None] | None = None) -> int:
-    """Run, write ``report(out, command, seconds)`` to ``--out`` or
-    ``experiments/results/STEM{,_quick}.md`` (``after(out, path)`` adds a figure), print it."""
+               report: Callable[[dict, str, float], str], figure: Figure | None = None) -> int:
+    """Run, then finish (:func:`script_frame.finish`: the report, the figure)."""
     start = time.perf_counter()
     out = run()
-    command = f"python experiments/{stem}.py" + (" --quick" if args.quick else "")
-    text = report(out, command, time.perf_counter() - start)
-    path = args.out or RESULTS / f"{stem}{'_quick' if args.quick else ''}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    if after is not None:
-        after(out, path)
-    print(text)
-    return 0
-
-
-def seconds_since(start: float) -> float:
-    return time.perf_counter() - start
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("a module of the mobility-edge scripts; run mobility_gaam.py and friends")
+    return finish(stem, args, out, report, time.perf_counter() - start, figure=figure)

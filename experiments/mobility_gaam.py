@@ -33,9 +33,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
 import kanlab
 from kanlab.data.localization import gaam_order, sample_spectra
 from kanlab.interpret.importance import importance
@@ -200,12 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__).parse_args(argv)
     budget = QUICK if args.quick else Budget()
 
-    def figure(out: dict, path: Path) -> None:
-        with path.open("a") as f:
-            f.write(f"\nFigure: `{path.with_suffix('.png').name}` (the auto KAN, snapped).\n")
-        plot(out, path.with_suffix(".png"))
-
-    return run_script("mobility_gaam", args, lambda: run(budget), report, after=figure)
+    return run_script("mobility_gaam", args, lambda: run(budget), report,
+                      figure=("the auto KAN, snapped", plot))
 
 
 if __name__ == "__main__":

@@ -84,14 +84,14 @@ def snap_manually(pruned: kanlab.KAN, s: Standardized, p_function: str) -> kanla
     """Alice's snapping: edges from ``p`` to ``p_function``, every other edge to ``x`` or
     ``x²`` (the better fit)."""
     model = copy.deepcopy(pruned)
-    for l, layer in enumerate(model.layers):
+    for depth, layer in enumerate(model.layers):
         for j, i in (layer.mask > 0).nonzero().tolist():
-            if l == 0 and i == P_INDEX:
-                model.fix_symbolic(l, i, j, p_function, x=s.data.train_input)
+            if depth == 0 and i == P_INDEX:
+                model.fix_symbolic(depth, i, j, p_function, x=s.data.train_input)
             else:
-                best = model.suggest_symbolic(l, i, j, lib=("x", "x^2"), topk=1,
+                best = model.suggest_symbolic(depth, i, j, lib=("x", "x^2"), topk=1,
                                               x=s.data.train_input)[0]
-                model.fix_symbolic(l, i, j, best.name, x=s.data.train_input)
+                model.fix_symbolic(depth, i, j, best.name, x=s.data.train_input)
     return model
 
 
@@ -158,17 +158,17 @@ def report(out: dict, command: str, seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(out: dict, path: Path) -> None:
+    out["auto"]["model"].plot(out["x"], path=path, in_vars=["E", "λ", "p", "φ"],
+                              out_vars=["g"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__).parse_args(argv)
     budget = QUICK if args.quick else Budget()
 
-    def figure(out: dict, path: Path) -> None:
-        with path.open("a") as f:
-            f.write(f"\nFigure: `{path.with_suffix('.png').name}` (the auto KAN, snapped).\n")
-        out["auto"]["model"].plot(out["x"], path=path.with_suffix(".png"),
-                                  in_vars=["E", "λ", "p", "φ"], out_vars=["g"])
-
-    return run_script("mobility_maam", args, lambda: run(budget), report, after=figure)
+    return run_script("mobility_maam", args, lambda: run(budget), report,
+                      figure=("the auto KAN, snapped", plot))
 
 
 if __name__ == "__main__":

@@ -177,12 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__).parse_args(argv)
     budget = QUICK if args.quick else Budget()
 
-    def figure(out: dict, path: Path) -> None:
-        with path.open("a") as f:
-            f.write(f"\nFigure: `{path.with_suffix('.png').name}` (phase diagram and edges).\n")
-        plot(out, path.with_suffix(".png"))
-
-    return run_script("mobility_mosaic", args, lambda: run(budget), report, after=figure)
+    return run_script("mobility_mosaic", args, lambda: run(budget), report,
+                      figure=("phase diagram and edges", plot))
 
 
 if __name__ == "__main__":

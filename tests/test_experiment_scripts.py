@@ -110,7 +110,7 @@ def test_knot_signature_runs_on_the_sample_and_reports_every_table():
     budget = ks.Budget(kan_steps=2, mlp_steps=2, mlp_batch=16, seeds=1, mlp_seeds=1,
                        curve=(1.0,))
     out = ks.run(table, budget, say=lambda line: None)
-    assert [k["widths"][1] for k in out["kans"].values()] == [1, 3]
+    assert [k["widths"][1] for k in out["kans"].values()] == [1, 4]
     assert all(k["params"] < 1000 for k in out["kans"].values())
     assert out["mlp"]["params"] > 2.5e5  # DeepMind's shape
     accs = [*out["kans"][1]["acc"], *out["mlp"]["acc"], *sum(out["alone"].values(), [])]

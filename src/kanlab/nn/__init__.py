@@ -48,13 +48,13 @@ edges; a product node multiplies several), and ``select``'s ``out_index`` counts
 
 from __future__ import annotations
 
+from kanlab.nn.lan import (  # noqa: F401
+    LAN,
+)
 from kanlab.nn.layer import (  # noqa: F401
     BASE_FUNCTIONS,
     TAILS,
     KANLinear,
-)
-from kanlab.nn.lan import (  # noqa: F401
-    LAN,
 )
 from kanlab.nn.mlp import (  # noqa: F401
     ACTIVATIONS,
