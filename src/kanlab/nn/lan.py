@@ -230,7 +230,7 @@ class LAN(LANFacade, nn.Module):
         return out
 
     @torch.no_grad()
-    def update_grid(self, x: torch.Tensor, grid_size: int | None = None, **_ignored) -> None:
+    def update_grid(self, x: torch.Tensor, grid_size: int | None = None) -> None:
         """Place every hidden node's grid from the samples ``x`` ``(N, in)`` of the network's
         inputs (at ``grid_size`` intervals: a refinement when it is new), layer by layer."""
         for linear, act in zip(self.linears, self.activations_):
