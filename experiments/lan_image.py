@@ -45,7 +45,7 @@ OMEGA = 30.0
 @dataclass
 class Budget:
     side: int = 128  # pixels a side
-    steps: tuple[int, int] = (1000, 500)  # at lr 1e-3, then 1e-4 (the paper: 5000, 5000)
+    steps: tuple[int, int] = (600, 300)  # at lr 1e-3, then 1e-4 (the paper: 5000, 5000)
     batch: int = 4096
     widths: tuple[int, ...] = tuple(WIDTHS)
 

@@ -242,3 +242,40 @@ def test_lan_image_fits_keep_the_mlp_a_siren():
     assert any(float(a.coef.detach().abs().max()) > 0 for a in lan.activations_)
     assert out["rows"]["LAN"]["params"] > out["rows"]["MLP (SIREN)"]["params"]
     assert "LAN less MLP at equal steps" in li.report(out, "cmd", 1.0)
+
+
+def test_mobility_gaam_alice_snaps_a_noisy_formula_to_the_theory():
+    sympy = pytest.importorskip("sympy")
+    mg = _load("mobility_gaam")
+    from kanlab.data import Dataset
+
+    g = torch.Generator().manual_seed(0)
+    n = 2000
+    x = torch.stack([torch.rand(n, generator=g, dtype=torch.float64) * 8 - 4,
+                     torch.rand(n, generator=g, dtype=torch.float64) * 1.2 - 0.6,
+                     torch.rand(n, generator=g, dtype=torch.float64) + 0.5,
+                     torch.rand(n, generator=g, dtype=torch.float64) * 6], 1)
+    y = ((x[:, 0] * x[:, 1] + 2 * x[:, 2] - 2) > 0).double()[:, None]  # the theory's labels
+    raw = Dataset(x[:1600], y[:1600], x[1600:], y[1600:])
+    mean, std = raw.train_input.mean(0), raw.train_input.std(0)
+    s = mg.Standardized(Dataset((raw.train_input - mean) / std, raw.train_label,
+                                (raw.test_input - mean) / std, raw.test_label), raw, mean, std,
+                        ["E", "alpha", "lam", "phi"])
+    E, alpha, lam, phi = sympy.symbols(s.names)
+    auto = 12.7 * alpha * E + 25.3 * lam - 25.0 + 0.026 * E**2 - 0.29 * alpha**2 + 0.01 * phi
+    out = mg.manual(auto, s, mg.Budget(polish=30), say=lambda line: None)
+    assert not out["crossed"].has(phi) and out["crossed"].coeff(E**2) == 0
+    assert out["exact"] and out["snapped"] == alpha * E + 2 * lam - 2
+    assert out["snapped_acc"] == 100.0  # the theory's labels, the theory's formula
+
+
+def test_mobility_gaam_tiny_run_reports_every_stage():
+    pytest.importorskip("sympy")
+    mg = _load("mobility_gaam")
+    budget = mg.Budget(sizes=(16,), hamiltonians=30, states=8, steps=2, polish=1, seeds=1)
+    out = mg.run(budget, say=lambda line: None)
+    (row,) = out["sizes"]
+    assert row[:3] == (16, 192, 48) and 0 <= row[3] <= 100  # 24 + 6 Hamiltonians × 8 states
+    assert {str(v) for v in out["auto"]["formula"].free_symbols} <= {"E", "alpha", "lam", "phi"}
+    assert isinstance(out["manual"]["exact"], bool)
+    assert "| theory | αE + 2λ − 2 = 0 |" in mg.report(out, "cmd", 1.0)
