@@ -55,6 +55,30 @@ def standardized(spectra: Spectra, columns: tuple[str, ...] | None = None,
     return Standardized(data, raw, mean, std, [NAMES[c] for c in columns])
 
 
+@dataclass
+class SpectraBudget:
+    """The budget of a GAAM or MAAM run: chain lengths (the last one is the main one),
+    Hamiltonians for each, eigenstates kept of each, LBFGS steps of a classifier, sparsity,
+    steps on the snapped edges' affine parameters."""
+
+    sizes: tuple[int, ...] = (100, 200, 400)
+    hamiltonians: int = 1500
+    states: int = 20
+    steps: int = 100
+    lamb: float = 1e-3
+    polish: int = 50
+
+
+#: a sparse KAN's widths for the auto formulas: two sum nodes and a multiplication node
+AUTO_WIDTHS = [4, [2, 1], 1]
+
+
+def theory_accuracy(s: Standardized, order: Callable[..., np.ndarray]) -> float:
+    """Test accuracy (%) of ``order(*first three raw columns) > 0``: a closed-form edge."""
+    g = order(*s.raw.test_input[:, :3].T.numpy())
+    return float(((g > 0) == (s.raw.test_label[:, 0].numpy() > 0.5)).mean()) * 100
+
+
 def logistic_loss(logit: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logit, label)
 

@@ -39,6 +39,8 @@ from kanlab.interpret.importance import importance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mobility_common import (  # noqa: E402
+    AUTO_WIDTHS,
+    SpectraBudget,
     Standardized,
     accuracy,
     cross_out,
@@ -53,6 +55,7 @@ from mobility_common import (  # noqa: E402
     standardized,
     train,
 )
+from mobility_common import theory_accuracy as common_theory_accuracy  # noqa: E402
 
 RANGES = {"alpha": (-0.6, 0.6), "lambda": (0.5, 1.5), "phi": (0.0, 2 * math.pi)}
 PAPER = {"theory": 99.2, "auto": 99.0}
@@ -60,25 +63,16 @@ LIBRARY = ("x", "x^2")
 
 
 @dataclass
-class Budget:
-    sizes: tuple[int, ...] = (100, 200, 400)  # chain lengths; the last is the main one
-    hamiltonians: int = 1500
-    states: int = 20  # eigenstates kept per Hamiltonian
-    steps: int = 100
-    lamb: float = 1e-3
-    polish: int = 50
+class Budget(SpectraBudget):
     seeds: int = 3
 
 
 QUICK = Budget(sizes=(16, 32), hamiltonians=60, states=8, steps=3, polish=2, seeds=2)
-AUTO_WIDTHS = [4, [2, 1], 1]
 
 
 def theory_accuracy(s: Standardized) -> float:
-    """Accuracy (%) of eq. 4.8 on the test rows."""
-    e, alpha, lam = s.raw.test_input[:, :3].T.numpy()
-    return float(((gaam_order(e, alpha, lam) > 0) == (s.raw.test_label[:, 0].numpy() > 0.5)
-                  ).mean()) * 100
+    """Accuracy (%) of eq. 4.8 on the test rows (columns E, α, λ)."""
+    return common_theory_accuracy(s, gaam_order)
 
 
 def spectra(n_sites: int, budget: Budget, seed: int = 0) -> Standardized:

@@ -28,7 +28,6 @@ import copy
 import math
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import kanlab
@@ -37,6 +36,8 @@ from kanlab.interpret.importance import importance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mobility_common import (  # noqa: E402
+    AUTO_WIDTHS,
+    SpectraBudget,
     Standardized,
     accuracy,
     formula_accuracy,
@@ -48,6 +49,7 @@ from mobility_common import (  # noqa: E402
     standardized,
     train,
 )
+from mobility_common import theory_accuracy as common_theory_accuracy  # noqa: E402
 
 RANGES = {"lambda": (0.5, 3.0), "p": (0.5, 2.0), "phi": (0.0, 2 * math.pi)}
 LARGE = ("x", "x^2", "exp", "cosh", "sin", "tanh", "arctan", "gaussian")
@@ -55,24 +57,16 @@ PAPER = {"theory": 98.6, "trained": 98.4, "auto": 97.1, "cosh": 96.6, "x^2": 95.
 P_INDEX = 2  # the input p: columns (E, λ, p, φ)
 
 
-@dataclass
-class Budget:
-    sizes: tuple[int, ...] = (100, 200, 400)
-    hamiltonians: int = 1500
-    states: int = 20
-    steps: int = 100
-    lamb: float = 1e-3
-    polish: int = 50
+class Budget(SpectraBudget):
+    pass
 
 
 QUICK = Budget(sizes=(16, 32), hamiltonians=60, states=8, steps=3, polish=2)
-AUTO_WIDTHS = [4, [2, 1], 1]
 
 
 def theory_accuracy(s: Standardized) -> float:
-    e, lam, p = s.raw.test_input[:, :3].T.numpy()
-    return float(((maam_order(e, lam, p) > 0) == (s.raw.test_label[:, 0].numpy() > 0.5)
-                  ).mean()) * 100
+    """Accuracy (%) of eq. 4.11 on the test rows (columns E, λ, p)."""
+    return common_theory_accuracy(s, maam_order)
 
 
 def scored(model: kanlab.KAN, s: Standardized, budget: Budget) -> dict:

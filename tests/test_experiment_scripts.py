@@ -195,7 +195,8 @@ def test_mobility_mosaic_reads_the_edge_where_the_logit_vanishes():
     assert 50 < first["theory"] <= 100 and 0 <= first["kan"] <= 100
     # the bins compared straddle the closed-form edge, which lives in [0.5, 3.5]
     assert len(first["energies"]) and np.all(2 / np.abs(first["energies"]) < 3.5 * 1.1)
-    assert "| N | rows | theory (%)" in mm.report(out, "cmd", 1.0)
+    text = mm.report(out, "cmd", 1.0)
+    assert "| N | Hamiltonians × states | theory (%)" in text and " of " in text
 
 
 def test_mobility_maam_tiny_run_scores_every_formula():
