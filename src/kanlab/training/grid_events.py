@@ -198,14 +198,15 @@ class GridEvents:
         updated; a LAN's updates have no guard.
 
         Raises:
-            InputError: a bad schedule, or a ``grid_schedule`` for a model that is not a KAN.
+            InputError: a bad schedule, or a ``grid_schedule`` for a model without grids (neither
+                a KAN nor a LAN).
         """
-        is_kan = isinstance(model, (KAN, LAN))  # a model with grids
+        has_grids = isinstance(model, (KAN, LAN))
         refine = RefineSchedule.from_grid_schedule(grid_schedule, steps)
-        if refine and not is_kan:
+        if refine and not has_grids:
             raise InputError("grid_schedule needs a kanlab.KAN or kanlab.LAN model")
         adapt = adapt_schedules(update_grid, every, until)
-        if not (is_kan and model.grid_strategy.adaptive):
+        if not (has_grids and model.grid_strategy.adaptive):
             adapt = []
         return cls(refine, adapt, samples)
 
