@@ -36,7 +36,7 @@ from kanlab.nn.mlp import n_parameters
 from kanlab.symbolic import fit_library
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mobility_common import parser, run_script  # noqa: E402
+from script_frame import parser, run_script  # noqa: E402
 
 LIBRARY = ("x", "x^2", "x^3", "x^4", "exp", "log", "sqrt", "sin", "tanh", "1/x")
 READABLE = 0.99  # r² of the best library function that makes an activation "readable"

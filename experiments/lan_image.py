@@ -36,7 +36,7 @@ from kanlab.data import Dataset
 from kanlab.nn.mlp import n_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mobility_common import parser, run_script  # noqa: E402
+from script_frame import parser, run_script  # noqa: E402
 
 WIDTHS = [2, 128, 128, 128, 128, 128, 1]
 OMEGA = 30.0

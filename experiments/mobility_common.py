@@ -1,6 +1,7 @@
 """What the §4.4 mobility-edge experiments share: the spectra as standardised datasets, KAN
 classifiers trained with cross-entropy, formulas in the raw variables and their accuracy,
-crossing out a formula's small terms, and the command-line frame (``--quick``, ``--out``).
+crossing out a formula's small terms (the command line and the report are
+``script_frame``'s).
 
 A classifier's output is a logit: ``> 0`` means localized, so a formula ``g`` of the inputs is
 a mobility edge ``g = 0`` and is scored by the accuracy of ``g > 0`` against the labels
@@ -10,12 +11,8 @@ parameters stall it); its formula is written back in the raw variables.
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,9 +21,6 @@ import torch.nn.functional as F
 import kanlab
 from kanlab.data import Dataset
 from kanlab.data.localization import Spectra
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from script_frame import Figure, finish, parser  # noqa: E402, F401
 
 NAMES = {"E": "E", "alpha": "alpha", "lambda": "lam", "phi": "phi", "p": "p"}  # sympy names
 
@@ -166,11 +160,3 @@ def short(formula, digits: int = 3) -> str:
     text = str(formula.xreplace({n: sympy.Float(float(n), digits)
                                  for n in formula.atoms(sympy.Float)}))
     return text.replace("lam", "λ").replace("alpha", "α").replace("phi", "φ")
-
-
-def run_script(stem: str, args: argparse.Namespace, run: Callable[[], dict],
-               report: Callable[[dict, str, float], str], figure: Figure | None = None) -> int:
-    """Run, then finish (:func:`script_frame.finish`: the report, the figure)."""
-    start = time.perf_counter()
-    out = run()
-    return finish(stem, args, out, report, time.perf_counter() - start, figure=figure)

@@ -47,15 +47,14 @@ from mobility_common import (  # noqa: E402
     formula_accuracy,
     logistic_loss,
     normalized,
-    parser,
     raw_formula,
-    run_script,
     short,
     snapped,
     standardized,
     train,
 )
 from mobility_common import theory_accuracy as common_theory_accuracy  # noqa: E402
+from script_frame import parser, run_script  # noqa: E402
 
 RANGES = {"alpha": (-0.6, 0.6), "lambda": (0.5, 1.5), "phi": (0.0, 2 * math.pi)}
 PAPER = {"theory": 99.2, "auto": 99.0}

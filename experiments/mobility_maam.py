@@ -42,14 +42,13 @@ from mobility_common import (  # noqa: E402
     accuracy,
     formula_accuracy,
     logistic_loss,
-    parser,
     raw_formula,
-    run_script,
     short,
     standardized,
     train,
 )
 from mobility_common import theory_accuracy as common_theory_accuracy  # noqa: E402
+from script_frame import parser, run_script  # noqa: E402
 
 RANGES = {"lambda": (0.5, 3.0), "p": (0.5, 2.0), "phi": (0.0, 2 * math.pi)}
 LARGE = ("x", "x^2", "exp", "cosh", "sin", "tanh", "arctan", "gaussian")

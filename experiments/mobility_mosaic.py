@@ -36,7 +36,8 @@ import kanlab
 from kanlab.data.localization import Spectra, mosaic_edge, mosaic_order, sample_spectra
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mobility_common import accuracy, logistic_loss, parser, run_script  # noqa: E402
+from mobility_common import accuracy, logistic_loss  # noqa: E402
+from script_frame import parser, run_script  # noqa: E402
 
 RANGES = {"lambda": (0.5, 3.5), "phi": (0.0, 2 * math.pi)}
 BIN = 0.05  # width of the energy bins the edge is compared on

@@ -5,6 +5,7 @@ or ``--out``, a figure beside it, the report printed)."""
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,3 +40,11 @@ def finish(stem: str, args: argparse.Namespace, out: object,
     path.write_text(text)
     print(text)
     return 0
+
+
+def run_script(stem: str, args: argparse.Namespace, run: Callable[[], object],
+               report: Callable[[object, str, float], str], figure: Figure | None = None) -> int:
+    """``run()``, timed, then :func:`finish` (the report, the figure)."""
+    start = time.perf_counter()
+    out = run()
+    return finish(stem, args, out, report, time.perf_counter() - start, figure=figure)

@@ -37,6 +37,16 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_widths(value: object) -> list[int]:
+    """Plain layer widths: a list of at least two positive integers (an MLP's, a LAN's)."""
+    ok = isinstance(value, (list, tuple)) and len(value) >= 2 and all(
+        not isinstance(w, bool) and isinstance(w, int) and w >= 1 for w in value)
+    if not ok:
+        raise InputError("widths must be a list of at least two positive integers (inputs, "
+                         f"..., outputs); got {value!r}")
+    return list(value)
+
+
 def check_nonnegative_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InputError(f"{name} must be a non-negative integer; got {value!r}")

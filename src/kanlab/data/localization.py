@@ -31,7 +31,8 @@ convex and piecewise linear in ``ε`` with quantised slopes) the Lyapunov expone
 ``λ = 2 / |a_κ(E)|`` (for ``κ = 2``: ``λ = 2 / |E|``), and
 ``g = λ − 2/|a_κ(E)|``. (Wang et al. write ``2λ cos``; the paper's ``λ cos`` halves it.)
 
-Imports: numpy, torch, :mod:`kanlab.errors`, :mod:`kanlab.data.dataset`.
+Imports: numpy, torch, :mod:`kanlab.errors`, :mod:`kanlab._validation`,
+:mod:`kanlab.data.dataset`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kanlab._validation import check_positive_int
 from kanlab.data.dataset import Dataset
 from kanlab.errors import InputError
 
@@ -109,8 +111,7 @@ def mosaic_hamiltonian(n_sites: int, lam: float, phi: float, kappa: int = 2) -> 
     (mod κ)``, nearest-neighbour hopping 1."""
     n = _check_sites(n_sites)
     lam = _check_real("lambda", lam, 0.0)
-    if isinstance(kappa, bool) or not isinstance(kappa, int) or kappa < 1:
-        raise InputError(f"kappa must be a positive integer; got {kappa!r}")
+    check_positive_int("kappa", kappa)
     onsite = lam * np.cos(_phases(n, _check_real("phi", phi)))
     onsite[np.arange(n) % kappa != 0] = 0.0
     return _chain(n, onsite)
@@ -261,12 +262,9 @@ def sample_spectra(model: str, n_hamiltonians: int, n_sites: int,
     names = MODELS[model]
     if set(ranges) != set(names):
         raise InputError(f"{model} needs a range for each of {names}; got {sorted(ranges)}")
-    if isinstance(n_hamiltonians, bool) or not isinstance(n_hamiltonians, int) or (
-            n_hamiltonians < 1):
-        raise InputError(f"n_hamiltonians must be a positive integer; got {n_hamiltonians!r}")
-    if states is not None and (isinstance(states, bool) or not isinstance(states, int)
-                               or states < 1):
-        raise InputError(f"states must be a positive integer or None; got {states!r}")
+    check_positive_int("n_hamiltonians", n_hamiltonians)
+    if states is not None:
+        check_positive_int("states", states)
     rng = np.random.default_rng(seed)
     picks = np.random.default_rng([seed, 1])  # its own stream: the same Hamiltonians either way
     rows, dims, which = [], [], []

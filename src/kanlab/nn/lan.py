@@ -33,7 +33,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from kanlab._validation import check_choice, check_positive_int
+from kanlab._validation import (
+    check_choice,
+    check_nonnegative_int,
+    check_positive_int,
+    check_range,
+    check_widths,
+)
 from kanlab.errors import InputError
 from kanlab.grids.registry import get_grid_strategy
 from kanlab.nn.facade import LANFacade
@@ -75,14 +81,11 @@ class NodeActivations(nn.Module):
         check_positive_int("n_nodes", n_nodes)
         check_positive_int("grid_size", grid_size)
         check_choice("base", base, BASES)
-        if isinstance(spline_order, bool) or not isinstance(spline_order, int) or (
-                spline_order < 0):
-            raise InputError(f"spline_order must be a non-negative integer; got {spline_order!r}")
-        if not (len(grid_range) == 2 and grid_range[0] < grid_range[1]):
-            raise InputError(f"grid_range must be (low, high) with low < high; got {grid_range!r}")
+        check_nonnegative_int("spline_order", spline_order)
+        grid_range = check_range("grid_range", grid_range)
         self.k, self.base, self.omega = spline_order, base, float(omega)
         dtype = dtype or torch.get_default_dtype()
-        grid = uniform_grid(n_nodes, grid_size, tuple(grid_range), dtype=dtype)
+        grid = uniform_grid(n_nodes, grid_size, grid_range, dtype=dtype)
         self.register_buffer("knots", extended_knots(grid, spline_order))
         noise = torch.randn(n_nodes, grid_size + spline_order, generator=generator,
                             dtype=dtype) * noise_scale
@@ -170,7 +173,7 @@ class LAN(LANFacade, nn.Module):
                  seed: int | None = None, dtype: torch.dtype | None = None,
                  device: torch.device | str | None = None) -> None:
         super().__init__()
-        widths = _check_widths(widths)
+        widths = check_widths(widths)
         check_choice("base", base, BASES)
         self.widths, self.base, self.omega = widths, base, float(omega)
         self.grid_strategy = get_grid_strategy(grid, **(grid_options or {}))
@@ -246,7 +249,7 @@ class LAN(LANFacade, nn.Module):
         check_positive_int("grid_size", grid_size)
         for z, act in zip(self.preactivations(x), self.activations_):
             lo, hi = act.grid[:, :1], act.grid[:, -1:]
-            steps = torch.linspace(0, 1, grid_size + 1, dtype=lo.dtype)
+            steps = torch.linspace(0, 1, grid_size + 1, dtype=lo.dtype, device=lo.device)
             act.move_grid(z, lo + (hi - lo) * steps)
         return self
 
@@ -257,22 +260,11 @@ class LAN(LANFacade, nn.Module):
         out = []
         for z, act in zip(self.preactivations(x), self.activations_):
             lo, hi = z.amin(0), z.amax(0)
-            grid = lo + (hi - lo) * torch.linspace(0, 1, n_points, dtype=z.dtype)[:, None]
+            steps = torch.linspace(0, 1, n_points, dtype=z.dtype, device=z.device)
+            grid = lo + (hi - lo) * steps[:, None]
             with torch.no_grad():
                 out.append({"z": grid, "phi": act(grid), "samples": z})
         return out
-
-
-def _check_widths(widths: object) -> list[int]:
-    if not isinstance(widths, Sequence) or isinstance(widths, str):
-        raise InputError(f"widths must be a list of positive integers; got {widths!r}")
-    widths = list(widths)
-    if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, int) or w < 1
-                              for w in widths):
-        raise InputError(
-            f"widths must be a list of at least two positive integers (inputs, ..., outputs); "
-            f"got {widths!r}")
-    return widths
 
 
 def _linear(n_in: int, n_out: int, base: str, omega: float, first: bool,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from kanlab._validation import check_choice
+from kanlab._validation import check_choice, check_widths
 from kanlab.errors import InputError
 
 __all__ = ["ACTIVATIONS", "MLP", "n_parameters"]
@@ -37,12 +37,7 @@ class MLP(nn.Module):
                  seed: int | None = None, dtype: torch.dtype | None = None,
                  device: torch.device | str | None = None) -> None:
         super().__init__()
-        widths = list(widths)
-        if len(widths) < 2 or any(isinstance(w, bool) or not isinstance(w, int) or w < 1
-                                  for w in widths):
-            raise InputError(
-                f"widths must be a list of at least two positive integers; got {widths!r}"
-            )
+        widths = check_widths(widths)
         check_choice("activation", activation, ACTIVATIONS)
         self.widths, self.activation = widths, activation
         layers: list[nn.Module] = []
