@@ -14,12 +14,20 @@ of them (seeded, without replacement), computes each one's invariants, and write
 Columns (:data:`COLUMNS`): the census name and index; the hyperbolic volume, the Chern–Simons
 invariant, the maximal cusp's volume and its meridional (complex: real and imaginary parts)
 and longitudinal (real) translations; the symmetry group; the degree of the hyperbolic torsion
-polynomial (:func:`torsion_degree`); the signature. Not computed (yet): the adjoint torsion
-degree, and the short geodesic and injectivity radius (a Dirichlet domain: it fails for most
-15-crossing knots with SnapPy's defaults). A knot
+polynomial (:func:`torsion_degree`); the signature. Not computed: the adjoint torsion degree.
+A knot
 whose invariants fail keeps its row with the reason in ``status`` (1 of the default 10,000:
 K9a41, whose census triangulation has flat tetrahedra, so no cusp neighbourhood); the loader
 leaves such rows out.
+
+The short geodesic and the injectivity radius (:data:`GEODESIC_COLUMNS`, :func:`geodesics`) need
+a Dirichlet domain, which SnapPy's defaults fail to build for most 15-crossing knots: they are
+computed for every ``--geodesics-every``-th knot of the sample (5: 2,000 of the default 10,000),
+each under a time cap (``--geodesic-seconds``, 5), in ``<out>/geodesic_shards_every<K>/`` beside
+the other shards (resumable the same way), and merged into the table with a ``geodesic_status``
+column: ``ok``, ``not attempted``, ``failed`` (no domain in :data:`GEODESIC_TRIES`
+triangulations) or ``timed out``. They are computed in a forked child process (the cap kills a
+SnapPy call that hangs), so on Linux or macOS.
 
 SnapPy and its census are GPL packages in kanlab's optional ``knots`` extra; the library
 never imports them (only this script does). Run ``python experiments/knot_data.py --help``.
@@ -32,8 +40,11 @@ import csv
 import json
 import multiprocessing
 import os
+import select
+import signal
 import sys
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -107,6 +118,105 @@ def invariants(manifold) -> dict:
         "signature": signature(manifold.link()),
         "status": "ok",
     }
+
+
+# -- the short geodesic and the injectivity radius (a Dirichlet domain) ---------------------
+
+GEODESIC_COLUMNS = {
+    "short_geodesic_real": "the shortest closed geodesic's length: the real part of its complex "
+                           "length (the Dirichlet domain's length spectrum)",
+    "short_geodesic_imag": "its torsion: the imaginary part, in (-pi, pi] (of two mirror "
+                           "geodesics of one length, the larger)",
+    "injectivity_radius": "the Dirichlet domain's in-radius: the injectivity radius at its "
+                          "basepoint, which SnapPy moves to a local maximum of it (so it can "
+                          "differ a little between triangulations)",
+    "geodesic_status": "ok; 'not attempted' (only every --geodesics-every-th knot is); 'failed' "
+                       "(no Dirichlet domain in GEODESIC_TRIES triangulations); 'timed out'",
+}
+#: how many triangulations (SnapPy's first, then randomized ones) a Dirichlet domain is tried on
+GEODESIC_TRIES = 200
+
+
+def geodesics(manifold, tries: int = GEODESIC_TRIES) -> dict | None:
+    """The short geodesic's complex length and the injectivity radius of one knot complement,
+    from the first of ``tries`` triangulations whose Dirichlet domain SnapPy builds; None when
+    none does. (SnapPy's default triangulation fails for most 15-crossing knots; a randomized
+    one often succeeds within tens of tries.)"""
+    m = manifold.copy()
+    for _ in range(tries):
+        try:
+            domain = m.dirichlet_domain()
+            break
+        except RuntimeError:  # "The Dirichlet construction failed."
+            m.randomize()
+    else:
+        return None
+    radius = float(domain.in_radius())
+    # a loop of length 2r at the basepoint: the shortest geodesic is at most that long unless
+    # the loop is peripheral, so the cutoff grows until the spectrum has a geodesic
+    cutoff = 2 * radius + 0.1
+    while not (spectrum := domain.length_spectrum_dicts(cutoff_length=cutoff)):
+        if cutoff > 20:
+            return None
+        cutoff *= 2
+    lengths = [complex(g.length) for g in spectrum]
+    shortest = min(z.real for z in lengths)
+    torsion = max(z.imag for z in lengths if z.real <= shortest + 1e-9)
+    return {"short_geodesic_real": shortest, "short_geodesic_imag": torsion,
+            "injectivity_radius": radius}
+
+
+def with_time_cap(function, seconds: float):
+    """``function()``'s value (JSON-able), computed in a forked child that is killed after
+    ``seconds``: ``(value, "ok")``, or ``(None, "timed out")``, or ``(None, "failed: ...")``
+    when the child raised or died."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send, leave without running the parent's cleanup
+        os.close(read)
+        try:
+            message = json.dumps(["ok", function()])
+        except BaseException as err:  # noqa: BLE001 -- reported to the parent
+            message = json.dumps([f"failed: {type(err).__name__}", None])
+        with os.fdopen(write, "w") as f:
+            f.write(message)
+        os._exit(0)
+    os.close(write)
+    chunks, deadline = [], time.monotonic() + seconds
+    with os.fdopen(read, "r") as f:
+        while (left := deadline - time.monotonic()) > 0 and select.select([f], [], [], left)[0]:
+            chunk = os.read(f.fileno(), 1 << 16).decode()
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None, "timed out"
+    os.waitpid(pid, 0)
+    try:
+        status, value = json.loads("".join(chunks))
+    except ValueError:
+        return None, "failed: the child died"
+    return value, status
+
+
+def geodesic_row(index: int, attempt: bool, seconds: float, knots=None) -> dict:
+    """Knot ``index``'s geodesic columns (empty but for the status unless computed)."""
+    row = dict.fromkeys(GEODESIC_COLUMNS, "")
+    row["census_index"] = int(index)
+    if not attempt:
+        row["geodesic_status"] = "not attempted"
+        return row
+    knots = census() if knots is None else knots
+    manifold = knots[int(index)]
+    value, status = with_time_cap(lambda: geodesics(manifold), seconds)
+    if status == "ok" and value is None:
+        status = "failed"
+    row["geodesic_status"] = status
+    if value is not None:
+        row.update(value)
+    return row
 
 
 # -- the hyperbolic torsion polynomial's degree (Dunfield, Friedl and Jackson 2012) ----------
@@ -292,85 +402,129 @@ def knot_row(index: int, knots=None) -> dict:
     return {c: row.get(c, "") for c in COLUMNS}
 
 
-def shard_path(out: Path, shard: int) -> Path:
-    return out / "shards" / f"{shard:05d}.csv"
+def shard_path(folder: Path, shard: int) -> Path:
+    return folder / f"{shard:05d}.csv"
 
 
-def write_shard(out: Path, shard: int, indices: list[int]) -> float:
-    """Compute and write one shard's rows (whole: a temporary file renamed); its seconds."""
-    start = time.perf_counter()
-    knots = census()
-    rows = [knot_row(i, knots) for i in indices]
-    path = shard_path(out, shard)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
+@dataclass(frozen=True)
+class ShardJob:
+    """One block of the sample for one pass: ``kind`` "invariants" (:func:`knot_row`) or
+    "geodesics" (:func:`geodesic_row` for the knots whose position in the sample is a multiple
+    of ``every``, each capped at ``seconds``), written to ``folder``."""
+
+    kind: str
+    folder: str
+    shard: int
+    indices: tuple[int, ...]
+    first_position: int
+    every: int = 0
+    seconds: float = 0.0
+
+    @property
+    def columns(self) -> list[str]:
+        if self.kind == "invariants":
+            return list(COLUMNS)
+        return ["census_index", *GEODESIC_COLUMNS]
+
+    def rows(self) -> list[dict]:
+        knots = census()
+        if self.kind == "invariants":
+            return [knot_row(i, knots) for i in self.indices]
+        return [geodesic_row(i, (self.first_position + j) % self.every == 0, self.seconds, knots)
+                for j, i in enumerate(self.indices)]
+
+    def path(self) -> Path:
+        return shard_path(Path(self.folder), self.shard)
+
+    def write(self) -> float:
+        """Compute and write the rows (whole: a temporary file renamed); the seconds taken."""
+        start = time.perf_counter()
+        rows = self.rows()
+        path = self.path()
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        _write_csv(tmp, rows, self.columns)
+        os.replace(tmp, path)
+        return time.perf_counter() - start
+
+    def done(self) -> bool:
+        """A shard file that is there, whole, holds exactly these knots and this version's
+        columns (a shard of an older table is computed again)."""
+        try:
+            with self.path().open(newline="") as f:
+                reader = csv.DictReader(f)
+                got = [int(r["census_index"]) for r in reader]
+                columns = reader.fieldnames
+        except (OSError, ValueError, KeyError, TypeError, csv.Error):
+            return False
+        return columns == self.columns and got == list(self.indices)
+
+    def read(self) -> list[dict]:
+        with self.path().open(newline="") as f:
+            return list(csv.DictReader(f))
+
+
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
-    return time.perf_counter() - start
 
 
-def _shard_done(out: Path, shard: int, indices: list[int]) -> bool:
-    """A shard file that is there, whole, holds exactly these knots and this version's columns
-    (a shard of an older table is computed again)."""
-    path = shard_path(out, shard)
-    if not path.exists():
-        return False
-    try:
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            got = [int(r["census_index"]) for r in reader]
-            columns = reader.fieldnames
-    except (OSError, ValueError, KeyError, csv.Error):
-        return False
-    return columns == list(COLUMNS) and got == [int(i) for i in indices]
+def _run_job(job: ShardJob) -> tuple[ShardJob, float]:
+    return job, job.write()
 
 
-def _run_shard(job: tuple[str, int, list[int]]) -> tuple[int, float]:
-    out, shard, indices = job
-    return shard, write_shard(Path(out), shard, indices)
-
-
-def _run_shards(todo: list, workers: int):
-    """The shards' (index, seconds) as they finish: in this process for one worker, else in a
+def _run_jobs(todo: list[ShardJob], workers: int):
+    """The jobs with their seconds as they finish: in this process for one worker, else in a
     pool of ``workers`` fresh processes."""
     if workers == 1 or len(todo) <= 1:
-        yield from map(_run_shard, todo)
+        yield from map(_run_job, todo)
         return
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap_unordered(_run_shard, todo)
+        yield from pool.imap_unordered(_run_job, todo)
 
 
 def generate(out: Path, n: int, seed: int, workers: int = 2, shard_size: int = 250,
-             say=print) -> dict:
+             geodesics_every: int = 5, geodesic_seconds: float = 5.0, say=print) -> dict:
     """The whole table in ``out`` (see the module's docstring); returns the manifest."""
     if workers < 1 or shard_size < 1:
         raise ValueError(f"workers and shard size must be at least 1; got {workers}, {shard_size}")
+    if geodesics_every < 0 or geodesic_seconds <= 0:
+        raise ValueError(f"--geodesics-every must be >= 0 (0: none) and --geodesic-seconds > 0; "
+                         f"got {geodesics_every}, {geodesic_seconds}")
     start = time.perf_counter()
     knots = census()
     total = len(knots)
     indices = sample(n, seed, total)
-    blocks = [indices[i:i + shard_size].tolist() for i in range(0, n, shard_size)]
-    (out / "shards").mkdir(parents=True, exist_ok=True)
-    todo = [(str(out), s, b) for s, b in enumerate(blocks) if not _shard_done(out, s, b)]
-    say(f"{n} knots of {total} (seed {seed}) in {len(blocks)} shards: "
-        f"{len(blocks) - len(todo)} already there, {len(todo)} to compute on {workers} processes")
-    seconds = 0.0
-    for done, (shard, secs) in enumerate(_run_shards(todo, workers), 1):
-        seconds += secs
-        say(f"shard {shard} ({len(blocks[shard])} knots) in {secs:.1f} s [{done}/{len(todo)}]")
-    rows = []
-    for s in range(len(blocks)):
-        with shard_path(out, s).open(newline="") as f:
-            rows.extend(csv.DictReader(f))
+    blocks = [(i, tuple(indices[i:i + shard_size].tolist())) for i in range(0, n, shard_size)]
+    base = [ShardJob("invariants", str(out / "shards"), s, b, i)
+            for s, (i, b) in enumerate(blocks)]
+    geo = [ShardJob("geodesics", str(out / f"geodesic_shards_every{geodesics_every}"), s, b, i,
+                    geodesics_every, geodesic_seconds)
+           for s, (i, b) in enumerate(blocks)] if geodesics_every else []
+    for job in (*base[:1], *geo[:1]):
+        Path(job.folder).mkdir(parents=True, exist_ok=True)
+    todo = [job for job in (*base, *geo) if not job.done()]
+    every = f", the geodesics of one in {geodesics_every}" if geodesics_every else ""
+    say(f"{n} knots of {total} (seed {seed}{every}) in {len(base) + len(geo)} shards: "
+        f"{len(base) + len(geo) - len(todo)} already there, {len(todo)} to compute on "
+        f"{workers} processes")
+    seconds = {"invariants": 0.0, "geodesics": 0.0}
+    for done, (job, secs) in enumerate(_run_jobs(todo, workers), 1):
+        seconds[job.kind] += secs
+        say(f"{job.kind} shard {job.shard} ({len(job.indices)} knots) in {secs:.1f} s "
+            f"[{done}/{len(todo)}]")
+    rows = [row for job in base for row in job.read()]
+    extra = [row for job in geo for row in job.read()] or [
+        {"census_index": r["census_index"], "geodesic_status": "not attempted"} for r in rows]
+    for row, more in zip(rows, extra, strict=True):
+        assert row["census_index"] == more["census_index"], "shards out of step"
+        row.update({c: more.get(c, "") for c in GEODESIC_COLUMNS})
     table = out / "knots.csv"
     tmp = table.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
+    _write_csv(tmp, rows, [*COLUMNS, *GEODESIC_COLUMNS])
     os.replace(tmp, table)
+    statuses = [r["geodesic_status"] for r in rows]
     manifest = {
         "knots": n,
         "rows_ok": sum(r["status"] == "ok" for r in rows),
@@ -378,16 +532,19 @@ def generate(out: Path, n: int, seed: int, workers: int = 2, shard_size: int = 2
         "census": "snappy.HTLinkExteriors(num_cusps=1)",
         "census_size": total,
         "sign_convention": SIGN_CONVENTION,
-        "columns": COLUMNS,
-        "not_computed": ["adjoint torsion degree", "short geodesic", "injectivity radius"],
+        "columns": {**COLUMNS, **GEODESIC_COLUMNS},
+        "not_computed": ["adjoint torsion degree"],
+        "geodesics": {"every": geodesics_every, "seconds_cap": geodesic_seconds,
+                      "tries": GEODESIC_TRIES,
+                      "status": {s: statuses.count(s) for s in sorted(set(statuses))}},
         "packages": {p: _version(p) for p in PACKAGES},
         "seconds_this_run": round(time.perf_counter() - start, 1),
-        "shard_seconds_this_run": round(seconds, 1),
+        "shard_seconds_this_run": {k: round(v, 1) for k, v in seconds.items()},
         "workers": workers,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    say(f"wrote {table} ({manifest['rows_ok']} of {n} rows ok) in "
-        f"{manifest['seconds_this_run']} s")
+    say(f"wrote {table} ({manifest['rows_ok']} of {n} rows ok; geodesics "
+        f"{manifest['geodesics']['status']}) in {manifest['seconds_this_run']} s")
     return manifest
 
 
@@ -405,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("data/knots"), help="data/knots")
     parser.add_argument("--workers", type=int, default=2, help="processes (2)")
     parser.add_argument("--shard", type=int, default=250, help="knots a shard (250)")
+    parser.add_argument("--geodesics-every", type=int, default=5,
+                        help="the short geodesic and injectivity radius of every K-th knot "
+                             "(5; 0: none)")
+    parser.add_argument("--geodesic-seconds", type=float, default=5.0,
+                        help="the time cap on one knot's geodesics (5)")
     args = parser.parse_args(argv)
     try:
         import snappy  # noqa: F401
@@ -412,7 +574,8 @@ def main(argv: list[str] | None = None) -> int:
         print("knot_data: SnapPy is not installed; `make knot-data` installs kanlab's "
               "optional 'knots' extra first", file=sys.stderr)
         return 2
-    generate(args.out, args.knots, args.seed, args.workers, args.shard)
+    generate(args.out, args.knots, args.seed, args.workers, args.shard,
+             args.geodesics_every, args.geodesic_seconds)
     return 0
 
 

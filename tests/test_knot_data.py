@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from kanlab.data.knots import NUMERIC, SYMMETRY_GROUPS, load_knots
+from kanlab.data.knots import GEODESIC, NUMERIC, SYMMETRY_GROUPS, load_knots
 from kanlab.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,8 +144,12 @@ def test_an_interrupted_run_resumes(tmp_path):
     gen = _generator()
     out = tmp_path / "knots"
     said = []
-    gen.generate(out, 6, seed=5, workers=1, shard_size=2, say=said.append)
+    run = {"seed": 5, "workers": 1, "shard_size": 2, "geodesics_every": 3,
+           "geodesic_seconds": 2.0, "say": said.append}
+    gen.generate(out, 6, **run)
     first = (out / "knots.csv").read_text()
+    statuses = [line.rsplit(",", 1)[1] for line in first.splitlines()[1:]]
+    assert [s == "not attempted" for s in statuses] == [False, True, True] * 2
     assert json.loads((out / "manifest.json").read_text())["knots"] == 6
     kept = (out / "shards" / "00000.csv").stat().st_mtime_ns
     # an interruption: shard 1 never written, shard 2 cut short, no table yet
@@ -154,8 +158,8 @@ def test_an_interrupted_run_resumes(tmp_path):
     (out / "shards" / "00002.csv").write_text(text[: len(text) // 2])
     (out / "knots.csv").unlink()
     said.clear()
-    gen.generate(out, 6, seed=5, workers=1, shard_size=2, say=said.append)
-    assert "1 already there, 2 to compute" in said[0]
+    gen.generate(out, 6, **run)
+    assert "4 already there, 2 to compute" in said[0]  # 3 shards of each pass
     assert (out / "knots.csv").read_text() == first
     assert (out / "shards" / "00000.csv").stat().st_mtime_ns == kept
     # a shard of an older table (a column fewer) is computed again, not reused
@@ -163,7 +167,52 @@ def test_an_interrupted_run_resumes(tmp_path):
     (out / "shards" / "00001.csv").write_text(
         "\n".join(",".join(line.split(",")[:-2] + line.split(",")[-1:]) for line in lines))
     said.clear()
-    gen.generate(out, 6, seed=5, workers=1, shard_size=2, say=said.append)
-    assert "2 already there, 1 to compute" in said[0]
+    gen.generate(out, 6, **run)
+    assert "5 already there, 1 to compute" in said[0]
     assert (out / "knots.csv").read_text() == first
     assert load_knots(out).names == [line.split(",")[0] for line in first.splitlines()[1:]]
+
+
+def test_the_figure_eight_knot_has_its_published_short_geodesic():
+    gen = _generator()
+    eight = gen.geodesics(gen.census()["K4a1"])
+    # its shortest closed geodesics: complex length 1.0870701449957 +- 1.7227684499 i (a
+    # mirror pair: the knot is amphichiral; the table keeps the larger torsion)
+    assert eight["short_geodesic_real"] == pytest.approx(1.0870701449957, abs=1e-9)
+    assert eight["short_geodesic_imag"] == pytest.approx(1.7227684498701, abs=1e-9)
+    # the in-radius is the injectivity radius at the domain's basepoint: a loop of length 2r
+    # there, so the shortest geodesic is no longer
+    assert 0.5 < eight["injectivity_radius"] and eight["short_geodesic_real"] <= 2 * eight[
+        "injectivity_radius"]
+    row = gen.geodesic_row(0, attempt=False, seconds=1.0)
+    assert row["geodesic_status"] == "not attempted" and row["injectivity_radius"] == ""
+
+
+def test_the_time_cap_kills_a_slow_computation_and_reports_a_failing_one():
+    gen = _generator()
+    import time
+
+    assert gen.with_time_cap(lambda: {"x": 1.5}, 5.0) == ({"x": 1.5}, "ok")
+    start = time.perf_counter()
+    assert gen.with_time_cap(lambda: time.sleep(30), 0.3) == (None, "timed out")
+    assert time.perf_counter() - start < 5
+    assert gen.with_time_cap(lambda: 1 / 0, 5.0) == (None, "failed: ZeroDivisionError")
+
+
+def test_the_samples_geodesics_obey_the_injectivity_bound():
+    table = load_knots(SAMPLE)
+    done = table.has_geodesics()
+    statuses = table.manifest["geodesics"]["status"]
+    assert done.sum() == statuses["ok"] >= 24 and sum(statuses.values()) == 48
+    # the shortest geodesic is at most twice the injectivity radius at any point whose
+    # shortest loop is not peripheral (the relation the paper's third group rediscovers)
+    g, r = (table.numeric[c][done] for c in ("short_geodesic_real", "injectivity_radius"))
+    assert (g <= 2 * r + 1e-9).all() and (g > 0.3).all()
+    assert (np.abs(table.numeric["short_geodesic_imag"][done]) <= np.pi + 1e-9).all()
+    with pytest.raises(InputError, match="computed for only .* table.subset"):
+        table.features(GEODESIC)
+    part = table.subset(done)
+    assert len(part) == done.sum() and part.names == [n for n, k in zip(table.names, done) if k]
+    x = part.features((*GEODESIC, "volume"), symmetry=False)
+    assert x.shape == (done.sum(), 4) and torch.isfinite(x).all()
+    torch.testing.assert_close(x[:, 3], torch.as_tensor(table.numeric["volume"][done]))

@@ -23,7 +23,7 @@ import torch
 from kanlab.data.dataset import Dataset
 from kanlab.errors import InputError
 
-__all__ = ["DEFAULT_FOLDER", "NUMERIC", "SYMMETRY_GROUPS", "KnotTable", "load_knots"]
+__all__ = ["DEFAULT_FOLDER", "GEODESIC", "NUMERIC", "SYMMETRY_GROUPS", "KnotTable", "load_knots"]
 
 #: where ``make knot-data`` writes the table (relative to the working directory)
 DEFAULT_FOLDER = Path("data/knots")
@@ -39,6 +39,10 @@ NUMERIC = (
     "torsion_degree",
 )
 
+#: the invariants of a Dirichlet domain, computed for only some knots (one in five by default;
+#: the table's ``geodesic_status`` says which): NaN in :attr:`KnotTable.numeric` elsewhere
+GEODESIC = ("short_geodesic_real", "short_geodesic_imag", "injectivity_radius")
+
 #: the symmetry groups that get a one-hot column (Davies et al.'s and Z/2); any other group
 #: is all zeros
 SYMMETRY_GROUPS = ("0", "Z/2", "Z/2 + Z/2", "D3", "D4", "D6", "D8")
@@ -53,7 +57,8 @@ class KnotTable:
 
     Attributes:
         names: census names ``(N,)``.
-        numeric: ``{column: (N,) float64 array}`` for :data:`NUMERIC`.
+        numeric: ``{column: (N,) float64 array}`` for :data:`NUMERIC`, and for :data:`GEODESIC`
+            when the table has them (NaN where they were not computed).
         symmetry_group: ``(N,)`` the group as SnapPy writes it.
         signature: ``(N,)`` int64, the knot signature (an even integer).
         manifest: what ``make knot-data`` wrote about the table.
@@ -70,6 +75,20 @@ class KnotTable:
     def __len__(self) -> int:
         return len(self.names)
 
+    def has_geodesics(self) -> np.ndarray:
+        """``(N,)`` bool: the knots whose :data:`GEODESIC` invariants were computed."""
+        if GEODESIC[0] not in self.numeric:
+            return np.zeros(len(self), dtype=bool)
+        return np.isfinite(np.stack([self.numeric[c] for c in GEODESIC])).all(0)
+
+    def subset(self, rows: np.ndarray) -> KnotTable:
+        """The table of the knots ``rows`` picks (a bool mask ``(N,)`` or indices)."""
+        rows = np.arange(len(self))[np.asarray(rows)]
+        return KnotTable([self.names[i] for i in rows],
+                         {c: v[rows] for c, v in self.numeric.items()},
+                         self.symmetry_group[rows], self.signature[rows], self.manifest,
+                         self.failed)
+
     def feature_names(self, columns: tuple[str, ...] = NUMERIC,
                       symmetry: bool = True) -> list[str]:
         """The names of :meth:`features`' columns."""
@@ -83,6 +102,12 @@ class KnotTable:
         unknown = [c for c in columns if c not in self.numeric]
         if unknown:
             raise InputError(f"no knot invariant {unknown}; the table has {sorted(self.numeric)}")
+        partial = [c for c in columns if np.isnan(self.numeric[c]).any()]
+        if partial:
+            raise InputError(
+                f"{partial} were computed for only {int(self.has_geodesics().sum())} of "
+                f"{len(self)} knots (see the manifest's 'geodesics'); take those knots with "
+                f"table.subset(table.has_geodesics())")
         parts = [np.stack([self.numeric[c] for c in columns], axis=1)] if columns else []
         if symmetry:
             parts.append(np.stack([self.symmetry_group == g for g in SYMMETRY_GROUPS], axis=1))
@@ -148,9 +173,27 @@ def load_knots(folder: str | Path = DEFAULT_FOLDER) -> KnotTable:
     bad = [c for c, v in numeric.items() if not np.isfinite(v).all()]
     if bad:
         raise InputError(f"corrupt knot data: {table} has non-finite {bad}; {_HINT}")
+    numeric.update(_geodesics(ok, table))
     return KnotTable([r["name"] for r in ok], numeric,
                      np.array([r["symmetry_group"] for r in ok]), signature, manifest,
                      failed=len(rows) - len(ok))
+
+
+def _geodesics(rows: list[dict[str, str]], table: Path) -> dict[str, np.ndarray]:
+    """The :data:`GEODESIC` columns, NaN where ``geodesic_status`` is not ok; none for a table
+    made before they were."""
+    if rows and "geodesic_status" not in rows[0]:
+        return {}
+    computed = [r["geodesic_status"] == "ok" for r in rows]
+    try:
+        out = {c: np.array([float(r[c]) if k else np.nan for r, k in zip(rows, computed)])
+               for c in GEODESIC}
+    except (KeyError, ValueError) as err:
+        raise InputError(f"corrupt knot data: {table}'s geodesic columns are broken ({err}); "
+                         f"{_HINT}") from err
+    if not all(np.isfinite(v[computed]).all() for v in out.values()):
+        raise InputError(f"corrupt knot data: {table} has non-finite geodesics; {_HINT}")
+    return out
 
 
 def _read_rows(table: Path) -> list[dict[str, str]]:
