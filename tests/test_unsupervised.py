@@ -253,6 +253,25 @@ def test_many_seeds_at_once_equal_the_seeds_alone_and_their_groups_are_counted()
     assert sum(len(m) for _, m in kept) <= 3
 
 
+def test_a_regularised_ensemble_trains_the_same_without_the_compiled_kernel(monkeypatch):
+    # the penalty reads every edge's activation (the dense basis of the forward's tables):
+    # without the kernel that pass once failed on a non-contiguous index (a view, not reshape)
+    from kanlab.nn import ensemble_layer
+
+    x = _toy(120, seed=7)
+    options = dict(steps=2, lamb=[0.01, 0.001], lamb_entropy=10.0)
+    fitted = []
+    for kernel in (True, False):
+        if not kernel:
+            monkeypatch.setattr(ensemble_layer.native, "kernel_for", lambda *a, **k: None)
+        ensemble = unsupervised_ensemble(6, [4, 5], grid_size=3, dtype=D)
+        fit_unsupervised(ensemble, x, generator=_gen(2), **options)
+        fitted.append(list(ensemble.parameters()))
+    for a, b in zip(*fitted):
+        assert torch.isfinite(b).all()
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-8)
+
+
 def test_fit_unsupervised_errors():
     model = unsupervised_model(6, seed=0)
     with pytest.raises(InputError, match="6 inputs"):

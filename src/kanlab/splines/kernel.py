@@ -413,7 +413,7 @@ class _TableBasis(torch.autograd.Function):
         if dvals is not None and tables.uniform is not None and k == 3:
             dvals = dvals * tables.uniform[:, 1]  # closed-form derivatives are in u: to x
         width = int(tables.scatter.max()) + 1  # the trash column is the last one
-        index = tables.scatter.index_select(0, row.view(-1)).view(batch, -1)  # (B, in·(k+1))
+        index = tables.scatter.index_select(0, row.reshape(-1)).view(batch, -1)  # (B, in·(k+1))
         dense = x.new_zeros((batch, width))
         dense.scatter_add_(1, index, vals.permute(1, 2, 0).reshape(batch, -1))
         ctx.save_for_backward(x, knots, dvals, index)
