@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "fixtures" / "knots"  # 48 knots, made by experiments/knot_data.py
 SHORT = {"meridional_translation_real": "μ_r", "meridional_translation_imag": "μ_i",
          "longitudinal_translation": "λ", "chern_simons": "CS", "cusp_volume": "V",
-         "torsion_degree": "torsion degree", "signature": "σ"}
+         "torsion_degree": "torsion degree", "signature": "σ", "short_geodesic_real": "g_r",
+         "short_geodesic_imag": "g_i", "injectivity_radius": "r"}
 
 
 def slope(x: torch.Tensor) -> torch.Tensor:
