@@ -44,10 +44,12 @@ import torch
 
 from kanlab.data.knots import GEODESIC, NUMERIC, KnotTable
 from kanlab.science.unsupervised import (
+    contrastive_accuracy,
     contrastive_dataset,
     fit_unsupervised,
     relation_groups,
     unsupervised_ensemble,
+    unsupervised_model,
 )
 
 PAPER_GROUPS = {
@@ -103,6 +105,20 @@ def features(table: KnotTable, knots: int | None = None) -> tuple[torch.Tensor, 
     return (x - x.mean(0)) / x.std(0), [names[i] for i in keep]
 
 
+def alone(x: torch.Tensor, names: list[str], group: set[str], steps: int) -> float:
+    """How plain a group's relation is: the contrastive test accuracy of one unsupervised
+    ``[len(group), 1, 1]`` KAN (seed 0, no penalty) on the group's columns alone (0.5: the
+    real rows look like shuffled ones; 1: a sharp relation)."""
+    columns = [names.index(c) for c in sorted(group) if c in names]
+    if len(columns) < 2:
+        return float("nan")
+    part = x[:, columns]
+    model = unsupervised_model(len(columns), grid_size=3, seed=0, dtype=x.dtype)
+    fit_unsupervised(model, part, generator=torch.Generator().manual_seed(0), steps=steps)
+    data = contrastive_dataset(part, generator=torch.Generator().manual_seed(0))
+    return contrastive_accuracy(model, data.test_input, data.test_label)
+
+
 def run(table: KnotTable, budget: Budget, say=print) -> dict:
     x, names = features(table, budget.knots)
     seeds = list(range(budget.seeds))
@@ -128,8 +144,9 @@ def run(table: KnotTable, budget: Budget, say=print) -> dict:
             if wanted <= group_names and len(group_names) <= len(wanted) + 2:
                 found[key] += group_members
     found["1 through V"] = sorted(set(found["1 through V"]) | set(found[next(iter(found))]))
+    plain = {key: alone(x, names, wanted, budget.steps) for key, wanted in PAPER_GROUPS.items()}
     return {"knots": len(x), "names": names, "members": members, "groups": groups,
-            "found": found, "train_seconds": seconds}
+            "found": found, "alone": plain, "train_seconds": seconds}
 
 
 def report(out: dict, command: str, seconds: float) -> str:
@@ -142,14 +159,18 @@ def report(out: dict, command: str, seconds: float) -> str:
         f"{out['train_seconds']:.0f} s; {seconds:.0f} s in all. Features: "
         f"{', '.join(SHORT.get(c, c) for c in names)}.", "",
         "## The paper's groups", "",
-        "| group | networks that found it | share | by λ |", "|---|---|---|---|",
+        "The last column: the contrastive test accuracy of one network on the group's "
+        "features alone (0.5: no relation to find; see `alone`).", "",
+        "| group | networks that found it | share | by λ | alone |", "|---|---|---|---|---|",
     ]
     for key, found in out["found"].items():
         by_lam = ", ".join(f"{lam:g}: {sum(members[e][1] == lam for e in found)}"
                            for lam in LAMBDAS)
+        accuracy = out["alone"].get(key)
+        accuracy = "" if accuracy is None else f"{accuracy:.3f}"
         if key == "1 through V":
             key = "(1, or σ with μ_r, V, μ_i: λ through group 2)"
-        lines.append(f"| {key} | {len(found)} | {len(found) / n:.0%} | {by_lam} |")
+        lines.append(f"| {key} | {len(found)} | {len(found) / n:.0%} | {by_lam} | {accuracy} |")
     if not any(c in out["names"] for c in GEODESIC):
         lines += ["", "The table has no geodesics (an older `make knot-data`): group 3 cannot be "
                   "found."]

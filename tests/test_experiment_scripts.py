@@ -163,7 +163,22 @@ def test_knot_unsupervised_counts_the_groups_of_every_member():
             if set(who) & set(found):
                 assert any(w <= {out["names"][i] for i in group} for w in wanted)
     assert set(out["found"][first]) <= set(out["found"]["1 through V"])
+    assert set(out["alone"]) == set(ku.PAPER_GROUPS)
+    assert all(0 <= a <= 1 for a in out["alone"].values())
     assert "| 3: g_r with r |" in ku.report(out, "cmd", 1.0)
+
+
+def test_a_groups_accuracy_alone_tells_a_relation_from_independence():
+    ku = _load("knot_unsupervised")
+    g = torch.Generator().manual_seed(3)
+    a, c = torch.randn(600, 2, generator=g, dtype=torch.float64).unbind(1)
+    b = a**2 + 0.05 * torch.randn(600, generator=g, dtype=torch.float64)
+    x = torch.stack([a, b, c], 1)
+    x = (x - x.mean(0)) / x.std(0)
+    names = ["a", "b", "c"]
+    assert ku.alone(x, names, {"a", "b"}, steps=20) > 0.8
+    assert ku.alone(x, names, {"a", "c"}, steps=20) < 0.6
+    assert np.isnan(ku.alone(x, names, {"a", "missing"}, steps=20))
 
 
 def test_mobility_common_crosses_out_normalises_and_snaps():
