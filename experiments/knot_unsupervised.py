@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from kanlab.data.knots import GEODESIC, NUMERIC, KnotTable
@@ -146,7 +147,23 @@ def run(table: KnotTable, budget: Budget, say=print) -> dict:
     found["1 through V"] = sorted(set(found["1 through V"]) | set(found[next(iter(found))]))
     plain = {key: alone(x, names, wanted, budget.steps) for key, wanted in PAPER_GROUPS.items()}
     return {"knots": len(x), "names": names, "members": members, "groups": groups,
-            "found": found, "alone": plain, "train_seconds": seconds}
+            "found": found, "alone": plain, "bound": geodesic_bound(table),
+            "train_seconds": seconds}
+
+
+def geodesic_bound(table: KnotTable) -> dict | None:
+    """How tight ``g_r ≤ 2r`` is on the knots with geodesics: the share that obey it, the share
+    of pairs with ``g_r`` shuffled (a seeded permutation) that break it, the median ``g_r /
+    2r`` and the correlation; None without geodesics."""
+    done = table.has_geodesics()
+    if not done.any():
+        return None
+    g = table.numeric["short_geodesic_real"][done]
+    r = table.numeric["injectivity_radius"][done]
+    shuffled = g[np.random.default_rng(0).permutation(len(g))]
+    return {"holds": float((g <= 2 * r).mean()),
+            "shuffled_violations": float((shuffled > 2 * r).mean()),
+            "median_ratio": float(np.median(g / (2 * r))), "corr": float(np.corrcoef(g, r)[0, 1])}
 
 
 def report(out: dict, command: str, seconds: float) -> str:
@@ -161,8 +178,10 @@ def report(out: dict, command: str, seconds: float) -> str:
         "## The paper's groups", "",
         "The last column: the contrastive test accuracy of one network on the group's "
         "features alone (0.5: no relation to find; see `alone`).", "",
-        "| group | networks that found it | share | by λ | alone |", "|---|---|---|---|---|",
+        "| group | networks that found it | share | by λ | seeds (at either λ) | alone |",
+        "|---|---|---|---|---|---|",
     ]
+    seeds = len({s for s, _ in members})
     for key, found in out["found"].items():
         by_lam = ", ".join(f"{lam:g}: {sum(members[e][1] == lam for e in found)}"
                            for lam in LAMBDAS)
@@ -170,7 +189,15 @@ def report(out: dict, command: str, seconds: float) -> str:
         accuracy = "" if accuracy is None else f"{accuracy:.3f}"
         if key == "1 through V":
             key = "(1, or σ with μ_r, V, μ_i: λ through group 2)"
-        lines.append(f"| {key} | {len(found)} | {len(found) / n:.0%} | {by_lam} | {accuracy} |")
+        by_seed = len({members[e][0] for e in found})
+        lines.append(f"| {key} | {len(found)} | {len(found) / n:.0%} | {by_lam} | "
+                     f"{by_seed} of {seeds} ({by_seed / seeds:.0%}) | {accuracy} |")
+    if out.get("bound"):
+        b = out["bound"]
+        lines += ["", f"Group 3's relation on these knots: g_r ≤ 2r holds for {b['holds']:.1%} "
+                  f"of them, but for {1 - b['shuffled_violations']:.1%} of the pairs with g_r "
+                  f"shuffled too (the bound is slack: median g_r / 2r = {b['median_ratio']:.2f}); "
+                  f"corr(g_r, r) = {b['corr']:.2f}."]
     if not any(c in out["names"] for c in GEODESIC):
         lines += ["", "The table has no geodesics (an older `make knot-data`): group 3 cannot be "
                   "found."]

@@ -163,9 +163,13 @@ def test_knot_unsupervised_counts_the_groups_of_every_member():
             if set(who) & set(found):
                 assert any(w <= {out["names"][i] for i in group} for w in wanted)
     assert set(out["found"][first]) <= set(out["found"]["1 through V"])
+    bound = out["bound"]  # g_r <= 2r on every knot of the sample (see test_knot_data)
+    assert bound["holds"] == 1.0 and 0 <= bound["shuffled_violations"] < 0.5
+    assert 0 < bound["median_ratio"] <= 1 and -1 <= bound["corr"] <= 1
     assert set(out["alone"]) == set(ku.PAPER_GROUPS)
     assert all(0 <= a <= 1 for a in out["alone"].values())
-    assert "| 3: g_r with r |" in ku.report(out, "cmd", 1.0)
+    text = ku.report(out, "cmd", 1.0)
+    assert "| 3: g_r with r |" in text and "of 2 (" in text and "g_r ≤ 2r holds for 100.0%" in text
 
 
 def test_a_groups_accuracy_alone_tells_a_relation_from_independence():
