@@ -172,20 +172,22 @@ def with_time_cap(function, seconds: float):
     when the child raised or died."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: compute, send, leave without running the parent's cleanup
-        os.close(read)
+    if pid == 0:  # the child: compute, send, and leave without running the parent's code
         try:
-            message = json.dumps(["ok", function()])
-        except BaseException as err:  # noqa: BLE001 -- reported to the parent
-            message = json.dumps([f"failed: {type(err).__name__}", None])
-        with os.fdopen(write, "w") as f:
-            f.write(message)
-        os._exit(0)
+            os.close(read)
+            try:
+                message = json.dumps(["ok", function()])
+            except BaseException as err:  # noqa: BLE001 -- reported to the parent
+                message = json.dumps([f"failed: {type(err).__name__}", None])
+            os.write(write, message.encode())
+        finally:
+            os._exit(0)
     os.close(write)
     chunks, deadline = [], time.monotonic() + seconds
-    with os.fdopen(read, "r") as f:
-        while (left := deadline - time.monotonic()) > 0 and select.select([f], [], [], left)[0]:
-            chunk = os.read(f.fileno(), 1 << 16).decode()
+    try:
+        while (left := deadline - time.monotonic()) > 0 and select.select([read], [], [],
+                                                                          left)[0]:
+            chunk = os.read(read, 1 << 16)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -193,9 +195,11 @@ def with_time_cap(function, seconds: float):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             return None, "timed out"
+    finally:
+        os.close(read)
     os.waitpid(pid, 0)
     try:
-        status, value = json.loads("".join(chunks))
+        status, value = json.loads(b"".join(chunks))
     except ValueError:
         return None, "failed: the child died"
     return value, status
