@@ -216,3 +216,23 @@ def test_the_samples_geodesics_obey_the_injectivity_bound():
     x = part.features((*GEODESIC, "volume"), symmetry=False)
     assert x.shape == (done.sum(), 4) and torch.isfinite(x).all()
     torch.testing.assert_close(x[:, 3], torch.as_tensor(table.numeric["volume"][done]))
+
+
+def test_a_table_without_geodesics_loads_and_broken_geodesics_are_named(tmp_path):
+    folder = _copy(tmp_path)
+    text = (folder / "knots.csv").read_text()
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, c in enumerate(header) if c not in (*GEODESIC, "geodesic_status")]
+    (folder / "knots.csv").write_text(  # a table made before the geodesics (session 22)
+        "\n".join(",".join(line.split(",")[i] for i in keep) for line in lines) + "\n")
+    old = load_knots(folder)
+    assert len(old) == 48 and not old.has_geodesics().any() and GEODESIC[0] not in old.numeric
+    ok_row = next(i for i, line in enumerate(lines) if line.endswith(",ok") and i > 0)
+    column = header.index("injectivity_radius")
+    broken = lines[ok_row].split(",")
+    broken[column] = "wide"
+    lines[ok_row] = ",".join(broken)
+    (folder / "knots.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="geodesic columns are broken.*make knot-data"):
+        load_knots(folder)
