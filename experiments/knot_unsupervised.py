@@ -144,7 +144,7 @@ def run(table: KnotTable, budget: Budget, say=print) -> dict:
         for key, wanted in wanted_groups.items():
             if wanted <= group_names and len(group_names) <= len(wanted) + 2:
                 found[key] += group_members
-    found["1 through V"] = sorted(set(found["1 through V"]) | set(found[next(iter(found))]))
+    found["1 through V"] = sorted(set(found["1 through V"]) | set(found["1: σ with μ_r, λ"]))
     plain = {key: alone(x, names, wanted, budget.steps) for key, wanted in PAPER_GROUPS.items()}
     return {"knots": len(x), "names": names, "members": members, "groups": groups,
             "found": found, "alone": plain, "bound": geodesic_bound(table),
